@@ -1,0 +1,18 @@
+"""hyperspy_eels_ml: machine learning for EELS, as a HyperSpy/exspy extension.
+
+``import hyperspy_eels_ml`` attaches the package's methods to
+``exspy.signals.EELSSpectrum`` (eager and lazy), e.g. ``s.umap_cluster()``.
+Every method is a thin wrapper of the public function of the same name
+(``hyperspy_eels_ml.umap_cluster(s, ...)``).
+
+Heavy libraries (TensorFlow, umap-learn, hdbscan) are imported only inside
+the functions that need them, so importing the package stays fast.
+"""
+
+from ._version import __version__
+from ._methods import install_methods
+from .clustering import UMAPClusterResult, umap_cluster
+
+__all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "install_methods"]
+
+install_methods()

@@ -1,0 +1,133 @@
+"""Chunk-wise batched application over the navigation space.
+
+One call of a batched function per dask block, every block holding whole
+spectra (the signal axis in one chunk). Eager input is wrapped in a dask array
+with the same deterministic chunking rule, computed immediately and returned as
+numpy; lazy input stays lazy and nothing is computed at call time.
+
+Heavy objects (trained models, fitted UMAP/HDBSCAN objects) never travel inside
+every task: pass them as :func:`dask.delayed` objects (one graph key, sent once
+per worker by ``dask.distributed``) or load them inside the block function from
+the per-process cache in :mod:`hyperspy_eels_ml._shared.cache`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import dask
+import dask.array as da
+import numpy as np
+
+__all__ = ["as_dask", "map_spectra", "compute", "progress"]
+
+#: Target size of one block of spectra for eager data (bytes).
+EAGER_BLOCK_BYTES = 32 * 2**20
+
+
+def canonical_chunks(shape, itemsize, block_bytes=EAGER_BLOCK_BYTES):
+    """Deterministic chunks for an array of spectra: whole rows of the last navigation axis.
+
+    Only the first navigation axis is split, so a chunking depends on the shape only.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return ((shape[0],),)
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
+    rows = max(1, min(shape[0], block_bytes // max(row_bytes, 1)))
+    return (rows,) + tuple(-1 for _ in shape[1:])
+
+
+def as_dask(data, block_bytes=EAGER_BLOCK_BYTES):
+    """Return ``data`` as a dask array with whole spectra per block.
+
+    Dask input is only rechunked along the signal axis (if split); numpy input
+    gets :func:`canonical_chunks`.
+    """
+    if isinstance(data, da.Array):
+        if len(data.chunks[-1]) > 1:
+            data = data.rechunk({data.ndim - 1: -1})
+        return data
+    data = np.asarray(data)
+    if data.ndim == 1:
+        data = data[np.newaxis]
+    return da.from_array(data, chunks=canonical_chunks(data.shape, data.itemsize, block_bytes), name=False)
+
+
+def map_spectra(data, func, n_out, dtype=np.float32, *, extra_args=(), drop_signal_axis=False, **kwargs):
+    """Apply ``func`` to every block of spectra.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        Spectra, navigation axes first and the signal axis last (one chunk).
+    func : callable
+        ``func(block2d, *extra_args, **kwargs) -> out2d`` where ``block2d`` has shape
+        ``(n_spectra, n_channels)`` and ``out2d`` ``(n_spectra, n_out)``.
+        ``extra_args`` may be :class:`dask.delayed.Delayed` objects (computed once
+        and shared by all tasks).
+    n_out : int
+        Number of output values per spectrum.
+    dtype : numpy.dtype
+        Output dtype.
+    drop_signal_axis : bool
+        If True and ``n_out == 1``, the output has the navigation shape only.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy result with the navigation chunks of ``data``.
+    """
+    data = as_dask(data)
+    nav_ndim = data.ndim - 1
+
+    def _block(block, *args, **kw):
+        nav_shape = block.shape[:-1]
+        flat = block.reshape(-1, block.shape[-1])
+        if flat.shape[0] == 0:
+            out = np.empty((0, n_out), dtype=dtype)
+        else:
+            out = np.asarray(func(flat, *args, **kw), dtype=dtype)
+        out = out.reshape(nav_shape + (n_out,))
+        return out[..., 0] if drop_signal_axis else out
+
+    if drop_signal_axis:
+        if n_out != 1:
+            raise ValueError("drop_signal_axis needs n_out == 1")
+        return da.map_blocks(
+            _block, data, *extra_args, dtype=dtype, drop_axis=nav_ndim,
+            chunks=data.chunks[:-1], meta=np.empty((0,) * nav_ndim, dtype=dtype), **kwargs,
+        )
+    return da.map_blocks(
+        _block, data, *extra_args, dtype=dtype, chunks=data.chunks[:-1] + ((n_out,),),
+        meta=np.empty((0,) * data.ndim, dtype=dtype), **kwargs,
+    )
+
+
+@contextlib.contextmanager
+def progress(show_progressbar=None):
+    """Dask progress bar following HyperSpy's preference when ``show_progressbar`` is None.
+
+    Under ``dask.distributed`` the local progress bar does not see the tasks;
+    use the dashboard there.
+    """
+    if show_progressbar is None:
+        try:
+            from hyperspy.defaults_parser import preferences
+
+            show_progressbar = preferences.General.show_progressbar
+        except Exception:  # pragma: no cover
+            show_progressbar = False
+    if show_progressbar:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(minimum=1.0):
+            yield
+    else:
+        yield
+
+
+def compute(*arrays, show_progressbar=None):
+    """Compute several dask collections together (shared inputs are read once)."""
+    with progress(show_progressbar):
+        return dask.compute(*arrays)
