@@ -246,11 +246,11 @@ def validate_eels(signal, *, what="this function", signal_range=None, min_channe
         if hi <= lo:
             raise EnergyRangeError(f"signal_range must be increasing, got ({lo}, {hi}).")
         check_energy_range(energy, (lo, hi), what=f"signal_range of {what}")
-        axis = signal.axes_manager.signal_axes[0]
-        scale = _EV_UNITS[str(axis.units).strip().lower()]
-        signal = signal.isig[lo / scale : hi / scale + axis.scale * 0.5]
+        i0 = int(np.argmin(np.abs(energy - lo)))
+        i1 = int(np.argmin(np.abs(energy - hi)))
+        signal = signal.isig[i0 : i1 + 1]
         energy = energy_axis_values(signal)
-    if signal.axes_manager.navigation_size == 0 or 0 in signal.data.shape:
+    if 0 in signal.data.shape:
         raise EmptySignalError(f"{what} got a signal without data (shape {signal.data.shape}).")
     if energy.size < min_channels:
         raise EmptySignalError(
