@@ -9,6 +9,17 @@ import hyperspy_eels_ml
 from hyperspy_eels_ml.simulation import multiphase_core_loss_si
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_blocks():
+    """Several internal blocks even for the small test SI (4 rows of 64 px per block)."""
+    from hyperspy_eels_ml._shared import batch
+
+    old = batch.EAGER_BLOCK_BYTES
+    batch.EAGER_BLOCK_BYTES = 4 * 64 * 256 * 4
+    yield
+    batch.EAGER_BLOCK_BYTES = old
+
+
 @pytest.fixture(scope="module")
 def eager_result(phantom):
     s, truth = phantom
@@ -94,6 +105,7 @@ def test_lazy_call_computes_only_the_fit_pass(phantom):
                                         n_neighbors=10)
     n_fit_pass = len(calls)
     assert n_fit_pass == 4  # each input block read once for PCA + subsample
+    assert res.labels.data.numblocks[0] == 12  # 48 rows in internal blocks of 4 rows
     assert isinstance(res.labels.data, da.Array)
     assert len(calls) == n_fit_pass
 
@@ -182,4 +194,8 @@ def test_distributed_equals_local(phantom, eager_result):
         with distributed.Client(cluster) as client:
             res = sl.umap_cluster(navigation_mask=truth.vacuum, random_state=0).compute()
             assert len(client.scheduler_info()["workers"]) == 2
+            # the fitted model reached the workers without importing TensorFlow there
+            loaded = client.run(lambda: ("umap" in __import__("sys").modules,
+                                         "tensorflow" in __import__("sys").modules))
+            assert all(v == (True, False) for v in loaded.values()), loaded
     np.testing.assert_array_equal(res.labels.data, eager_result.labels.data)

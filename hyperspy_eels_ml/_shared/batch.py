@@ -25,11 +25,13 @@ __all__ = ["as_dask", "map_spectra", "compute", "progress"]
 EAGER_BLOCK_BYTES = 32 * 2**20
 
 
-def canonical_chunks(shape, itemsize, block_bytes=EAGER_BLOCK_BYTES):
+def canonical_chunks(shape, itemsize, block_bytes=None):
     """Deterministic chunks for an array of spectra: whole rows of the last navigation axis.
 
-    Only the first navigation axis is split, so a chunking depends on the shape only.
+    Only the first navigation axis is split, so a chunking depends on the shape only
+    (and on :data:`EAGER_BLOCK_BYTES`).
     """
+    block_bytes = EAGER_BLOCK_BYTES if block_bytes is None else block_bytes
     shape = tuple(int(s) for s in shape)
     if len(shape) == 1:
         return ((shape[0],),)
@@ -38,7 +40,7 @@ def canonical_chunks(shape, itemsize, block_bytes=EAGER_BLOCK_BYTES):
     return (rows,) + tuple(-1 for _ in shape[1:])
 
 
-def as_dask(data, block_bytes=EAGER_BLOCK_BYTES):
+def as_dask(data, block_bytes=None):
     """Return ``data`` as a dask array with whole spectra per block.
 
     Dask input is only rechunked along the signal axis (if split); numpy input

@@ -88,10 +88,12 @@ class ValidatedEELS:
 
     @property
     def navigation_size(self):
+        """Number of spectra."""
         return int(np.prod(self.navigation_shape, dtype=np.int64))
 
     @property
     def dispersion(self):
+        """Energy per channel in eV."""
         return float(self.energy[1] - self.energy[0]) if self.energy.size > 1 else np.nan
 
 
@@ -232,10 +234,16 @@ def validate_eels(signal, *, what="this function", signal_range=None, min_channe
 
     Raises
     ------
-    NotEELSSignalError, EnergyAxisError, EnergyRangeError, EmptySignalError,
+    NotEELSSignalError
+        Not an EELS spectrum (the message says how to convert).
+    EnergyAxisError
+        Signal axis not in eV, non-uniform or decreasing.
+    EnergyRangeError
+        ``signal_range`` outside the signal.
+    EmptySignalError
+        No spectra or too few channels.
     NonFiniteDataError
-        With a message that says how to fix the input. NaN/inf in eager data are
-        detected here; in lazy data when the blocks are computed.
+        NaN/inf in eager data (in lazy data: raised when the blocks are computed).
     """
     check_is_eels(signal, what)
     energy = energy_axis_values(signal)

@@ -50,6 +50,37 @@ _NORMALIZATIONS = (None, "l2", "max", "area")
 
 
 # ----------------------------------------------------------------------------
+# fitted-model transport
+# ----------------------------------------------------------------------------
+class _ModelHandle:
+    """Carries the fitted PCA/UMAP/HDBSCAN bundle into dask tasks.
+
+    It is one graph key (``dask.delayed``), so ``dask.distributed`` sends it
+    once per worker and keeps it there. Unpickling goes through
+    :func:`_restore_model`, which imports umap without TensorFlow first
+    (a plain unpickle of a UMAP object would ``import umap`` and with it
+    TensorFlow on every worker). Only objects fitted in this session are
+    pickled; nothing from disk is ever unpickled.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def __reduce__(self):
+        import cloudpickle
+
+        return (_restore_model, (cloudpickle.dumps(self.model),))
+
+
+def _restore_model(payload):
+    import pickle
+
+    import_umap()
+    import_hdbscan()
+    return _ModelHandle(pickle.loads(payload))
+
+
+# ----------------------------------------------------------------------------
 # block functions (pure numpy; run inside dask tasks)
 # ----------------------------------------------------------------------------
 def _normalize(x, normalization):
@@ -85,13 +116,14 @@ def _features(x, model):
     return np.ascontiguousarray(z, dtype=np.float32)
 
 
-def _embed_block(block, mask_block, model):
+def _embed_block(block, mask_block, handle):
     """Embed and label one block: returns (..., 2 + n_components) float32.
 
     Columns: label, membership strength, embedding coordinates.
     """
     hdbscan = import_hdbscan()
     import_umap()
+    model = handle.model
 
     check_finite_block(block)
     nav = block.shape[:-1]
@@ -228,6 +260,9 @@ class UMAPClusterResult:
     cluster_sizes : numpy.ndarray or dask.array.Array
         Number of pixels per cluster.
     n_clusters : int
+        Number of clusters (noise excluded).
+    parameters : dict
+        The parameters of the call.
     reducer : umap.UMAP
         The fitted UMAP object (reusable via :meth:`predict`).
     clusterer : hdbscan.HDBSCAN
@@ -247,6 +282,7 @@ class UMAPClusterResult:
 
     @property
     def is_lazy(self):
+        """Whether the result signals are lazy (not yet computed)."""
         return bool(self.labels._lazy)
 
     def compute(self, show_progressbar=None):
@@ -464,7 +500,8 @@ def umap_cluster(
         Number of pixels UMAP/HDBSCAN are fitted on (all if fewer).
     navigation_mask : bool array, signal, "vacuum" or None
         Pixels to exclude (True = excluded), in array order or as a HyperSpy
-        signal of the navigation shape. ``"vacuum"`` uses :func:`vacuum_mask`.
+        signal of the navigation shape. ``"vacuum"`` uses
+        :func:`~hyperspy_eels_ml.clustering.vacuum_mask`.
         Masked pixels get label -1.
     random_state : int, optional
         Seed for the subsample, UMAP and HDBSCAN. An integer makes results
@@ -531,7 +568,8 @@ def umap_cluster(
     fit_idx = np.sort(rng.choice(valid, n_fit, replace=False))
 
     x = _canonical(v)
-    mask_d = da.from_array(mask, chunks=x.chunks[:-1], name=False)
+    # trailing singleton axis: map_blocks aligns arrays from the right, like numpy broadcasting
+    mask_d = da.from_array(mask[..., None], chunks=x.chunks[:-1] + ((1,),), name=False)
     E = x.shape[-1]
     nav_nd = x.ndim - 1
     use_pca = n_pca_components is not None and 0 < int(n_pca_components) < E
@@ -631,9 +669,9 @@ def _apply(signal, model, params, navigation_mask, lazy_output, show_progressbar
         and navigation_mask.shape == v.navigation_shape else _mask_array(navigation_mask, v)
     x = canonical if canonical is not None else _canonical(v)
     nav_chunks = x.chunks[:-1]
-    mask_d = da.from_array(mask, chunks=nav_chunks, name=False)
+    mask_d = da.from_array(mask[..., None], chunks=nav_chunks + ((1,),), name=False)
     nc = model["n_components"]
-    model_d = dask.delayed(model, pure=True, traverse=False)
+    model_d = dask.delayed(_ModelHandle(model), pure=True, traverse=False)
     out = da.map_blocks(
         _embed_block, x, mask_d, model_d, dtype=np.float32, chunks=nav_chunks + ((2 + nc,),),
         meta=np.empty((0,) * x.ndim, dtype=np.float32),
@@ -650,7 +688,7 @@ def _apply(signal, model, params, navigation_mask, lazy_output, show_progressbar
     Ef = full.shape[-1]
     nav_nd = full.ndim - 1
     sums = da.map_blocks(
-        _sums_block, full, labels, K, dtype=np.float64,
+        _sums_block, full, labels[..., None], K, dtype=np.float64,
         chunks=tuple((1,) * len(c) for c in nav_chunks) + ((K,), (Ef + 1,)),
         new_axis=nav_nd + 1, meta=np.empty((0,) * (nav_nd + 2)),
     ).sum(axis=tuple(range(nav_nd)))

@@ -42,7 +42,7 @@ class PhantomTruth:
     phase: np.ndarray  #: phase index per pixel, -1 in vacuum
     thickness: np.ndarray  #: relative thickness (intensity scale), 0 in vacuum
     vacuum: np.ndarray  #: bool, True in vacuum
-    phase_names: list = field(default_factory=list)
+    phase_names: list = field(default_factory=list)  #: names of the phases, index = phase value
     spectra: np.ndarray | None = None  #: noise-free reference spectrum per phase (unit thickness)
 
 
@@ -86,6 +86,7 @@ def multiphase_core_loss_si(
     vacuum_fraction=0.1,
     resolution=1.0,
     background_ratio=4.0,
+    interface_width=0.0,
     lazy=False,
     chunk_rows=None,
     seed=0,
@@ -102,7 +103,7 @@ def multiphase_core_loss_si(
     energy_range : tuple of float
         First and last-plus-one channel energy in eV.
     phases : sequence of str
-        Names from :data:`PHASES`. With three or more phases the last one is a
+        Names from ``PHASES``. With three or more phases the last one is a
         round particle, the others vertical bands.
     counts : float
         Mean counts per channel of the edge signal at unit thickness.
@@ -112,6 +113,11 @@ def multiphase_core_loss_si(
         Instrument resolution FWHM in eV.
     background_ratio : float
         Pre-edge background height relative to the mean edge signal.
+    interface_width : float
+        Gaussian blur (standard deviation, in pixels) of the phase fractions:
+        pixels near an interface contain a mixture of both phases (beam
+        broadening, inclined interfaces). 0 gives sharp interfaces. The truth
+        ``phase`` is then the majority phase.
     lazy : bool
         Return a ``LazyEELSSpectrum`` (nothing generated until computed).
     chunk_rows : int, optional
@@ -142,6 +148,14 @@ def multiphase_core_loss_si(
     refs /= refs.mean(axis=1, keepdims=True)
     background = background_ratio * (energy / energy[0]) ** -3.0
     phase, thickness, vacuum = _layout(ny, nx, len(phases), vacuum_fraction)
+    phase_full = _layout(ny, nx, len(phases), 0.0)[0]  # layout without vacuum (no vacuum "phase" to blur)
+    fractions = (phase_full[..., None] == np.arange(len(phases))).astype(np.float32)
+    if interface_width > 0:
+        from scipy.ndimage import gaussian_filter
+
+        fractions = gaussian_filter(fractions, sigma=(interface_width, interface_width, 0), mode="nearest")
+        fractions /= fractions.sum(axis=-1, keepdims=True)
+        phase = np.where(vacuum, -1, np.argmax(fractions, axis=-1))
     dark = 2.0  # mean dark/read counts per channel
 
     def make_rows(rows):
@@ -152,7 +166,7 @@ def multiphase_core_loss_si(
             t = thickness[r][:, None]
             # plural scattering raises the background relative to the edges with thickness
             bg = background[None, :] * (1.0 + 0.5 * (t - 1.0))
-            lam = counts * t * (bg + refs[np.maximum(ph, 0)])
+            lam = counts * t * (bg + fractions[r] @ refs)
             lam[ph < 0] = 0.0
             out[i] = rng.poisson(lam + dark)
         return out
