@@ -78,9 +78,9 @@ def main(argv=None):
     rss0 = peak_rss_gb()
     t = time.perf_counter()
     res = s.umap_cluster(navigation_mask=truth.vacuum, max_fit_samples=args.max_fit_samples,
-                         random_state=args.random_state)
+                         random_state=args.random_state, show_progressbar=False)
     t_call = time.perf_counter() - t
-    res.compute()
+    res.compute(show_progressbar=False)
     t_ours = time.perf_counter() - t
     rss_ours = peak_rss_gb()
     labels = res.labels.data

@@ -102,8 +102,9 @@ def test_wheel_contains_yaml_and_package_data(wheel):
     for entry in registry["models"]:
         for f in entry["files"]:
             assert f"hyperspy_eels_ml/models/{f}" in names, f
+    assert "hyperspy_eels_ml/simulation/data/edge_table.npz" in names
     # every package-data file of the source tree is in the wheel
-    for f in (PKG / "models").rglob("*"):
+    for f in list((PKG / "models").rglob("*")) + list((PKG / "simulation" / "data").rglob("*")):
         if f.is_file() and "__pycache__" not in f.parts:
             assert f"hyperspy_eels_ml/{f.relative_to(PKG).as_posix()}" in names
     ep = [n for n in names if n.endswith("entry_points.txt")]
