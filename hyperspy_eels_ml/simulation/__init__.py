@@ -4,6 +4,9 @@ Every generator is vectorised numpy, seeded, and returns the data together with
 the ground truth that produced them.
 """
 
+from .core_loss import CoreLossBatch, core_loss
+from .edges import edge_cross_section, edge_onsets, edge_table, element_cross_section
 from .phantoms import PHASES, PhantomTruth, multiphase_core_loss_si
 
-__all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si"]
+__all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "core_loss", "CoreLossBatch",
+           "edge_cross_section", "element_cross_section", "edge_onsets", "edge_table"]
