@@ -199,3 +199,36 @@ def test_distributed_equals_local(phantom, eager_result):
                                          "tensorflow" in __import__("sys").modules))
             assert all(v == (True, False) for v in loaded.values()), loaded
     np.testing.assert_array_equal(res.labels.data, eager_result.labels.data)
+
+
+def test_merge_joins_a_split_continuum_but_not_separate_groups():
+    """Unit test of the post-HDBSCAN merge on synthetic feature vectors."""
+    from scipy.sparse import coo_matrix
+
+    from hyperspy_eels_ml.clustering.umap_hdbscan import _merge_continuous_clusters
+
+    rng = np.random.default_rng(0)
+    # one continuous strand (cut in two) and one separate blob, in 5-D
+    t = rng.uniform(0, 1, 2000)
+    strand = np.c_[1 + t, 1 - 0.5 * t, np.zeros((2000, 3))] + 0.01 * rng.standard_normal((2000, 5))
+    blob = np.array([0.0, 0.0, 1.0, 1.0, 0.0]) + 0.01 * rng.standard_normal((800, 5))
+    z = np.vstack([strand, blob])
+    labels = np.r_[np.where(t < 0.4, 0, 1), np.full(800, 2)]
+    # neighbour graph: each point linked to its successor in strand order, blob linked to itself,
+    # plus a few spurious links between the strand and the blob
+    order = np.argsort(t)
+    rows = list(order[:-1]) + list(range(2000, 2799)) + [0, 1, 2]
+    cols = list(order[1:]) + list(range(2001, 2800)) + [2000, 2001, 2002]
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(2800, 2800))
+    merged = _merge_continuous_clusters(z, labels, graph, 0.8)
+    assert len(np.unique(merged[:2000])) == 1  # the strand is one cluster again
+    assert merged[2000] != merged[0]  # the blob stays separate
+
+
+def test_defaults_repair_a_thickness_split():
+    """A configuration where HDBSCAN cuts the thin end of a phase off (seen with n_epochs=500)."""
+    s, truth = multiphase_core_loss_si((128, 128), n_channels=256, seed=0)
+    ok = ~truth.vacuum
+    res = s.umap_cluster(navigation_mask=truth.vacuum, random_state=1, umap_kwargs=dict(n_epochs=500))
+    assert res.n_clusters == 3
+    assert adjusted_rand_score(truth.phase[ok], res.labels.data[ok]) >= 0.95

@@ -139,10 +139,43 @@ def _embed_block(block, mask_block, handle):
             warnings.simplefilter("ignore")
             emb = model["reducer"].transform(z)
             labels, strengths = hdbscan.approximate_predict(model["clusterer"], emb)
-        out[keep, 0] = model["relabel"][labels + 1]
+        lab = model["relabel"][labels + 1]
+        strengths = np.asarray(strengths, dtype=np.float64)
+        if model.get("rescue") is not None and np.any(lab < 0):
+            lab, strengths = _rescue_noise(z, lab, strengths, model["rescue"])
+        out[keep, 0] = lab
         out[keep, 1] = strengths
         out[keep, 2:] = emb
     return out.reshape(nav + (2 + nc,))
+
+
+def _rescue_noise(z, lab, strengths, rescue, k=15, vote=0.8):
+    """Label prediction-noise pixels from their nearest fit pixels in feature space.
+
+    ``hdbscan.approximate_predict`` calls a new point noise when its *embedding*
+    falls in a sparse region, which ``UMAP.transform`` can produce for points of
+    a well-defined cluster (e.g. where HDBSCAN had cut, and the merge re-joined,
+    a phase). Such a pixel gets the label shared by at least ``vote`` of its
+    ``k`` nearest fit pixels in the (PCA) feature space, with strength = vote
+    fraction x their mean strength; otherwise it stays noise.
+    """
+    nn, fit_labels, fit_strength = rescue
+    idx = np.flatnonzero(lab < 0)
+    _, nbr = nn.kneighbors(z[idx], n_neighbors=min(k, len(fit_labels)))
+    nl = fit_labels[nbr]
+    n_cl = int(fit_labels.max()) + 1
+    if n_cl <= 0:
+        return lab, strengths
+    counts = np.stack([(nl == c).sum(1) for c in range(n_cl)], axis=1)
+    best = counts.argmax(1)
+    frac = counts[np.arange(idx.size), best] / nl.shape[1]
+    ok = frac >= vote
+    lab = lab.copy()
+    strengths = strengths.copy()
+    lab[idx[ok]] = best[ok]
+    st = np.where(nl == best[:, None], fit_strength[nbr], 0.0).sum(1) / np.maximum(counts[np.arange(idx.size), best], 1)
+    strengths[idx[ok]] = (frac * st)[ok]
+    return lab, strengths
 
 
 def _sums_block(block, label_block, n_clusters):
@@ -225,6 +258,76 @@ def _gather(data, flat_idx, nav_shape):
             return data[idx[0]]
         return data.vindex[idx]
     return np.asarray(data[idx])
+
+
+def _dip_ratio(pa, pb, bins=40):
+    """Density dip between two 1-D samples: min density between their medians / density at them.
+
+    About 1 for one continuous population cut in two, near 0 for two separate groups.
+    """
+    allp = np.concatenate([pa, pb])
+    lo, hi = np.percentile(allp, [0.5, 99.5])
+    if hi <= lo:
+        return 1.0
+    h, e = np.histogram(allp, bins=bins, range=(lo, hi))
+    h = np.convolve(h, np.ones(3) / 3, mode="same")
+    c = 0.5 * (e[1:] + e[:-1])
+    ma, mb = np.median(pa), np.median(pb)
+    between = (c > min(ma, mb)) & (c < max(ma, mb))
+    if not between.any():
+        return 1.0
+    ref = min(h[np.argmin(np.abs(c - ma))], h[np.argmin(np.abs(c - mb))])
+    return float(h[between].min() / max(ref, 1e-12))
+
+
+def _merge_continuous_clusters(z, labels, graph, threshold):
+    """Merge HDBSCAN clusters that are one continuous population.
+
+    HDBSCAN can cut one phase in two where its density along a thickness
+    gradient thins out. Two clusters are merged when (i) they are linked in
+    UMAP's neighbour graph of the fit pixels and (ii) their fit pixels, in the
+    feature space (unit-normalised for intensity invariance) and projected on
+    the line through the two centroids, show no density dip between them
+    (:func:`_dip_ratio` > ``threshold``). Separate phases are separated by a gap
+    (ratio ~ 0); interfaces with mixed pixels form their own clusters and
+    keep a dip. Returns the merged labels (-1 stays noise).
+    """
+    labels = labels.copy()
+    zn = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    g = graph.tocoo()
+    while True:
+        ids = np.unique(labels[labels >= 0])
+        if ids.size < 2:
+            return labels
+        la, lb = labels[g.row], labels[g.col]
+        linked = {(min(a, b), max(a, b)) for a, b in zip(la, lb) if a >= 0 and b >= 0 and a != b}
+        best, pair = threshold, None
+        for a, b in sorted(linked):
+            ca, cb = zn[labels == a].mean(0), zn[labels == b].mean(0)
+            d = cb - ca
+            nd = np.linalg.norm(d)
+            if nd == 0:
+                ratio = np.inf
+            else:
+                ratio = _dip_ratio(zn[labels == a] @ (d / nd), zn[labels == b] @ (d / nd))
+            if ratio > best:
+                best, pair = ratio, (a, b)
+        if pair is None:
+            return labels
+        labels[labels == pair[1]] = pair[0]
+
+
+def _rescue_index(z, fit_labels, fit_strength, metric):
+    """Nearest-neighbour index of the fit pixels for :func:`_rescue_noise` (None if unsupported)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if not isinstance(metric, str) or fit_labels.max() < 0:
+        return None
+    try:
+        nn = NearestNeighbors(metric=metric, algorithm="brute").fit(z)
+    except ValueError:
+        return None
+    return nn, np.asarray(fit_labels), np.asarray(fit_strength, dtype=np.float64)
 
 
 def _relabel_by_size(labels):
@@ -441,6 +544,7 @@ def umap_cluster(
     min_cluster_size=None,
     min_samples=None,
     max_fit_samples=20000,
+    merge_threshold=0.8,
     navigation_mask=None,
     random_state=None,
     lazy_output=None,
@@ -498,6 +602,14 @@ def umap_cluster(
         HDBSCAN's density smoothing. Default: ``min(min_cluster_size, 10)``.
     max_fit_samples : int
         Number of pixels UMAP/HDBSCAN are fitted on (all if fewer).
+    merge_threshold : float or None
+        HDBSCAN can cut one phase in two where its density thins out along a
+        thickness gradient. Clusters linked in UMAP's neighbour graph whose
+        pixels show no density dip between them (ratio of the smallest density
+        between the two clusters to the density at their medians, along the
+        line joining their centroids in the intensity-normalised feature space,
+        above this value) are merged. Separate phases have a gap (ratio ~ 0).
+        None disables the merging.
     navigation_mask : bool array, signal, "vacuum" or None
         Pixels to exclude (True = excluded), in array order or as a HyperSpy
         signal of the navigation shape. ``"vacuum"`` uses
@@ -557,6 +669,7 @@ def umap_cluster(
     params = dict(signal_range=signal_range, normalization=normalization, n_pca_components=n_pca_components,
                   n_neighbors=n_neighbors, min_dist=min_dist, n_components=n_components, metric=metric,
                   min_cluster_size=min_cluster_size, min_samples=min_samples, max_fit_samples=max_fit_samples,
+                  merge_threshold=merge_threshold,
                   navigation_mask=None if navigation_mask is None else (navigation_mask if isinstance(navigation_mask, str) else "array"),
                   random_state=random_state, umap_kwargs=umap_kwargs, hdbscan_kwargs=hdbscan_kwargs)
     mask = _mask_array(navigation_mask, v)
@@ -617,10 +730,18 @@ def umap_cluster(
         reducer = umap.UMAP(**ukw).fit(z)
         t_umap = time.perf_counter()
         clusterer = hdbscan.HDBSCAN(**hkw).fit(reducer.embedding_)
-    relabel = _relabel_by_size(clusterer.labels_)
-    fit_labels = relabel[clusterer.labels_ + 1]
-    n_clusters = int(relabel.max()) + 1 if relabel.size > 1 else 0
-    model.update(reducer=reducer, clusterer=clusterer, relabel=relabel, n_clusters=n_clusters)
+    raw = clusterer.labels_
+    merged = raw
+    if merge_threshold is not None and raw.max() >= 1:
+        merged = _merge_continuous_clusters(z, raw, reducer.graph_, float(merge_threshold))
+    order = _relabel_by_size(merged)  # merged label (+1) -> final label, largest cluster = 0
+    relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)  # HDBSCAN label (+1) -> final label
+    for old in range(int(raw.max()) + 1):
+        relabel[old + 1] = order[merged[raw == old][0] + 1] if np.any(raw == old) else -1
+    fit_labels = relabel[raw + 1]
+    n_clusters = int(relabel.max()) + 1
+    model.update(reducer=reducer, clusterer=clusterer, relabel=relabel, n_clusters=n_clusters,
+                 rescue=_rescue_index(z, fit_labels, clusterer.probabilities_, metric))
     # warm up transform in this thread (numba compilation, lazy search-index set-up),
     # so concurrent dask threads do not race on first use
     with warnings.catch_warnings():
