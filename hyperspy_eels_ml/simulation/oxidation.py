@@ -1,0 +1,280 @@
+"""White-line (L2,3 / M4,5) and O K reference spectra per oxidation state.
+
+Parameters per species (peak position, spin-orbit splitting, L3/L2 area ratio,
+widths, multiplet shoulders, O K pre-peak and main peak) live in
+``data/white_lines.json``, each with a spread and its source (measured from
+public reference spectra, literature, or marked "prior (unverified)").
+:func:`white_line_spectra` samples every parameter within its spread and adds
+the instrument: resolution, plural scattering (random low loss), a global
+energy shift, an optional power-law background or an imperfect background
+subtraction residual, and Poisson + read noise. Mixed-valence compounds
+(Fe3O4, Mn3O4) are weighted sums of their end members.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .core_loss import low_loss_kernel
+
+__all__ = ["OxidationBatch", "white_line_spectra", "white_line_parameters", "species_names"]
+
+_DATA = os.path.join(os.path.dirname(__file__), "data", "white_lines.json")
+
+
+@functools.lru_cache(maxsize=1)
+def white_line_parameters():
+    """The parameter table (dict) with sources; see ``data/white_lines.json``."""
+    with open(_DATA) as f:
+        return json.load(f)
+
+
+def species_names(element=None):
+    """Known species (oxidation states and mixtures), optionally of one element."""
+    p = white_line_parameters()
+    names = list(p["species"]) + list(p["mixtures"])
+    if element is None:
+        return names
+    return [s for s in names if _element_of(s) == element]
+
+
+def _element_of(name):
+    p = white_line_parameters()
+    if name in p["species"]:
+        return p["species"][name]["element"]
+    comp = next(iter(p["mixtures"][name]["components"]))
+    return p["species"][comp]["element"]
+
+
+@dataclass
+class OxidationBatch:
+    """White-line spectra and their ground truth."""
+
+    spectra: np.ndarray  #: (n, size) float32 counts
+    energy: np.ndarray  #: (size,) eV, nominal axis
+    classes: list  #: class names (columns of ``fractions``' source labels)
+    labels: np.ndarray  #: (n,) int index into ``classes``
+    fractions: np.ndarray  #: (n, n_base) fraction of each end-member species
+    base_species: list  #: end-member species of ``fractions``
+    params: dict = field(default_factory=dict)
+
+
+def _draw(rng, spec, n, positive=True):
+    v, s = float(spec[0]), float(spec[1])
+    x = v + s * rng.standard_normal(n)
+    return np.maximum(x, 0.05 * abs(v)) if positive else x
+
+
+def _pv(e, centre, fwhm):
+    """Gaussian of unit height (rows = spectra)."""
+    return np.exp(-4 * np.log(2) * ((e - centre) / fwhm) ** 2)
+
+
+def _envelope_fwhm(w, multiplets):
+    x = np.arange(-20, 20, 0.005)
+    y = _pv(x, 0.0, w) + sum(h * _pv(x, off, 0.8 * w) for off, h in multiplets)
+    above = x[y >= y.max() / 2]
+    return above[-1] - above[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _main_width_factor(name, which):
+    """Main-peak width / envelope FWHM so that the L3 (L2) envelope has the tabulated FWHM."""
+    sp = white_line_parameters()["species"][name]
+    target = sp[f"{which}_fwhm"][0]
+    mult = [tuple(m) for m in sp[f"{which}_multiplets"]]
+    lo, hi = 0.05 * target, target
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _envelope_fwhm(mid, mult) < target else (lo, mid)
+    return max(0.5 * (lo + hi), 0.3) / target
+
+
+def _species_single(rng, sp, e, n, edge, shift, name):
+    """Single-scattering metal edge (+ O K) of one species for n spectra on energies e (n, size)."""
+    l3 = _draw(rng, sp["L3"], n, positive=False)[:, None] + shift[:, None]
+    split = _draw(rng, sp["splitting"], n)[:, None]
+    ratio = _draw(rng, sp["ratio"], n)[:, None]
+    w3 = _draw(rng, sp["L3_fwhm"], n)[:, None] * _main_width_factor(name, "L3")
+    w2 = _draw(rng, sp["L2_fwhm"], n)[:, None]  # main L2 peak width (derived from measured R_peak where known)
+    scale = sp.get("white_line_scale", 1.0)
+    out = np.zeros_like(e)
+    if edge in ("L23", "both"):
+        jit = lambda: 1 + 0.1 * rng.standard_normal((n, 1))  # noqa: E731  multiplet height jitter
+        l3_peaks = _pv(e, l3, w3)
+        area3 = w3.copy()
+        for off, h in sp["L3_multiplets"]:
+            hh = h * jit()
+            l3_peaks += hh * _pv(e, l3 + off, 0.8 * w3)
+            area3 += hh * 0.8 * w3
+        l2c = l3 + split
+        l2_peaks = _pv(e, l2c, w2)
+        area2 = w2.copy()
+        for off, h in sp["L2_multiplets"]:
+            hh = h * jit()
+            l2_peaks += hh * _pv(e, l2c + off, 0.8 * w2)
+            area2 += hh * 0.8 * w2
+        # scale L2 so that the integrated L3/L2 ratio is `ratio`
+        l2_peaks *= area3 / (area2 * ratio)
+        step_h = rng.uniform(0.05, 0.2, (n, 1))
+        gs = rng.uniform(0.5, 1.0, (n, 1))
+        step = step_h * (2 / 3 * (0.5 + np.arctan((e - l3) / gs) / np.pi) + 1 / 3 * (0.5 + np.arctan((e - l2c) / gs) / np.pi))
+        out += scale * (l3_peaks + l2_peaks) + step
+    if edge in ("OK", "both") and "O_K" in sp:
+        ok = sp["O_K"]
+        pre = l3 + _draw(rng, ok["pre_peak_offset"], n, positive=False)[:, None]
+        main = pre + _draw(rng, ok["main_offset"], n)[:, None]
+        ph = _draw(rng, ok["pre_height"], n)[:, None]
+        amp = rng.uniform(0.3, 1.0, (n, 1))  # O K relative to the metal edge
+        okspec = ph * _pv(e, pre, rng.uniform(1.2, 2.0, (n, 1))) + _pv(e, main, rng.uniform(3.0, 5.0, (n, 1)))
+        okspec += 0.4 * (0.5 + np.arctan((e - pre - 2) / 2.0) / np.pi)
+        out += amp * okspec
+    return out
+
+
+def white_line_spectra(
+    n,
+    classes,
+    *,
+    edge="L23",
+    energy_offset=None,
+    dispersion=0.1,
+    size=None,
+    labels=None,
+    shift=(-5.0, 5.0),
+    resolution=(0.3, 1.2),
+    t_lambda=(0.1, 1.0),
+    background="residual",
+    counts=(300.0, 5000.0),
+    read_noise=(0.0, 3.0),
+    noise=True,
+    rng=None,
+):
+    """Simulate oxidation-state reference spectra.
+
+    Parameters
+    ----------
+    n : int
+        Number of spectra.
+    classes : sequence of str
+        Species or mixtures, e.g. ``["Fe2+", "Fe3+", "Fe3O4"]`` or
+        ``["Mn2+", "Mn3+", "Mn4+"]`` (see :func:`species_names`). All of one element.
+    edge : {"L23", "OK", "both"}
+        The metal white lines, the O K edge, or both (O K is placed at its
+        measured/literature distance from the metal L3, a calibration-free relation).
+    energy_offset, dispersion, size : float, float, int
+        Energy axis; default: a window from 20 eV below the lowest L3 (M5) to 40 eV
+        above the highest L2 (M4), or around O K.
+    labels : array_like of int, optional
+        Class index per spectrum (default: uniform random).
+    shift : float or (low, high)
+        Global energy shift in eV (calibration error), uniform.
+    resolution : float or (low, high)
+        Instrument resolution FWHM in eV.
+    t_lambda : float or (low, high)
+        Relative thickness for plural scattering.
+    background : {"residual", "powerlaw", None}
+        "residual": an imperfect background subtraction (random linear/curved
+        residual of up to +-15 % of the edge height); "powerlaw": the pre-edge
+        power law A E^-r is kept; None: none.
+    counts : float or (low, high)
+        Counts in the brightest channel of the edge (log-uniform).
+    read_noise : float or (low, high)
+    noise : bool
+    rng : numpy.random.Generator or int, optional
+
+    Returns
+    -------
+    OxidationBatch
+    """
+    rng = np.random.default_rng(rng)
+    p = white_line_parameters()
+    classes = list(classes)
+    unknown = [c for c in classes if c not in p["species"] and c not in p["mixtures"]]
+    if unknown:
+        raise ValueError(f"Unknown species {unknown}; known: {species_names()}")
+    els = {_element_of(c) for c in classes}
+    if len(els) != 1:
+        raise ValueError(f"classes must be of one element, got {sorted(els)}")
+    if edge not in ("L23", "OK", "both"):
+        raise ValueError("edge must be 'L23', 'OK' or 'both'")
+    base = []
+    for c in classes:
+        for s_ in (p["mixtures"][c]["components"] if c in p["mixtures"] else {c: 1.0}):
+            if s_ not in base:
+                base.append(s_)
+    l3s = [p["species"][b]["L3"][0] for b in base]
+    l2s = [p["species"][b]["L3"][0] + p["species"][b]["splitting"][0] for b in base]
+    if edge == "OK" and not all("O_K" in p["species"][b] for b in base):
+        raise ValueError(f"no O K parameters for {[b for b in base if 'O_K' not in p['species'][b]]}")
+    if energy_offset is None or size is None:
+        if edge == "L23":
+            lo, hi = min(l3s) - 20, max(l2s) + 40
+        else:
+            pres = [p["species"][b]["L3"][0] + p["species"][b]["O_K"]["pre_peak_offset"][0] for b in base]
+            lo, hi = (min(pres) - 15, min(pres) + 45) if edge == "OK" else (min(pres) - 15, max(l2s) + 40)
+        energy_offset = lo if energy_offset is None else energy_offset
+        size = int(np.ceil((hi - energy_offset) / dispersion)) if size is None else size
+    energy = energy_offset + dispersion * np.arange(size)
+    need_lo, need_hi = (min(l3s), max(l2s)) if edge != "OK" else (energy[0], energy[0])
+    if edge != "OK" and (energy[0] > need_lo - 5 or energy[-1] < need_hi + 5):
+        raise ValueError(
+            f"the energy axis {energy[0]:g}-{energy[-1]:g} eV must contain the edges of {classes} "
+            f"({need_lo - 5:g}-{need_hi + 5:g} eV)"
+        )
+    lab = rng.integers(0, len(classes), n) if labels is None else np.asarray(labels, dtype=int)
+    if lab.shape != (n,) or lab.min() < 0 or lab.max() >= len(classes):
+        raise ValueError("labels must be n class indices")
+    sh = rng.uniform(*shift, n) if not np.isscalar(shift) else np.full(n, float(shift))
+    # extended grid below/above for the convolution
+    ext = int(30 / dispersion)
+    n_ext = size + 2 * ext
+    grid = energy_offset + dispersion * (np.arange(n_ext) - ext)
+    e = np.broadcast_to(grid, (n, n_ext))
+    single = np.zeros((n, n_ext))
+    fractions = np.zeros((n, len(base)))
+    for ci, c in enumerate(classes):
+        rows = np.flatnonzero(lab == ci)
+        if rows.size == 0:
+            continue
+        comps = p["mixtures"][c]["components"] if c in p["mixtures"] else {c: 1.0}
+        for sname, w in comps.items():
+            single[rows] += w * _species_single(rng, p["species"][sname], e[rows], rows.size, edge, sh[rows],
+                                                       sname)
+            fractions[rows, base.index(sname)] = w
+    peak = single[:, ext : ext + size].max(axis=1, keepdims=True)
+    if background == "powerlaw":
+        r = rng.uniform(2, 4, (n, 1))
+        jr = np.exp(rng.uniform(np.log(0.2), np.log(3.0), (n, 1)))
+        single += peak / jr * (np.maximum(grid, 1) / grid[ext]) ** (-r)
+    elif background == "residual":
+        x = (grid - grid[ext]) / (grid[ext + size - 1] - grid[ext])
+        single += peak * (rng.uniform(-0.15, 0.15, (n, 1)) * x + rng.uniform(-0.1, 0.1, (n, 1)) * (x - x**2))
+    elif background is not None:
+        raise ValueError("background must be 'residual', 'powerlaw' or None")
+    # resolution + plural scattering (zero-padded FFT convolution)
+    n_pad = 1 << int(np.ceil(np.log2(n_ext + int(60 / dispersion))))
+    res = rng.uniform(*resolution, n) if not np.isscalar(resolution) else np.full(n, float(resolution))
+    tl = rng.uniform(*t_lambda, n) if not np.isscalar(t_lambda) else np.full(n, float(t_lambda))
+    kern = low_loss_kernel(dispersion, n, res, tl, rng.uniform(15, 25, n), rng.uniform(4, 10, n), n_pad)
+    conv = np.fft.irfft(np.fft.rfft(single, n=n_pad, axis=1) * kern, n=n_pad, axis=1)[:, ext : ext + size]
+    mx = np.abs(conv).max(axis=1, keepdims=True)
+    lo_c, hi_c = (counts, counts) if np.isscalar(counts) else counts
+    if lo_c <= 0:
+        raise ValueError("counts must be positive")
+    top = np.exp(rng.uniform(np.log(lo_c), np.log(hi_c), (n, 1)))
+    lam = conv / np.where(mx > 0, mx, 1.0) * top
+    rn = rng.uniform(*read_noise, (n, 1)) if not np.isscalar(read_noise) else np.full((n, 1), float(read_noise))
+    if noise:
+        # a residual background can be negative: Poisson on the positive part, sign kept
+        spectra = np.sign(lam) * rng.poisson(np.abs(lam)) + rn * rng.standard_normal(lam.shape)
+    else:
+        spectra = lam
+    params = dict(shift=sh, resolution=res, t_lambda=tl, counts=top[:, 0], read_noise=rn[:, 0])
+    return OxidationBatch(spectra=spectra.astype(np.float32), energy=energy, classes=classes, labels=lab,
+                          fractions=fractions, base_species=base, params=params)

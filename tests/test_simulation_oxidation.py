@@ -1,0 +1,97 @@
+"""White-line references per oxidation state: parameters with sources, calibration-free features, mixtures."""
+
+import numpy as np
+import pytest
+
+from hyperspy_eels_ml.simulation.oxidation import species_names, white_line_parameters, white_line_spectra
+
+
+def test_every_parameter_has_a_source():
+    p = white_line_parameters()
+    for name, sp in p["species"].items():
+        for key in ("L3", "splitting", "ratio", "L3_fwhm", "L2_fwhm"):
+            value, spread, source = sp[key]
+            assert value > 0 and spread >= 0 and isinstance(source, str) and source, (name, key)
+    assert {"Fe2+", "Fe3+", "Mn2+", "Mn3+", "Mn4+"} <= set(p["species"])
+    assert {"Fe3O4", "Mn3O4"} <= set(p["mixtures"])
+    assert set(species_names("Fe")) >= {"Fe2+", "Fe3+", "Fe3O4"}
+
+
+def _features(b, cls):
+    """L3 maximum and L2-L3 splitting measured on noise-free spectra."""
+    p = white_line_parameters()["species"][cls]
+    e = b.energy
+    out = []
+    for s in b.spectra:
+        l3 = e[np.argmax(np.where(np.abs(e - p["L3"][0]) < 4, s, -np.inf))]
+        l2 = e[np.argmax(np.where(np.abs(e - p["L3"][0] - p["splitting"][0]) < 3, s, -np.inf))]
+        out.append((l3, l2 - l3))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("cls", ["Mn2+", "Mn3+", "Mn4+", "Fe2+", "Cu2+"])
+def test_positions_and_splitting_follow_the_table(cls):
+    p = white_line_parameters()["species"][cls]
+    b = white_line_spectra(40, [cls], shift=0.0, noise=False, background=None, resolution=0.3, t_lambda=0.1, rng=0)
+    f = _features(b, cls)
+    assert np.median(f[:, 0]) == pytest.approx(p["L3"][0], abs=1.0)
+    assert np.median(f[:, 1]) == pytest.approx(p["splitting"][0], abs=1.2)
+
+
+def test_chemical_shift_order_and_calibration_shift():
+    meds = []
+    for cls in ("Mn2+", "Mn3+", "Mn4+"):
+        b = white_line_spectra(30, [cls], shift=0.0, noise=False, background=None, rng=1)
+        meds.append(np.median(_features(b, cls)[:, 0]))
+    assert meds[0] < meds[1] < meds[2]
+    b = white_line_spectra(30, ["Mn2+"], shift=3.0, noise=False, background=None, rng=1)
+    assert np.median(_features(b, "Mn2+")[:, 0]) == pytest.approx(meds[0] + 3.0, abs=0.3)
+
+
+def test_peak_ratio_order_mn():
+    """L3/L2 peak-height ratios follow the measured order Mn2+ > Mn3+ > Mn4+ (5.4 / 2.2 / 1.7)."""
+    r = []
+    for cls in ("Mn2+", "Mn3+", "Mn4+"):
+        p = white_line_parameters()["species"][cls]
+        b = white_line_spectra(30, [cls], shift=0.0, noise=False, background=None, resolution=0.3, t_lambda=0.1,
+                               rng=2)
+        e, l3, l2 = b.energy, p["L3"][0], p["L3"][0] + p["splitting"][0]
+        vals = []
+        for s in b.spectra:
+            pre = s[e < l3 - 8].mean()
+            vals.append((s[np.abs(e - l3) < 3.5].max() - pre) / (s[np.abs(e - l2) < 3.5].max() - pre))
+        r.append(np.median(vals))
+    assert r[0] > r[1] > r[2]
+    np.testing.assert_allclose(r, [5.4, 2.2, 1.7], rtol=0.25)
+
+
+def test_mixture_fractions_and_labels():
+    b = white_line_spectra(300, ["Fe2+", "Fe3+", "Fe3O4"], rng=3)
+    assert b.base_species == ["Fe2+", "Fe3+"]
+    np.testing.assert_allclose(b.fractions[b.labels == 2], [[1 / 3, 2 / 3]] * int((b.labels == 2).sum()), atol=1e-3)
+    np.testing.assert_array_equal(b.fractions[b.labels == 0], [[1, 0]] * int((b.labels == 0).sum()))
+    assert set(np.unique(b.labels)) == {0, 1, 2}
+
+
+def test_o_k_is_placed_relative_to_the_metal_edge():
+    b = white_line_spectra(10, ["Fe3+"], edge="both", shift=2.0, noise=False, background=None, rng=4)
+    e = b.energy
+    pre = e[np.argmax(np.where((e > 520) & (e < 535), b.spectra[0], -np.inf))]
+    assert 525 < pre < 537
+
+
+def test_noise_and_determinism():
+    a = white_line_spectra(5, ["Mn2+"], rng=9)
+    b = white_line_spectra(5, ["Mn2+"], rng=9)
+    np.testing.assert_array_equal(a.spectra, b.spectra)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="Unknown species"):
+        white_line_spectra(2, ["Fe7+"])
+    with pytest.raises(ValueError, match="one element"):
+        white_line_spectra(2, ["Fe2+", "Mn2+"])
+    with pytest.raises(ValueError, match="must contain the edges"):
+        white_line_spectra(2, ["Fe2+"], energy_offset=600, size=100)
+    with pytest.raises(ValueError, match="edge must be"):
+        white_line_spectra(2, ["Fe2+"], edge="K")
