@@ -260,11 +260,15 @@ def _gather(data, flat_idx, nav_shape):
     return np.asarray(data[idx])
 
 
-def _dip_ratio(pa, pb, bins=40):
+def _dip_ratio(pa, pb, bins=None):
     """Density dip between two 1-D samples: min density between their medians / density at them.
 
     About 1 for one continuous population cut in two, near 0 for two separate groups.
+    The number of bins adapts to the smaller sample (about 20 points per bin) so that
+    counting noise of a small cluster does not fake a dip.
     """
+    if bins is None:
+        bins = int(np.clip(min(len(pa), len(pb)) / 20, 8, 40))
     allp = np.concatenate([pa, pb])
     lo, hi = np.percentile(allp, [0.5, 99.5])
     if hi <= lo:

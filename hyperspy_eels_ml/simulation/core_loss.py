@@ -46,11 +46,16 @@ class CoreLossBatch:
 
 
 def _u(rng, n, lo_hi):
+    """Scalar -> constant, numpy array -> per-spectrum values, (low, high) -> uniform draw."""
+    if isinstance(lo_hi, np.ndarray):
+        return np.broadcast_to(lo_hi.astype(np.float64), (n,)).copy()
     lo, hi = (lo_hi, lo_hi) if np.isscalar(lo_hi) else lo_hi
     return rng.uniform(lo, hi, n)
 
 
 def _logu(rng, n, lo_hi):
+    if isinstance(lo_hi, np.ndarray):
+        return np.broadcast_to(lo_hi.astype(np.float64), (n,)).copy()
     lo, hi = (lo_hi, lo_hi) if np.isscalar(lo_hi) else lo_hi
     return np.exp(rng.uniform(np.log(lo), np.log(hi), n))
 
@@ -115,7 +120,8 @@ def core_loss(
     E0, beta : float or (low, high)
         Beam energy (kV, 60-300) and collection semi-angle (mrad).
     background_exponent, jump_ratio, t_lambda, plasmon_energy, plasmon_width, zlp_fwhm
-        Ranges (uniform; jump ratio ``(J - 1)`` log-uniform) or fixed values.
+        Ranges (uniform; jump ratio ``(J - 1)`` log-uniform) or fixed values. Every
+        range parameter also accepts a numpy array of per-spectrum values.
     instrument_shift, chemical_shift : float or (low, high)
         Global and per-element energy shifts in eV.
     fine_structure : bool
@@ -172,7 +178,10 @@ def core_loss(
         raise ValueError("E0 must be in kV (e.g. 60-300)")
     bet = _u(rng, n, beta)
     shift = _u(rng, n, instrument_shift)
-    chem = rng.uniform(*(chemical_shift if not np.isscalar(chemical_shift) else (chemical_shift,) * 2), (n, k))
+    if isinstance(chemical_shift, np.ndarray):
+        chem = np.broadcast_to(chemical_shift.astype(np.float64), (n, k)).copy()
+    else:
+        chem = rng.uniform(*(chemical_shift if not np.isscalar(chemical_shift) else (chemical_shift,) * 2), (n, k))
 
     # extended grid below the window for plural scattering (zeroed further below)
     ext = int(min(100.0, max(energy[0] - 10.0, 0.0)) / dispersion)

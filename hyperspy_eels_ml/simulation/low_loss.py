@@ -41,6 +41,9 @@ class LowLossBatch:
 
 
 def _u(rng, n, v):
+    """Scalar -> constant, numpy array -> per-spectrum values, (low, high) -> uniform draw."""
+    if isinstance(v, np.ndarray):
+        return np.broadcast_to(v.astype(np.float64), (n,)).copy()
     if np.isscalar(v) or v is None:
         return np.full(n, np.nan if v is None else float(v))
     return rng.uniform(v[0], v[1], n)
@@ -157,7 +160,8 @@ def low_loss(
     plasmon_energy, plasmon_width, surface_plasmon : float or (low, high)
         Bulk plasmon energy and width (eV), surface-plasmon weight at t/lambda -> 0.
     t_lambda : float or (low, high)
-        Relative thickness.
+        Relative thickness. Every range parameter also accepts a numpy array of
+        per-spectrum values.
     vacuum_fraction : float
         Fraction of spectra recorded in vacuum (t/lambda = 0).
     E0, beta : float or (low, high)
@@ -208,7 +212,10 @@ def low_loss(
     surf = _u(rng, n, surface_plasmon) * np.exp(-2.0 * tl)
     e0 = _u(rng, n, E0)
     bet = _u(rng, n, beta)
-    total = np.exp(rng.uniform(np.log(np.min(counts)), np.log(np.max(counts)), n))
+    if isinstance(counts, np.ndarray):
+        total = np.broadcast_to(counts.astype(np.float64), (n,)).copy()
+    else:
+        total = np.exp(rng.uniform(np.log(np.min(counts)), np.log(np.max(counts)), n))
 
     # circular grid: index k <-> energy k*d (k < N/2) or (k - N)*d; wide enough for several plasmons
     span = max(energy[-1], 0) + 6 * float(np.max(ep)) + 10 * float(np.max(fwhm)) + abs(energy[0])

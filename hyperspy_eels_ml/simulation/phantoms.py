@@ -19,7 +19,8 @@ import dask.array as da
 import numpy as np
 from scipy.special import erf
 
-__all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si"]
+__all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "ws2_flake_low_loss_si", "LowLossPhantomTruth",
+           "superlattice_core_loss_si", "SuperlatticeTruth"]
 
 # Phase library: edges as (onset eV, relative strength, decay exponent, white lines
 # [(position offset from onset eV, relative height, FWHM eV), ...]).
@@ -206,3 +207,214 @@ def _elements_of(phase_name):
     import re
 
     return re.findall(r"[A-Z][a-z]?", phase_name)
+
+
+# ----------------------------------------------------------------------------
+# shared machinery: row-by-row generation from (seed, row), lazy or eager
+# ----------------------------------------------------------------------------
+def _row_generated_si(ny, nx, n_out, n_channels, make_rows, lazy, chunk_rows, dtype=np.float32):
+    """Dask array (ny, nx, n_out, n_channels) whose rows come from ``make_rows(row_indices)``."""
+    if chunk_rows is None:
+        chunk_rows = max(1, (32 * 2**20) // (nx * n_out * n_channels * np.dtype(dtype).itemsize))
+    rows = da.arange(ny, chunks=min(chunk_rows, ny))
+    data = da.map_blocks(
+        lambda r: make_rows(r.ravel()).astype(dtype), rows, new_axis=[1, 2, 3],
+        chunks=(rows.chunks[0], (nx,), (n_out,), (n_channels,)), dtype=dtype,
+        meta=np.empty((0, 0, 0, 0), dtype=dtype),
+    )
+    return data
+
+
+def _lazy_eels(data):
+    from exspy.signals import LazyEELSSpectrum
+
+    return LazyEELSSpectrum(data)
+
+
+@dataclass
+class LowLossPhantomTruth:
+    """Ground truth of :func:`ws2_flake_low_loss_si` (maps in array order)."""
+
+    t_lambda: np.ndarray  #: relative thickness, 0 in vacuum
+    vacuum: np.ndarray  #: bool
+    band_gap: np.ndarray  #: eV (inf in vacuum)
+    zlp: object = None  #: EELSSpectrum (lazy if the SI is) of the expected zero-loss counts
+    inelastic: object = None  #: EELSSpectrum of the expected inelastic counts
+
+
+def ws2_flake_low_loss_si(
+    shape=(64, 64),
+    energy_offset=-4.054,
+    dispersion=0.025,
+    n_channels=1982,
+    band_gap=1.6,
+    gap_exponent=0.5,
+    zlp_fwhm=0.12,
+    counts=3e6,
+    lazy=False,
+    chunk_rows=None,
+    seed=0,
+):
+    """Low-loss SI of a WS2-like flake on vacuum, with thickness, band-gap and ZLP truth.
+
+    The flake is an ellipse of terraces (1-6 layers: t/lambda 0.1-0.9 in
+    steps) surrounded by vacuum, in the style of the WS2 nanoflower spectra of
+    Roest et al., Ultramicroscopy 222 (2021) 113202 (band gap about 1.6 eV,
+    25 meV/channel). One microscope per SI: ZLP width and tails, beam energy and
+    collection angle are fixed; counts vary by +-10 %.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(ny, nx)`` or ``(nx,)``.
+    energy_offset, dispersion, n_channels : float, float, int
+        Energy axis (default: that of the shared WS2 spectra).
+    band_gap, gap_exponent : float
+        Gap (eV) and onset exponent of the flake (direct 0.5 / indirect 1.5).
+    zlp_fwhm : float
+        ZLP FWHM (eV).
+    counts : float
+        Mean total counts per spectrum.
+    lazy : bool
+    chunk_rows : int, optional
+    seed : int
+
+    Returns
+    -------
+    signal : exspy.signals.EELSSpectrum or LazyEELSSpectrum
+    truth : LowLossPhantomTruth
+    """
+    from .low_loss import low_loss
+
+    shape = tuple(int(s) for s in shape)
+    ny, nx = (1, shape[0]) if len(shape) == 1 else shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    u, v = (xx + 0.5) / nx - 0.5, (yy + 0.5) / max(ny, 1) - 0.5
+    r = np.hypot(u / 0.42, v / 0.3) if ny > 1 else np.abs(u / 0.42)
+    layers = np.clip(np.ceil((1.0 - r) * 6), 0, 6)  # terraces: thicker towards the centre
+    t_lambda = np.where(r < 1.0, 0.1 + 0.8 * (layers - 1) / 5, 0.0)
+    vacuum = r >= 1.0
+    gap = np.where(vacuum, np.inf, band_gap)
+
+    def make_rows(rows):
+        out = np.empty((len(rows), nx, 3, n_channels), dtype=np.float32)
+        for i, row in enumerate(rows):
+            rng = np.random.default_rng([int(seed), int(row)])
+            b = low_loss(nx, energy_offset=energy_offset, dispersion=dispersion, size=n_channels,
+                         zlp_fwhm=zlp_fwhm, zlp_asymmetry=0.15, zlp_tail=5e-3, zlp_tail_width=1.5,
+                         band_gap=np.where(vacuum[row], 5.0, band_gap), gap_exponent=gap_exponent,
+                         interband=0.3, interband_decay=8.0, plasmon_energy=22.5, plasmon_width=9.0,
+                         surface_plasmon=0.2, t_lambda=t_lambda[row], E0=60.0, beta=10.0,
+                         counts=counts * rng.uniform(0.9, 1.1, nx), rng=rng)
+            out[i, :, 0], out[i, :, 1], out[i, :, 2] = b.spectra, b.zlp, b.inelastic
+        return out
+
+    data = _row_generated_si(ny, nx, 3, n_channels, make_rows, lazy, chunk_rows)
+    if len(shape) == 1:
+        data = data[0]
+        t_lambda, vacuum, gap = t_lambda[0], vacuum[0], gap[0]
+    if not lazy:
+        data = data.compute()
+    parts = [data[..., k, :] for k in range(3)]
+    sigs = []
+    for part, title in zip(parts, ("WS2 flake low-loss phantom", "ZLP truth", "inelastic truth")):
+        s = _lazy_eels(part) if lazy else __import__("exspy").signals.EELSSpectrum(np.ascontiguousarray(part))
+        ax = s.axes_manager.signal_axes[0]
+        ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", dispersion, energy_offset
+        for a, name in zip(s.axes_manager.navigation_axes, ("x", "y")):
+            a.name, a.units, a.scale = name, "nm", 1.0
+        s.metadata.General.title = title
+        s.set_microscope_parameters(beam_energy=60.0, convergence_angle=10.0, collection_angle=10.0)
+        sigs.append(s)
+    truth = LowLossPhantomTruth(t_lambda=t_lambda, vacuum=vacuum, band_gap=gap, zlp=sigs[1], inelastic=sigs[2])
+    return sigs[0], truth
+
+
+@dataclass
+class SuperlatticeTruth:
+    """Ground truth of :func:`superlattice_core_loss_si`."""
+
+    elements: list  #: element order of ``amounts``
+    amounts: np.ndarray  #: (..., n_elements) atoms per unit cell column (relative)
+    layer: np.ndarray  #: layer index per pixel (0 LaMnO3, 1 BaTiO3, 2 SrTiO3)
+    layer_names: list = field(default_factory=list)
+    t_lambda: np.ndarray | None = None
+
+
+_LAYERS = {"LaMnO3": {"La": 1, "Mn": 1, "O": 3}, "BaTiO3": {"Ba": 1, "Ti": 1, "O": 3},
+           "SrTiO3": {"Sr": 1, "Ti": 1, "O": 3}}
+
+
+def superlattice_core_loss_si(
+    shape=(32, 96),
+    energy_offset=400.0,
+    dispersion=1.0,
+    n_channels=1024,
+    period=(8, 6, 6),
+    interdiffusion=1.0,
+    counts=3000.0,
+    lazy=False,
+    chunk_rows=None,
+    seed=0,
+):
+    """Core-loss SI of a LaMnO3 / BaTiO3 / SrTiO3 superlattice with element maps.
+
+    Layers run along x with thicknesses ``period`` (pixels) and are blurred by
+    ``interdiffusion`` (Gaussian sigma, pixels); the thickness grows by 40 %
+    along y. Spectra come from :func:`~hyperspy_eels_ml.simulation.core_loss`
+    with fixed microscope settings (200 kV, 30 mrad) and per-pixel amounts.
+
+    Returns
+    -------
+    signal : exspy.signals.EELSSpectrum or LazyEELSSpectrum
+    truth : SuperlatticeTruth
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    from .core_loss import core_loss
+
+    shape = tuple(int(s) for s in shape)
+    ny, nx = (1, shape[0]) if len(shape) == 1 else shape
+    names = list(_LAYERS)
+    elements = sorted({e for d in _LAYERS.values() for e in d})
+    pos = np.arange(nx) % sum(period)
+    layer_x = np.searchsorted(np.cumsum(period), pos, side="right")
+    frac = np.stack([(layer_x == i).astype(float) for i in range(3)], axis=1)  # (nx, 3)
+    if interdiffusion > 0:
+        frac = gaussian_filter1d(frac, interdiffusion, axis=0, mode="wrap")
+    comp = np.array([[_LAYERS[n].get(e, 0) for e in elements] for n in names], dtype=float)
+    amounts_x = frac @ comp  # (nx, n_el)
+    t_lambda = 0.3 + 0.4 * (np.arange(ny) + 0.5) / ny  # along y
+    layer = np.broadcast_to(np.argmax(frac, axis=1), (ny, nx)).copy()
+
+    def make_rows(rows):
+        out = np.empty((len(rows), nx, 1, n_channels), dtype=np.float32)
+        for i, row in enumerate(rows):
+            rng = np.random.default_rng([int(seed), int(row)])
+            b = core_loss(nx, elements, energy_offset=energy_offset, dispersion=dispersion, size=n_channels,
+                          amounts=amounts_x, E0=200.0, beta=30.0, background_exponent=3.0, jump_ratio=0.5,
+                          t_lambda=np.full(nx, t_lambda[row]), plasmon_energy=25.0, plasmon_width=8.0,
+                          zlp_fwhm=1.0, instrument_shift=0.0, chemical_shift=0.0, fine_structure=False,
+                          counts=np.full(nx, counts) * (1 + t_lambda[row]), gain=1.0, read_noise=1.0, rng=rng)
+            out[i, :, 0] = b.spectra
+        return out
+
+    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, lazy, chunk_rows)[..., 0, :]
+    amounts = np.broadcast_to(amounts_x, (ny, nx, len(elements))).copy()
+    if len(shape) == 1:
+        data, amounts, layer = data[0], amounts[0], layer[0]
+    if not lazy:
+        data = data.compute()
+    from exspy.signals import EELSSpectrum
+
+    s = _lazy_eels(data) if lazy else EELSSpectrum(data)
+    ax = s.axes_manager.signal_axes[0]
+    ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", dispersion, energy_offset
+    for a, name in zip(s.axes_manager.navigation_axes, ("x", "y")):
+        a.name, a.units, a.scale = name, "nm", 0.4
+    s.metadata.General.title = "LaMnO3/BaTiO3/SrTiO3 superlattice phantom"
+    s.metadata.set_item("Sample.elements", elements)
+    s.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0, collection_angle=30.0)
+    return s, SuperlatticeTruth(elements=elements, amounts=amounts, layer=layer, layer_names=names,
+                                t_lambda=np.broadcast_to(t_lambda[:, None], (ny, nx)).copy() if len(shape) == 2
+                                else np.full(nx, t_lambda[0]))

@@ -1,0 +1,63 @@
+"""Phantoms: determinism, lazy == eager, ground truth consistency, lazy creation of big SIs."""
+
+import time
+
+import numpy as np
+import pytest
+
+from hyperspy_eels_ml.simulation import multiphase_core_loss_si
+from hyperspy_eels_ml.simulation.phantoms import superlattice_core_loss_si, ws2_flake_low_loss_si
+
+
+@pytest.mark.parametrize("make", [
+    lambda lazy: multiphase_core_loss_si((12, 20), n_channels=128, lazy=lazy, chunk_rows=5, seed=3),
+    lambda lazy: ws2_flake_low_loss_si((12, 20), n_channels=400, lazy=lazy, chunk_rows=5, seed=3),
+    lambda lazy: superlattice_core_loss_si((12, 20), n_channels=256, lazy=lazy, chunk_rows=5, seed=3),
+], ids=["multiphase", "ws2_flake", "superlattice"])
+def test_lazy_equals_eager_and_deterministic(make):
+    s, _ = make(False)
+    sl, _ = make(True)
+    assert sl._lazy and not s._lazy
+    assert s.metadata.Signal.signal_type == "EELS" and s.axes_manager.signal_axes[0].units == "eV"
+    np.testing.assert_array_equal(sl.data.compute(), s.data)
+    np.testing.assert_array_equal(make(False)[0].data, s.data)
+
+
+def test_big_lazy_phantoms_are_not_materialised():
+    for make in (lambda: multiphase_core_loss_si((1000, 1000), lazy=True),
+                 lambda: ws2_flake_low_loss_si((1000, 1000), lazy=True),
+                 lambda: superlattice_core_loss_si((1000, 1000), lazy=True)):
+        t0 = time.perf_counter()
+        s, _ = make()
+        assert s._lazy and s.axes_manager.navigation_shape == (1000, 1000)
+        assert time.perf_counter() - t0 < 5.0
+
+
+def test_ws2_flake_truth():
+    s, truth = ws2_flake_low_loss_si((16, 24), n_channels=1982, seed=0)
+    zlp, inel = truth.zlp.data, truth.inelastic.data
+    assert truth.vacuum.any() and (~truth.vacuum).any()
+    assert np.all(inel[truth.vacuum] < 1e-6 * zlp[truth.vacuum].max())
+    assert np.all(truth.t_lambda[truth.vacuum] == 0) and truth.t_lambda.max() == pytest.approx(0.9)
+    # recorded counts scatter around the truth (Poisson)
+    tot = s.data.sum(-1)
+    np.testing.assert_allclose(tot, (zlp + inel).sum(-1), rtol=0.01)
+    # log-ratio thickness from the truth grows with the flake's t/lambda
+    m = np.log((zlp + inel).sum(-1) / zlp.sum(-1))
+    assert np.corrcoef(m[~truth.vacuum], truth.t_lambda[~truth.vacuum])[0, 1] > 0.99
+    assert np.all(truth.band_gap[~truth.vacuum] == 1.6)
+
+
+def test_superlattice_element_maps():
+    s, truth = superlattice_core_loss_si((6, 40), interdiffusion=0.0, seed=1)
+    la = truth.elements.index("La")
+    ba = truth.elements.index("Ba")
+    assert np.all(truth.amounts[truth.layer == 0][:, la] == 1)
+    assert np.all(truth.amounts[truth.layer != 0][:, la] == 0)
+    assert np.all(truth.amounts[truth.layer == 1][:, ba] == 1)
+    # the La M5 white line (832 eV) is stronger in LaMnO3 than in BaTiO3 pixels
+    e = s.axes_manager.signal_axes[0].axis
+    win = (e > 830) & (e < 840)
+    pre = (e > 815) & (e < 825)
+    jump = s.data[..., win].mean(-1) - s.data[..., pre].mean(-1)
+    assert jump[truth.layer == 0].mean() > 3 * abs(jump[truth.layer == 1].mean())
