@@ -163,14 +163,17 @@ def test_bad_parameters(phantom):
 
 @pytest.mark.slow
 def test_euclidean_raw_counts_split_by_thickness_but_area_normalisation_does_not(phantom):
-    """Documents why the default is intensity-invariant."""
+    """Documents why the default is intensity-invariant (merging off), and that the merge repairs it."""
     s, truth = phantom
     ok = ~truth.vacuum
     kw = dict(navigation_mask=truth.vacuum, random_state=0, max_fit_samples=1500)
-    raw = s.umap_cluster(metric="euclidean", **kw).labels.data
-    area = s.umap_cluster(metric="euclidean", normalization="area", **kw).labels.data
+    raw = s.umap_cluster(metric="euclidean", merge_threshold=None, **kw).labels.data
+    area = s.umap_cluster(metric="euclidean", normalization="area", merge_threshold=None, **kw).labels.data
+    merged = s.umap_cluster(metric="euclidean", **kw).labels.data
     assert adjusted_rand_score(truth.phase[ok], raw[ok]) < 0.9
     assert adjusted_rand_score(truth.phase[ok], area[ok]) >= 0.95
+    # the density-dip merge works in the intensity-normalised feature space: it re-joins thickness splits
+    assert adjusted_rand_score(truth.phase[ok], merged[ok]) >= 0.95
 
 
 def test_line_scan_and_vacuum_option():
