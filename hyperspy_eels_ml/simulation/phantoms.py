@@ -131,8 +131,6 @@ def multiphase_core_loss_si(
     signal : exspy.signals.EELSSpectrum or LazyEELSSpectrum
     truth : PhantomTruth
     """
-    from exspy.signals import EELSSpectrum
-
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (1, 2) or min(shape) < 1:
         raise ValueError(f"shape must be (nx,) or (ny, nx) with positive sizes, got {shape}")
@@ -186,15 +184,7 @@ def multiphase_core_loss_si(
         data = data[0]
     if not lazy:
         data = data.compute()
-    s = EELSSpectrum(data)
-    if lazy:
-        s = s.as_lazy()
-        s.data = data
-    ax = s.axes_manager.signal_axes[0]
-    ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", dispersion, e0
-    for a, name in zip(s.axes_manager.navigation_axes, ("x", "y")):
-        a.name, a.units, a.scale = name, "nm", 1.0
-    s.metadata.General.title = "Multiphase core-loss phantom"
+    s = _to_eels(data, e0, dispersion, "Multiphase core-loss phantom")
     s.metadata.set_item("Sample.elements", sorted({e for p in phases for e in _elements_of(p)}))
     s.set_microscope_parameters(beam_energy=200.0, convergence_angle=10.0, collection_angle=30.0)
     if len(shape) == 1:
@@ -225,10 +215,17 @@ def _row_generated_si(ny, nx, n_out, n_channels, make_rows, lazy, chunk_rows, dt
     return data
 
 
-def _lazy_eels(data):
-    from exspy.signals import LazyEELSSpectrum
+def _to_eels(data, offset, scale, title, nav_scale=1.0):
+    """EELSSpectrum (lazy for dask data) with a calibrated energy axis and nm navigation axes."""
+    from exspy.signals import EELSSpectrum, LazyEELSSpectrum
 
-    return LazyEELSSpectrum(data)
+    s = LazyEELSSpectrum(data) if isinstance(data, da.Array) else EELSSpectrum(np.ascontiguousarray(data))
+    ax = s.axes_manager.signal_axes[0]
+    ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", scale, offset
+    for a, name in zip(s.axes_manager.navigation_axes, ("x", "y")):
+        a.name, a.units, a.scale = name, "nm", nav_scale
+    s.metadata.General.title = title
+    return s
 
 
 @dataclass
@@ -318,12 +315,7 @@ def ws2_flake_low_loss_si(
     parts = [data[..., k, :] for k in range(3)]
     sigs = []
     for part, title in zip(parts, ("WS2 flake low-loss phantom", "ZLP truth", "inelastic truth")):
-        s = _lazy_eels(part) if lazy else __import__("exspy").signals.EELSSpectrum(np.ascontiguousarray(part))
-        ax = s.axes_manager.signal_axes[0]
-        ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", dispersion, energy_offset
-        for a, name in zip(s.axes_manager.navigation_axes, ("x", "y")):
-            a.name, a.units, a.scale = name, "nm", 1.0
-        s.metadata.General.title = title
+        s = _to_eels(part, energy_offset, dispersion, title)
         s.set_microscope_parameters(beam_energy=60.0, convergence_angle=10.0, collection_angle=10.0)
         sigs.append(s)
     truth = LowLossPhantomTruth(t_lambda=t_lambda, vacuum=vacuum, band_gap=gap, zlp=sigs[1], inelastic=sigs[2])
@@ -405,14 +397,7 @@ def superlattice_core_loss_si(
         data, amounts, layer = data[0], amounts[0], layer[0]
     if not lazy:
         data = data.compute()
-    from exspy.signals import EELSSpectrum
-
-    s = _lazy_eels(data) if lazy else EELSSpectrum(data)
-    ax = s.axes_manager.signal_axes[0]
-    ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", dispersion, energy_offset
-    for a, name in zip(s.axes_manager.navigation_axes, ("x", "y")):
-        a.name, a.units, a.scale = name, "nm", 0.4
-    s.metadata.General.title = "LaMnO3/BaTiO3/SrTiO3 superlattice phantom"
+    s = _to_eels(data, energy_offset, dispersion, "LaMnO3/BaTiO3/SrTiO3 superlattice phantom", nav_scale=0.4)
     s.metadata.set_item("Sample.elements", elements)
     s.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0, collection_angle=30.0)
     return s, SuperlatticeTruth(elements=elements, amounts=amounts, layer=layer, layer_names=names,
