@@ -46,7 +46,14 @@ def main(argv=None):
     import warnings
 
     warnings.filterwarnings("ignore")
-    from hyperspy_eels_ml.simulation import core_loss, multiphase_core_loss_si
+    from hyperspy_eels_ml.simulation import (
+        core_loss,
+        low_loss,
+        multiphase_core_loss_si,
+        superlattice_core_loss_si,
+        white_line_spectra,
+        ws2_flake_low_loss_si,
+    )
 
     els = ["C", "O", "Fe", "Mn", "La"]
 
@@ -60,10 +67,28 @@ def main(argv=None):
         s, _ = multiphase_core_loss_si((b // 64, 64), n_channels=1024, lazy=True, seed=seed)
         s.data.compute()
 
+    def ll(b, seed):
+        low_loss(b, energy_offset=-4.054, dispersion=0.025, size=1982, rng=seed)
+
+    def wl(b, seed):
+        white_line_spectra(b, ["Fe2+", "Fe3+", "Fe3O4"], edge="both", dispersion=0.25, rng=seed)
+
+    def flake(b, seed):
+        s, _ = ws2_flake_low_loss_si((b // 64, 64), lazy=True, seed=seed)
+        s.data.compute()
+
+    def superlattice(b, seed):
+        s, _ = superlattice_core_loss_si((b // 64, 64), n_channels=1024, lazy=True, seed=seed)
+        s.data.compute()
+
     rows = []
     for name, fn in [("core_loss, 3072 ch at 1 eV, 5 elements", cl),
                      ("core_loss, 3072 ch at 0.1 eV (Mn L, O K)", cl_fine),
-                     ("multiphase_core_loss_si, 1024 ch (lazy, computed)", phantom)]:
+                     ("low_loss, 1982 ch at 0.025 eV", ll),
+                     ("white_line_spectra, Fe L2,3 + O K at 0.25 eV", wl),
+                     ("multiphase_core_loss_si, 1024 ch (lazy, computed)", phantom),
+                     ("ws2_flake_low_loss_si, 1982 ch (lazy, computed)", flake),
+                     ("superlattice_core_loss_si, 1024 ch (lazy, computed)", superlattice)]:
         fn(args.batch, 0)  # warm-up
         r1 = rate(fn, args.batch, args.seconds, 1)
         r2 = rate(fn, args.batch, args.seconds, 2)
