@@ -6,14 +6,19 @@ import numpy as np
 import pytest
 
 from hyperspy_eels_ml.simulation import multiphase_core_loss_si
-from hyperspy_eels_ml.simulation.phantoms import superlattice_core_loss_si, ws2_flake_low_loss_si
+from hyperspy_eels_ml.simulation.phantoms import (
+    nanocube_core_shell_si,
+    superlattice_core_loss_si,
+    ws2_flake_low_loss_si,
+)
 
 
 @pytest.mark.parametrize("make", [
     lambda lazy: multiphase_core_loss_si((12, 20), n_channels=128, lazy=lazy, chunk_rows=5, seed=3),
     lambda lazy: ws2_flake_low_loss_si((12, 20), n_channels=400, lazy=lazy, chunk_rows=5, seed=3),
     lambda lazy: superlattice_core_loss_si((12, 20), n_channels=256, lazy=lazy, chunk_rows=5, seed=3),
-], ids=["multiphase", "ws2_flake", "superlattice"])
+    lambda lazy: nanocube_core_shell_si((12, 20), n_channels=512, n_cubes=1, lazy=lazy, chunk_rows=5, seed=3),
+], ids=["multiphase", "ws2_flake", "superlattice", "nanocube"])
 def test_lazy_equals_eager_and_deterministic(make):
     s, _ = make(False)
     sl, _ = make(True)
@@ -26,7 +31,8 @@ def test_lazy_equals_eager_and_deterministic(make):
 def test_big_lazy_phantoms_are_not_materialised():
     for make in (lambda: multiphase_core_loss_si((1000, 1000), lazy=True),
                  lambda: ws2_flake_low_loss_si((1000, 1000), lazy=True),
-                 lambda: superlattice_core_loss_si((1000, 1000), lazy=True)):
+                 lambda: superlattice_core_loss_si((1000, 1000), lazy=True),
+                 lambda: nanocube_core_shell_si((1000, 1000), lazy=True)):
         t0 = time.perf_counter()
         s, _ = make()
         assert s._lazy and s.axes_manager.navigation_shape == (1000, 1000)
@@ -61,3 +67,22 @@ def test_superlattice_element_maps():
     pre = (e > 815) & (e < 825)
     jump = s.data[..., win].mean(-1) - s.data[..., pre].mean(-1)
     assert jump[truth.layer == 0].mean() > 3 * abs(jump[truth.layer == 1].mean())
+
+
+def test_nanocube_truth_and_spectra():
+    s, truth = nanocube_core_shell_si((48, 64), seed=0)
+    assert set(np.unique(truth.phase)) == {-1, 0, 1, 2}
+    assert np.all(truth.fe3_fraction[truth.phase == 1] == 0)
+    assert np.allclose(truth.fe3_fraction[truth.phase == 2], 2 / 3)
+    assert np.all(np.isnan(truth.fe3_fraction[truth.phase <= 0]))
+    e = s.axes_manager.signal_axes[0].axis
+    fe_l3 = (e > 705) & (e < 713)
+    pre = (e > 690) & (e < 700)
+    jump = s.data[..., fe_l3].mean(-1) - s.data[..., pre].mean(-1)
+    assert jump[truth.phase >= 1].mean() > 10 * abs(jump[truth.phase == 0].mean())
+    # Fe3O4 shell: the Fe3+ maximum (709.5 eV) is relatively stronger than in the FeO core (707.8 eV)
+    def ratio(mask):
+        m = s.data[mask].mean(0)
+        return m[np.argmin(abs(e - 709.5))] / m[np.argmin(abs(e - 707.8))]
+    assert ratio(truth.phase == 2) > ratio(truth.phase == 1)
+    assert np.all(s.data[truth.vacuum].mean(-1) < 5)

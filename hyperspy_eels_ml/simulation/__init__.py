@@ -11,9 +11,11 @@ from .oxidation import OxidationBatch, species_names, white_line_parameters, whi
 from .phantoms import (
     PHASES,
     LowLossPhantomTruth,
+    NanocubeTruth,
     PhantomTruth,
     SuperlatticeTruth,
     multiphase_core_loss_si,
+    nanocube_core_shell_si,
     superlattice_core_loss_si,
     ws2_flake_low_loss_si,
 )
@@ -22,4 +24,4 @@ __all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "core_loss", "Co
            "edge_cross_section", "element_cross_section", "edge_onsets", "edge_table", "low_loss",
            "LowLossBatch", "zero_loss_peak", "white_line_spectra", "OxidationBatch", "species_names",
            "white_line_parameters", "ws2_flake_low_loss_si", "LowLossPhantomTruth", "superlattice_core_loss_si",
-           "SuperlatticeTruth"]
+           "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth"]

@@ -64,8 +64,17 @@ class OxidationBatch:
     params: dict = field(default_factory=dict)
 
 
-def _draw(rng, spec, n, positive=True):
-    v, s = float(spec[0]), float(spec[1])
+def _per_spectrum(rng, v, n):
+    """Scalar -> constant, numpy array -> per-spectrum values, (low, high) -> uniform draw."""
+    if isinstance(v, np.ndarray):
+        return np.broadcast_to(v.astype(np.float64), (n,)).copy()
+    if np.isscalar(v):
+        return np.full(n, float(v))
+    return rng.uniform(v[0], v[1], n)
+
+
+def _draw(rng, spec, n, positive=True, spread=1.0):
+    v, s = float(spec[0]), float(spec[1]) * spread
     x = v + s * rng.standard_normal(n)
     return np.maximum(x, 0.05 * abs(v)) if positive else x
 
@@ -95,17 +104,17 @@ def _main_width_factor(name, which):
     return max(0.5 * (lo + hi), 0.3) / target
 
 
-def _species_single(rng, sp, e, n, edge, shift, name):
+def _species_single(rng, sp, e, n, edge, shift, name, spread=1.0, ok_amp=(0.3, 1.0)):
     """Single-scattering metal edge (+ O K) of one species for n spectra on energies e (n, size)."""
-    l3 = _draw(rng, sp["L3"], n, positive=False)[:, None] + shift[:, None]
-    split = _draw(rng, sp["splitting"], n)[:, None]
-    ratio = _draw(rng, sp["ratio"], n)[:, None]
-    w3 = _draw(rng, sp["L3_fwhm"], n)[:, None] * _main_width_factor(name, "L3")
-    w2 = _draw(rng, sp["L2_fwhm"], n)[:, None]  # main L2 peak width (derived from measured R_peak where known)
+    l3 = _draw(rng, sp["L3"], n, positive=False, spread=spread)[:, None] + shift[:, None]
+    split = _draw(rng, sp["splitting"], n, spread=spread)[:, None]
+    ratio = _draw(rng, sp["ratio"], n, spread=spread)[:, None]
+    w3 = _draw(rng, sp["L3_fwhm"], n, spread=spread)[:, None] * _main_width_factor(name, "L3")
+    w2 = _draw(rng, sp["L2_fwhm"], n, spread=spread)[:, None]  # main L2 width (from measured R_peak where known)
     scale = sp.get("white_line_scale", 1.0)
     out = np.zeros_like(e)
     if edge in ("L23", "both"):
-        jit = lambda: 1 + 0.1 * rng.standard_normal((n, 1))  # noqa: E731  multiplet height jitter
+        jit = lambda: 1 + 0.1 * spread * rng.standard_normal((n, 1))  # noqa: E731  multiplet height jitter
         l3_peaks = _pv(e, l3, w3)
         area3 = w3.copy()
         for off, h in sp["L3_multiplets"]:
@@ -121,17 +130,18 @@ def _species_single(rng, sp, e, n, edge, shift, name):
             area2 += hh * 0.8 * w2
         # scale L2 so that the integrated L3/L2 ratio is `ratio`
         l2_peaks *= area3 / (area2 * ratio)
-        step_h = rng.uniform(0.05, 0.2, (n, 1))
-        gs = rng.uniform(0.5, 1.0, (n, 1))
+        step_h = 0.125 + spread * rng.uniform(-0.075, 0.075, (n, 1))
+        gs = 0.75 + spread * rng.uniform(-0.25, 0.25, (n, 1))
         step = step_h * (2 / 3 * (0.5 + np.arctan((e - l3) / gs) / np.pi) + 1 / 3 * (0.5 + np.arctan((e - l2c) / gs) / np.pi))
         out += scale * (l3_peaks + l2_peaks) + step
     if edge in ("OK", "both") and "O_K" in sp:
         ok = sp["O_K"]
-        pre = l3 + _draw(rng, ok["pre_peak_offset"], n, positive=False)[:, None]
-        main = pre + _draw(rng, ok["main_offset"], n)[:, None]
-        ph = _draw(rng, ok["pre_height"], n)[:, None]
-        amp = rng.uniform(0.3, 1.0, (n, 1))  # O K relative to the metal edge
-        okspec = ph * _pv(e, pre, rng.uniform(1.2, 2.0, (n, 1))) + _pv(e, main, rng.uniform(3.0, 5.0, (n, 1)))
+        pre = l3 + _draw(rng, ok["pre_peak_offset"], n, positive=False, spread=spread)[:, None]
+        main = pre + _draw(rng, ok["main_offset"], n, spread=spread)[:, None]
+        ph = _draw(rng, ok["pre_height"], n, spread=spread)[:, None]
+        amp = rng.uniform(ok_amp[0], ok_amp[1], (n, 1)) if not np.isscalar(ok_amp) else np.full((n, 1), ok_amp)
+        okspec = (ph * _pv(e, pre, 1.6 + spread * rng.uniform(-0.4, 0.4, (n, 1)))
+                  + _pv(e, main, 4.0 + spread * rng.uniform(-1.0, 1.0, (n, 1))))
         okspec += 0.4 * (0.5 + np.arctan((e - pre - 2) / 2.0) / np.pi)
         out += amp * okspec
     return out
@@ -153,6 +163,9 @@ def white_line_spectra(
     counts=(300.0, 5000.0),
     read_noise=(0.0, 3.0),
     noise=True,
+    fractions=None,
+    parameter_spread=1.0,
+    o_k_amplitude=(0.3, 1.0),
     rng=None,
 ):
     """Simulate oxidation-state reference spectra.
@@ -182,10 +195,20 @@ def white_line_spectra(
         "residual": an imperfect background subtraction (random linear/curved
         residual of up to +-15 % of the edge height); "powerlaw": the pre-edge
         power law A E^-r is kept; None: none.
-    counts : float or (low, high)
-        Counts in the brightest channel of the edge (log-uniform).
+    counts : float, (low, high) or array
+        Counts in the brightest channel of the edge (log-uniform), or per spectrum.
     read_noise : float or (low, high)
     noise : bool
+    fractions : array_like, optional
+        ``(n, n_end_members)`` fractions of the end-member species of ``classes``
+        (in the order of ``OxidationBatch.base_species``) per spectrum, e.g. a
+        Fe2+/Fe3+ map of a core-shell particle. Overrides ``labels``; each label is
+        then the class whose composition is closest.
+    parameter_spread : float
+        Scale of the parameter spreads (1 = the table's; 0 = the table values for
+        every spectrum, as for one specimen).
+    o_k_amplitude : float or (low, high)
+        O K height relative to the metal edge (``edge="both"``).
     rng : numpy.random.Generator or int, optional
 
     Returns
@@ -227,26 +250,32 @@ def white_line_spectra(
             f"the energy axis {energy[0]:g}-{energy[-1]:g} eV must contain the edges of {classes} "
             f"({need_lo - 5:g}-{need_hi + 5:g} eV)"
         )
+    comp = np.zeros((len(classes), len(base)))
+    for ci, c in enumerate(classes):
+        for sname, w in (p["mixtures"][c]["components"] if c in p["mixtures"] else {c: 1.0}).items():
+            comp[ci, base.index(sname)] = w
+    if fractions is not None:
+        fractions = np.asarray(fractions, dtype=np.float64)
+        if fractions.shape != (n, len(base)) or np.any(fractions < 0):
+            raise ValueError(f"fractions must be a non-negative ({n}, {len(base)}) array for {base}")
+        labels = np.abs(fractions[:, None, :] - comp[None]).sum(-1).argmin(1)
     lab = rng.integers(0, len(classes), n) if labels is None else np.asarray(labels, dtype=int)
     if lab.shape != (n,) or lab.min() < 0 or lab.max() >= len(classes):
         raise ValueError("labels must be n class indices")
-    sh = rng.uniform(*shift, n) if not np.isscalar(shift) else np.full(n, float(shift))
+    sh = _per_spectrum(rng, shift, n)
     # extended grid below/above for the convolution
     ext = int(30 / dispersion)
     n_ext = size + 2 * ext
     grid = energy_offset + dispersion * (np.arange(n_ext) - ext)
     e = np.broadcast_to(grid, (n, n_ext))
     single = np.zeros((n, n_ext))
-    fractions = np.zeros((n, len(base)))
-    for ci, c in enumerate(classes):
-        rows = np.flatnonzero(lab == ci)
-        if rows.size == 0:
-            continue
-        comps = p["mixtures"][c]["components"] if c in p["mixtures"] else {c: 1.0}
-        for sname, w in comps.items():
-            single[rows] += w * _species_single(rng, p["species"][sname], e[rows], rows.size, edge, sh[rows],
-                                                       sname)
-            fractions[rows, base.index(sname)] = w
+    if fractions is None:
+        fractions = comp[lab]
+    for bi, sname in enumerate(base):
+        rows = np.flatnonzero(fractions[:, bi] > 0)
+        if rows.size:
+            single[rows] += fractions[rows, bi, None] * _species_single(
+                rng, p["species"][sname], e[rows], rows.size, edge, sh[rows], sname, parameter_spread, o_k_amplitude)
     peak = single[:, ext : ext + size].max(axis=1, keepdims=True)
     if background == "powerlaw":
         r = rng.uniform(2, 4, (n, 1))
@@ -259,15 +288,20 @@ def white_line_spectra(
         raise ValueError("background must be 'residual', 'powerlaw' or None")
     # resolution + plural scattering (zero-padded FFT convolution)
     n_pad = 1 << int(np.ceil(np.log2(n_ext + int(60 / dispersion))))
-    res = rng.uniform(*resolution, n) if not np.isscalar(resolution) else np.full(n, float(resolution))
-    tl = rng.uniform(*t_lambda, n) if not np.isscalar(t_lambda) else np.full(n, float(t_lambda))
+    res = _per_spectrum(rng, resolution, n)
+    tl = _per_spectrum(rng, t_lambda, n)
     kern = low_loss_kernel(dispersion, n, res, tl, rng.uniform(15, 25, n), rng.uniform(4, 10, n), n_pad)
     conv = np.fft.irfft(np.fft.rfft(single, n=n_pad, axis=1) * kern, n=n_pad, axis=1)[:, ext : ext + size]
     mx = np.abs(conv).max(axis=1, keepdims=True)
-    lo_c, hi_c = (counts, counts) if np.isscalar(counts) else counts
-    if lo_c <= 0:
-        raise ValueError("counts must be positive")
-    top = np.exp(rng.uniform(np.log(lo_c), np.log(hi_c), (n, 1)))
+    if isinstance(counts, np.ndarray):
+        top = np.broadcast_to(counts.astype(np.float64), (n,)).copy()[:, None]
+        if np.any(top < 0):
+            raise ValueError("counts must be >= 0")
+    else:
+        lo_c, hi_c = (counts, counts) if np.isscalar(counts) else counts
+        if lo_c <= 0:
+            raise ValueError("counts must be positive")
+        top = np.exp(rng.uniform(np.log(lo_c), np.log(hi_c), (n, 1)))
     lam = conv / np.where(mx > 0, mx, 1.0) * top
     rn = rng.uniform(*read_noise, (n, 1)) if not np.isscalar(read_noise) else np.full((n, 1), float(read_noise))
     if noise:

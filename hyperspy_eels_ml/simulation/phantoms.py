@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import erf
 
 __all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "ws2_flake_low_loss_si", "LowLossPhantomTruth",
-           "superlattice_core_loss_si", "SuperlatticeTruth"]
+           "superlattice_core_loss_si", "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth"]
 
 # Phase library: edges as (onset eV, relative strength, decay exponent, white lines
 # [(position offset from onset eV, relative height, FWHM eV), ...]).
@@ -403,3 +403,100 @@ def superlattice_core_loss_si(
     return s, SuperlatticeTruth(elements=elements, amounts=amounts, layer=layer, layer_names=names,
                                 t_lambda=np.broadcast_to(t_lambda[:, None], (ny, nx)).copy() if len(shape) == 2
                                 else np.full(nx, t_lambda[0]))
+
+
+@dataclass
+class NanocubeTruth:
+    """Ground truth of :func:`nanocube_core_shell_si` (maps in array order)."""
+
+    phase: np.ndarray  #: -1 vacuum, 0 carbon film only, 1 FeO core, 2 Fe3O4 shell
+    fe3_fraction: np.ndarray  #: Fe3+ / (Fe2+ + Fe3+); NaN where there is no iron
+    t_lambda: np.ndarray  #: total relative thickness (cube + carbon film)
+    vacuum: np.ndarray  #: bool
+    phase_names: list = field(default_factory=lambda: ["carbon", "FeO", "Fe3O4"])
+
+
+def nanocube_core_shell_si(
+    shape=(48, 64),
+    energy_offset=450.0,
+    dispersion=0.25,
+    n_channels=2048,
+    n_cubes=3,
+    shell_fraction=0.3,
+    counts=2000.0,
+    lazy=False,
+    chunk_rows=None,
+    seed=0,
+):
+    """Core-loss SI of FeO/Fe3O4 core-shell nanocubes on amorphous carbon, with vacuum.
+
+    Cubes (viewed along [001], so square and of uniform projected thickness)
+    have a wustite (Fe2+) core and a magnetite (Fe3O4: 1 Fe2+ : 2 Fe3+) shell
+    of ``shell_fraction`` of the half-size; they sit on an amorphous carbon film
+    with a hole (vacuum) on the left. Default axis: that of the Fe-oxide SI in
+    the shared data (450-962 eV, 0.25 eV/ch). Spectra: O K + Fe L2,3 from
+    :func:`~hyperspy_eels_ml.simulation.white_line_spectra` (table parameters,
+    one specimen: no per-pixel parameter spread), a power-law background growing
+    with the total thickness, plural scattering with the local t/lambda and
+    Poisson noise. Generated row by row from ``(seed, row)``.
+
+    Returns
+    -------
+    signal : exspy.signals.EELSSpectrum or LazyEELSSpectrum
+    truth : NanocubeTruth
+    """
+    from .oxidation import white_line_spectra
+
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2:
+        raise ValueError("shape must be (ny, nx)")
+    ny, nx = shape
+    layout_rng = np.random.default_rng([int(seed), 10**6])
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    phase = np.zeros((ny, nx), dtype=int)
+    vacuum = xx < 0.15 * nx
+    phase[vacuum] = -1
+    cube_t = np.zeros((ny, nx))
+    half_max = max(3, min(ny, nx) // 6)
+    for _ in range(n_cubes):
+        for _attempt in range(100):  # place without overlapping another cube
+            h = layout_rng.integers(max(2, half_max // 2), half_max + 1)
+            cy = layout_rng.integers(h, ny - h)
+            cx = layout_rng.integers(int(0.15 * nx) + h, nx - h)
+            d = np.maximum(np.abs(yy - cy), np.abs(xx - cx))
+            inside = d <= h
+            if not np.any(phase[np.maximum(np.abs(yy - cy), np.abs(xx - cx)) <= h + 1] > 0):
+                break
+        phase[inside] = np.where(d[inside] <= h * (1 - shell_fraction), 1, 2)
+        cube_t[inside] = 0.2 + 0.6 * h / half_max
+    carbon_t = np.where(vacuum, 0.0, 0.15)
+    t_lambda = cube_t + carbon_t
+    fe3 = np.where(phase == 2, 2 / 3, np.where(phase == 1, 0.0, np.nan))
+    energy = energy_offset + dispersion * np.arange(n_channels)
+    bg_shape = (energy / energy[0]) ** -3.0
+
+    def make_rows(rows):
+        out = np.empty((len(rows), nx, 1, n_channels), dtype=np.float32)
+        for i, row in enumerate(rows):
+            rng = np.random.default_rng([int(seed), int(row)])
+            lam = np.zeros((nx, n_channels))
+            fe = phase[row] >= 1
+            if fe.any():
+                f2 = np.where(phase[row][fe] == 1, 1.0, 1 / 3)
+                b = white_line_spectra(int(fe.sum()), ["Fe2+", "Fe3+", "Fe3O4"], edge="both",
+                                       energy_offset=energy_offset, dispersion=dispersion, size=n_channels,
+                                       fractions=np.stack([f2, 1 - f2], axis=1), parameter_spread=0.0,
+                                       o_k_amplitude=0.8, shift=0.0, resolution=1.0, t_lambda=t_lambda[row][fe],
+                                       background=None, counts=counts * cube_t[row][fe], noise=False, rng=rng)
+                lam[fe] = np.maximum(b.spectra, 0.0)
+            lam += (1.5 * counts * t_lambda[row])[:, None] * bg_shape[None, :] + 2.0  # background + dark counts
+            out[i, :, 0] = rng.poisson(lam)
+        return out
+
+    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, lazy, chunk_rows)[..., 0, :]
+    if not lazy:
+        data = data.compute()
+    s = _to_eels(data, energy_offset, dispersion, "FeO/Fe3O4 core-shell nanocube phantom")
+    s.metadata.set_item("Sample.elements", ["C", "Fe", "O"])
+    s.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0, collection_angle=30.0)
+    return s, NanocubeTruth(phase=phase, fe3_fraction=fe3, t_lambda=t_lambda, vacuum=vacuum)
