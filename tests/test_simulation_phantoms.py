@@ -17,7 +17,7 @@ from hyperspy_eels_ml.simulation.phantoms import (
     lambda lazy: multiphase_core_loss_si((12, 20), n_channels=128, lazy=lazy, chunk_rows=5, seed=3),
     lambda lazy: ws2_flake_low_loss_si((12, 20), n_channels=400, lazy=lazy, chunk_rows=5, seed=3),
     lambda lazy: superlattice_core_loss_si((12, 20), n_channels=256, lazy=lazy, chunk_rows=5, seed=3),
-    lambda lazy: nanocube_core_shell_si((12, 20), n_channels=512, n_cubes=1, lazy=lazy, chunk_rows=5, seed=3),
+    lambda lazy: nanocube_core_shell_si((12, 20), n_channels=1200, n_cubes=1, lazy=lazy, chunk_rows=5, seed=3),
 ], ids=["multiphase", "ws2_flake", "superlattice", "nanocube"])
 def test_lazy_equals_eager_and_deterministic(make):
     s, _ = make(False)
@@ -86,3 +86,8 @@ def test_nanocube_truth_and_spectra():
         return m[np.argmin(abs(e - 709.5))] / m[np.argmin(abs(e - 707.8))]
     assert ratio(truth.phase == 2) > ratio(truth.phase == 1)
     assert np.all(s.data[truth.vacuum].mean(-1) < 5)
+
+
+def test_nanocube_needs_o_k_and_fe_l():
+    with pytest.raises(ValueError, match="must cover the O K and Fe L2,3 edges"):
+        nanocube_core_shell_si((8, 8), n_channels=512)

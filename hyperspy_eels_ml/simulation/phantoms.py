@@ -473,6 +473,11 @@ def nanocube_core_shell_si(
     t_lambda = cube_t + carbon_t
     fe3 = np.where(phase == 2, 2 / 3, np.where(phase == 1, 0.0, np.nan))
     energy = energy_offset + dispersion * np.arange(n_channels)
+    if energy[0] > 515 or energy[-1] < 735:
+        raise ValueError(
+            f"the energy axis ({energy[0]:g}-{energy[-1]:g} eV) must cover the O K and Fe L2,3 edges "
+            "(515-735 eV)"
+        )
     bg_shape = (energy / energy[0]) ** -3.0
 
     def make_rows(rows):
