@@ -119,3 +119,23 @@ def test_unknown_element_or_edge():
         E.edge_cross_section("Xx", "K", [100.0])
     with pytest.raises(ValueError, match="Fe has no K edge"):
         E.edge_cross_section("Fe", "K", [100.0])
+
+
+@pytest.mark.parametrize("element", ["Ti", "Fe", "Ge"])
+def test_l23_shapes_agree_with_hydrogenic_gos(element):
+    """L2,3 shape 2-250 eV above onset (atomic part, no white lines) vs exspy's hydrogenic GOS.
+
+    The hydrogenic L model has no delayed maximum (Hartree-Slater-like behaviour of the
+    xraylib data), hence the looser 25 % RMS tolerance than for K edges.
+    """
+    from exspy.components import EELSCLEdge
+
+    onset = E.edge_onsets(element)["L3"]
+    x = np.arange(onset + 2, onset + 250, 1.0)
+    ours = sum(E.edge_cross_section(element, s, x, E0=200, beta=30, white_lines=False) for s in ("L3", "L2"))
+    edge = EELSCLEdge(f"{element}_L3", GOS="hydrogenic")
+    edge.set_microscope_parameters(E0=200, alpha=0, beta=30, energy_scale=1.0)
+    edge.onset_energy.value = onset
+    ref = edge.function(x)
+    ours, ref = ours / ours.sum(), ref / ref.sum()
+    assert np.sqrt(np.mean((ours - ref) ** 2)) / ref.mean() < 0.25
