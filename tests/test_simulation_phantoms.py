@@ -7,6 +7,7 @@ import pytest
 
 from hyperspy_eels_ml.simulation import multiphase_core_loss_si
 from hyperspy_eels_ml.simulation.phantoms import (
+    ferrite_core_shell_si,
     nanocube_core_shell_si,
     superlattice_core_loss_si,
     ws2_flake_low_loss_si,
@@ -18,7 +19,9 @@ from hyperspy_eels_ml.simulation.phantoms import (
     lambda lazy: ws2_flake_low_loss_si((12, 20), n_channels=400, lazy=lazy, chunk_rows=5, seed=3),
     lambda lazy: superlattice_core_loss_si((12, 20), n_channels=256, lazy=lazy, chunk_rows=5, seed=3),
     lambda lazy: nanocube_core_shell_si((12, 20), n_channels=1200, n_cubes=1, lazy=lazy, chunk_rows=5, seed=3),
-], ids=["multiphase", "ws2_flake", "superlattice", "nanocube"])
+    lambda lazy: ferrite_core_shell_si((16, 20), n_particles=2, diameters_nm=(5, 12), lazy=lazy, chunk_rows=5,
+                                       seed=3),
+], ids=["multiphase", "ws2_flake", "superlattice", "nanocube", "ferrite"])
 def test_lazy_equals_eager_and_deterministic(make):
     s, _ = make(False)
     sl, _ = make(True)
@@ -32,7 +35,8 @@ def test_big_lazy_phantoms_are_not_materialised():
     for make in (lambda: multiphase_core_loss_si((1000, 1000), lazy=True),
                  lambda: ws2_flake_low_loss_si((1000, 1000), lazy=True),
                  lambda: superlattice_core_loss_si((1000, 1000), lazy=True),
-                 lambda: nanocube_core_shell_si((1000, 1000), lazy=True)):
+                 lambda: nanocube_core_shell_si((1000, 1000), lazy=True),
+                 lambda: ferrite_core_shell_si((1000, 1000), lazy=True)):
         t0 = time.perf_counter()
         s, _ = make()
         assert s._lazy and s.axes_manager.navigation_shape == (1000, 1000)
@@ -91,3 +95,18 @@ def test_nanocube_truth_and_spectra():
 def test_nanocube_needs_o_k_and_fe_l():
     with pytest.raises(ValueError, match="must cover the O K and Fe L2,3 edges"):
         nanocube_core_shell_si((8, 8), n_channels=512)
+
+
+def test_ferrite_composition_map():
+    s, truth = ferrite_core_shell_si((64, 64), seed=0)
+    assert all(5 <= d <= 60 for d in truth.diameters_nm) and truth.diameters_nm
+    assert np.all(truth.mn_x[truth.phase == 1] == 0) and np.allclose(truth.mn_x[truth.phase == 2], 0.6)
+    part = truth.phase >= 1
+    assert np.nanmax(truth.mn_fraction) == pytest.approx(0.2)  # x / 3 in a pure shell chord
+    # the Mn L3 jump follows the Mn amount along the beam
+    e = s.axes_manager.signal_axes[0].axis
+    jump = s.data[..., (e > 638) & (e < 644)].mean(-1) - s.data[..., (e > 625) & (e < 634)].mean(-1)
+    mn_amount = truth.mn_fraction * truth.t_lambda
+    assert np.corrcoef(jump[part], np.nan_to_num(mn_amount[part]))[0, 1] > 0.8
+    with pytest.raises(ValueError, match="must cover O K, Mn L2,3 and Fe L2,3"):
+        ferrite_core_shell_si((8, 8), energy_offset=600)

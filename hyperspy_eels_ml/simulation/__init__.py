@@ -10,10 +10,12 @@ from .low_loss import LowLossBatch, low_loss, zero_loss_peak
 from .oxidation import OxidationBatch, species_names, white_line_parameters, white_line_spectra
 from .phantoms import (
     PHASES,
+    FerriteTruth,
     LowLossPhantomTruth,
     NanocubeTruth,
     PhantomTruth,
     SuperlatticeTruth,
+    ferrite_core_shell_si,
     multiphase_core_loss_si,
     nanocube_core_shell_si,
     superlattice_core_loss_si,
@@ -24,4 +26,5 @@ __all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "core_loss", "Co
            "edge_cross_section", "element_cross_section", "edge_onsets", "edge_table", "low_loss",
            "LowLossBatch", "zero_loss_peak", "white_line_spectra", "OxidationBatch", "species_names",
            "white_line_parameters", "ws2_flake_low_loss_si", "LowLossPhantomTruth", "superlattice_core_loss_si",
-           "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth"]
+           "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth",
+           "ferrite_core_shell_si", "FerriteTruth"]

@@ -20,7 +20,8 @@ import numpy as np
 from scipy.special import erf
 
 __all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "ws2_flake_low_loss_si", "LowLossPhantomTruth",
-           "superlattice_core_loss_si", "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth"]
+           "superlattice_core_loss_si", "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth",
+           "ferrite_core_shell_si", "FerriteTruth"]
 
 # Phase library: edges as (onset eV, relative strength, decay exponent, white lines
 # [(position offset from onset eV, relative height, FWHM eV), ...]).
@@ -505,3 +506,137 @@ def nanocube_core_shell_si(
     s.metadata.set_item("Sample.elements", ["C", "Fe", "O"])
     s.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0, collection_angle=30.0)
     return s, NanocubeTruth(phase=phase, fe3_fraction=fe3, t_lambda=t_lambda, vacuum=vacuum)
+
+
+@dataclass
+class FerriteTruth:
+    """Ground truth of :func:`ferrite_core_shell_si` (maps in array order)."""
+
+    phase: np.ndarray  #: -1 vacuum, 0 carbon film, 1 Fe3O4 core, 2 MnxFe3-xO4 shell
+    mn_x: np.ndarray  #: x of MnxFe3-xO4 per pixel (0 in the core), NaN without particle
+    mn_fraction: np.ndarray  #: Mn / (Mn + Fe) atoms along the beam, NaN without particle
+    t_lambda: np.ndarray  #: total relative thickness
+    diameters_nm: list = field(default_factory=list)
+    phase_names: list = field(default_factory=lambda: ["carbon", "Fe3O4", "MnxFe3-xO4"])
+
+
+def ferrite_core_shell_si(
+    shape=(64, 64),
+    pixel_nm=1.0,
+    diameters_nm=(5.0, 60.0),
+    n_particles=4,
+    shell_nm=(1.0, 6.0),
+    x=0.6,
+    energy_offset=500.0,
+    dispersion=0.25,
+    n_channels=1200,
+    counts=1500.0,
+    lazy=False,
+    chunk_rows=None,
+    seed=0,
+):
+    """Core-shell Fe3O4 / MnxFe3-xO4 spherical particles (5-60 nm) on carbon, with a composition map.
+
+    Spheres project to disks whose thickness follows ``sqrt(R^2 - r^2)``; the
+    core is magnetite (Fe2+ : Fe3+ = 1 : 2), the shell a manganese ferrite in
+    which Mn2+ replaces Fe2+ (Fe2+ = 1 - x, Fe3+ = 2, Mn2+ = x per formula
+    unit). Along the beam the Mn/(Mn + Fe) ratio mixes shell and core according
+    to the chord lengths, which the truth ``mn_fraction`` gives. Spectra: O K,
+    Mn L2,3 and Fe L2,3 from :func:`~hyperspy_eels_ml.simulation.white_line_spectra`
+    (table values), power-law background, plural scattering, Poisson noise.
+
+    Returns
+    -------
+    signal : exspy.signals.EELSSpectrum or LazyEELSSpectrum
+    truth : FerriteTruth
+    """
+    from .oxidation import white_line_spectra
+
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2:
+        raise ValueError("shape must be (ny, nx)")
+    if not 0 <= x <= 1:
+        raise ValueError("x of MnxFe3-xO4 must be in [0, 1]")
+    energy = energy_offset + dispersion * np.arange(n_channels)
+    if energy[0] > 515 or energy[-1] < 735:
+        raise ValueError(
+            f"the energy axis ({energy[0]:g}-{energy[-1]:g} eV) must cover O K, Mn L2,3 and Fe L2,3 (515-735 eV)"
+        )
+    ny, nx = shape
+    lrng = np.random.default_rng([int(seed), 10**6])
+    yy, xx = (np.mgrid[0:ny, 0:nx] + 0.5) * pixel_nm
+    core_chord = np.zeros(shape)
+    shell_chord = np.zeros(shape)
+    phase = np.zeros(shape, dtype=int)
+    diam = []
+    for _ in range(n_particles):
+        for _attempt in range(200):
+            d = float(np.exp(lrng.uniform(np.log(diameters_nm[0]), np.log(diameters_nm[1]))))
+            R = d / 2
+            if 2 * R > min(ny, nx) * pixel_nm:
+                continue
+            cy = lrng.uniform(R, ny * pixel_nm - R)
+            cx = lrng.uniform(R, nx * pixel_nm - R)
+            r2 = (yy - cy) ** 2 + (xx - cx) ** 2
+            inside = r2 <= (R + pixel_nm) ** 2
+            if not np.any(phase[inside] > 0):
+                break
+        else:
+            continue
+        shell = float(np.clip(lrng.uniform(*shell_nm), 0.5, 0.6 * R))
+        Rc = R - shell
+        total = 2 * np.sqrt(np.maximum(R**2 - r2, 0))
+        core = 2 * np.sqrt(np.maximum(Rc**2 - r2, 0))
+        core_chord += core
+        shell_chord += total - core
+        phase[r2 <= R**2] = np.where(r2[r2 <= R**2] <= Rc**2, 1, 2)
+        diam.append(round(d, 1))
+    vacuum = np.zeros(shape, bool)
+    vacuum[:, : max(1, nx // 10)] = phase[:, : max(1, nx // 10)] == 0  # a hole in the film at the left edge
+    phase[vacuum] = -1
+    lam_nm = 100.0  # inelastic mean free path (nm) for t/lambda
+    t_lambda = (core_chord + shell_chord) / lam_nm + np.where(vacuum, 0.0, 0.1)
+    # atoms per formula unit along the beam
+    fe2 = core_chord * 1.0 + shell_chord * (1 - x)
+    fe3 = core_chord * 2.0 + shell_chord * 2.0
+    mn = shell_chord * x
+    metal = fe2 + fe3 + mn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mn_fraction = np.where(metal > 0, mn / metal, np.nan)
+        fe2_frac = np.where(fe2 + fe3 > 0, fe2 / (fe2 + fe3), 0.0)
+    mn_x = np.where(phase == 2, x, np.where(phase == 1, 0.0, np.nan))
+    bg_shape = (energy / energy[0]) ** -3.0
+    scale = counts / max(float(metal.max()), 1e-9)
+
+    def make_rows(rows):
+        out = np.empty((len(rows), nx, 1, n_channels), dtype=np.float32)
+        for i, row in enumerate(rows):
+            rng = np.random.default_rng([int(seed), int(row)])
+            lam = np.zeros((nx, n_channels))
+            sel = metal[row] > 0
+            if sel.any():
+                kw = dict(energy_offset=energy_offset, dispersion=dispersion, size=n_channels, shift=0.0,
+                          resolution=1.0, t_lambda=t_lambda[row][sel], background=None, noise=False,
+                          parameter_spread=0.0, rng=rng)
+                f2 = fe2_frac[row][sel]
+                fe = white_line_spectra(int(sel.sum()), ["Fe2+", "Fe3+"], edge="both", o_k_amplitude=0.8,
+                                        fractions=np.stack([f2, 1 - f2], axis=1),
+                                        counts=scale * (fe2[row] + fe3[row])[sel], **kw)
+                lam[sel] += np.maximum(fe.spectra, 0.0)
+                has_mn = sel & (mn[row] > 0)
+                if has_mn.any():
+                    kw["t_lambda"] = t_lambda[row][has_mn]
+                    m = white_line_spectra(int(has_mn.sum()), ["Mn2+"], counts=scale * 1.2 * mn[row][has_mn],
+                                           **kw)
+                    lam[has_mn] += np.maximum(m.spectra, 0.0)
+            lam += (1.5 * counts * t_lambda[row] / max(t_lambda.max(), 1e-9))[:, None] * bg_shape[None, :] + 2.0
+            out[i, :, 0] = rng.poisson(lam)
+        return out
+
+    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, lazy, chunk_rows)[..., 0, :]
+    if not lazy:
+        data = data.compute()
+    s = _to_eels(data, energy_offset, dispersion, "Fe3O4/MnxFe3-xO4 core-shell particle phantom", nav_scale=pixel_nm)
+    s.metadata.set_item("Sample.elements", ["C", "Fe", "Mn", "O"])
+    s.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0, collection_angle=30.0)
+    return s, FerriteTruth(phase=phase, mn_x=mn_x, mn_fraction=mn_fraction, t_lambda=t_lambda, diameters_nm=diam)
