@@ -139,3 +139,11 @@ def test_l23_shapes_agree_with_hydrogenic_gos(element):
     ref = edge.function(x)
     ours, ref = ours / ours.sum(), ref / ref.sum()
     assert np.sqrt(np.mean((ours - ref) ** 2)) / ref.mean() < 0.25
+
+
+def test_convergence_angle_reduces_collected_signal():
+    x = np.array([300.0, 500.0])
+    small = E.edge_cross_section("C", "K", x, E0=200, beta=10, alpha=5)
+    big = E.edge_cross_section("C", "K", x, E0=200, beta=10, alpha=30)
+    np.testing.assert_allclose(small, E.edge_cross_section("C", "K", x, E0=200, beta=10))  # alpha < beta: no change
+    assert np.all(big < small)

@@ -71,3 +71,9 @@ def test_bad_input():
         low_loss(2, counts=-1)
     with pytest.raises(ValueError, match="zlp_fwhm must be positive"):
         low_loss(2, zlp_fwhm=0.0)
+
+
+def test_monochromated_zlp_narrower_than_a_channel_keeps_its_area():
+    b = low_loss(3, energy_offset=-2, dispersion=0.025, size=400, zlp_fwhm=0.01, zlp_shift=np.array([0.0, 0.005, 0.012]),
+                 zlp_tail=0.0, t_lambda=0.0, noise=False, rng=0)
+    np.testing.assert_allclose(b.zlp.sum(1), b.params["counts"], rtol=1e-3)

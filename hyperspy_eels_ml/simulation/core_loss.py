@@ -87,6 +87,7 @@ def core_loss(
     amounts=None,
     E0=(60.0, 300.0),
     beta=(5.0, 60.0),
+    alpha=(0.0, 30.0),
     background_exponent=(2.0, 4.0),
     jump_ratio=(0.2, 1.5),
     t_lambda=(0.05, 1.5),
@@ -117,8 +118,8 @@ def core_loss(
         ``(n, len(elements))`` or ``(len(elements),)`` relative areal densities
         (0 = absent). Default: each element present with probability 0.7
         (at least one), amounts log-uniform over two decades.
-    E0, beta : float or (low, high)
-        Beam energy (kV, 60-300) and collection semi-angle (mrad).
+    E0, beta, alpha : float or (low, high)
+        Beam energy (kV, 60-300), collection and convergence semi-angles (mrad).
     background_exponent, jump_ratio, t_lambda, plasmon_energy, plasmon_width, zlp_fwhm
         Ranges (uniform; jump ratio ``(J - 1)`` log-uniform) or fixed values. Every
         range parameter also accepts a numpy array of per-spectrum values.
@@ -177,6 +178,7 @@ def core_loss(
     if np.any((e0 < 20) | (e0 > 1000)):
         raise ValueError("E0 must be in kV (e.g. 60-300)")
     bet = _u(rng, n, beta)
+    alp = _u(rng, n, alpha)
     shift = _u(rng, n, instrument_shift)
     if isinstance(chemical_shift, np.ndarray):
         chem = np.broadcast_to(chemical_shift.astype(np.float64), (n, k)).copy()
@@ -193,7 +195,7 @@ def core_loss(
     ssd = np.zeros((n, n_ext))
     s20 = np.zeros((n, k))  # per element: single-scattering signal in 20 channels above its first edge
     edge_at = np.full((n, k), -1, dtype=np.int64)
-    factor = _dipole_factor(grid[None, :], e0[:, None], bet[:, None])  # (n, E)
+    factor = _dipole_factor(grid[None, :], e0[:, None], bet[:, None], alp[:, None])  # (n, E)
     w_fs = max(int(round(40.0 / dispersion)), 2)
     for j, el in enumerate(elements):
         # atomic + white-line df/dE of all the element's edges on a fine absolute grid, then one
@@ -277,7 +279,7 @@ def core_loss(
         tot_counts = np.take_along_axis(lam[idx], cols, 1).sum(1)
         snr = s_counts / np.sqrt(np.maximum(tot_counts, 1.0) + (rn[idx] / g[idx]) ** 2 * 20)
         visible[idx, j] = snr >= visibility_snr
-    params = dict(E0=e0, beta=bet, instrument_shift=shift, chemical_shift=chem, t_lambda=tl,
+    params = dict(E0=e0, beta=bet, alpha=alp, instrument_shift=shift, chemical_shift=chem, t_lambda=tl,
                   background_exponent=r, jump_ratio=jr, counts=peak, gain=g, read_noise=rn)
     return CoreLossBatch(spectra=spectra.astype(np.float32), energy=energy, elements=elements,
                          present=present, visible=visible, amounts=amt, params=params)

@@ -145,13 +145,23 @@ def beam_constants(E0_kV):
     return T, gamma
 
 
-def _dipole_factor(energy, E0_kV, beta_mrad):
-    """4 pi a0^2 R^2/(E T) ln(1 + beta^2/theta_E^2) in cm^2 (multiplies df/dE)."""
+def _dipole_factor(energy, E0_kV, beta_mrad, alpha_mrad=0.0):
+    """4 pi a0^2 R^2/(E T) ln(1 + beta^2/theta_E^2) in cm^2 (multiplies df/dE).
+
+    With a convergence semi-angle ``alpha`` larger than ``beta`` only part of the
+    scattering enters the aperture; the small-angle approximation
+    ``(beta/alpha)^2 ln(1 + alpha^2/theta_E^2)`` (Egerton, *EELS in the Electron
+    Microscope*, sec. 4.5.4: uniform illumination of the convergent cone, valid for
+    theta_E << alpha, beta) replaces the logarithm then.
+    """
     T, gamma = beam_constants(E0_kV)
     e = np.maximum(np.asarray(energy, dtype=np.float64), 1e-3)
     theta_e = e / (2.0 * gamma * T)
-    beta = beta_mrad * 1e-3
-    return 4.0 * np.pi * A0_CM**2 * R_EV**2 / (e * T) * np.log1p((beta / theta_e) ** 2)
+    beta = np.asarray(beta_mrad, dtype=np.float64) * 1e-3
+    alpha = np.asarray(alpha_mrad, dtype=np.float64) * 1e-3
+    ang = np.where(alpha > beta, (beta / np.maximum(alpha, 1e-12)) ** 2 * np.log1p((alpha / theta_e) ** 2),
+                   np.log1p((beta / theta_e) ** 2))
+    return 4.0 * np.pi * A0_CM**2 * R_EV**2 / (e * T) * ang
 
 
 def _gauss(x, centre, fwhm):
@@ -201,7 +211,7 @@ def white_line_dfde(element, subshell, energy, strength=1.0, l3_l2_ratio=None, w
     return out
 
 
-def edge_cross_section(element, subshell, energy, E0=200.0, beta=30.0, white_lines=True, **wl_kwargs):
+def edge_cross_section(element, subshell, energy, E0=200.0, beta=30.0, white_lines=True, alpha=0.0, **wl_kwargs):
     """Dipole EELS cross section dsigma/dE (cm^2/eV per atom) of one subshell.
 
     Parameters
@@ -216,6 +226,8 @@ def edge_cross_section(element, subshell, energy, E0=200.0, beta=30.0, white_lin
         Collection semi-angle in mrad.
     white_lines : bool
         Add the parametric solid-state white lines.
+    alpha : float
+        Convergence semi-angle in mrad (matters when larger than ``beta``).
     """
     t = edge_table()
     i = t.index(element, subshell)
@@ -223,16 +235,16 @@ def edge_cross_section(element, subshell, energy, E0=200.0, beta=30.0, white_lin
     f = t.dfde_on(i, energy)
     if white_lines:
         f = f + white_line_dfde(element, subshell, energy, **wl_kwargs)
-    return f * _dipole_factor(energy, E0, beta)
+    return f * _dipole_factor(energy, E0, beta, alpha)
 
 
-def element_cross_section(element, energy, E0=200.0, beta=30.0, white_lines=True):
+def element_cross_section(element, energy, E0=200.0, beta=30.0, white_lines=True, alpha=0.0):
     """Sum of all edges of an element (cm^2/eV per atom) on ``energy`` (eV)."""
     t = edge_table()
     energy = np.asarray(energy, dtype=np.float64)
     out = np.zeros_like(energy)
     for i in t.edges_of(element):
-        out += edge_cross_section(element, t.subshell[i], energy, E0, beta, white_lines)
+        out += edge_cross_section(element, t.subshell[i], energy, E0, beta, white_lines, alpha=alpha)
     return out
 
 

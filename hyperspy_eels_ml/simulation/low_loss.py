@@ -77,6 +77,20 @@ def zero_loss_peak(e, fwhm, asymmetry=0.0, tail=0.0, tail_width=None):
     return (1.0 - tail) * core + tail * lor
 
 
+def _zlp_cdf(e, fwhm, asymmetry, tail, tail_width):
+    """Cumulative distribution of :func:`zero_loss_peak` (for exact channel integrals)."""
+    from scipy.special import ndtr
+
+    fwhm = np.asarray(fwhm, dtype=np.float64)
+    a = np.clip(np.asarray(asymmetry, dtype=np.float64), 0.0, 0.9)
+    sl, sr = fwhm * (1 - a) / 2.3548, fwhm * (1 + a) / 2.3548
+    wl, wr = sl / (sl + sr), sr / (sl + sr)
+    core = np.where(e < 0, 2 * wl * ndtr(e / sl), wl + 2 * wr * (ndtr(e / sr) - 0.5))
+    gw = np.asarray(tail_width, dtype=np.float64) / 2
+    lor = 0.5 + np.arctan(e / gw) / np.pi
+    return (1.0 - tail) * core + tail * lor
+
+
 def _single_scattering(e, Eg, b, exciton, Ep, gamma_p, surface, E0, beta, interband, decay):
     """Unit-area single-scattering distribution on e >= 0 (rows = spectra)."""
     T, gam = beam_constants(E0)
@@ -114,7 +128,7 @@ def low_loss(
     energy_offset=-4.0,
     dispersion=0.025,
     size=2048,
-    zlp_fwhm=(0.05, 1.0),
+    zlp_fwhm=(0.01, 2.0),
     zlp_asymmetry=(0.0, 0.3),
     zlp_tail=(1e-3, 3e-2),
     zlp_tail_width=(0.5, 3.0),
@@ -145,7 +159,7 @@ def low_loss(
     energy_offset, dispersion, size : float, float, int
         Energy axis in eV (the offset is usually negative: the ZLP is inside).
     zlp_fwhm, zlp_asymmetry, zlp_tail, zlp_tail_width, zlp_shift : float or (low, high)
-        Zero-loss peak: FWHM (eV), asymmetry (0-0.9), area fraction and FWHM (eV)
+        Zero-loss peak: FWHM (eV; a range is drawn log-uniformly), asymmetry (0-0.9), area fraction and FWHM (eV)
         of the Lorentzian detector tails, position (eV; 0 = aligned).
     band_gap : float, (low, high) or None
         Gap energy (eV); None for metals (no gap).
@@ -189,7 +203,11 @@ def low_loss(
         raise ValueError("counts must be positive")
     if not 0 <= vacuum_fraction <= 1:
         raise ValueError("vacuum_fraction must be in [0, 1]")
-    fwhm = _u(rng, n, zlp_fwhm)
+    if isinstance(zlp_fwhm, tuple | list) and len(zlp_fwhm) == 2 and min(zlp_fwhm) > 0:
+        # log-uniform: monochromated (10 meV) to cold-FEG/Schottky (0.3-1 eV) and worse
+        fwhm = np.exp(rng.uniform(np.log(zlp_fwhm[0]), np.log(zlp_fwhm[1]), n))
+    else:
+        fwhm = _u(rng, n, zlp_fwhm)
     if np.any(fwhm <= 0):
         raise ValueError("zlp_fwhm must be positive")
     asym = _u(rng, n, zlp_asymmetry)
@@ -224,8 +242,10 @@ def low_loss(
     ek = np.where(k < N // 2, k, k - N) * dispersion
     S = _single_scattering(np.where(ek >= 0, ek, 0.0)[None, :], eg, b, exb, ep, gp, surf, e0, bet, ib, ib_decay)
     S[:, ek < 0] = 0.0
-    Z = zero_loss_peak(ek[None, :] - shift[:, None], fwhm[:, None], asym[:, None], tail[:, None],
-                       tail_w[:, None]) * dispersion
+    # ZLP integrated over each channel (exact, also for a ZLP narrower than a channel)
+    args = (fwhm[:, None], asym[:, None], tail[:, None], tail_w[:, None])
+    rel = ek[None, :] - shift[:, None]
+    Z = _zlp_cdf(rel + dispersion / 2, *args) - _zlp_cdf(rel - dispersion / 2, *args)
     Zf = np.fft.rfft(Z, axis=1)
     Pf = np.exp(tl[:, None] * (np.fft.rfft(S, axis=1) - 1.0))
     J = np.fft.irfft(Zf * Pf, n=N, axis=1)
