@@ -16,7 +16,7 @@ Figures:
   amounts from a non-negative least-squares fit, instrument resolution 1 eV and
   single scattering only, so differences show what the atomic + white-line
   model does and does not capture (fine structure is not fitted);
-* ``phantoms.png``: ground truth and a spectrum of each phantom;
+* ``phantoms.png``: ground truth and spectra of each of the five phantoms;
 * ``oxidation.png``: white-line references of Fe and Mn oxidation states.
 """
 
@@ -101,7 +101,13 @@ def sim_vs_real(axs):
 
 
 def phantoms(axs):
-    from hyperspy_eels_ml.simulation import multiphase_core_loss_si, superlattice_core_loss_si, ws2_flake_low_loss_si
+    from hyperspy_eels_ml.simulation import (
+        ferrite_core_shell_si,
+        multiphase_core_loss_si,
+        nanocube_core_shell_si,
+        superlattice_core_loss_si,
+        ws2_flake_low_loss_si,
+    )
 
     s, t = multiphase_core_loss_si((64, 64), n_channels=512, seed=0)
     axs[0, 0].imshow(t.phase, cmap="tab10", vmin=-1, vmax=9, interpolation="nearest")
@@ -127,6 +133,21 @@ def phantoms(axs):
     for k, name in enumerate(t.layer_names):
         axs[1, 2].plot(e, s.data[t.layer == k].mean(0), label=name)
     axs[1, 2].legend(fontsize="small")
+    s, t = nanocube_core_shell_si((48, 64), seed=0)
+    axs[0, 3].imshow(t.fe3_fraction, cmap="coolwarm", vmin=0, vmax=1)
+    axs[0, 3].set_title("nanocubes: Fe3+ fraction")
+    e = s.axes_manager.signal_axes[0].axis
+    win = (e > 695) & (e < 735)
+    for k, name in enumerate(t.phase_names):
+        axs[1, 3].plot(e[win], s.data[t.phase == k].mean(0)[win], label=name)
+    axs[1, 3].legend(fontsize="small")
+    s, t = ferrite_core_shell_si((64, 64), seed=0)
+    axs[0, 4].imshow(t.mn_fraction, cmap="viridis")
+    axs[0, 4].set_title("ferrite particles: Mn/(Mn+Fe)")
+    e = s.axes_manager.signal_axes[0].axis
+    for k, name in enumerate(t.phase_names):
+        axs[1, 4].plot(e, s.data[t.phase == k].mean(0), label=name)
+    axs[1, 4].legend(fontsize="small")
 
 
 def oxidation(axs):
@@ -155,7 +176,7 @@ def main():
         fig.savefig(os.path.join(OUT, "sim_vs_real.png"), dpi=80)
     else:
         print("../shared/data not found: sim_vs_real.png not made", file=sys.stderr)
-    fig, axs = plt.subplots(2, 3, figsize=(15, 7))
+    fig, axs = plt.subplots(2, 5, figsize=(22, 7))
     phantoms(axs)
     fig.tight_layout()
     fig.savefig(os.path.join(OUT, "phantoms.png"), dpi=70)
