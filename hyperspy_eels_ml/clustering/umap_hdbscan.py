@@ -209,13 +209,10 @@ def _mask_array(navigation_mask, validated):
         data = data.compute()
     mask = np.asarray(data).astype(bool)
     if mask.shape != shape:
-        # accept a mask given as a map in (x, y) order? only the transposed one
-        if mask.T.shape == shape and mask.ndim == 2 and shape[0] != shape[1]:
-            mask = mask.T
-        else:
-            raise ValueError(
-                f"navigation_mask has shape {mask.shape}, the navigation shape (array order) is {shape}."
-            )
+        hint = " (it looks transposed: pass mask.T)" if mask.T.shape == shape else ""
+        raise ValueError(
+            f"navigation_mask has shape {mask.shape}, the navigation shape (array order) is {shape}{hint}."
+        )
     return mask
 
 
