@@ -787,8 +787,7 @@ def _apply(signal, model, params, navigation_mask, lazy_output, show_progressbar
             f"The signal has {v.data.shape[-1]} channels in the clustering range, the fitted model "
             f"{model['components'].shape[0]}; use the same energy axis."
         )
-    mask = navigation_mask if isinstance(navigation_mask, np.ndarray) and navigation_mask.dtype == bool \
-        and navigation_mask.shape == v.navigation_shape else _mask_array(navigation_mask, v)
+    mask = _mask_array(navigation_mask, v)
     x = canonical if canonical is not None else _canonical(v)
     nav_chunks = x.chunks[:-1]
     mask_d = da.from_array(mask[..., None], chunks=nav_chunks + ((1,),), name=False)

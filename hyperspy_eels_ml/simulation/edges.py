@@ -41,6 +41,8 @@ __all__ = [
     "element_cross_section",
     "WHITE_LINE_CALIBRATION",
     "beam_constants",
+    "white_line_dfde",
+    "oscillator_strength",
 ]
 
 _DATA = os.path.join(os.path.dirname(__file__), "data", "edge_table.npz")
@@ -106,8 +108,10 @@ class EdgeTable:
 
     def edges_of(self, element):
         """Indices of the element's edges."""
-        self.index(element, "") if element not in set(self.element) else None
-        return [i for i, e in enumerate(self.element) if e == element]
+        idx = [i for i, e in enumerate(self.element) if e == element]
+        if not idx:
+            self.index(element, "")  # raises the "Unknown element" error
+        return idx
 
     def dfde_on(self, i, energy):
         """df/dE of edge ``i`` on absolute energies (eV); 0 below the onset."""
@@ -138,7 +142,20 @@ def edge_onsets(element):
 
 
 def beam_constants(E0_kV):
-    """``(T [eV], gamma)`` for a beam energy in kV."""
+    """Kinetic-energy term and Lorentz factor of the beam.
+
+    Parameters
+    ----------
+    E0_kV : float or array_like
+        Beam energy in kV.
+
+    Returns
+    -------
+    T : float or numpy.ndarray
+        ``m0 v^2 / 2`` in eV (as in Egerton's formulas).
+    gamma : float or numpy.ndarray
+        Lorentz factor.
+    """
     gamma = 1.0 + E0_kV / M0C2_KEV
     beta2 = 1.0 - 1.0 / gamma**2
     T = 0.5 * M0C2_KEV * 1e3 * beta2  # m0 v^2 / 2 in eV
@@ -172,7 +189,23 @@ def _gauss(x, centre, fwhm):
 def white_line_dfde(element, subshell, energy, strength=1.0, l3_l2_ratio=None, width=None, delay=None):
     """Parametric solid-state white-line term (df/dE, 1/eV) of one subshell, or zeros.
 
-    ``strength`` scales the calibrated area (1 = calibrated default).
+    Parameters
+    ----------
+    element, subshell : str
+        E.g. ``"Fe", "L3"``. Subshells without a white-line model give zeros.
+    energy : array_like
+        Absolute energy loss in eV.
+    strength : float
+        Scale of the calibrated area (1 = calibrated default).
+    l3_l2_ratio : float, optional
+        L3:L2 (M5:M4) area ratio; default 2.5 (3d) or 1.2 (lanthanides).
+    width, delay : float, optional
+        Peak FWHM and position above the onset in eV.
+
+    Returns
+    -------
+    numpy.ndarray
+        df/dE on ``energy``.
     """
     t = edge_table()
     energy = np.asarray(energy, dtype=np.float64)
@@ -249,7 +282,26 @@ def element_cross_section(element, energy, E0=200.0, beta=30.0, white_lines=True
 
 
 def oscillator_strength(element, subshells, window, white_lines=True, step=0.05):
-    """Oscillator strength of ``subshells`` integrated from the first onset over ``window`` eV."""
+    """Oscillator strength of ``subshells`` integrated from the first onset over ``window`` eV.
+
+    Comparable with Egerton's SIGPAR f(Delta) values.
+
+    Parameters
+    ----------
+    element : str
+    subshells : sequence of str
+        E.g. ``("L3", "L2")``.
+    window : float
+        Integration window Delta in eV above the lowest onset.
+    white_lines : bool
+        Include the parametric white lines.
+    step : float
+        Integration step in eV.
+
+    Returns
+    -------
+    float
+    """
     t = edge_table()
     idx = [t.index(element, s) for s in subshells]
     e0 = min(t.onset[i] for i in idx)

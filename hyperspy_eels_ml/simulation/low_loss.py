@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._sampling import per_spectrum
 from .edges import beam_constants
 
 __all__ = ["LowLossBatch", "low_loss", "zero_loss_peak"]
@@ -38,15 +39,6 @@ class LowLossBatch:
     inelastic: np.ndarray  #: (n, size) float32 expected inelastic counts
     energy: np.ndarray  #: (size,) eV
     params: dict = field(default_factory=dict)  #: per-spectrum parameters (arrays of length n)
-
-
-def _u(rng, n, v):
-    """Scalar -> constant, numpy array -> per-spectrum values, (low, high) -> uniform draw."""
-    if isinstance(v, np.ndarray):
-        return np.broadcast_to(v.astype(np.float64), (n,)).copy()
-    if np.isscalar(v) or v is None:
-        return np.full(n, np.nan if v is None else float(v))
-    return rng.uniform(v[0], v[1], n)
 
 
 def zero_loss_peak(e, fwhm, asymmetry=0.0, tail=0.0, tail_width=None):
@@ -207,29 +199,29 @@ def low_loss(
         # log-uniform: monochromated (10 meV) to cold-FEG/Schottky (0.3-1 eV) and worse
         fwhm = np.exp(rng.uniform(np.log(zlp_fwhm[0]), np.log(zlp_fwhm[1]), n))
     else:
-        fwhm = _u(rng, n, zlp_fwhm)
+        fwhm = per_spectrum(rng, zlp_fwhm, n)
     if np.any(fwhm <= 0):
         raise ValueError("zlp_fwhm must be positive")
-    asym = _u(rng, n, zlp_asymmetry)
-    tail = _u(rng, n, zlp_tail)
-    tail_w = _u(rng, n, zlp_tail_width)
-    ib = _u(rng, n, interband)
-    ib_decay = _u(rng, n, interband_decay)
-    shift = _u(rng, n, zlp_shift)
-    eg = np.full(n, np.inf) if band_gap is None else _u(rng, n, band_gap)
+    asym = per_spectrum(rng, zlp_asymmetry, n)
+    tail = per_spectrum(rng, zlp_tail, n)
+    tail_w = per_spectrum(rng, zlp_tail_width, n)
+    ib = per_spectrum(rng, interband, n)
+    ib_decay = per_spectrum(rng, interband_decay, n)
+    shift = per_spectrum(rng, zlp_shift, n)
+    eg = np.full(n, np.inf) if band_gap is None else per_spectrum(rng, band_gap, n)
     if gap_exponent is not None and not np.isscalar(gap_exponent) and tuple(gap_exponent) == (0.5, 1.5):
         b = rng.choice([0.5, 1.5], n)
     else:
-        b = _u(rng, n, gap_exponent)
-    exb = np.full(n, np.nan) if exciton_binding is None else _u(rng, n, exciton_binding)
-    ep = _u(rng, n, plasmon_energy)
-    gp = _u(rng, n, plasmon_width)
-    tl = _u(rng, n, t_lambda)
+        b = per_spectrum(rng, gap_exponent, n)
+    exb = np.full(n, np.nan) if exciton_binding is None else per_spectrum(rng, exciton_binding, n)
+    ep = per_spectrum(rng, plasmon_energy, n)
+    gp = per_spectrum(rng, plasmon_width, n)
+    tl = per_spectrum(rng, t_lambda, n)
     vac = rng.random(n) < vacuum_fraction
     tl[vac] = 0.0
-    surf = _u(rng, n, surface_plasmon) * np.exp(-2.0 * tl)
-    e0 = _u(rng, n, E0)
-    bet = _u(rng, n, beta)
+    surf = per_spectrum(rng, surface_plasmon, n) * np.exp(-2.0 * tl)
+    e0 = per_spectrum(rng, E0, n)
+    bet = per_spectrum(rng, beta, n)
     if isinstance(counts, np.ndarray):
         total = np.broadcast_to(counts.astype(np.float64), (n,)).copy()
     else:
@@ -257,8 +249,8 @@ def low_loss(
     zlp = total[:, None] * elastic
     inel = np.maximum(total[:, None] * J - zlp, 0.0)
     lam = zlp + inel
-    g = _u(rng, n, gain)
-    rn = _u(rng, n, read_noise)
+    g = per_spectrum(rng, gain, n)
+    rn = per_spectrum(rng, read_noise, n)
     if noise:
         spectra = g[:, None] * rng.poisson(lam) + rn[:, None] * rng.standard_normal(lam.shape)
     else:

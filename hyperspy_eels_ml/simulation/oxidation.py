@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._sampling import per_spectrum
 from .core_loss import low_loss_kernel
 
 __all__ = ["OxidationBatch", "white_line_spectra", "white_line_parameters", "species_names"]
@@ -62,15 +63,6 @@ class OxidationBatch:
     fractions: np.ndarray  #: (n, n_base) fraction of each end-member species
     base_species: list  #: end-member species of ``fractions``
     params: dict = field(default_factory=dict)
-
-
-def _per_spectrum(rng, v, n):
-    """Scalar -> constant, numpy array -> per-spectrum values, (low, high) -> uniform draw."""
-    if isinstance(v, np.ndarray):
-        return np.broadcast_to(v.astype(np.float64), (n,)).copy()
-    if np.isscalar(v):
-        return np.full(n, float(v))
-    return rng.uniform(v[0], v[1], n)
 
 
 def _draw(rng, spec, n, positive=True, spread=1.0):
@@ -262,7 +254,7 @@ def white_line_spectra(
     lab = rng.integers(0, len(classes), n) if labels is None else np.asarray(labels, dtype=int)
     if lab.shape != (n,) or lab.min() < 0 or lab.max() >= len(classes):
         raise ValueError("labels must be n class indices")
-    sh = _per_spectrum(rng, shift, n)
+    sh = per_spectrum(rng, shift, n)
     # extended grid below/above for the convolution
     ext = int(30 / dispersion)
     n_ext = size + 2 * ext
@@ -288,8 +280,8 @@ def white_line_spectra(
         raise ValueError("background must be 'residual', 'powerlaw' or None")
     # resolution + plural scattering (zero-padded FFT convolution)
     n_pad = 1 << int(np.ceil(np.log2(n_ext + int(60 / dispersion))))
-    res = _per_spectrum(rng, resolution, n)
-    tl = _per_spectrum(rng, t_lambda, n)
+    res = per_spectrum(rng, resolution, n)
+    tl = per_spectrum(rng, t_lambda, n)
     kern = low_loss_kernel(dispersion, n, res, tl, rng.uniform(15, 25, n), rng.uniform(4, 10, n), n_pad)
     conv = np.fft.irfft(np.fft.rfft(single, n=n_pad, axis=1) * kern, n=n_pad, axis=1)[:, ext : ext + size]
     mx = np.abs(conv).max(axis=1, keepdims=True)

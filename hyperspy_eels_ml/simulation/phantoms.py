@@ -171,16 +171,7 @@ def multiphase_core_loss_si(
             out[i] = rng.poisson(lam + dark)
         return out
 
-    def block(rows_block):
-        return make_rows(rows_block.ravel())
-
-    if chunk_rows is None:
-        chunk_rows = max(1, (32 * 2**20) // (nx * n_channels * np.dtype(dtype).itemsize))
-    rows = da.arange(ny, chunks=min(chunk_rows, ny))
-    data = da.map_blocks(
-        block, rows, new_axis=[1, 2], chunks=(rows.chunks[0], (nx,), (n_channels,)),
-        dtype=dtype, meta=np.empty((0, 0, 0), dtype=dtype),
-    )
+    data = _row_generated_si(ny, nx, 1, n_channels, lambda r: make_rows(r)[:, :, None], chunk_rows, dtype)[..., 0, :]
     if len(shape) == 1:
         data = data[0]
     if not lazy:
@@ -203,7 +194,7 @@ def _elements_of(phase_name):
 # ----------------------------------------------------------------------------
 # shared machinery: row-by-row generation from (seed, row), lazy or eager
 # ----------------------------------------------------------------------------
-def _row_generated_si(ny, nx, n_out, n_channels, make_rows, lazy, chunk_rows, dtype=np.float32):
+def _row_generated_si(ny, nx, n_out, n_channels, make_rows, chunk_rows, dtype=np.float32):
     """Dask array (ny, nx, n_out, n_channels) whose rows come from ``make_rows(row_indices)``."""
     if chunk_rows is None:
         chunk_rows = max(1, (32 * 2**20) // (nx * n_out * n_channels * np.dtype(dtype).itemsize))
@@ -307,7 +298,7 @@ def ws2_flake_low_loss_si(
             out[i, :, 0], out[i, :, 1], out[i, :, 2] = b.spectra, b.zlp, b.inelastic
         return out
 
-    data = _row_generated_si(ny, nx, 3, n_channels, make_rows, lazy, chunk_rows)
+    data = _row_generated_si(ny, nx, 3, n_channels, make_rows, chunk_rows)
     if len(shape) == 1:
         data = data[0]
         t_lambda, vacuum, gap = t_lambda[0], vacuum[0], gap[0]
@@ -392,7 +383,7 @@ def superlattice_core_loss_si(
             out[i, :, 0] = b.spectra
         return out
 
-    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, lazy, chunk_rows)[..., 0, :]
+    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, chunk_rows)[..., 0, :]
     amounts = np.broadcast_to(amounts_x, (ny, nx, len(elements))).copy()
     if len(shape) == 1:
         data, amounts, layer = data[0], amounts[0], layer[0]
@@ -499,7 +490,7 @@ def nanocube_core_shell_si(
             out[i, :, 0] = rng.poisson(lam)
         return out
 
-    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, lazy, chunk_rows)[..., 0, :]
+    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, chunk_rows)[..., 0, :]
     if not lazy:
         data = data.compute()
     s = _to_eels(data, energy_offset, dispersion, "FeO/Fe3O4 core-shell nanocube phantom")
@@ -633,7 +624,7 @@ def ferrite_core_shell_si(
             out[i, :, 0] = rng.poisson(lam)
         return out
 
-    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, lazy, chunk_rows)[..., 0, :]
+    data = _row_generated_si(ny, nx, 1, n_channels, make_rows, chunk_rows)[..., 0, :]
     if not lazy:
         data = data.compute()
     s = _to_eels(data, energy_offset, dispersion, "Fe3O4/MnxFe3-xO4 core-shell particle phantom", nav_scale=pixel_nm)
