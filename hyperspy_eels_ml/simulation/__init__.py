@@ -19,10 +19,11 @@ from .phantoms import (
     multiphase_core_loss_si,
     nanocube_core_shell_si,
     superlattice_core_loss_si,
+    thickness_bands_low_loss_si,
     ws2_flake_low_loss_si,
 )
 
-__all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "core_loss", "CoreLossBatch",
+__all__ = ["PHASES", "PhantomTruth", "thickness_bands_low_loss_si", "multiphase_core_loss_si", "core_loss", "CoreLossBatch",
            "edge_cross_section", "element_cross_section", "edge_onsets", "edge_table", "low_loss",
            "LowLossBatch", "zero_loss_peak", "white_line_spectra", "OxidationBatch", "species_names",
            "white_line_parameters", "ws2_flake_low_loss_si", "LowLossPhantomTruth", "superlattice_core_loss_si",

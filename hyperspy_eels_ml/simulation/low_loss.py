@@ -41,7 +41,7 @@ class LowLossBatch:
     params: dict = field(default_factory=dict)  #: per-spectrum parameters (arrays of length n)
 
 
-def zero_loss_peak(e, fwhm, asymmetry=0.0, tail=0.0, tail_width=None):
+def zero_loss_peak(e, fwhm, asymmetry=0.0, tail=0.0, tail_width=None, tail_asymmetry=1.0):
     """Unit-area zero-loss peak on energies ``e`` (eV), vectorised over spectra.
 
     Parameters
@@ -57,6 +57,9 @@ def zero_loss_peak(e, fwhm, asymmetry=0.0, tail=0.0, tail_width=None):
         Area fraction in Lorentzian tails (detector point-spread function).
     tail_width : float or array, optional
         FWHM of the Lorentzian tails (default 2 x fwhm).
+    tail_asymmetry : float or array
+        Loss-side tail FWHM / gain-side tail FWHM (each half-Lorentzian keeps half
+        of the tail area).
     """
     e = np.asarray(e, dtype=np.float64)
     fwhm = np.asarray(fwhm, dtype=np.float64)
@@ -65,11 +68,12 @@ def zero_loss_peak(e, fwhm, asymmetry=0.0, tail=0.0, tail_width=None):
     s = np.where(e < 0, sl, sr)
     core = np.exp(-0.5 * (e / s) ** 2) * 2.0 / (np.sqrt(2 * np.pi) * (sl + sr))
     gw = (2.0 * fwhm if tail_width is None else np.asarray(tail_width, dtype=np.float64)) / 2
+    gw = np.where(e < 0, gw, gw * np.asarray(tail_asymmetry, dtype=np.float64))
     lor = gw / np.pi / (e**2 + gw**2)
     return (1.0 - tail) * core + tail * lor
 
 
-def _zlp_cdf(e, fwhm, asymmetry, tail, tail_width):
+def _zlp_cdf(e, fwhm, asymmetry, tail, tail_width, tail_asymmetry=1.0):
     """Cumulative distribution of :func:`zero_loss_peak` (for exact channel integrals)."""
     from scipy.special import ndtr
 
@@ -79,6 +83,7 @@ def _zlp_cdf(e, fwhm, asymmetry, tail, tail_width):
     wl, wr = sl / (sl + sr), sr / (sl + sr)
     core = np.where(e < 0, 2 * wl * ndtr(e / sl), wl + 2 * wr * (ndtr(e / sr) - 0.5))
     gw = np.asarray(tail_width, dtype=np.float64) / 2
+    gw = np.where(e < 0, gw, gw * np.asarray(tail_asymmetry, dtype=np.float64))
     lor = 0.5 + np.arctan(e / gw) / np.pi
     return (1.0 - tail) * core + tail * lor
 
@@ -125,6 +130,7 @@ def low_loss(
     zlp_tail=(1e-3, 3e-2),
     zlp_tail_width=(0.5, 3.0),
     zlp_shift=0.0,
+    zlp_tail_asymmetry=1.0,
     band_gap=(0.5, 4.0),
     gap_exponent=(0.5, 1.5),
     exciton_binding=None,
@@ -153,6 +159,8 @@ def low_loss(
     zlp_fwhm, zlp_asymmetry, zlp_tail, zlp_tail_width, zlp_shift : float or (low, high)
         Zero-loss peak: FWHM (eV; a range is drawn log-uniformly), asymmetry (0-0.9), area fraction and FWHM (eV)
         of the Lorentzian detector tails, position (eV; 0 = aligned).
+    zlp_tail_asymmetry : float or (low, high)
+        Loss-side / gain-side FWHM of the Lorentzian tails (1 = symmetric tails).
     band_gap : float, (low, high) or None
         Gap energy (eV); None for metals (no gap).
     gap_exponent : float or (low, high)
@@ -208,6 +216,7 @@ def low_loss(
     ib = per_spectrum(rng, interband, n)
     ib_decay = per_spectrum(rng, interband_decay, n)
     shift = per_spectrum(rng, zlp_shift, n)
+    tail_asym = per_spectrum(rng, zlp_tail_asymmetry, n)
     eg = np.full(n, np.inf) if band_gap is None else per_spectrum(rng, band_gap, n)
     if gap_exponent is not None and not np.isscalar(gap_exponent) and tuple(gap_exponent) == (0.5, 1.5):
         b = rng.choice([0.5, 1.5], n)
@@ -235,7 +244,7 @@ def low_loss(
     S = _single_scattering(np.where(ek >= 0, ek, 0.0)[None, :], eg, b, exb, ep, gp, surf, e0, bet, ib, ib_decay)
     S[:, ek < 0] = 0.0
     # ZLP integrated over each channel (exact, also for a ZLP narrower than a channel)
-    args = (fwhm[:, None], asym[:, None], tail[:, None], tail_w[:, None])
+    args = (fwhm[:, None], asym[:, None], tail[:, None], tail_w[:, None], tail_asym[:, None])
     rel = ek[None, :] - shift[:, None]
     Z = _zlp_cdf(rel + dispersion / 2, *args) - _zlp_cdf(rel - dispersion / 2, *args)
     Zf = np.fft.rfft(Z, axis=1)
@@ -256,6 +265,7 @@ def low_loss(
     else:
         spectra = g[:, None] * lam
     params = dict(zlp_fwhm=fwhm, zlp_asymmetry=asym, zlp_tail=tail, zlp_tail_width=tail_w, zlp_shift=shift,
+                  zlp_tail_asymmetry=tail_asym,
                   interband=ib, interband_decay=ib_decay, band_gap=eg, gap_exponent=b,
                   exciton_binding=exb, plasmon_energy=ep, plasmon_width=gp, surface_plasmon=surf, t_lambda=tl,
                   vacuum=vac, E0=e0, beta=bet, counts=total, gain=g, read_noise=rn)

@@ -21,7 +21,7 @@ from scipy.special import erf
 
 __all__ = ["PHASES", "PhantomTruth", "multiphase_core_loss_si", "ws2_flake_low_loss_si", "LowLossPhantomTruth",
            "superlattice_core_loss_si", "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth",
-           "ferrite_core_shell_si", "FerriteTruth"]
+           "ferrite_core_shell_si", "FerriteTruth", "thickness_bands_low_loss_si"]
 
 # Phase library: edges as (onset eV, relative strength, decay exponent, white lines
 # [(position offset from onset eV, relative height, FWHM eV), ...]).
@@ -311,6 +311,71 @@ def ws2_flake_low_loss_si(
         s.set_microscope_parameters(beam_energy=60.0, convergence_angle=10.0, collection_angle=10.0)
         sigs.append(s)
     truth = LowLossPhantomTruth(t_lambda=t_lambda, vacuum=vacuum, band_gap=gap, zlp=sigs[1], inelastic=sigs[2])
+    return sigs[0], truth
+
+
+def thickness_bands_low_loss_si(
+    shape=(10, 10),
+    t_lambda=(0.15, 0.5, 1.0),
+    energy_offset=-2.0,
+    dispersion=0.025,
+    n_channels=881,
+    band_gap=1.6,
+    counts=6e5,
+    lazy=False,
+    chunk_rows=None,
+    seed=0,
+):
+    """Low-loss SI in thickness bands: the ZLP-subtraction benchmark of the EELSfitter notes.
+
+    Three bands of t/lambda along x (0.15 / 0.5 / 1.0), a 10 % gradient along y and
+    3 % jitter; a Schottky-like ZLP (FWHM 0.30 eV x (1 + 0.05 t/lambda) x (1 +- 2 %),
+    loss side 8 % wider, Lorentzian detector tails of 3.5 % +- 10 % of the area, 1.3x
+    wider on the loss side than on the gain side, so a mirrored gain side does not
+    fit the loss side); an indirect gap (b = 1.5) at ``band_gap``, interband
+    transitions and a 22 eV bulk plasmon; ``counts`` +- 3 % per spectrum.
+
+    Returns
+    -------
+    signal : exspy.signals.EELSSpectrum or LazyEELSSpectrum
+    truth : LowLossPhantomTruth
+        ``zlp`` and ``inelastic`` (expected counts), t/lambda and band-gap maps.
+    """
+    from .low_loss import low_loss
+
+    ny, nx = (1, shape[0]) if len(shape) == 1 else tuple(int(s) for s in shape)
+    bands = np.asarray(t_lambda, float)
+    col_band = np.minimum((np.arange(nx) * len(bands)) // nx, len(bands) - 1)
+    base = bands[col_band][None, :] * (1 + 0.1 * (np.arange(ny)[:, None] / max(ny - 1, 1)))
+    jitter = np.random.default_rng([int(seed), 99991]).uniform(0.97, 1.03, (ny, nx))
+    tl = base * jitter
+
+    def make_rows(rows):
+        out = np.empty((len(rows), nx, 3, n_channels), dtype=np.float32)
+        for i, row in enumerate(rows):
+            rng = np.random.default_rng([int(seed), int(row)])
+            t = tl[row]
+            fw = 0.30 * (1 + 0.05 * t) * rng.uniform(0.98, 1.02, nx)
+            b = low_loss(nx, energy_offset=energy_offset, dispersion=dispersion, size=n_channels, zlp_fwhm=fw,
+                         zlp_asymmetry=0.0385, zlp_tail=0.035 * rng.uniform(0.9, 1.1, nx), zlp_tail_width=fw,
+                         zlp_tail_asymmetry=1.3, band_gap=band_gap, gap_exponent=1.5, interband=0.4,
+                         interband_decay=4.0, plasmon_energy=22.0, plasmon_width=8.0, surface_plasmon=0.3,
+                         t_lambda=t, E0=200.0, beta=20.0, counts=counts * rng.uniform(0.97, 1.03, nx), rng=rng)
+            out[i, :, 0], out[i, :, 1], out[i, :, 2] = b.spectra, b.zlp, b.inelastic
+        return out
+
+    data = _row_generated_si(ny, nx, 3, n_channels, make_rows, chunk_rows)
+    if len(shape) == 1:
+        data, tl = data[0], tl[0]
+    if not lazy:
+        data = data.compute()
+    sigs = []
+    for k, title in enumerate(("Thickness-band low-loss phantom", "ZLP truth", "inelastic truth")):
+        sig = _to_eels(data[..., k, :], energy_offset, dispersion, title)
+        sig.set_microscope_parameters(beam_energy=200.0, convergence_angle=10.0, collection_angle=20.0)
+        sigs.append(sig)
+    truth = LowLossPhantomTruth(t_lambda=tl, vacuum=np.zeros(tl.shape, bool), band_gap=np.full(tl.shape, band_gap),
+                                zlp=sigs[1], inelastic=sigs[2])
     return sigs[0], truth
 
 

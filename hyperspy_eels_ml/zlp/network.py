@@ -1,0 +1,329 @@
+"""Replica ensemble of small MLPs for the zero-loss peak, trained as one batched network.
+
+All ``R`` replicas share one computation graph: the weights of layer ``l`` are
+a tensor ``[R, n_in, n_out]`` and one optimiser step updates every replica
+(the losses are summed, so replicas stay independent). Training uses
+TensorFlow (imported here only); inference is plain numpy on the exported
+weights, so dask workers never import TensorFlow.
+
+Model of one replica: ``log z(E, c) = log B(E, c) + MLP(x(E), c) + v1 x + v2 |x|`` with
+``B`` a parametric ZLP (split Gaussian core with Pearson-VII tails, fitted to each
+cluster's mean spectrum and interpolated in ``c``; the networks learn the
+residual, which makes a precise fit a matter of hundreds, not tens of thousands,
+of steps),
+``x = asinh(E / w)`` (a log-energy coordinate for ``|E| >> w``) and ``c`` a
+thickness proxy. The hidden layers are sigmoids, which saturate outside the
+training region, so beyond the fitted range the linear skip terms take over
+and the tail continues as a power law ``E^-(v1 + v2)`` instead of collapsing
+(EELSfitter forces the ZLP to one count beyond dE2) or flattening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ReplicaEnsemble", "train_replicas", "baseline_log", "fit_baseline"]
+
+#: parameters of the parametric baseline, per side (gain, loss): log sigma, log h, log gamma, p
+N_BASELINE = 8
+
+
+def _side(E, ls, lh, lg, p):
+    core = -0.5 * (E / np.exp(ls)) ** 2
+    tail = lh - 0.5 * p * np.log1p((E / np.exp(lg)) ** 2)
+    return np.logaddexp(core, tail)
+
+
+def baseline_log(E, theta):
+    """log of the parametric ZLP (peak 1 at 0 eV): split Gaussian core + Pearson-VII tails.
+
+    ``theta``: (..., 8) = gain side (log sigma, log h, log gamma, p), loss side (same).
+    Returns an array of shape ``theta.shape[:-1] + E.shape``.
+    """
+    E = np.asarray(E, dtype=np.float64)
+    th = np.asarray(theta, dtype=np.float64)[..., None, :]
+    g = _side(E, th[..., 0], th[..., 1], th[..., 2], th[..., 3])
+    l = _side(E, th[..., 4], th[..., 5], th[..., 6], th[..., 7])
+    return np.where(E < 0, g - np.logaddexp(0.0, th[..., 1]), l - np.logaddexp(0.0, th[..., 5]))
+
+
+def fit_baseline(E, y, sigma, fwhm):
+    """Fit :func:`baseline_log` + a constant to ``y`` (log counts) on the points given (least squares)."""
+    from scipy.optimize import least_squares
+
+    s0 = np.log(fwhm / 2.3548)
+    x0 = np.array([s0, np.log(1e-3), np.log(fwhm), 2.0, s0, np.log(1e-3), np.log(fwhm), 2.0, y.max()])
+    lo = np.array([s0 - 3, -16, np.log(fwhm) - 3, 0.5, s0 - 3, -16, np.log(fwhm) - 3, 0.5, y.max() - 5])
+    hi = np.array([s0 + 3, 0, np.log(fwhm) + 4, 6.0, s0 + 3, 0, np.log(fwhm) + 4, 6.0, y.max() + 5])
+
+    def res(t):
+        return (baseline_log(E, t[:8]) + t[8] - y) / sigma
+
+    r = least_squares(res, x0, bounds=(lo, hi), x_scale="jac", max_nfev=2000)
+    return r.x[:8], r.x[8]
+
+
+@dataclass
+class ReplicaEnsemble:
+    """Exported weights of the replica ensemble (numpy only; saved as ``.npz``)."""
+
+    weights: list  #: [W0, b0, W1, b1, ...], W: (R, n_in, n_out), b: (R, n_out)
+    skip: np.ndarray  #: (R, 2): coefficients of x and |x|
+    width: float  #: w of x = asinh(E / w) (eV)
+    x_scale: tuple  #: (centre, half-range) of x
+    c_scale: tuple  #: (centre, half-range) of c
+    base_c: np.ndarray = None  #: (K,) thickness proxies of the baseline clusters (sorted)
+    base_theta: np.ndarray = None  #: (K, 8) baseline parameters per cluster
+
+    @property
+    def n_replicas(self):
+        return int(self.skip.shape[0])
+
+    def features(self, energy, c):
+        """Input features for energies (eV) and thickness proxies ``c`` (1-D each): (n_c, n_E, 2)."""
+        x = np.arcsinh(np.asarray(energy, dtype=np.float64) / self.width)
+        xs = (x - self.x_scale[0]) / self.x_scale[1]
+        cs = (np.asarray(c, dtype=np.float64) - self.c_scale[0]) / self.c_scale[1]
+        f = np.empty((cs.size, xs.size, 2), dtype=np.float64)
+        f[..., 0] = xs[None, :]
+        f[..., 1] = cs[:, None]
+        return f, x
+
+    def baseline(self, energy, c):
+        """log B(E, c): the clusters' baselines interpolated linearly in c (clipped): (n_c, n_E)."""
+        c = np.atleast_1d(np.asarray(c, dtype=np.float64))
+        tab = baseline_log(energy, self.base_theta)  # (K, n_E)
+        if tab.shape[0] == 1:
+            return np.repeat(tab, c.size, axis=0)
+        t = np.interp(c, self.base_c, np.arange(self.base_c.size))
+        i0 = np.clip(np.floor(t).astype(int), 0, self.base_c.size - 2)
+        w = (t - i0)[:, None]
+        return tab[i0] * (1 - w) + tab[i0 + 1] * w
+
+    def log_zlp(self, energy, c, replicas=None):
+        """``log z`` for every replica, thickness proxy and energy: (R, n_c, n_E)."""
+        f, x = self.features(energy, c)
+        sel = slice(None) if replicas is None else replicas
+        h = f.reshape(1, -1, 2)
+        n_layers = len(self.weights) // 2
+        for i in range(n_layers):
+            W, b = self.weights[2 * i][sel], self.weights[2 * i + 1][sel]
+            h = np.matmul(h, W) + b[:, None, :]
+            if i < n_layers - 1:
+                h = 0.5 * (1.0 + np.tanh(0.5 * h))  # sigmoid, overflow-safe
+        out = h[..., 0].reshape(-1, f.shape[0], f.shape[1])
+        sk = self.skip[sel]
+        if self.base_theta is not None:
+            out = out + self.baseline(energy, c)[None]
+        return out + sk[:, 0, None, None] * x[None, None, :] + sk[:, 1, None, None] * np.abs(x)[None, None, :]
+
+    def to_arrays(self):
+        d = {f"w{i}": w for i, w in enumerate(self.weights)}
+        d.update(skip=self.skip, width=np.float64(self.width), x_scale=np.asarray(self.x_scale),
+                 c_scale=np.asarray(self.c_scale), base_c=self.base_c, base_theta=self.base_theta)
+        return d
+
+    @classmethod
+    def from_arrays(cls, d, prefix=""):
+        n = len([k for k in d if k.startswith(prefix + "w") and k[len(prefix) + 1:].isdigit()])
+        return cls(weights=[np.asarray(d[f"{prefix}w{i}"]) for i in range(n)], skip=np.asarray(d[prefix + "skip"]),
+                   width=float(d[prefix + "width"]), x_scale=tuple(np.asarray(d[prefix + "x_scale"]).tolist()),
+                   c_scale=tuple(np.asarray(d[prefix + "c_scale"]).tolist()),
+                   base_c=np.asarray(d[prefix + "base_c"]), base_theta=np.asarray(d[prefix + "base_theta"]))
+
+    def subset(self, keep):
+        keep = np.asarray(keep)
+        return ReplicaEnsemble(weights=[w[keep] for w in self.weights], skip=self.skip[keep], width=self.width,
+                               x_scale=self.x_scale, c_scale=self.c_scale, base_c=self.base_c,
+                               base_theta=self.base_theta)
+
+
+@dataclass
+class TrainingData:
+    """Region-I targets of every replica, plus the penalty grid.
+
+    ``y``/``sigma``/``mask`` have shape (R, K, n_E): the log of the normalised
+    cluster-mean spectrum of replica r (bootstrap over pixels), its uncertainty
+    and which points are fitted (E_low_k <= E < dE1_k). ``y_val`` holds the
+    same for the out-of-bag pixels (held-out whole spectra).
+    """
+
+    energy: np.ndarray
+    c: np.ndarray  #: (K,)
+    y: np.ndarray
+    sigma: np.ndarray
+    mask: np.ndarray
+    y_val: np.ndarray
+    mask_val: np.ndarray
+    penalty_energy: np.ndarray  #: (n_P,) energies of the monotonicity/curvature grid (loss side)
+    penalty_mask: np.ndarray  #: (K, n_P) which grid points apply to each cluster (dE1_k*0.5 .. dE2_k)
+    curvature_mask: np.ndarray  #: (K, n_P) points beyond dE1_k (smooth power-law continuation)
+    base_theta: np.ndarray = None  #: (K, 8) baseline parameters of the clusters
+
+
+def _init_weights(rng, n_replicas, sizes):
+    ws = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        lim = np.sqrt(6.0 / (a + b))
+        ws.append(rng.uniform(-lim, lim, (n_replicas, a, b)).astype(np.float32))
+        ws.append(np.zeros((n_replicas, b), dtype=np.float32))
+    return ws
+
+
+def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epochs=4000, learning_rate=0.01,
+                   check_every=25, patience=600, monotonic_weight=100.0, curvature_weight=30.0,
+                   random_state=0, progress=None):
+    """Train all replicas at once; per-replica early stopping on the out-of-bag spectra.
+
+    Parameters
+    ----------
+    data : TrainingData
+    hidden : tuple of int
+        Sizes of the sigmoid hidden layers.
+    width, x_scale, c_scale
+        Feature scaling (see :class:`ReplicaEnsemble`).
+    max_epochs, learning_rate, check_every, patience
+        Adam with cosine decay of the learning rate; the validation loss of every
+        replica is checked every ``check_every`` steps and its best weights kept;
+        training stops when no replica improved for ``patience`` steps.
+    monotonic_weight, curvature_weight
+        Weights of the penalties: the loss-side ZLP must decrease, and beyond dE1
+        ``log z`` must be a smooth function of ``log E`` (power-law continuation).
+    random_state : int
+    progress : callable, optional
+        ``progress(n_steps)`` called as training advances.
+
+    Returns
+    -------
+    ensemble : ReplicaEnsemble
+        Best (early-stopped) weights of every replica.
+    diagnostics : dict
+        Per-replica ``train_chi2`` and ``val_chi2`` (per point), ``best_epoch``, ``epochs``.
+    """
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    rng = np.random.default_rng(random_state)
+    # only the channels fitted by some cluster enter the graph (region I is a small part of the axis)
+    used = np.flatnonzero(data.mask.any(axis=(0, 1)) | data.mask_val.any(axis=(0, 1)))
+    data = TrainingData(energy=data.energy[used], c=data.c, y=data.y[..., used], sigma=data.sigma[..., used],
+                        mask=data.mask[..., used], y_val=data.y_val[..., used], mask_val=data.mask_val[..., used],
+                        penalty_energy=data.penalty_energy, penalty_mask=data.penalty_mask,
+                        curvature_mask=data.curvature_mask, base_theta=data.base_theta)
+    R = data.y.shape[0]
+    sizes = (2,) + tuple(hidden) + (1,)
+    ens0 = ReplicaEnsemble(weights=_init_weights(rng, R, sizes), skip=np.zeros((R, 2), np.float32),
+                           width=width, x_scale=x_scale, c_scale=c_scale, base_c=np.asarray(data.c, float),
+                           base_theta=data.base_theta)
+    feats, x = ens0.features(data.energy, data.c)  # (K, n_E, 2)
+    pfeats, px = ens0.features(data.penalty_energy, data.c)  # (K, n_P, 2)
+    K, nE = feats.shape[:2]
+    nP = pfeats.shape[1]
+    # the residual network starts at zero: every replica starts from the baseline (+ a fitted constant)
+    base = ens0.baseline(data.energy, data.c)  # (K, n_E)
+    pbase = ens0.baseline(data.penalty_energy, data.c)
+    ens0.weights[-2][:] *= 0.01
+    ybar = np.nanmean(np.where(data.mask, data.y - base[None], np.nan))
+    ens0.weights[-1][:] = ybar
+
+    f32 = tf.float32
+    F = tf.constant(np.concatenate([feats.reshape(-1, 2), pfeats.reshape(-1, 2)])[None], f32)  # (1, N, 2)
+    X = tf.constant(np.concatenate([np.tile(x, K), np.tile(px, K)]), f32)
+    BASE = tf.constant(np.concatenate([base.ravel(), pbase.ravel()])[None], f32)
+    w_tr = data.mask / np.maximum(data.sigma, 1e-6) ** 2
+    n_tr = np.maximum(data.mask.sum(axis=(1, 2)), 1)
+    Y = tf.constant(np.nan_to_num(data.y).reshape(R, -1), f32)
+    Wt = tf.constant((w_tr / n_tr[:, None, None]).reshape(R, -1), f32)
+    w_va = data.mask_val / np.maximum(data.sigma, 1e-6) ** 2
+    n_va = np.maximum(data.mask_val.sum(axis=(1, 2)), 1)
+    Yv = tf.constant(np.nan_to_num(data.y_val).reshape(R, -1), f32)
+    Wv = tf.constant((w_va / n_va[:, None, None]).reshape(R, -1), f32)
+    pm = tf.constant(data.penalty_mask[:, 1:].astype(np.float32))  # (K, nP-1)
+    cm = tf.constant((data.curvature_mask[:, 1:-1] & data.curvature_mask[:, 2:] & data.curvature_mask[:, :-2])
+                     .astype(np.float32))
+    dx = np.diff(px)
+    dxt = tf.constant(np.maximum(dx, 1e-6).astype(np.float32))
+    n_pm = float(max(data.penalty_mask.sum(), 1))
+    n_cm = float(max(cm.numpy().sum(), 1))
+
+    params = [tf.Variable(w) for w in ens0.weights] + [tf.Variable(ens0.skip)]
+    best = [tf.Variable(w) for w in ens0.weights] + [tf.Variable(ens0.skip)]
+    n_layers = len(sizes) - 1
+    steps = tf.Variable(0, dtype=tf.int64)
+    schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, max_epochs, alpha=0.01)
+    opt = tf.keras.optimizers.Adam(schedule)
+
+    def forward(ps):
+        h = tf.tile(F, [R, 1, 1])
+        for i in range(n_layers):
+            h = tf.matmul(h, ps[2 * i]) + ps[2 * i + 1][:, None, :]
+            if i < n_layers - 1:
+                h = tf.sigmoid(h)
+        sk = ps[-1]
+        resid = h[..., 0] + sk[:, 0:1] * X[None] + sk[:, 1:2] * tf.abs(X)[None]
+        return resid, resid + BASE
+
+    def losses(ps):
+        resid, out = forward(ps)
+        fit = out[:, : K * nE]
+        chi_tr = tf.reduce_sum(Wt * tf.square(fit - Y), axis=1)
+        chi_va = tf.reduce_sum(Wv * tf.square(fit - Yv), axis=1)
+        pen = tf.reshape(out[:, K * nE:], (R, K, nP))
+        slope = (pen[:, :, 1:] - pen[:, :, :-1]) / dxt  # d log z / d x on the loss side
+        mono = tf.reduce_sum(pm * tf.square(tf.nn.relu(slope)), axis=(1, 2)) / n_pm
+        rp = tf.reshape(resid[:, K * nE:], (R, K, nP))
+        rslope = (rp[:, :, 1:] - rp[:, :, :-1]) / dxt  # the residual continues linearly in log E
+        curv = tf.reduce_sum(cm * tf.square(rslope[:, :, 1:] - rslope[:, :, :-1]), axis=(1, 2)) / n_cm
+        return chi_tr, chi_va, monotonic_weight * mono + curvature_weight * curv
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            chi_tr, _, pen = losses(params)
+            total = tf.reduce_sum(chi_tr + pen)
+        grads = tape.gradient(total, params)
+        opt.apply_gradients(zip(grads, params))
+        steps.assign_add(1)
+
+    @tf.function
+    def evaluate():
+        chi_tr, chi_va, pen = losses(params)
+        return chi_tr, chi_va, pen
+
+    @tf.function
+    def keep(mask):
+        for p, b in zip(params, best):
+            m = tf.reshape(mask, [R] + [1] * (len(p.shape) - 1))
+            b.assign(tf.where(m, p, b))
+
+    best_val = np.full(R, np.inf)
+    best_epoch = np.zeros(R, dtype=int)
+    best_tr = np.full(R, np.inf)
+    last_improved = 0
+    epoch = 0
+    while epoch < max_epochs:
+        for _ in range(check_every):
+            step()
+        epoch += check_every
+        if progress is not None:
+            progress(check_every)
+        chi_tr, chi_va, pen = (t.numpy() for t in evaluate())
+        score = chi_va + pen
+        better = score < best_val * (1 - 1e-4)
+        if better.any():
+            keep(tf.constant(better))
+            best_val[better] = score[better]
+            best_tr[better] = chi_tr[better]
+            best_epoch[better] = epoch
+            last_improved = epoch
+        if epoch - last_improved >= patience:
+            break
+    ens = ReplicaEnsemble(weights=[b.numpy() for b in best[:-1]], skip=best[-1].numpy(), width=width,
+                          x_scale=x_scale, c_scale=c_scale, base_c=ens0.base_c, base_theta=ens0.base_theta)
+    # per point chi2 (the weights were divided by the point counts)
+    diag = dict(train_chi2=best_tr, val_chi2=best_val, best_epoch=best_epoch, epochs=epoch)
+    return ens, diag
