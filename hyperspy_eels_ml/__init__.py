@@ -12,7 +12,9 @@ the functions that need them, so importing the package stays fast.
 from ._version import __version__
 from ._methods import install_methods
 from .clustering import UMAPClusterResult, umap_cluster
+from .oxidation import OxidationResult, classify_oxidation
 
-__all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "install_methods"]
+__all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidation", "OxidationResult",
+           "install_methods"]
 
 install_methods()

@@ -1,0 +1,140 @@
+"""Make the figures of the oxidation-state user-guide page (docs/_static/oxidation/*.png).
+
+Usage (from the repository root; simulated data only, nothing from ../shared)::
+
+    python docs/make_oxidation_figures.py
+
+Figures:
+
+* ``alignment.png``: simulated Fe2+/Fe3O4/Fe3+ spectra with -8, 0 and +8 eV
+  calibration errors, before and after the edge alignment (the model features);
+* ``phantom.png``: ``classify_oxidation`` on the FeO/Fe3O4 core-shell nanocube
+  phantom: ground truth, probability maps, labels and mean valence;
+* ``shift_curves.png``: held-out accuracy against a fixed calibration error
+  for the edge-aligned and calibrated-axis variants (from the model cards);
+* ``docs/user_guide/oxidation_cards.inc``: the held-out table of the model cards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(__file__), "_static", "oxidation")
+
+
+def alignment():
+    from hyperspy_eels_ml.oxidation import OxidationClassifier
+    from hyperspy_eels_ml.oxidation.classifier import prepare_arrays
+    from hyperspy_eels_ml.oxidation.preprocess import extract_features
+    from hyperspy_eels_ml.oxidation.train import simulate
+
+    spec = OxidationClassifier("Fe").spec
+    fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
+    colors = {0: "tab:blue", 1: "tab:orange", 2: "tab:green"}
+    for k, shift in enumerate((-8.0, 0.0, 8.0)):
+        data, energy, labels, _ = simulate(spec, 30, 10 + k, shift=shift, dispersions=(0.2,), residual_fraction=0.0,
+                                           counts=(4000.0, 4000.0), parameter_spread=0.0, resolution=(0.8, 0.8))[0]
+        x, e = prepare_arrays(data, energy, spec, True)
+        f, anchor, snr, _ = extract_features(x, e, spec)
+        for c in range(3):
+            idx = np.flatnonzero(labels == c)
+            i = int(idx[np.argmax(snr[idx])])  # the clearest example of the class
+            axs[0].plot(e, x[i] / x[i].max(), color=colors[c], lw=0.8, ls=("--", "-", ":")[k],
+                        label=f"{spec.classes[c]}, {shift:+g} eV")
+            axs[1].plot(spec.offsets, f[i] / f[i].max(), color=colors[c], lw=0.8, ls=("--", "-", ":")[k])
+    axs[0].set_xlabel("Energy loss (eV), axis with a calibration error")
+    axs[0].set_ylabel("background-subtracted, max = 1")
+    axs[0].set_title("input (shifts -8 / 0 / +8 eV)")
+    axs[0].legend(fontsize="x-small", ncol=2)
+    axs[1].set_xlabel("Energy relative to the L3 onset (eV)")
+    axs[1].set_title("model features (aligned on each spectrum's own edge)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(OUT, "alignment.png"), dpi=110)
+    plt.close(fig)
+
+
+def phantom():
+    import hyperspy_eels_ml  # noqa: F401
+    from hyperspy_eels_ml.simulation import nanocube_core_shell_si
+
+    s, truth = nanocube_core_shell_si((48, 64), seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = s.classify_oxidation("Fe")
+    fig = res.plot(figsize=(17, 3.2))
+    ax0 = fig.add_axes([0.0, 0.0, 0.01, 0.01])
+    ax0.set_visible(False)
+    fig.savefig(os.path.join(OUT, "phantom.png"), dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    from matplotlib.colors import ListedColormap
+
+    ax.imshow(truth.phase, cmap=ListedColormap(["0.8", "0.55", "tab:blue", "tab:orange"]), vmin=-1, vmax=2,
+              interpolation="nearest")
+    ax.set_title("truth: vacuum / C / FeO / Fe3O4", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(os.path.join(OUT, "phantom_truth.png"), dpi=100)
+    plt.close(fig)
+
+
+def shift_curves():
+    from hyperspy_eels_ml.oxidation.classify import _MODELS_DIR, _registry
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for m in _registry():
+        card = json.load(open(os.path.join(_MODELS_DIR, m["model_card"])))
+        for variant, v in card["variants"].items():
+            curve = v["heldout"]["accuracy_vs_shift_eV"]
+            xs = sorted(float(k) for k in curve)
+            ys = [curve[f"{x:+g}"] for x in xs]
+            ax.plot(xs, ys, marker="o", ms=3, ls="-" if variant == "aligned" else "--",
+                    label=f"{m['name']} ({variant})")
+    ax.axhline(1 / 3, color="0.6", lw=0.8)
+    ax.set_xlabel("energy-axis calibration error (eV)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(os.path.join(OUT, "shift_curves.png"), dpi=110)
+    plt.close(fig)
+
+
+def cards_table():
+    """``docs/user_guide/oxidation_cards.inc``: held-out numbers of every shipped model, from the model cards."""
+    from hyperspy_eels_ml.oxidation.classify import _MODELS_DIR, _registry
+
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - model / variant", "     - accuracy (SNR >= 5)",
+             "     - masked", "     - accuracy (SNR >= 10)", "     - per class", "     - at -5 / 0 / +5 eV"]
+    for m in _registry():
+        card = json.load(open(os.path.join(_MODELS_DIR, m["model_card"])))
+        for variant, v in card["variants"].items():
+            h = v["heldout"]
+            c = h["accuracy_vs_shift_eV"]
+            pc = ", ".join(f"{k} {x:.3f}" for k, x in h["per_class"].items())
+            lines += [f"   * - ``{m['name']}`` / {variant}", f"     - {h['accuracy']:.4f}",
+                      f"     - {h['masked_fraction']:.3f}", f"     - {h['accuracy_typical_snr']:.4f}",
+                      f"     - {pc}", f"     - {c['-5']:.3f} / {c['+0']:.3f} / {c['+5']:.3f}"]
+    path = os.path.join(os.path.dirname(__file__), "user_guide", "oxidation_cards.inc")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    cards_table()
+    alignment()
+    phantom()
+    shift_curves()
+    print("written:", sorted(os.listdir(OUT)))
+
+
+if __name__ == "__main__":
+    main()
