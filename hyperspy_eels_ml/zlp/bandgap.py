@@ -157,7 +157,7 @@ def fit_band_gap_replicas(result, energy_range, exponent=None, show_progressbar=
         if not isinstance(data, da.Array):
             data = np.asarray(data)
         m = navigation_map(v.signal, data, title, quantity="eV" if name.startswith("Eg") else "b")
-        record_provenance(m, "hyperspy_eels_ml.zlp.ZLPResult.fit_band_gap",
+        record_provenance(m, "zlp.ZLPResult.fit_band_gap",
                           dict(energy_range=[lo, hi], exponent=exponent, n_replicas=model.n_replicas),
                           extra=dict(output=name))
         sigs[name] = m

@@ -324,14 +324,14 @@ class ZLPResult:
                 s = s.as_lazy() if False else s
             src = v.signal.metadata.get_item("General.title", "")
             s.metadata.General.title = f"{titles[name]} of {src}" if src else titles[name]
-            record_provenance(s, "hyperspy_eels_ml.zlp.subtract_zlp_nn", params,
+            record_provenance(s, "zlp.subtract_zlp_nn", params,
                               extra=dict(output=name, n_replicas=model.n_replicas,
                                          replicas=_replica_report(model.diagnostics)))
             setattr(self, name, s)
         for name, data, title in zip(("thickness", "thickness_lower", "thickness_upper"), parts[6:],
                                      ("t/lambda (NN ZLP log-ratio)", "t/lambda 16 %", "t/lambda 84 %")):
             m = navigation_map(v.signal, data, title, quantity="t/lambda")
-            record_provenance(m, "hyperspy_eels_ml.zlp.subtract_zlp_nn", params, extra=dict(output=name))
+            record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output=name))
             setattr(self, name, m)
         return self
 
@@ -643,11 +643,10 @@ def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=
             y[:, k] = np.log(np.maximum(num, 0.5) / den[:, None])
             yv[:, k] = np.log(np.maximum(numv, 0.5) / denv[:, None])
         mask[:, k] = region[None, :]
-    sigma = np.nanstd(np.where(mask, y, np.nan), axis=0)
-    sigma = np.sqrt(np.nan_to_num(sigma) ** 2 + 0.003**2)
+    sigma = np.sqrt(np.where(mask[0], y.var(axis=0), 0.0) + 0.003**2)  # replica spread of the targets
     # parametric baseline of every cluster (the networks learn the residual)
     base_theta = np.zeros((K, 8))
-    ymean = np.nanmean(np.where(mask, y, np.nan), axis=0)
+    ymean = y.mean(axis=0)
     for k in range(K):
         mk = mask[0, k]
         base_theta[k], _ = fit_baseline(energy[mk], ymean[k, mk], sigma[k, mk], fwhm)
