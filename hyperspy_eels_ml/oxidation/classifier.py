@@ -23,8 +23,9 @@ Nothing is ever unpickled when loading.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import warnings
+import threading
 
 import numpy as np
 
@@ -263,10 +264,23 @@ def prepare_arrays(data, energy, spec, remove_background=True):
     return np.asarray(x, dtype=np.float32).reshape(-1, x.shape[-1]), e
 
 
+class _QuietNumexpr(logging.Filter):
+    """Drops hyperspy's "Numexpr is not installed" warning, only inside our own background removal.
+
+    A filter (not a level change) so that concurrent dask threads never leave the
+    user's logging configuration modified.
+    """
+
+    def filter(self, record):
+        return not (getattr(_TLS, "quiet", False) and "Numexpr" in record.getMessage())
+
+
+_TLS = threading.local()
+_QUIET = _QuietNumexpr()
+
+
 def _prepare(signal, spec, remove_background):
     """Crop (and remove the power-law background of) a validated signal; returns (data, energy)."""
-    import logging
-
     lo = spec.background_range[0] if remove_background else spec.crop_range[0]
     ax = signal.axes_manager.signal_axes[0]
     e = ax.axis
@@ -274,16 +288,16 @@ def _prepare(signal, spec, remove_background):
     i1 = min(int(np.searchsorted(e, spec.crop_range[1]) + 2), e.size)
     s = signal.isig[i0:i1]
     if remove_background:
-        hs_log = logging.getLogger("hyperspy")
-        level = hs_log.level
-        hs_log.setLevel(logging.ERROR)  # "Numexpr is not installed" is not for our users
+        expr_log = logging.getLogger("hyperspy._components.expression")
+        if _QUIET not in expr_log.filters:
+            expr_log.addFilter(_QUIET)
+        _TLS.quiet = True
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
+            with np.errstate(all="ignore"):  # thread-local, unlike warnings.catch_warnings
                 s = s.remove_background(signal_range=tuple(spec.background_range), background_type="PowerLaw",
                                         fast=True, zero_fill=False, show_progressbar=False)
         finally:
-            hs_log.setLevel(level)
+            _TLS.quiet = False
     e = s.axes_manager.signal_axes[0].axis
     j0 = max(int(np.searchsorted(e, spec.crop_range[0]) - 1), 0)
     s = s.isig[j0:]
