@@ -97,8 +97,8 @@ def _seed_of(spectrum):
     return zlib.crc32(np.ascontiguousarray(spectrum, dtype=np.float32).tobytes())
 
 
-def _band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, count_gain, batch):
-    from .subtract import _pixel_zlp_replicas
+def _band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, count_gain, batch, base_c, scatter):
+    from .subtract import _interp_clusters, _pixel_zlp_replicas
 
     J = np.asarray(J, dtype=np.float32)
     check_finite_block(J)
@@ -109,13 +109,14 @@ def _band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, c
     for a in range(0, P, batch):
         b = min(P, a + batch)
         Jb = J[a:b]
-        Z, _, _ = _pixel_zlp_replicas(Jb, energy, core, c_grid, table, cols=window)  # (R, p, nW)
+        Z, _, c = _pixel_zlp_replicas(Jb, energy, core, c_grid, table, cols=window)  # (R, p, nW)
         Jw = Jb[:, window]
-        sd = np.sqrt(count_gain * np.clip(Jw, 1.0, None))
+        frac = _interp_clusters(c, base_c, scatter)[:, window]
+        sd = np.sqrt(count_gain * np.clip(Jw, 1.0, None) + (frac * np.median(Z, axis=0)) ** 2)
         noise = np.stack([np.random.default_rng(_seed_of(Jb[i])).standard_normal((R, Jw.shape[1]))
                           for i in range(Jb.shape[0])], axis=1)
         I = Jw[None] + noise * sd[None] - Z
-        wts = 1.0 / (count_gain * np.clip(Jw, 1.0, None))
+        wts = 1.0 / sd**2
         eg, bb, _ = fit_onset(Ew, I, np.broadcast_to(wts[None], I.shape), eg_grid, b_values)
         q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
         qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
@@ -144,7 +145,8 @@ def fit_band_gap_replicas(result, energy_range, exponent=None, show_progressbar=
     batch = int(max(1, min(64, 2_000_000 // max(table.shape[0] * eg_grid.size, 1))))
     out = map_spectra(as_dask(v.data), _band_gap_block, 6, np.float32, extra_args=(dtable,), energy=e,
                       core=model.core, c_grid=c_grid, window=window, eg_grid=eg_grid, b_values=b_values,
-                      count_gain=float(result.count_gain), batch=batch)
+                      count_gain=float(result.count_gain), batch=batch,
+                      base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table())
     if not v.navigation_shape:
         out = out[0]
     parts = [out[..., k] for k in range(6)]

@@ -15,7 +15,7 @@ the changes that make it fast and calibrated:
    the end of the axis. There is no "one count beyond dE2" pseudo-data; ``dE2``
    only ends the reporting range of the diagnostics (default ``3 dE1``).
 3. **Replicas.** Replica ``r`` fits the log of the cluster-mean normalised
-   spectrum of a bootstrap resample of the cluster's pixels (Poisson resampling
+   spectrum of a bootstrap resample of the cluster's pixels (plus Poisson resampling
    of the counts for clusters of fewer than 5 spectra), so each replica carries
    the statistical and pixel-to-pixel uncertainty of the data. The out-of-bag
    pixels of each replica are its held-out validation spectra.
@@ -26,8 +26,9 @@ the changes that make it fast and calibrated:
 5. **Subtraction.** Per pixel, every replica's ZLP shape at the pixel's ``c`` is
    scaled to the pixel's core counts; ``zlp`` is the replica median with the
    16-84 % band. ``inelastic = data - zlp`` is kept signed (no clipping, no
-   forced zero near 0 eV) and its 68 % band combines the ZLP replica spread with
-   the pixel's own Poisson noise (variance ``count_gain x counts``).
+   forced zero near 0 eV) and its 68 % band combines the ZLP replica spread, the
+   pixel's own Poisson noise (variance ``count_gain x counts``) and the measured
+   spectrum-to-spectrum scatter of the ZLP shape within the pixel's cluster.
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ class ZLPModel:
         """Number of replicas kept."""
         return self.ensemble.n_replicas
 
+    def scatter_table(self):
+        """(K, n_E) relative spectrum-to-spectrum scatter of the ZLP per cluster (0 if unknown)."""
+        sc = self.clusters.get("scatter")
+        if sc is None:
+            return np.zeros((len(self.clusters["c"]), self.energy.size))
+        return np.asarray(sc, float)
+
     def c_grid(self, n=48):
         """Grid of thickness proxies on which the ZLP shapes are tabulated for inference."""
         c = np.asarray(self.clusters["c"], float)
@@ -235,7 +243,7 @@ def _pixel_zlp_replicas(J, energy, core, c_grid, table, cols=None):
     return z * scale[:, :, None].astype(np.float32), s, c
 
 
-def _subtract_block(J, table, energy, core, c_grid, count_gain, batch):
+def _subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, scatter):
     J = np.asarray(J, dtype=np.float32)
     check_finite_block(J)
     P, nE = J.shape
@@ -243,9 +251,10 @@ def _subtract_block(J, table, energy, core, c_grid, count_gain, batch):
     for a in range(0, P, batch):
         b = min(P, a + batch)
         Jb = J[a:b]
-        Z, _, _ = _pixel_zlp_replicas(Jb, energy, core, c_grid, table)
+        Z, _, c = _pixel_zlp_replicas(Jb, energy, core, c_grid, table)
         z16, z50, z84 = np.quantile(Z, [0.16, 0.5, 0.84], axis=0)
-        var = count_gain * np.clip(Jb, 0, None)
+        # pixel's counting noise + spectrum-to-spectrum scatter of the ZLP shape
+        var = count_gain * np.clip(Jb, 0, None) + (_interp_clusters(c, base_c, scatter) * z50) ** 2
         inel = Jb - z50
         lo = inel - np.sqrt((z84 - z50) ** 2 + var)
         hi = inel + np.sqrt((z50 - z16) ** 2 + var)
@@ -271,7 +280,8 @@ def _make_result(model, v, *, count_gain, show_progressbar, lazy_output):
     data = as_dask(v.data)
     out = map_spectra(data, _subtract_block, 6 * nE + 3, np.float32,
                       extra_args=(dtable,), energy=v.energy, core=model.core, c_grid=c_grid,
-                      count_gain=float(count_gain), batch=_batch_size(model.n_replicas, nE))
+                      count_gain=float(count_gain), batch=_batch_size(model.n_replicas, nE),
+                      base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table())
     nav = v.navigation_shape
     if not nav:
         out = out[0]
@@ -629,12 +639,15 @@ def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=
         n = Jk.shape[0]
         Jc = np.clip(Jk, 0, None)
         region = (energy < cl["dE1"][k]) & (Jc.mean(axis=0) >= 1.0)
-        if n >= 5:
+        if n >= 2:
             W = rng.multinomial(n, np.full(n, 1.0 / n), size=R).astype(np.float64)
             Wo = (W == 0).astype(np.float64)
             Wo[Wo.sum(axis=1) == 0] = 1.0
             num, den = W @ Jc, W @ sk
             numv, denv = Wo @ Jc, Wo @ sk
+            if n < 5:  # few spectra: the bootstrap alone under-represents the counting noise
+                num = rng.poisson(num).astype(np.float64)
+                numv = rng.poisson(numv).astype(np.float64)
         else:
             num = rng.poisson(np.broadcast_to(Jc.sum(axis=0), (R, nE))).astype(np.float64)
             numv = rng.poisson(np.broadcast_to(Jc.sum(axis=0), (R, nE))).astype(np.float64)
@@ -644,6 +657,8 @@ def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=
             yv[:, k] = np.log(np.maximum(numv, 0.5) / denv[:, None])
         mask[:, k] = region[None, :]
     sigma = np.sqrt(np.where(mask[0], y.var(axis=0), 0.0) + 0.003**2)  # replica spread of the targets
+    cl["scatter"] = np.stack([_intrinsic_scatter(g[0], g[1], energy, mask[0, k], cl["dE1"][k], disp)
+                              for k, g in enumerate(groups)])
     # parametric baseline of every cluster (the networks learn the residual)
     base_theta = np.zeros((K, 8))
     ymean = y.mean(axis=0)
@@ -700,6 +715,40 @@ def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=
                   random_state=seed, vacuum=None if Jv is None else int(Jv.shape[0]))
     return ZLPModel(ensemble=ens, energy=energy, core=core, fwhm=fwhm, clusters=cl, diagnostics=diagnostics,
                     params=params)
+
+
+def _intrinsic_scatter(Jk, sk, energy, region, dE1, dispersion):
+    """Relative spectrum-to-spectrum scatter of the ZLP shape beyond counting noise, per channel.
+
+    Estimated in region I from the cluster's normalised spectra (variance minus the
+    Poisson part); continued as a constant beyond it. Zero for fewer than 3 spectra.
+    """
+    out = np.zeros(energy.size)
+    if Jk.shape[0] < 3 or not region.any():
+        return out
+    Jc = np.clip(Jk, 0, None)
+    r = Jc / sk[:, None]
+    mean = r.mean(axis=0)
+    v = r.var(axis=0, ddof=1) - (Jc / sk[:, None] ** 2).mean(axis=0)
+    frac = np.sqrt(np.clip(v, 0, None)) / np.maximum(mean, 1e-30)
+    idx = np.flatnonzero(region)
+    frac_s = np.zeros(energy.size)
+    frac_s[idx] = _smooth(frac[idx], 5)
+    out[idx] = frac_s[idx]
+    tail = idx[energy[idx] >= 0.7 * dE1]
+    out[energy >= energy[idx[-1]]] = np.median(frac_s[tail]) if tail.size else frac_s[idx[-1]]
+    out[: idx[0]] = frac_s[idx[0]]
+    return out
+
+
+def _interp_clusters(c, base_c, table):
+    """Rows of ``table`` (K, n_E) interpolated linearly at the pixels' c (clipped): (P, n_E)."""
+    if table.shape[0] == 1:
+        return np.repeat(table, c.size, axis=0)
+    t = np.interp(c, base_c, np.arange(base_c.size))
+    i0 = np.clip(np.floor(t).astype(int), 0, base_c.size - 2)
+    w = (t - i0)[:, None]
+    return table[i0] * (1 - w) + table[i0 + 1] * w
 
 
 def _failed(val):
