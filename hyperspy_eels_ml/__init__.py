@@ -13,8 +13,10 @@ from ._version import __version__
 from ._methods import install_methods
 from .clustering import UMAPClusterResult, umap_cluster
 from .oxidation import OxidationResult, classify_oxidation
+from .zlp import ZLPResult, subtract_zlp_nn
 
 __all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidation", "OxidationResult",
+           "subtract_zlp_nn", "ZLPResult",
            "install_methods"]
 
 install_methods()

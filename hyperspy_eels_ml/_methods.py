@@ -22,6 +22,7 @@ _MARKER = "_hyperspy_eels_ml_method"
 #: Only capabilities that exist are listed here (no placeholders).
 METHODS = {
     "umap_cluster": "hyperspy_eels_ml.clustering:umap_cluster",
+    "subtract_zlp_nn": "hyperspy_eels_ml.zlp:subtract_zlp_nn",
     "classify_oxidation": "hyperspy_eels_ml.oxidation:classify_oxidation",
 }
 
