@@ -330,6 +330,24 @@ def test_user_classifier_fit_score_save_load(mn_data, tmp_path, monkeypatch):
     assert json.loads(r_file.labels.metadata.hyperspy_eels_ml.models)["source"] == "file"
 
 
+def test_fit_from_a_spectrum_image_with_a_label_map(mn_data):
+    """E.g. cluster labels of s.umap_cluster() mapped to classes; -1 = unused pixel."""
+    data, energy, labels, _ = mn_data
+    si = _signal(data[:240], energy, nav=(8, 30))
+    lab = labels[:240].reshape(8, 30).copy()
+    lab[0] = -1
+    clf = OxidationClassifier("Mn", kernel="cosine", C=[1.0]).fit(si, lab)
+    assert clf.info["n_train"] == 240 - 30
+    assert clf.score(_signal(data[240:], energy), labels[240:]) >= 0.9  # 210 training spectra, noisy ones included
+
+
+def test_shipped_model_loaded_once_per_process(cube_result):
+    from hyperspy_eels_ml._shared import cache
+
+    keys = [k for k in cache._CACHE if isinstance(k, tuple) and k[0] == "oxidation"]
+    assert any(k[1].endswith("fe_l23_svm_aligned.npz") for k in keys)
+
+
 def test_load_refuses_pickled_content(tmp_path):
     bad = tmp_path / "evil.npz"
     np.savez(bad, header=np.array([{"format": "hyperspy_eels_ml.OxidationClassifier"}], dtype=object))
