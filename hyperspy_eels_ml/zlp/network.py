@@ -30,6 +30,23 @@ __all__ = ["ReplicaEnsemble", "train_replicas", "baseline_log", "fit_baseline"]
 N_BASELINE = 8
 
 
+def interp_rows(c, grid, table, axis=0):
+    """Linear interpolation of ``table`` along ``axis`` (tabulated at the sorted ``grid``) at ``c``.
+
+    Values outside the grid are clipped to its ends; a single-row table is repeated.
+    """
+    c = np.atleast_1d(np.asarray(c, dtype=np.float64))
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.size == 1:
+        return np.repeat(np.take(table, [0], axis=axis), c.size, axis=axis)
+    t = np.interp(c, grid, np.arange(grid.size))
+    i0 = np.clip(np.floor(t).astype(int), 0, grid.size - 2)
+    shape = [1] * table.ndim
+    shape[axis] = c.size
+    w = (t - i0).astype(table.dtype).reshape(shape)
+    return np.take(table, i0, axis=axis) * (1 - w) + np.take(table, i0 + 1, axis=axis) * w
+
+
 def _side(E, ls, lh, lg, p):
     core = -0.5 * (E / np.exp(ls)) ** 2
     tail = lh - 0.5 * p * np.log1p((E / np.exp(lg)) ** 2)
@@ -94,13 +111,7 @@ class ReplicaEnsemble:
     def baseline(self, energy, c):
         """log B(E, c): the clusters' baselines interpolated linearly in c (clipped): (n_c, n_E)."""
         c = np.atleast_1d(np.asarray(c, dtype=np.float64))
-        tab = baseline_log(energy, self.base_theta)  # (K, n_E)
-        if tab.shape[0] == 1:
-            return np.repeat(tab, c.size, axis=0)
-        t = np.interp(c, self.base_c, np.arange(self.base_c.size))
-        i0 = np.clip(np.floor(t).astype(int), 0, self.base_c.size - 2)
-        w = (t - i0)[:, None]
-        return tab[i0] * (1 - w) + tab[i0 + 1] * w
+        return interp_rows(c, self.base_c, baseline_log(energy, self.base_theta), axis=0)
 
     def log_zlp(self, energy, c, replicas=None):
         """``log z`` for every replica, thickness proxy and energy: (R, n_c, n_E)."""

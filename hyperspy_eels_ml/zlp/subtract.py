@@ -44,7 +44,7 @@ import numpy as np
 from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.signals import navigation_map, record_provenance
 from .._shared.validation import EELSInputError, EnergyRangeError, check_finite_block, validate_eels
-from .network import ReplicaEnsemble, TrainingData, fit_baseline, train_replicas
+from .network import ReplicaEnsemble, TrainingData, fit_baseline, interp_rows, train_replicas
 
 __all__ = ["subtract_zlp_nn", "fit_zlp", "ZLPModel", "ZLPResult", "ZLPNotCentredError"]
 
@@ -224,10 +224,7 @@ class ZLPModel:
 
 def _interp_table(c, c_grid, table):
     """Linear interpolation of ``table`` (R, G, E) at the pixels' ``c`` (clipped to the grid): (R, P, E)."""
-    t = np.interp(c, c_grid, np.arange(c_grid.size))
-    i0 = np.clip(np.floor(t).astype(int), 0, c_grid.size - 2)
-    w = (t - i0).astype(np.float32)[None, :, None]
-    return table[:, i0] * (1 - w) + table[:, i0 + 1] * w
+    return interp_rows(c, c_grid, table, axis=1)
 
 
 def _pixel_zlp_replicas(J, energy, core, c_grid, table, cols=None):
@@ -247,7 +244,9 @@ def _subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, s
     J = np.asarray(J, dtype=np.float32)
     check_finite_block(J)
     P, nE = J.shape
-    out = np.empty((P, 6 * nE + 3), dtype=np.float32)
+    # layout (P, 7, n_E): six spectra, then the three thickness values at the start of row 7,
+    # so the dask reshape to (..., 7, n_E) is free and the outputs are views of one block
+    out = np.zeros((P, 7 * nE), dtype=np.float32)
     for a in range(0, P, batch):
         b = min(P, a + batch)
         Jb = J[a:b]
@@ -262,7 +261,7 @@ def _subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, s
             tl = np.log(np.clip(Jb, 0, None).sum(axis=1)[None, :] / Z.sum(axis=2))
         t16, t50, t84 = np.quantile(tl, [0.16, 0.5, 0.84], axis=0)
         out[a:b, : 6 * nE] = np.concatenate([inel, lo, hi, z50, z16, z84], axis=1)
-        out[a:b, 6 * nE:] = np.stack([t50, t16, t84], axis=1)
+        out[a:b, 6 * nE: 6 * nE + 3] = np.stack([t50, t16, t84], axis=1)
     return out
 
 
@@ -278,16 +277,15 @@ def _make_result(model, v, *, count_gain, show_progressbar, lazy_output):
     nE = v.energy.size
     dtable = dask.delayed(table, pure=True)
     data = as_dask(v.data)
-    out = map_spectra(data, _subtract_block, 6 * nE + 3, np.float32,
+    out = map_spectra(data, _subtract_block, 7 * nE, np.float32,
                       extra_args=(dtable,), energy=v.energy, core=model.core, c_grid=c_grid,
                       count_gain=float(count_gain), batch=_batch_size(model.n_replicas, nE),
                       base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table())
     nav = v.navigation_shape
     if not nav:
         out = out[0]
-    spectra = out[..., : 6 * nE].reshape(tuple(out.shape[:-1]) + (6, nE))
-    thick = out[..., 6 * nE:]
-    parts = [spectra[..., k, :] for k in range(6)] + [thick[..., k] for k in range(3)]
+    spectra = out.reshape(tuple(out.shape[:-1]) + (7, nE))
+    parts = [spectra[..., k, :] for k in range(6)] + [spectra[..., 6, k] for k in range(3)]
     if not lazy_output:
         parts = list(compute(*parts, show_progressbar=show_progressbar))
     return ZLPResult._from_parts(model, v, parts, count_gain=count_gain)
@@ -330,8 +328,6 @@ class ZLPResult:
         params = dict(model.params, count_gain=count_gain)
         for name, data in zip(cls._names, parts[:6]):
             s = v.signal._deepcopy_with_new_data(data)
-            if not isinstance(data, da.Array) and s._lazy:
-                s = s.as_lazy() if False else s
             src = v.signal.metadata.get_item("General.title", "")
             s.metadata.General.title = f"{titles[name]} of {src}" if src else titles[name]
             record_provenance(s, "zlp.subtract_zlp_nn", params,
@@ -429,11 +425,8 @@ class ZLPResult:
         ax.plot(e, get(self.inelastic), color="C3", label="inelastic (median)")
         ax.fill_between(e, get(self.inelastic_lower), get(self.inelastic_upper), color="C3", alpha=0.3,
                         label="inelastic 68 %")
-        k = int(np.argmin(np.abs(np.asarray(self.model.clusters["c"]) - 0)))
         de1 = float(np.median(self.model.clusters["dE1"]))
-        ax.axvline(de1, color="0.5", ls="--", lw=0.8)
-        ax.text(de1, ax.get_ylim()[1] * 0.9, " dE1", color="0.4", fontsize=8)
-        del k
+        ax.axvline(de1, color="0.5", ls="--", lw=0.8, label="dE1 (median)")
         lo, hi = energy_range if energy_range else (e[0], min(e[-1], 4 * de1 + 2))
         ax.set_xlim(lo, hi)
         sel = (e >= lo) & (e <= hi) & (e > de1 * 0.5)
@@ -743,12 +736,7 @@ def _intrinsic_scatter(Jk, sk, energy, region, dE1, dispersion):
 
 def _interp_clusters(c, base_c, table):
     """Rows of ``table`` (K, n_E) interpolated linearly at the pixels' c (clipped): (P, n_E)."""
-    if table.shape[0] == 1:
-        return np.repeat(table, c.size, axis=0)
-    t = np.interp(c, base_c, np.arange(base_c.size))
-    i0 = np.clip(np.floor(t).astype(int), 0, base_c.size - 2)
-    w = (t - i0)[:, None]
-    return table[i0] * (1 - w) + table[i0 + 1] * w
+    return interp_rows(c, base_c, table, axis=0)
 
 
 def _failed(val):
