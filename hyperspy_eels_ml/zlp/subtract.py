@@ -10,10 +10,11 @@ the changes that make it fast and calibrated:
 2. **Regions.** Region I (fitted): the whole gain side and the loss side below
    ``dE1`` (automatic: 0.7 x the first minimum of the smoothed cluster spectrum
    after the ZLP, i.e. before the inelastic onset; overridable). Above ``dE1`` no
-   data are fitted: the loss-side ZLP is constrained to decrease and, beyond
-   ``0.8 dE1``, to continue smoothly in log-log space (a power-law tail), up to
-   the end of the axis. There is no "one count beyond dE2" pseudo-data; ``dE2``
-   only ends the reporting range of the diagnostics (default ``3 dE1``).
+   data are fitted: the loss-side ZLP is constrained to decrease (everywhere) and,
+   from ``0.8 dE1`` to ``dE2`` (default ``3 dE1``), its residual to the baseline must
+   continue smoothly in log-log space (a power-law tail). There is no "one count
+   beyond dE2" pseudo-data: beyond ``dE2`` the saturated networks and the baseline
+   carry the tail on.
 3. **Replicas.** Replica ``r`` fits the log of the cluster-mean normalised
    spectrum of a bootstrap resample of the cluster's pixels (plus Poisson resampling
    of the counts for clusters of fewer than 5 spectra), so each replica carries
@@ -666,7 +667,7 @@ def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=
     xg = np.linspace(np.arcsinh(0.5 * fwhm / w), np.arcsinh(energy[-1] / w), 96)
     pe = np.sinh(xg) * w
     pmask = np.ones((K, pe.size), bool)
-    cmask = pe[None, :] >= 0.8 * cl["dE1"][:, None]
+    cmask = (pe[None, :] >= 0.8 * cl["dE1"][:, None]) & (pe[None, :] <= cl["dE2"][:, None])
     data = TrainingData(energy=energy, c=cl["c"], y=y, sigma=sigma, mask=mask, y_val=yv, mask_val=mask.copy(),
                         penalty_energy=pe, penalty_mask=pmask, curvature_mask=cmask, base_theta=base_theta)
     fit_lo = energy[np.argmax(mask.any(axis=(0, 1)))]
@@ -791,8 +792,9 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
     n_replicas : int
         Monte Carlo replicas (networks).
     dE1, dE2 : float or sequence, optional
-        End of the fitted region (eV) and end of the constrained tail region, one
-        value or one per cluster (vacuum first if given). Default: automatic
+        End of the fitted region (eV) and end of the smooth-tail constraint, one
+        value or one per cluster (clusters sorted by ``c``; a vacuum reference is
+        usually the first). Default: automatic
         (``dE1`` = 0.7 x the first minimum after the ZLP, ``dE2 = 3 dE1``).
     max_training_pixels : int
         Pixels sampled (uniformly, seeded) for training; the subtraction runs on all.
