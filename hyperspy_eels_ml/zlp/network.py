@@ -117,14 +117,21 @@ class ReplicaEnsemble:
         """``log z`` for every replica, thickness proxy and energy: (R, n_c, n_E)."""
         f, x = self.features(energy, c)
         sel = slice(None) if replicas is None else replicas
-        h = f.reshape(1, -1, 2)
+        h = f.reshape(1, -1, 2).astype(np.float32)
         n_layers = len(self.weights) // 2
         for i in range(n_layers):
-            W, b = self.weights[2 * i][sel], self.weights[2 * i + 1][sel]
-            h = np.matmul(h, W) + b[:, None, :]
+            W, b = (np.asarray(a, dtype=np.float32) for a in (self.weights[2 * i][sel], self.weights[2 * i + 1][sel]))
+            if i == 0:  # separable first layer: energy part (R, n_E, H) + thickness part (R, n_c, H)
+                fe = f[0, :, 0].astype(np.float32)
+                fc = f[:, 0, 1].astype(np.float32)
+                pe = fe[None, :, None] * W[:, None, 0, :]
+                pc = fc[None, :, None] * W[:, None, 1, :] + b[:, None, :]
+                h = (pc[:, :, None, :] + pe[:, None, :, :]).reshape(W.shape[0], -1, W.shape[2])
+            else:
+                h = np.matmul(h, W) + b[:, None, :]
             if i < n_layers - 1:
                 h = 0.5 * (1.0 + np.tanh(0.5 * h))  # sigmoid, overflow-safe
-        out = h[..., 0].reshape(-1, f.shape[0], f.shape[1])
+        out = h[..., 0].reshape(-1, f.shape[0], f.shape[1]).astype(np.float64)
         sk = self.skip[sel]
         if self.base_theta is not None:
             out = out + self.baseline(energy, c)[None]

@@ -152,7 +152,7 @@ class ZLPModel:
             return np.zeros((len(self.clusters["c"]), self.energy.size))
         return np.asarray(sc, float)
 
-    def c_grid(self, n=48):
+    def c_grid(self, n=24):
         """Grid of thickness proxies on which the ZLP shapes are tabulated for inference."""
         c = np.asarray(self.clusters["c"], float)
         lo, hi = c.min(), c.max()
@@ -161,10 +161,15 @@ class ZLPModel:
         return np.linspace(lo, hi, n)
 
     def log_zlp_table(self, energy=None):
-        """``(c_grid, log z)`` with ``log z`` of shape (R, n_c, n_E), float32."""
-        energy = self.energy if energy is None else energy
-        cg = self.c_grid()
-        return cg, self.ensemble.log_zlp(energy, cg).astype(np.float32)
+        """``(c_grid, log z)`` with ``log z`` of shape (R, n_c, n_E), float32 (cached per energy axis)."""
+        energy = self.energy if energy is None else np.asarray(energy)
+        key = (energy.size, float(energy[0]), float(energy[-1]), self.n_replicas)
+        cache = self.__dict__.setdefault("_table_cache", {})
+        if key not in cache:
+            cg = self.c_grid()
+            cache.clear()
+            cache[key] = (cg, self.ensemble.log_zlp(energy, cg).astype(np.float32))
+        return cache[key]
 
     # -- application -------------------------------------------------------------------
     def _check_axis(self, energy):
