@@ -30,15 +30,20 @@ import time
 import numpy as np
 
 
-def metrics(e, data, truth_inel, truth_zlp, inel, lower=None, upper=None):
+def metrics(e, data, truth_inel, truth_zlp, inel, lower=None, upper=None, t_lambda=None):
     w = (e >= 0.5) & (e <= 5.0)
     ti = truth_inel[..., w]
+    bands = {}
+    if t_lambda is not None:
+        for name, sel in (("thin", t_lambda < 0.3), ("mid", (t_lambda >= 0.3) & (t_lambda < 0.75)),
+                          ("thick", t_lambda >= 0.75)):
+            bands[name] = float(np.linalg.norm((inel[..., w] - ti)[sel]) / np.linalg.norm(ti[sel]))
     rel = float(np.linalg.norm(inel[..., w] - ti) / np.linalg.norm(ti))
     floor = float(np.linalg.norm((data - truth_zlp)[..., w] - ti) / np.linalg.norm(ti))
     cov = float(np.mean((lower[..., w] <= ti) & (ti <= upper[..., w]))) if lower is not None else float("nan")
     sub = (e >= 1.0) & (e < 1.6)
     bias = float(np.mean(inel[..., sub] - truth_inel[..., sub]))
-    return dict(relL2=rel, floor=floor, cov68=cov, subgap_bias=bias)
+    return dict(relL2=rel, floor=floor, cov68=cov, subgap_bias=bias, bands=bands)
 
 
 def run_ours(s, replicas, seed):
@@ -102,7 +107,7 @@ def main(argv=None):
     rows = {}
     ours = run_ours(s, a.replicas, a.seed)
     rows["hyperspy_eels_ml"] = {**ours, **metrics(e, s.data, truth.inelastic.data, truth.zlp.data, ours["inel"],
-                                                 ours["lower"], ours["upper"])}
+                                                 ours["lower"], ours["upper"], truth.t_lambda)}
     rss_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if not a.no_eelsfitter:
         try:
@@ -111,7 +116,8 @@ def main(argv=None):
             print(f"EELSfitter not available ({exc}); pip install eelsfitter torch")
         else:
             rows[f"EELSfitter 3.1.0 ({a.ef_epochs} ep)"] = {
-                **ef, **metrics(e, s.data, truth.inelastic.data, truth.zlp.data, ef["inel"], ef["lower"], ef["upper"])}
+                **ef, **metrics(e, s.data, truth.inelastic.data, truth.zlp.data, ef["inel"], ef["lower"], ef["upper"],
+                           truth.t_lambda)}
     n = int(np.prod(a.shape))
     print(f"\nZLP subtraction benchmark: {a.shape[0]}x{a.shape[1]} SI ({n} spectra, {e.size} channels), "
           f"{a.replicas} replicas, {os.cpu_count()} CPUs; peak RSS of our run {rss_ours:.0f} MB")
@@ -123,6 +129,8 @@ def main(argv=None):
         tot = r["train"] + r["infer"]
         print(f"{name:34s} {r['train']:8.1f} {r['infer']:8.2f} {tot:8.1f} {n / tot:9.1f} {r['relL2']:6.3f} "
               f"{r['relL2'] / r['floor']:6.2f} {r['cov68']:6.3f} {r['subgap_bias']:+7.2f} {r['failed']:6d}")
+    for name, r in rows.items():
+        print(f"relL2 by thickness, {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in r["bands"].items()))
     print(f"Poisson floor relL2 = {rows['hyperspy_eels_ml']['floor']:.3f}; subgap = mean bias in 1.0-1.6 eV "
           "(counts/channel, truth 0.2-0.5)")
     if len(rows) == 2:
