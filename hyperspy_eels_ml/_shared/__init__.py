@@ -10,7 +10,7 @@ Data flow of every capability::
 
 from .batch import as_dask, compute, map_spectra, progress
 from .cache import clear_cache, get_cached
-from .signals import navigation_map, per_pixel_spectra, record_provenance
+from .signals import navigation_map, per_pixel_spectra, record_provenance, to_eager
 from .validation import (
     EELSInputError,
     EmptySignalError,
@@ -26,7 +26,7 @@ from .validation import (
 
 __all__ = [
     "as_dask", "compute", "map_spectra", "progress", "clear_cache", "get_cached",
-    "navigation_map", "per_pixel_spectra", "record_provenance", "EELSInputError",
+    "navigation_map", "per_pixel_spectra", "record_provenance", "to_eager", "EELSInputError",
     "EmptySignalError", "EnergyAxisError", "EnergyRangeError", "NonFiniteDataError",
     "NotEELSSignalError", "ValidatedEELS", "check_energy_range", "check_finite_block",
     "validate_eels",

@@ -106,6 +106,18 @@ def map_spectra(data, func, n_out, dtype=np.float32, *, extra_args=(), drop_sign
     )
 
 
+def resolve_show_progressbar(show_progressbar=None):
+    """``show_progressbar``, or HyperSpy's preference when it is None."""
+    if show_progressbar is None:
+        try:
+            from hyperspy.defaults_parser import preferences
+
+            return bool(preferences.General.show_progressbar)
+        except Exception:  # pragma: no cover
+            return False
+    return bool(show_progressbar)
+
+
 @contextlib.contextmanager
 def progress(show_progressbar=None):
     """Dask progress bar following HyperSpy's preference when ``show_progressbar`` is None.
@@ -113,14 +125,7 @@ def progress(show_progressbar=None):
     Under ``dask.distributed`` the local progress bar does not see the tasks;
     use the dashboard there.
     """
-    if show_progressbar is None:
-        try:
-            from hyperspy.defaults_parser import preferences
-
-            show_progressbar = preferences.General.show_progressbar
-        except Exception:  # pragma: no cover
-            show_progressbar = False
-    if show_progressbar:
+    if resolve_show_progressbar(show_progressbar):
         from dask.diagnostics import ProgressBar
 
         with ProgressBar(minimum=1.0):

@@ -20,7 +20,7 @@ import platform
 import dask.array as da
 import numpy as np
 
-__all__ = ["navigation_map", "per_pixel_spectra", "record_provenance", "nav_axes_dicts"]
+__all__ = ["navigation_map", "per_pixel_spectra", "record_provenance", "nav_axes_dicts", "to_eager"]
 
 PROVENANCE_NODE = "hyperspy_eels_ml"
 
@@ -147,3 +147,15 @@ def record_provenance(signal, function, parameters, *, models=None, extra=None,
         info.update({k: _jsonable(v) for k, v in extra.items()})
     signal.metadata.set_item(PROVENANCE_NODE, info)
     return signal
+
+
+def to_eager(sig, data=None):
+    """Eager copy of a lazy result signal, with ``data`` if already computed (eager signals pass through)."""
+    if not sig._lazy:
+        return sig
+    if data is None:
+        data = sig.data.compute()
+    out = sig._deepcopy_with_new_data(np.asarray(data))
+    out._lazy = False
+    out._assign_subclass()
+    return out

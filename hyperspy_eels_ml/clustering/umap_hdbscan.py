@@ -37,6 +37,7 @@ from .._shared import (
     navigation_map,
     per_pixel_spectra,
     record_provenance,
+    to_eager,
     validate_eels,
 )
 from .._shared.batch import as_dask, canonical_chunks
@@ -397,7 +398,7 @@ class UMAPClusterResult:
                  self.cluster_spectra.data, self.cluster_sizes]
         vals = compute(*parts, show_progressbar=show_progressbar)
         self.labels, self.probabilities, self.embedding, self.cluster_spectra = (
-            _to_eager(sig, val) for sig, val in
+            to_eager(sig, val) for sig, val in
             zip((self.labels, self.probabilities, self.embedding, self.cluster_spectra), vals))
         self.cluster_sizes = np.asarray(vals[4])
         return self
@@ -517,17 +518,6 @@ class UMAPClusterResult:
         lazy = " (lazy)" if self.is_lazy else ""
         return (f"<UMAPClusterResult{lazy}: {self.n_clusters} clusters, navigation shape "
                 f"{self.labels.data.shape}>")
-
-
-def _to_eager(sig, data=None):
-    if not sig._lazy:
-        return sig
-    if data is None:
-        data = sig.data.compute()
-    out = sig._deepcopy_with_new_data(np.asarray(data))
-    out._lazy = False
-    out._assign_subclass()
-    return out
 
 
 # ----------------------------------------------------------------------------

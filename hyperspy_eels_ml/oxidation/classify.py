@@ -36,6 +36,7 @@ from .._shared import (
     navigation_map,
     per_pixel_spectra,
     record_provenance,
+    to_eager,
     validate_eels,
 )
 from .._shared.batch import map_spectra
@@ -249,7 +250,7 @@ class OxidationResult:
         sigs = [getattr(self, n) for n in self._SIGNALS]
         vals = compute(*[s.data for s in sigs], self.n_masked, show_progressbar=show_progressbar)
         for name, sig, val in zip(self._SIGNALS, sigs, vals):
-            setattr(self, name, _to_eager(sig, val))
+            setattr(self, name, to_eager(sig, val))
         self.n_masked = int(vals[-1])
         return self
 
@@ -312,15 +313,6 @@ class OxidationResult:
         masked = "" if self.is_lazy else f", {int(self.n_masked)} of {int(self.n_pixels)} pixels masked"
         return (f"<OxidationResult{lazy}: {self.model_info.get('element')} "
                 f"{_EDGE_NAMES.get(self.model_info.get('edge'), '')} {self.classes}{masked}>")
-
-
-def _to_eager(sig, data):
-    if not sig._lazy:
-        return sig
-    out = sig._deepcopy_with_new_data(np.asarray(data))
-    out._lazy = False
-    out._assign_subclass()
-    return out
 
 
 def _mask_array(navigation_mask, nav_shape):

@@ -10,7 +10,7 @@ import dask.array as da
 import numpy as np
 
 from .._shared.batch import as_dask, compute, map_spectra
-from .._shared.signals import navigation_map, record_provenance
+from .._shared.signals import navigation_map, record_provenance, to_eager
 from .._shared.validation import EnergyRangeError, check_finite_block
 
 __all__ = ["BandGapResult", "fit_band_gap_replicas", "fit_onset"]
@@ -28,13 +28,12 @@ class BandGapResult:
     b_upper: object
 
     def compute(self, show_progressbar=None):
-        sigs = [self.Eg, self.Eg_lower, self.Eg_upper, self.b, self.b_lower, self.b_upper]
-        lazy = [s for s in sigs if s._lazy]
-        if lazy:
-            for s, a in zip(lazy, compute(*[s.data for s in lazy], show_progressbar=show_progressbar)):
-                s.data = a
-                s._lazy = False
-                s._assign_subclass()
+        """Compute the lazy maps together (in place); returns self."""
+        names = [n for n in ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper") if getattr(self, n)._lazy]
+        if names:
+            arrays = compute(*[getattr(self, n).data for n in names], show_progressbar=show_progressbar)
+            for n, a in zip(names, arrays):
+                setattr(self, n, to_eager(getattr(self, n), a))
         return self
 
 

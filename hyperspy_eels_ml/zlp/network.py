@@ -20,6 +20,7 @@ and the tail continues as a power law ``E^-(v1 + v2)`` instead of collapsing
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,14 +114,13 @@ class ReplicaEnsemble:
         c = np.atleast_1d(np.asarray(c, dtype=np.float64))
         return interp_rows(c, self.base_c, baseline_log(energy, self.base_theta), axis=0)
 
-    def log_zlp(self, energy, c, replicas=None):
+    def log_zlp(self, energy, c):
         """``log z`` for every replica, thickness proxy and energy: (R, n_c, n_E)."""
         f, x = self.features(energy, c)
-        sel = slice(None) if replicas is None else replicas
         h = f.reshape(1, -1, 2).astype(np.float32)
         n_layers = len(self.weights) // 2
         for i in range(n_layers):
-            W, b = (np.asarray(a, dtype=np.float32) for a in (self.weights[2 * i][sel], self.weights[2 * i + 1][sel]))
+            W, b = (np.asarray(a, dtype=np.float32) for a in (self.weights[2 * i], self.weights[2 * i + 1]))
             if i == 0:  # separable first layer: energy part (R, n_E, H) + thickness part (R, n_c, H)
                 fe = f[0, :, 0].astype(np.float32)
                 fc = f[:, 0, 1].astype(np.float32)
@@ -132,7 +132,7 @@ class ReplicaEnsemble:
             if i < n_layers - 1:
                 h = 0.5 * (1.0 + np.tanh(0.5 * h))  # sigmoid, overflow-safe
         out = h[..., 0].reshape(-1, f.shape[0], f.shape[1]).astype(np.float64)
-        sk = self.skip[sel]
+        sk = self.skip
         if self.base_theta is not None:
             out = out + self.baseline(energy, c)[None]
         return out + sk[:, 0, None, None] * x[None, None, :] + sk[:, 1, None, None] * np.abs(x)[None, None, :]
@@ -165,7 +165,7 @@ class TrainingData:
     ``y``/``sigma``/``mask`` have shape (R, K, n_E): the log of the normalised
     cluster-mean spectrum of replica r (bootstrap over pixels), its uncertainty
     and which points are fitted (E_low_k <= E < dE1_k). ``y_val`` holds the
-    same for the out-of-bag pixels (held-out whole spectra).
+    same for the out-of-bag pixels (held-out whole spectra), on the same points.
     """
 
     energy: np.ndarray
@@ -174,7 +174,6 @@ class TrainingData:
     sigma: np.ndarray
     mask: np.ndarray
     y_val: np.ndarray
-    mask_val: np.ndarray
     penalty_energy: np.ndarray  #: (n_P,) energies of the monotonicity/curvature grid (loss side)
     penalty_mask: np.ndarray  #: (K, n_P) which grid points apply to each cluster (dE1_k*0.5 .. dE2_k)
     curvature_mask: np.ndarray  #: (K, n_P) points beyond dE1_k (smooth power-law continuation)
@@ -227,11 +226,9 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
 
     rng = np.random.default_rng(random_state)
     # only the channels fitted by some cluster enter the graph (region I is a small part of the axis)
-    used = np.flatnonzero(data.mask.any(axis=(0, 1)) | data.mask_val.any(axis=(0, 1)))
-    data = TrainingData(energy=data.energy[used], c=data.c, y=data.y[..., used], sigma=data.sigma[..., used],
-                        mask=data.mask[..., used], y_val=data.y_val[..., used], mask_val=data.mask_val[..., used],
-                        penalty_energy=data.penalty_energy, penalty_mask=data.penalty_mask,
-                        curvature_mask=data.curvature_mask, base_theta=data.base_theta)
+    used = np.flatnonzero(data.mask.any(axis=(0, 1)))
+    data = dataclasses.replace(data, energy=data.energy[used], y=data.y[..., used], sigma=data.sigma[..., used],
+                               mask=data.mask[..., used], y_val=data.y_val[..., used])
     R = data.y.shape[0]
     sizes = (2,) + tuple(hidden) + (1,)
     ens0 = ReplicaEnsemble(weights=_init_weights(rng, R, sizes), skip=np.zeros((R, 2), np.float32),
@@ -255,11 +252,8 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     w_tr = data.mask / np.maximum(data.sigma, 1e-6) ** 2
     n_tr = np.maximum(data.mask.sum(axis=(1, 2)), 1)
     Y = tf.constant(np.nan_to_num(data.y).reshape(R, -1), f32)
-    Wt = tf.constant((w_tr / n_tr[:, None, None]).reshape(R, -1), f32)
-    w_va = data.mask_val / np.maximum(data.sigma, 1e-6) ** 2
-    n_va = np.maximum(data.mask_val.sum(axis=(1, 2)), 1)
+    Wt = tf.constant((w_tr / n_tr[:, None, None]).reshape(R, -1), f32)  # training and validation points agree
     Yv = tf.constant(np.nan_to_num(data.y_val).reshape(R, -1), f32)
-    Wv = tf.constant((w_va / n_va[:, None, None]).reshape(R, -1), f32)
     pm = tf.constant(data.penalty_mask[:, 1:].astype(np.float32))  # (K, nP-1)
     cm = tf.constant((data.curvature_mask[:, 1:-1] & data.curvature_mask[:, 2:] & data.curvature_mask[:, :-2])
                      .astype(np.float32))
@@ -289,7 +283,7 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
         resid, out = forward(ps)
         fit = out[:, : K * nE]
         chi_tr = tf.reduce_sum(Wt * tf.square(fit - Y), axis=1)
-        chi_va = tf.reduce_sum(Wv * tf.square(fit - Yv), axis=1)
+        chi_va = tf.reduce_sum(Wt * tf.square(fit - Yv), axis=1)
         pen = tf.reshape(out[:, K * nE:], (R, K, nP))
         slope = (pen[:, :, 1:] - pen[:, :, :-1]) / dxt  # d log z / d x on the loss side
         mono = tf.reduce_sum(pm * tf.square(tf.nn.relu(slope)), axis=(1, 2)) / n_pm

@@ -34,6 +34,7 @@ the changes that make it fast and calibrated:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
@@ -42,8 +43,8 @@ from dataclasses import dataclass, field
 import dask.array as da
 import numpy as np
 
-from .._shared.batch import as_dask, compute, map_spectra
-from .._shared.signals import navigation_map, record_provenance
+from .._shared.batch import as_dask, compute, map_spectra, resolve_show_progressbar
+from .._shared.signals import navigation_map, record_provenance, to_eager
 from .._shared.validation import EELSInputError, EnergyRangeError, check_finite_block, validate_eels
 from .network import ReplicaEnsemble, TrainingData, fit_baseline, interp_rows, train_replicas
 
@@ -173,7 +174,7 @@ class ZLPModel:
 
     # -- application -------------------------------------------------------------------
     def _check_axis(self, energy):
-        if energy.size != self.energy.size or not np.allclose(energy, self.energy, atol=1e-6 * max(1, abs(energy).max())):
+        if not _same_axis(energy, self.energy):
             raise EnergyRangeError(
                 f"This ZLP model was trained on an energy axis {self.energy[0]:g} to {self.energy[-1]:g} eV "
                 f"({self.energy.size} channels of {self.energy[1] - self.energy[0]:g} eV); the signal has "
@@ -354,15 +355,12 @@ class ZLPResult:
 
     def compute(self, show_progressbar=None):
         """Compute every lazy output together (the data are read once)."""
-        names = self._names + ("thickness", "thickness_lower", "thickness_upper")
-        sigs = [getattr(self, n) for n in names]
-        lazy = [s for s in sigs if s._lazy]
-        if lazy:
-            arrays = compute(*[s.data for s in lazy], show_progressbar=show_progressbar)
-            for s, a in zip(lazy, arrays):
-                s.data = a
-                s._lazy = False
-                s._assign_subclass()
+        names = [n for n in self._names + ("thickness", "thickness_lower", "thickness_upper")
+                 if getattr(self, n)._lazy]
+        if names:
+            arrays = compute(*[getattr(self, n).data for n in names], show_progressbar=show_progressbar)
+            for n, a in zip(names, arrays):
+                setattr(self, n, to_eager(getattr(self, n), a))
         return self
 
     def fit_band_gap(self, energy_range, exponent=None, *, show_progressbar=None, lazy_output=None):
@@ -455,6 +453,10 @@ def _replica_report(diag):
 # ----------------------------------------------------------------------------- training
 
 
+def _same_axis(a, b):
+    return a.size == b.size and np.allclose(a, b, atol=1e-6 * max(1.0, float(np.abs(b).max())))
+
+
 def _as_vacuum_array(vacuum, energy):
     """Stack a vacuum reference (signal or list of signals/arrays) into (n, n_E) float."""
     if vacuum is None:
@@ -464,7 +466,7 @@ def _as_vacuum_array(vacuum, energy):
     for item in items:
         if hasattr(item, "axes_manager"):
             vv = validate_eels(item, what="subtract_zlp_nn (vacuum)", min_channels=32)
-            if vv.energy.size != energy.size or not np.allclose(vv.energy, energy, atol=1e-6 * max(1, abs(energy).max())):
+            if not _same_axis(vv.energy, energy):
                 raise EnergyRangeError(
                     f"The vacuum reference's energy axis ({vv.energy[0]:g} to {vv.energy[-1]:g} eV, "
                     f"{vv.energy.size} channels) differs from the signal's ({energy[0]:g} to {energy[-1]:g} eV, "
@@ -673,7 +675,7 @@ def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=
     pe = np.sinh(xg) * w
     pmask = np.ones((K, pe.size), bool)
     cmask = (pe[None, :] >= 0.8 * cl["dE1"][:, None]) & (pe[None, :] <= cl["dE2"][:, None])
-    data = TrainingData(energy=energy, c=cl["c"], y=y, sigma=sigma, mask=mask, y_val=yv, mask_val=mask.copy(),
+    data = TrainingData(energy=energy, c=cl["c"], y=y, sigma=sigma, mask=mask, y_val=yv,
                         penalty_energy=pe, penalty_mask=pmask, curvature_mask=cmask, base_theta=base_theta)
     fit_lo = energy[np.argmax(mask.any(axis=(0, 1)))]
     xr = np.arcsinh(np.array([fit_lo, cl["dE1"].max()]) / w)
@@ -752,20 +754,11 @@ def _failed(val):
 
 
 def _subset_data(d, sel):
-    return TrainingData(energy=d.energy, c=d.c, y=d.y[sel], sigma=d.sigma[sel], mask=d.mask[sel], y_val=d.y_val[sel],
-                        mask_val=d.mask_val[sel], penalty_energy=d.penalty_energy, penalty_mask=d.penalty_mask,
-                        curvature_mask=d.curvature_mask, base_theta=d.base_theta)
+    return dataclasses.replace(d, y=d.y[sel], sigma=d.sigma[sel], mask=d.mask[sel], y_val=d.y_val[sel])
 
 
 def _progress_bar(show_progressbar, total, desc):
-    if show_progressbar is None:
-        try:
-            from hyperspy.defaults_parser import preferences
-
-            show_progressbar = preferences.General.show_progressbar
-        except Exception:  # pragma: no cover
-            show_progressbar = False
-    if not show_progressbar:
+    if not resolve_show_progressbar(show_progressbar):
         return None
     from tqdm.auto import tqdm
 
