@@ -11,12 +11,26 @@ the functions that need them, so importing the package stays fast.
 
 from ._version import __version__
 from ._methods import install_methods
+from ._shared.exceptions import (
+    DegenerateDataError,
+    EELSInputError,
+    EmptySignalError,
+    EnergyAxisError,
+    EnergyRangeError,
+    ModelFileError,
+    NavigationMaskError,
+    NonFiniteDataError,
+    NotEELSSignalError,
+    ParameterError,
+)
 from .clustering import UMAPClusterResult, umap_cluster
 from .oxidation import OxidationResult, classify_oxidation
 from .zlp import ZLPResult, subtract_zlp_nn
 
 __all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidation", "OxidationResult",
            "subtract_zlp_nn", "ZLPResult",
-           "install_methods"]
+           "install_methods",
+           "EELSInputError", "NotEELSSignalError", "EnergyAxisError", "EnergyRangeError", "NonFiniteDataError",
+           "EmptySignalError", "NavigationMaskError", "ParameterError", "DegenerateDataError", "ModelFileError"]
 
 install_methods()

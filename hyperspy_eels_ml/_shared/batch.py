@@ -19,7 +19,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-__all__ = ["as_dask", "map_spectra", "compute", "progress"]
+__all__ = ["as_dask", "map_spectra", "compute", "progress", "canonical_chunks", "resolve_show_progressbar"]
 
 #: Target size of one block of spectra for eager data (bytes).
 EAGER_BLOCK_BYTES = 32 * 2**20
@@ -29,7 +29,7 @@ def canonical_chunks(shape, itemsize, block_bytes=None):
     """Deterministic chunks for an array of spectra: whole rows of the last navigation axis.
 
     Only the first navigation axis is split, so a chunking depends on the shape only
-    (and on :data:`EAGER_BLOCK_BYTES`).
+    (and on ``block_bytes``, default :data:`EAGER_BLOCK_BYTES`).
     """
     block_bytes = EAGER_BLOCK_BYTES if block_bytes is None else block_bytes
     shape = tuple(int(s) for s in shape)
@@ -40,11 +40,12 @@ def canonical_chunks(shape, itemsize, block_bytes=None):
     return (rows,) + tuple(-1 for _ in shape[1:])
 
 
-def as_dask(data, block_bytes=None):
+def as_dask(data, block_bytes=None, block_size=None):
     """Return ``data`` as a dask array with whole spectra per block.
 
     Dask input is only rechunked along the signal axis (if split); numpy input
-    gets :func:`canonical_chunks`.
+    gets :func:`canonical_chunks` with blocks of about ``block_bytes`` bytes, or
+    of about ``block_size`` spectra (whole rows: at least one row) when given.
     """
     if isinstance(data, da.Array):
         if len(data.chunks[-1]) > 1:
@@ -53,10 +54,13 @@ def as_dask(data, block_bytes=None):
     data = np.asarray(data)
     if data.ndim == 1:
         data = data[np.newaxis]
+    if block_size is not None:
+        block_bytes = int(block_size) * int(data.shape[-1]) * data.itemsize
     return da.from_array(data, chunks=canonical_chunks(data.shape, data.itemsize, block_bytes), name=False)
 
 
-def map_spectra(data, func, n_out, dtype=np.float32, *, extra_args=(), drop_signal_axis=False, **kwargs):
+def map_spectra(data, func, n_out, dtype=np.float32, *, extra_args=(), drop_signal_axis=False,
+                block_bytes=None, block_size=None, **kwargs):
     """Apply ``func`` to every block of spectra.
 
     Parameters
@@ -74,13 +78,21 @@ def map_spectra(data, func, n_out, dtype=np.float32, *, extra_args=(), drop_sign
         Output dtype.
     drop_signal_axis : bool
         If True and ``n_out == 1``, the output has the navigation shape only.
+    block_bytes : int, optional
+        Target block size in bytes when ``data`` is a numpy array (default
+        :data:`EAGER_BLOCK_BYTES`, 32 MiB); dask input keeps its chunks.
+    block_size : int, optional
+        Alternatively, the target number of spectra per block for numpy input
+        (rounded to whole rows of the last navigation axis).
+    **kwargs
+        Passed to ``func`` (and to :func:`dask.array.map_blocks`).
 
     Returns
     -------
     dask.array.Array
         Lazy result with the navigation chunks of ``data``.
     """
-    data = as_dask(data)
+    data = as_dask(data, block_bytes=block_bytes, block_size=block_size)
     nav_ndim = data.ndim - 1
 
     def _block(block, *args, **kw):
