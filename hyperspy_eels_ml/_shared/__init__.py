@@ -12,7 +12,15 @@ Data flow of every capability::
 See ``/docs/dev_guide.rst`` and ``SHARED_API.md`` for the list of names.
 """
 
-from .batch import as_dask, canonical_chunks, compute, map_spectra, progress, resolve_show_progressbar
+from .batch import (
+    as_dask,
+    canonical_chunks,
+    compute,
+    map_spectra,
+    progress,
+    reduce_spectra,
+    resolve_show_progressbar,
+)
 from .cache import clear_cache, file_key, file_sha256, get_cached, get_cached_file
 from .docstrings import DOCS, fill_doc
 from .exceptions import (
@@ -42,7 +50,7 @@ from .validation import (
 from .warn import find_stacklevel, warn
 
 __all__ = [
-    "as_dask", "canonical_chunks", "compute", "map_spectra", "progress", "resolve_show_progressbar",
+    "as_dask", "canonical_chunks", "compute", "map_spectra", "progress", "reduce_spectra", "resolve_show_progressbar",
     "clear_cache", "file_key", "file_sha256", "get_cached", "get_cached_file",
     "DOCS", "fill_doc",
     "DegenerateDataError", "EELSInputError", "EmptySignalError", "EnergyAxisError", "EnergyRangeError",
