@@ -1,5 +1,13 @@
-"""Unsupervised segmentation of spectrum images (UMAP + HDBSCAN)."""
+"""Unsupervised segmentation of spectrum images (UMAP + HDBSCAN).
 
-from .umap_hdbscan import UMAPClusterResult, umap_cluster, vacuum_mask
+Public: :func:`umap_cluster` (also ``s.umap_cluster()``), :func:`fit_umap_cluster`
+-> :class:`UMAPClusterModel` (``fit``/``predict``), :class:`UMAPClusterResult`,
+:func:`vacuum_mask`.
+"""
 
-__all__ = ["umap_cluster", "UMAPClusterResult", "vacuum_mask"]
+from .masks import vacuum_mask
+from .model import UMAPClusterModel, fit_umap_cluster
+from .result import UMAPClusterResult
+from .umap_hdbscan import umap_cluster
+
+__all__ = ["umap_cluster", "fit_umap_cluster", "UMAPClusterModel", "UMAPClusterResult", "vacuum_mask"]
