@@ -1,10 +1,16 @@
-"""Core-loss generator: ground truth, physics sanity, determinism, bad input."""
+"""Core-loss generator: ground truth, physics sanity, determinism, bad input, realism mechanisms."""
 
 import numpy as np
 import pytest
+from scipy.signal import find_peaks
 
 from hyperspy_eels_ml.simulation import core_loss
 from hyperspy_eels_ml.simulation.edges import edge_onsets
+from hyperspy_eels_ml.simulation.realism import ARTEFACT_BITS, three_d_holes
+
+# noise-free, sharp, unshifted spectra for peak-position checks
+CLEAN = dict(noise=False, instrument_shift=0.0, dispersion_error=0.0, chemical_shift=0.0, t_lambda=0.05,
+             zlp_fwhm=0.3, jump_ratio=1.0)
 
 
 def test_shapes_and_labels():
@@ -14,7 +20,7 @@ def test_shapes_and_labels():
     assert np.all(b.present.any(axis=1))
     assert not np.any(b.visible & ~b.present)  # never visible when absent
     assert set(b.params) >= {"E0", "beta", "instrument_shift", "chemical_shift", "t_lambda", "counts"}
-    assert np.all((b.params["t_lambda"] >= 0.05) & (b.params["t_lambda"] <= 1.5))
+    assert np.all((b.params["t_lambda"] >= 0.03) & (b.params["t_lambda"] <= 1.5))
 
 
 def test_deterministic_for_a_seed():
@@ -28,7 +34,7 @@ def test_edge_onset_follows_shift():
     for shift in (-4.0, 0.0, 4.0):
         b = core_loss(1, ["C"], energy_offset=250, dispersion=0.1, size=800, amounts=[1.0], instrument_shift=shift,
                       chemical_shift=0.0, noise=False, fine_structure=False, t_lambda=0.05, zlp_fwhm=0.3,
-                      jump_ratio=1.0, rng=1)
+                      jump_ratio=1.0, dispersion_error=0.0, rng=1)
         s = b.spectra[0]
         rise = b.energy[np.argmax(np.diff(s))]
         assert rise == pytest.approx(edge_onsets("C")["K"] + shift, abs=0.6)
@@ -51,6 +57,7 @@ def test_visibility_grows_with_counts():
 def test_plural_scattering_fills_in_after_edge():
     """More thickness moves counts from the edge onset to one plasmon energy above it."""
     kw = dict(energy_offset=250, dispersion=0.25, size=1024, amounts=[1.0], instrument_shift=0, chemical_shift=0,
+              dispersion_error=0.0,
               noise=False, fine_structure=False, plasmon_energy=20.0, plasmon_width=5.0, zlp_fwhm=0.5, E0=200,
               beta=30, background_exponent=3.0, jump_ratio=1.0, rng=0)
     thin = core_loss(1, ["C"], t_lambda=0.05, **kw).spectra[0]
@@ -62,7 +69,8 @@ def test_plural_scattering_fills_in_after_edge():
 
 
 def test_poisson_statistics():
-    kw = dict(energy_offset=400, size=256, amounts=[1.0, 1.0], counts=1000.0, gain=1.0, read_noise=0.0, rng=5)
+    kw = dict(energy_offset=400, size=256, amounts=[1.0, 1.0], counts=1000.0, gain=1.0, read_noise=0.0, rng=5,
+              noise_correlation=0.0, dark_offset=0.0, artefacts=False)
     mean = core_loss(1, ["Mn", "O"], noise=False, **kw).spectra[0]
     noisy = core_loss(1, ["Mn", "O"], **kw).spectra[0]
     z = (noisy - mean) / np.sqrt(np.maximum(mean, 1))
@@ -82,3 +90,215 @@ def test_bad_input():
         core_loss(2, ["C"], energy_offset=-10)
     with pytest.raises(ValueError, match="E0 must be in kV"):
         core_loss(2, ["C"], E0=200000)
+
+
+# ---------------------------------------------------------------------------------------------
+# realism mechanisms (issue 10)
+# ---------------------------------------------------------------------------------------------
+def test_hole_counts_follow_the_ionic_valence():
+    assert three_d_holes("Cu", 2) == 1 and three_d_holes("Cu", 1) == 0 and three_d_holes("Cu", 0) == 0
+    assert three_d_holes("Ti", 4) == 10 and three_d_holes("Ti", 3) == 9 and three_d_holes("Sc", 3) == 10
+    assert three_d_holes("Fe", 3) == 5 and three_d_holes("Fe", 2) == 4 and three_d_holes("Mn", 2) == 5
+    assert three_d_holes("Ca", 2) == 10 and three_d_holes("K", 1) == 10 and three_d_holes("Ni", 2) == 2
+
+
+def _l3_peak_over_continuum(el, v, off):
+    b = core_loss(1, [el, "O"], energy_offset=off, dispersion=0.1, size=900, amounts=[1.0, 0.0], valence={el: v},
+                  white_line_strength=1.0, rng=1, **CLEAN)
+    s, e = b.spectra[0].astype(float), b.energy
+    l3 = edge_onsets(el)["L3"]
+    top = s[(e > l3 - 2) & (e < l3 + 6)].max()
+    cont = s[(e > l3 + 45) & (e < l3 + 55)].mean()
+    return top / cont, b
+
+
+def test_cu2_has_a_strong_l3_line_and_cu1_none():
+    r2, b2 = _l3_peak_over_continuum("Cu", 2, 900)
+    r1, b1 = _l3_peak_over_continuum("Cu", 1, 900)
+    assert r2 > 2.0 * r1
+    assert np.isfinite(b2.params["l3_l2"][0, 0]) and np.isnan(b1.params["l3_l2"][0, 0])
+
+
+def test_ti4_d0_shows_crystal_field_doublets_and_low_l3_l2():
+    b = core_loss(1, ["Ti", "O"], energy_offset=440, dispersion=0.05, size=800, amounts=[1.0, 0.0], valence={"Ti": 4},
+                  rng=2, **CLEAN)
+    s, e = b.spectra[0], b.energy
+    reg = (e > 455) & (e < 472)
+    p, _ = find_peaks(s[reg], prominence=0.03 * s[reg].max())
+    assert len(p) >= 3  # t2g/eg doublets at L3 and L2
+    assert 0.7 <= b.params["l3_l2"][0, 0] <= 0.95
+
+
+def test_l3_l2_ratio_grows_with_d_count():
+    lo = core_loss(200, ["Ti", "O"], energy_offset=440, size=256, amounts=[1.0, 1.0], valence={"Ti": 4}, rng=3)
+    hi = core_loss(200, ["Fe", "O"], energy_offset=690, size=256, amounts=[1.0, 1.0], valence={"Fe": 3}, rng=3)
+    r_lo, r_hi = lo.params["l3_l2"][:, 0], hi.params["l3_l2"][:, 0]
+    assert r_lo.max() < 1.0 and r_hi.min() > 2.0
+    # draws span about 0.7-3.5 over the 3d row
+    allr = np.concatenate([r_lo, r_hi])
+    assert allr.min() < 0.8 and allr.max() > 3.5
+
+
+def test_white_line_strength_parameter_scales_the_lines():
+    kw = dict(energy_offset=690, dispersion=0.1, size=900, amounts=[1.0], valence={"Fe": 3}, rng=4, **CLEAN)
+    weak = core_loss(1, ["Fe"], white_line_strength=0.3, **kw).spectra[0]
+    strong = core_loss(1, ["Fe"], white_line_strength=1.5, **kw).spectra[0]
+    e = np.arange(900) * 0.1 + 690
+    cont = (e > 760) & (e < 770)
+    assert strong.max() / strong[cont].mean() > 2 * weak.max() / weak[cont].mean()
+
+
+@pytest.mark.parametrize("element, others, offset, window, expect", [
+    ("Mg", ["O"], 1280.0, (1305, 1330), [(4.5, 8.5), (10.5, 15.5)]),   # MgO: +6 / +13 eV
+    ("C", [], 270.0, (283, 300), None),
+])
+def test_k_elnes_peak_positions(element, others, offset, window, expect):
+    from hyperspy_eels_ml.simulation.realism import K_ELNES
+
+    b = core_loss(40, [element] + others, energy_offset=offset, dispersion=0.1, size=900,
+                  amounts=[1.0] + [1.0] * len(others), rng=5, **CLEAN)
+    onset = edge_onsets(element)["K"]
+    types = K_ELNES[element]
+    for s, ti, cs in zip(b.spectra, b.params["bonding"][:, 0], b.params["chemical_shift"][:, 0]):
+        assert ti >= 0
+        reg = (b.energy > window[0]) & (b.energy < window[1])
+        p, _ = find_peaks(s[reg], prominence=0.05 * s[reg].max())
+        rel = b.energy[reg][p] - onset
+        name, _, _, _, peaks = types[ti]
+        if expect is None and peaks[0][1][1] <= 2.0 and peaks[0][2][0] >= 0.5:  # every narrow first peak is seen where its prior puts it
+            lo, hi = peaks[0][0]
+            assert np.any((rel > lo + cs - 1.0) & (rel < hi + cs + 1.0)), (name, rel)
+        elif name.startswith("oxide"):
+            for lo, hi in expect:
+                assert np.any((rel > lo) & (rel < hi)), (name, rel)
+    # the first (pi*/pre-peak) peak is well above the continuum: peak-to-continuum of 2 or more is common
+    # (highest point within 12 eV of the onset / mean at 35-50 eV, on the edge signal without background)
+    edge = core_loss(40, [element] + others, energy_offset=offset, dispersion=0.1, size=900,
+                     amounts=[1.0] + [0.0] * len(others), rng=5, **CLEAN)
+    e = edge.energy
+    ptc = edge.spectra[:, (e >= onset - 3) & (e <= onset + 12)].max(1) / edge.spectra[:, (e >= onset + 35) &
+                                                                                    (e <= onset + 50)].mean(1)
+    assert np.mean(ptc > 2.0) > 0.2, ptc
+
+
+def test_c_k_pi_star_of_sp2_carbon():
+    b = core_loss(60, ["C"], energy_offset=270, dispersion=0.1, size=600, amounts=[1.0], rng=6, **CLEAN)
+    sp2 = b.params["bonding"][:, 0] == 0
+    assert sp2.any()
+    for s in b.spectra[sp2]:
+        reg = (b.energy > 283) & (b.energy < 288)
+        p, _ = find_peaks(s[reg], prominence=0.02 * s.max())
+        assert np.any(np.abs(b.energy[reg][p] - 285.3) < 1.0)
+
+
+def test_correlated_noise_has_the_requested_lag1_autocorrelation():
+    kw = dict(energy_offset=400, size=2048, amounts=[1.0], counts=2e4, read_noise=0.0, dark_offset=0.0,
+              artefacts=False, gain=5.0, correlated_fraction=1.0, fine_structure=False, rng=7)
+    for rho in (0.0, 0.5, 0.9):  # smooth signal (C K tail): the blur of the signal itself does not matter
+        mean = core_loss(4, ["C"], noise=False, noise_correlation=rho, **kw).spectra.astype(float)
+        noisy = core_loss(4, ["C"], noise_correlation=rho, **kw)
+        d = noisy.spectra - mean
+        d = d[:, 50:-50]
+        lag1 = np.mean([np.corrcoef(r[1:], r[:-1])[0, 1] for r in d])
+        assert lag1 == pytest.approx(rho, abs=0.08), (rho, lag1, noisy.params["noise_lag1"])
+        if rho == 0.0:  # white: noise / sqrt(counts) = sqrt(gain)
+            z = d / np.sqrt(np.maximum(mean[:, 50:-50], 1.0))
+            assert z.std() == pytest.approx(np.sqrt(5.0), rel=0.1)
+
+
+def test_gain_spans_below_one_to_tens_and_dark_subtraction_gives_negative_channels():
+    b = core_loss(400, ["C", "O"], energy_offset=250, size=512, rng=8, counts=(20.0, 200.0), artefacts=False)
+    g = b.params["gain"]
+    assert g.min() < 0.5 and g.max() > 20
+    assert np.mean((b.spectra < 0).any(axis=1)) > 0.2
+
+
+def test_spliced_low_loss_gain_step():
+    b = core_loss(30, ["C"], energy_offset=100, dispersion=0.5, size=800, amounts=[1.0], rng=9, counts=1e5,
+                  artefact_rates=dict(splice=1.0, fill_channels=0, corrupt_end=0, cosmic_ray=0, gain_stripes=0))
+    clean = core_loss(30, ["C"], energy_offset=100, dispersion=0.5, size=800, amounts=[1.0], rng=9, counts=1e5,
+                      artefacts=False, noise=False)
+    es, f = b.params["splice_energy"], b.params["splice_factor"]
+    assert np.all(b.params["artefacts"] & ARTEFACT_BITS["splice"]) and np.all((es > 125) & (es < 222))
+    assert np.all((np.maximum(f, 1 / f) >= 3) & (np.maximum(f, 1 / f) <= 130))
+    for s, c, e_s, fac, g in zip(b.spectra, clean.spectra, es, f, b.params["gain"]):
+        below = (b.energy < e_s - 3) & (b.energy > e_s - 15)
+        above = (b.energy > e_s + 3) & (b.energy < e_s + 15)
+        ratio = (s[below].mean() / c[below].mean()) / (s[above].mean() / c[above].mean())
+        assert ratio == pytest.approx(fac, rel=0.15)
+
+
+def test_fill_channels_cosmic_rays_and_corrupt_ends():
+    rates = dict(splice=0, fill_channels=1.0, corrupt_end=0, cosmic_ray=0, gain_stripes=0)
+    b = core_loss(40, ["O"], energy_offset=450, size=512, amounts=[1.0], rng=10, artefact_rates=rates, read_noise=2.0)
+    for s in b.spectra:
+        ends = np.concatenate([s[:2], s[-2:]])
+        assert np.any(np.isin(np.round(ends, 4), np.float32([0.0, -1.0, 0.1])))
+    rates = dict(splice=0, fill_channels=0, corrupt_end=0, cosmic_ray=1.0, gain_stripes=0)
+    kw = dict(energy_offset=450, size=512, amounts=[1.0], rng=10, counts=1e4)
+    c = core_loss(40, ["O"], artefact_rates=rates, **kw)
+    ref = core_loss(40, ["O"], artefacts=False, noise=False, **kw)
+    assert np.all(c.params["artefacts"] & ARTEFACT_BITS["cosmic_ray"])
+    assert np.all((c.spectra - ref.spectra).max(1) > 0.15 * ref.spectra.max(1))  # spikes of >= 0.2 x the maximum
+
+
+def test_dispersion_scale_error_moves_edges_in_proportion():
+    for err in (-0.02, 0.0, 0.02):
+        b = core_loss(1, ["C"], energy_offset=100, dispersion=0.25, size=1600, amounts=[1.0], fine_structure=False,
+                      **{**CLEAN, "dispersion_error": err}, rng=11)
+        rise = b.energy[np.argmax(np.diff(b.spectra[0]))]
+        assert rise == pytest.approx(100 + (284 - 100) / (1 - err), abs=0.6)
+
+
+def test_axis_and_jump_ratio_ranges_are_realistic_by_default():
+    b = core_loss(2000, ["C", "O"], energy_offset=250, size=64, rng=12)
+    sh = b.params["instrument_shift"]
+    assert sh.min() < -9 and sh.max() > 11
+    assert np.abs(b.params["dispersion_error"]).max() > 0.015
+    assert (b.params["jump_ratio"] - 1).min() < 0.035
+
+
+def test_no_edge_of_a_present_element_in_the_window():
+    """Regression (issue 10): Au present but without an edge in 400-656 eV gave 'lam value too large'."""
+    for noise in (True, False):
+        b = core_loss(2, ["O", "Au"], energy_offset=400, dispersion=0.5, size=512, amounts=[0, 1], noise=noise)
+        assert np.all(np.isfinite(b.spectra)) and b.spectra.max() > 0
+        assert not b.visible.any()
+
+
+def test_visibility_is_measured_over_a_fixed_energy_width():
+    """The same specimen and dose per eV is equally visible at 0.25 and 1 eV/channel."""
+    fr = []
+    for disp in (0.25, 1.0):
+        b = core_loss(600, ["O", "Fe"], energy_offset=450, dispersion=disp, size=int(512 / disp), amounts=[1.0, 0.1],
+                      counts=1000.0 * disp, jump_ratio=0.5, artefacts=False, rng=13)
+        fr.append(b.visible[:, 1].mean())
+    assert 0.05 < fr[0] < 0.95
+    assert fr[0] == pytest.approx(fr[1], abs=0.12)
+
+
+def test_compound_composition_sampling():
+    els = ["B", "C", "N", "O", "F", "Mg", "Al", "Si", "Ca", "Sc", "Ti", "Mn", "Fe", "Co", "Ni", "Cu", "Cd", "Sb", "Ba",
+           "La", "Pr"]
+    b = core_loss(3000, els, energy_offset=150, dispersion=1.0, size=1024, rng=14)
+    pres = b.present
+    n = pres.sum(1)
+    assert n.min() >= 1 and n.max() <= 8 and 1.5 < n.mean() < 5
+    assert 0.55 < pres[:, els.index("O")].mean() < 0.8
+    assert pres[:, els.index("C")].mean() > 0.35
+    # near-coincident pairs appear together far more often than by chance
+    for a, c in (("N", "Sc"), ("Cu", "Pr"), ("Sc", "Cd")):
+        pa, pc = pres[:, els.index(a)], pres[:, els.index(c)]
+        assert (pa & pc).mean() > 1.5 * pa.mean() * pc.mean()
+    sb, o = pres[:, els.index("Sb")], pres[:, els.index("O")]
+    assert sb[o].mean() > 1.5 * sb[~o].mean()  # Sb M5 / O K
+
+
+def test_basic_preset_is_the_earlier_generator():
+    b = core_loss(500, ["C", "O", "Fe"], energy_offset=250, size=256, rng=15, realism="basic")
+    assert np.all((b.params["gain"] >= 0.8) & (b.params["gain"] <= 1.25))
+    assert np.all(b.params["noise_lag1"] == 0) and np.all(b.params["artefacts"] == 0)
+    assert np.all(b.params["bonding"] == -1) and np.all(b.params["valence"] == -1)
+    assert np.all(b.params["dispersion_error"] == 0) and (b.params["jump_ratio"] - 1).min() >= 0.2
+    with pytest.raises(ValueError, match="realism must be one of"):
+        core_loss(2, ["C"], realism="magic")

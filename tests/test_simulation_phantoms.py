@@ -110,3 +110,22 @@ def test_ferrite_composition_map():
     assert np.corrcoef(jump[part], np.nan_to_num(mn_amount[part]))[0, 1] > 0.8
     with pytest.raises(ValueError, match="must cover O K, Mn L2,3 and Fe L2,3"):
         ferrite_core_shell_si((8, 8), energy_offset=600)
+
+
+def test_small_nanocube_si_regression():
+    """Regression (issue 9): a 6x8 nanocube SI raised numpy's 'low >= high'."""
+    from hyperspy_eels_ml.simulation import nanocube_core_shell_si
+
+    s, truth = nanocube_core_shell_si((6, 8), n_channels=1200, seed=0)
+    assert s.data.shape == (6, 8, 1200) and np.isfinite(s.data).all()
+    assert (truth.phase >= 1).any()  # a cube was placed
+    with pytest.raises(ValueError, match="too small for a nanocube"):
+        nanocube_core_shell_si((2, 3), n_channels=1200)
+
+
+def test_multiphase_si_over_a_range_without_edges_is_a_clear_error():
+    """Regression (issue 9): a range without any edge gave numpy's 'lam value too large'."""
+    from hyperspy_eels_ml.simulation import multiphase_core_loss_si
+
+    with pytest.raises(ValueError, match="contains no edge of phase"):
+        multiphase_core_loss_si((4, 4), energy_range=(100.0, 300.0), n_channels=200)

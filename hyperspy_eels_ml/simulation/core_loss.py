@@ -29,7 +29,7 @@ import numpy as np
 
 from .edges import _dipole_factor, edge_table, white_line_dfde
 
-__all__ = ["CoreLossBatch", "core_loss", "low_loss_kernel"]
+__all__ = ["CoreLossBatch", "core_loss", "low_loss_kernel", "PRESETS"]
 
 
 @dataclass
@@ -77,6 +77,21 @@ def low_loss_kernel(energy_step, n, fwhm_zlp, t_lambda, plasmon_energy, plasmon_
     return zlp * np.exp(t_lambda[:, None] * (p1 - 1.0))
 
 
+#: parameter defaults of the two presets (``realism=``); ``None`` arguments take these
+PRESETS = {
+    "realistic": dict(jump_ratio=(0.03, 1.5), instrument_shift=(-10.0, 12.0), dispersion_error=(-0.02, 0.02),
+                      chemical_shift=(-2.0, 2.0), gain=(0.3, 40.0), read_noise=(0.0, 8.0),
+                      noise_correlation=(0.0, 0.9), correlated_fraction=0.5, dark_offset=(-2.0, 2.0),
+                      artefacts=True, elnes=True, valence_white_lines=True, white_line_strength=(0.3, 1.6),
+                      composition="compound", visibility_width=30.0, t_lambda=(0.03, 1.5), t_lambda_log=True),
+    "basic": dict(jump_ratio=(0.2, 1.5), instrument_shift=(-5.0, 5.0), dispersion_error=0.0,
+                  chemical_shift=(-2.0, 2.0), gain=(0.8, 1.25), read_noise=(0.0, 3.0), noise_correlation=0.0,
+                  correlated_fraction=0.0, dark_offset=0.0, artefacts=False, elnes=False,
+                  valence_white_lines=False, white_line_strength=(0.3, 2.0), composition="independent",
+                  visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False),
+}
+
+
 def core_loss(
     n,
     elements,
@@ -89,20 +104,34 @@ def core_loss(
     beta=(5.0, 60.0),
     alpha=(0.0, 30.0),
     background_exponent=(2.0, 4.0),
-    jump_ratio=(0.2, 1.5),
-    t_lambda=(0.05, 1.5),
+    jump_ratio=None,
+    t_lambda=None,
     plasmon_energy=(12.0, 30.0),
     plasmon_width=(3.0, 12.0),
     zlp_fwhm=(0.3, 2.0),
-    instrument_shift=(-5.0, 5.0),
-    chemical_shift=(-2.0, 2.0),
+    instrument_shift=None,
+    chemical_shift=None,
     fine_structure=True,
     counts=(1e2, 1e5),
-    gain=(0.8, 1.25),
-    read_noise=(0.0, 3.0),
+    gain=None,
+    read_noise=None,
     noise=True,
     visibility_snr=5.0,
     rng=None,
+    realism="realistic",
+    dispersion_error=None,
+    noise_correlation=None,
+    correlated_fraction=None,
+    dark_offset=None,
+    artefacts=None,
+    artefact_rates=None,
+    elnes=None,
+    valence_white_lines=None,
+    white_line_strength=None,
+    valence=None,
+    composition=None,
+    visibility_width=None,
+    elnes_contrast=(0.7, 2.5),
 ):
     """Simulate ``n`` core-loss spectra of the given elements.
 
@@ -113,36 +142,105 @@ def core_loss(
     elements : sequence of str
         Element symbols (Be-Bi). Columns of the labels follow this order.
     energy_offset, dispersion, size : float, float, int
-        Energy axis (eV of the first channel, eV per channel, channels).
+        Nominal energy axis (eV of the first channel, eV per channel, channels).
     amounts : array_like, optional
         ``(n, len(elements))`` or ``(len(elements),)`` relative areal densities
-        (0 = absent). Default: each element present with probability 0.7
-        (at least one), amounts log-uniform over two decades.
+        (0 = absent). Default: drawn by ``composition``.
     E0, beta, alpha : float or (low, high)
         Beam energy (kV, 60-300), collection and convergence semi-angles (mrad).
     background_exponent, jump_ratio, t_lambda, plasmon_energy, plasmon_width, zlp_fwhm
-        Ranges (uniform; jump ratio ``(J - 1)`` log-uniform) or fixed values. Every
-        range parameter also accepts a numpy array of per-spectrum values.
-    instrument_shift, chemical_shift : float or (low, high)
-        Global and per-element energy shifts in eV.
+        Ranges (uniform; jump ratio ``(J - 1)`` log-uniform, realistic default 0.03-1.5; t/lambda
+        log-uniform 0.03-1.5 in the realistic preset: thin areas and deconvolved spectra are the
+        rule in core-loss work) or fixed values. Every range parameter also accepts a numpy array
+        of per-spectrum values.
+    instrument_shift : float or (low, high)
+        Energy-axis offset error in eV (realistic default -10 to +12).
+    chemical_shift : float, (low, high) or array
+        Random per-element shift in eV (default +-2); with ``valence_white_lines`` the physical
+        shifts of the valence (3d L2,3, up to ~3.5 eV) and of oxides (Si +4-6, Al +3-5, Mg +1-2.5 eV)
+        are added on top. ``params["chemical_shift"]`` holds the total.
     fine_structure : bool
-        Add random generic fine structure to every edge.
+        Near-edge structure: K-edge ELNES per bonding type (``elnes``) and generic random fine
+        structure on the other edges. ``False`` leaves atomic edges (plus white lines).
     counts : float or (low, high)
-        Counts in the brightest channel (log-uniform).
-    gain, read_noise : float or (low, high)
-        Detector gain and Gaussian read noise (counts).
+        Expected electrons in the brightest channel (log-uniform).
+    gain : float or (low, high)
+        Counts per electron (log-uniform; realistic default 0.3-40).
+    read_noise, dark_offset : float or (low, high)
+        Gaussian read noise (counts rms, white) and residual dark-reference offset (counts; negative
+        channels appear at low signal).
     noise : bool
-        Apply Poisson noise, gain and read noise.
+        Apply Poisson noise, gain, detector blur, read noise, dark offset and artefacts.
     visibility_snr : float
-        Signal-to-noise ratio over 20 channels above which an element counts
-        as visible.
+        Signal-to-noise ratio over ``visibility_width`` eV above an element's first in-window edge
+        above which the element counts as visible.
     rng : numpy.random.Generator or int, optional
+    realism : {"realistic", "basic"}
+        Preset of the defaults of every ``None`` argument. ``"basic"`` is the earlier generator
+        (no scale error, white noise, no artefacts, generic fine structure, neutral-atom white
+        lines, independent element draws, visibility over 20 channels).
+    dispersion_error : float or (low, high)
+        Relative error of the dispersion (realistic +-2 %): a feature at true energy E appears at
+        nominal ``energy_offset + (E - energy_offset + shift) / (1 - err)``.
+    noise_correlation, correlated_fraction : (low, high), float
+        Target lag-1 autocorrelation of the noise (detector point-spread blur; up to 0.9) for a
+        fraction of the spectra; ``params["noise_lag1"]`` has the exact value (0 for white noise).
+    artefacts : bool
+        Recording artefacts: spliced low loss with a x3-x130 gain step at 125-222 eV, fill channels
+        (0, -1, 0.1), corrupt last channels, cosmic-ray spikes, channel-gain stripes
+        (``params["artefacts"]`` bit flags, see :data:`~hyperspy_eels_ml.simulation.realism.ARTEFACT_BITS`).
+    artefact_rates : dict, optional
+        Per-artefact probabilities overriding
+        :data:`~hyperspy_eels_ml.simulation.realism.DEFAULT_ARTEFACT_RATES`.
+    elnes : bool
+        Onset-anchored K-edge ELNES per bonding type for B, C, N, O, F, Mg, Al, Si
+        (:data:`~hyperspy_eels_ml.simulation.realism.K_ELNES`); ``params["bonding"]`` holds the
+        type index (-1 none).
+    elnes_contrast : float or (low, high)
+        Scale of the ELNES peak heights (log-uniform): sharpness and height of pi* and sigma* peaks
+        vary with crystallinity, orientation (anisotropic pi*) and collection angle.
+    valence_white_lines : bool
+        L2,3 white lines of K, Ca and Sc-Cu from a drawn formal valence (hole count, L3:L2 area
+        ratio, crystal-field doublets for d0/d1); ``params["valence"]`` (-1 = not a 3d-row element)
+        and ``params["l3_l2"]`` hold the draws.
+    white_line_strength : float or (low, high)
+        Scale of the calibrated white-line areas (log-uniform; all white lines and M4,5 lines).
+    valence : dict, optional
+        Fixed formal valence per element, e.g. ``{"Fe": 3, "Cu": 2}`` (0 = metal).
+    composition : {"compound", "independent"}
+        Default amount sampling: compound-like (1-4 majors with an edge in the window, O in ~2/3,
+        C contamination, near-coincident pairs, minor elements) or independent (each element with
+        probability 0.7).
+    visibility_width : float, optional
+        Energy width (eV) of the visibility window; ``None`` = 20 channels.
 
     Returns
     -------
     CoreLossBatch
     """
+    from . import realism as R
+
     rng = np.random.default_rng(rng)
+    if realism not in PRESETS:
+        raise ValueError(f"realism must be one of {sorted(PRESETS)}, got {realism!r}")
+    pre = PRESETS[realism]
+    jump_ratio = pre["jump_ratio"] if jump_ratio is None else jump_ratio
+    t_lambda = pre["t_lambda"] if t_lambda is None else t_lambda
+    instrument_shift = pre["instrument_shift"] if instrument_shift is None else instrument_shift
+    chemical_shift = pre["chemical_shift"] if chemical_shift is None else chemical_shift
+    gain = pre["gain"] if gain is None else gain
+    read_noise = pre["read_noise"] if read_noise is None else read_noise
+    dispersion_error = pre["dispersion_error"] if dispersion_error is None else dispersion_error
+    noise_correlation = pre["noise_correlation"] if noise_correlation is None else noise_correlation
+    correlated_fraction = pre["correlated_fraction"] if correlated_fraction is None else correlated_fraction
+    dark_offset = pre["dark_offset"] if dark_offset is None else dark_offset
+    artefacts = pre["artefacts"] if artefacts is None else bool(artefacts)
+    elnes = pre["elnes"] if elnes is None else bool(elnes)
+    valence_white_lines = pre["valence_white_lines"] if valence_white_lines is None else bool(valence_white_lines)
+    white_line_strength = pre["white_line_strength"] if white_line_strength is None else white_line_strength
+    composition = pre["composition"] if composition is None else composition
+    visibility_width = pre["visibility_width"] if visibility_width is None else visibility_width
+
     t = edge_table()
     elements = list(elements)
     k = len(elements)
@@ -162,12 +260,22 @@ def core_loss(
             raise ValueError(f"{name} must be positive")
     if np.any(np.asarray(read_noise) < 0):
         raise ValueError("read_noise must be >= 0")
+    if np.any(np.abs(np.asarray(dispersion_error)) >= 0.2):
+        raise ValueError("dispersion_error is a relative error and must stay within +-0.2")
+    if composition not in ("compound", "independent"):
+        raise ValueError(f"composition must be 'compound' or 'independent', got {composition!r}")
 
     # amounts / presence
+    span = energy[-1] - energy[0]
     if amounts is None:
-        pres = rng.random((n, k)) < 0.7
-        pres[np.arange(n), rng.integers(0, k, n)] = True
-        amt = np.exp(rng.uniform(np.log(0.01), 0.0, (n, k))) * pres
+        if composition == "independent":
+            pres = rng.random((n, k)) < 0.7
+            pres[np.arange(n), rng.integers(0, k, n)] = True
+            amt = np.exp(rng.uniform(np.log(0.01), 0.0, (n, k))) * pres
+        else:
+            in_win = np.array([any(energy[0] - 5 <= t.onset[i] <= energy[-1] - 10 for i in t.edges_of(el))
+                               for el in elements])
+            amt = R.sample_composition(n, elements, rng, in_window=in_win)
     else:
         amt = np.broadcast_to(np.asarray(amounts, dtype=np.float64), (n, k)).copy()
         if np.any(amt < 0):
@@ -180,27 +288,60 @@ def core_loss(
     bet = _u(rng, n, beta)
     alp = _u(rng, n, alpha)
     shift = _u(rng, n, instrument_shift)
+    eps = _u(rng, n, dispersion_error)
     if isinstance(chemical_shift, np.ndarray):
         chem = np.broadcast_to(chemical_shift.astype(np.float64), (n, k)).copy()
     else:
         chem = rng.uniform(*(chemical_shift if not np.isscalar(chemical_shift) else (chemical_shift,) * 2), (n, k))
+    wl_s = _logu(rng, n * k, white_line_strength).reshape(n, k)
+    contrast = _logu(rng, n * k, elnes_contrast).reshape(n, k)
 
-    # extended grid below the window for plural scattering (zeroed further below)
-    ext = int(min(100.0, max(energy[0] - 10.0, 0.0)) / dispersion)
-    ext_hi = int(60.0 / dispersion)  # above the window too: the plasmon line shape has tails both ways
+    # valence (3d row) and oxide shifts
+    val = np.full((n, k), -1, dtype=np.int64)
+    oxidised = np.zeros(n, bool)
+    for a in R.ANIONS:
+        if a in elements:
+            oxidised |= present[:, elements.index(a)]
+    if valence_white_lines:
+        for j, el in enumerate(elements):
+            if el in R.VALENCES:
+                ionic, metal = R.VALENCES[el]
+                ion = oxidised & (rng.random(n) < 0.9) | (~oxidised & (rng.random(n) < 0.2))
+                v = np.where(ion, rng.choice(ionic, n), rng.choice(metal, n))
+                if valence and el in valence:
+                    v[:] = int(valence[el])
+                val[:, j] = v
+                if el not in ("K", "Ca", "Cu"):
+                    cs = np.maximum(0.0, R.VALENCE_SHIFT_EV["slope"] * v + R.VALENCE_SHIFT_EV["offset"])
+                    cs = np.where(v > 0, cs + rng.uniform(-1, 1, n) * R.VALENCE_SHIFT_EV["jitter"], 0.0)
+                    chem[:, j] += cs
+            elif el in R.OXIDE_SHIFT_EV:
+                chem[:, j] += np.where(oxidised, rng.uniform(*R.OXIDE_SHIFT_EV[el], n), 0.0)
+    present_names = [set(np.asarray(elements)[row]) for row in present] if elnes and fine_structure else None
+
+    # physical grid: the nominal window mapped through the axis errors, extended below (plural
+    # scattering, zeroed further below) and above (plasmon tails); E_phys = E_nom - shift - eps (E_nom - E_off)
+    ext = int(min(100.0 + max(0.0, float(shift.max())), max(energy[0] - 10.0, 0.0)) / dispersion)
+    ext_hi = int((60.0 + max(0.0, -float(shift.min())) + max(0.0, -float(eps.min())) * span) / dispersion) + 2
     n_ext = size + ext + ext_hi
     n_pad = 1 << int(np.ceil(np.log2(n_ext + int(100 / dispersion))))
     grid = energy_offset + dispersion * (np.arange(n_ext) - ext)  # true energies of channels
 
     ssd = np.zeros((n, n_ext))
-    s20 = np.zeros((n, k))  # per element: single-scattering signal in 20 channels above its first edge
-    edge_at = np.full((n, k), -1, dtype=np.int64)
+    w_vis = max(int(round(visibility_width / dispersion)), 3) if visibility_width else 20
+    s_vis = np.zeros((n, k))  # per element: single-scattering signal in w_vis channels above its first edge
+    edge_at = np.full((n, k), -1, dtype=np.int64)  # nominal channel of that edge
     factor = _dipole_factor(grid[None, :], e0[:, None], bet[:, None], alp[:, None])  # (n, E)
     w_fs = max(int(round(40.0 / dispersion)), 2)
+    bonding = np.full((n, k), -1, dtype=np.int64)
+    l3l2 = np.full((n, k), np.nan)
     for j, el in enumerate(elements):
-        # atomic + white-line df/dE of all the element's edges on a fine absolute grid, then one
-        # interpolation per element onto the shifted channel energies
-        e_shift = shift + chem[:, j]
+        rows = np.flatnonzero(present[:, j])
+        if rows.size == 0:
+            continue
+        m = rows.size
+        vis_start = np.full(n, -1, dtype=np.int64)  # grid channel of the element's first in-window edge
+        e_shift = chem[rows, j]
         lo = grid[0] - e_shift.max() - 1.0
         hi = grid[-1] - e_shift.min() + 1.0
         q = max(1, int(np.ceil(dispersion / 0.1)))  # fine grid: dispersion / q <= 0.1 eV
@@ -209,12 +350,12 @@ def core_loss(
         atomic = np.zeros_like(fine)
         wl = np.zeros_like(fine)
         onsets = []
+        use_valence = valence_white_lines and el in R.VALENCES
         for i in t.edges_of(el):
             atomic += t.dfde_on(i, fine)
-            wl += white_line_dfde(el, t.subshell[i], fine)
-            onsets.append(t.onset[i])
-        # channel energies minus the shift fall on the fine grid at c + q*j: the interpolation
-        # weight is one number per spectrum, the indices a strided gather
+            if not (use_valence and t.subshell[i] in ("L3", "L2", "L2,3")):
+                wl += white_line_dfde(el, t.subshell[i], fine)
+            onsets.append((t.onset[i], t.subshell[i]))
         c = (grid[0] - e_shift - lo) / fstep
         i0 = np.floor(c).astype(np.int64)
         w = (c - i0)[:, None]
@@ -222,67 +363,121 @@ def core_loss(
         np.clip(idx, 0, fine.size - 2, out=idx)
         sig_el = atomic[idx] * (1.0 - w) + atomic[idx + 1] * w
         if wl.any():
-            sig_el += rng.uniform(0.3, 2.0, (n, 1)) * (wl[idx] * (1.0 - w) + wl[idx + 1] * w)
-        for onset in sorted(onsets):
-            ch0 = np.round((onset + e_shift - grid[0]) / dispersion).astype(np.int64)  # extended-grid index
+            sig_el += wl_s[rows, j : j + 1] * (wl[idx] * (1.0 - w) + wl[idx + 1] * w)
+        for onset, sub in sorted(onsets):
+            ch_f = (onset + e_shift - grid[0]) / dispersion
+            ch0 = np.round(ch_f).astype(np.int64)  # grid index
             ok = (ch0 >= 0) & (ch0 < n_ext - 2)
             if fine_structure and ok.any():
-                _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng)
-            inside = (ch0 - ext >= 0) & (ch0 - ext < size - 20)
-            take = inside & (edge_at[:, j] < 0)
-            edge_at[take, j] = ch0[take] - ext
-        contrib = amt[:, j : j + 1] * sig_el * factor
-        ssd += contrib
-        has = edge_at[:, j] >= 0
-        if has.any():
-            cols = np.clip(edge_at[has, j][:, None] + ext + np.arange(20)[None, :], 0, n_ext - 1)
-            s20[has, j] = np.take_along_axis(contrib[has], cols, 1).sum(1)
+                if elnes and sub == "K" and el in R.K_ELNES:
+                    sel = np.flatnonzero(ok)
+                    ti = R.choose_types(rng, el, [present_names[r] for r in rows[sel]])
+                    R.k_elnes(sig_el, sel, ch_f[sel], None, dispersion, grid[0], el, ti, rng,
+                              amplitude=contrast[rows[sel], j : j + 1])
+                    bonding[rows[sel], j] = ti
+                else:
+                    _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng)
+            # nominal channel of this onset
+            e_nom = energy_offset + (onset + e_shift - energy_offset + shift[rows]) / (1.0 - eps[rows])
+            ch_nom = np.round((e_nom - energy_offset) / dispersion).astype(np.int64)
+            inside = (ch_nom >= 0) & (ch_nom < size - 3)
+            take = inside & (edge_at[rows, j] < 0)
+            edge_at[rows[take], j] = ch_nom[take]
+            vis_start[rows[take]] = ch0[take]
+        if use_valence:
+            i3 = [i for i in t.edges_of(el) if t.subshell[i] in ("L3", "L2,3")]
+            i2 = [i for i in t.edges_of(el) if t.subshell[i] == "L2"]
+            if i3:
+                on3 = t.onset[i3[0]]
+                split = (t.onset[i2[0]] - on3) if i2 else 2.0
+                holes = np.array([R.three_d_holes(el, int(v)) for v in val[rows, j]], dtype=np.float64)
+                f_tot = white_line_calibration_f() * holes * wl_s[rows, j]
+                cen, fw, ar, ratio = R.l23_white_lines(el, val[rows, j], on3 + e_shift, split, f_tot, rng,
+                                                       metal=val[rows, j] == 0)
+                R.add_peaks(sig_el, np.arange(m), grid[0], dispersion, cen, fw, ar)
+                l3l2[rows, j] = np.where(holes > 0, ratio, np.nan)
+        contrib = amt[rows, j : j + 1] * sig_el * factor[rows]
+        ssd[rows] += contrib
+        mark = vis_start[rows] >= 0
+        if mark.any():
+            cols = np.clip(vis_start[rows[mark]][:, None] + np.arange(w_vis)[None, :], 0, n_ext - 1)
+            s_vis[rows[mark], j] = np.take_along_axis(contrib[mark], cols, 1).sum(1)
+
     # background set by the jump ratio of the strongest edge in the window
     win = ssd[:, ext : ext + size]
     jr = 1.0 + _logu(rng, n, jump_ratio)
     r = _u(rng, n, background_exponent)
-    ref_ch = np.argmax(np.diff(win, axis=1, prepend=win[:, :1]), axis=1)  # steepest rise = strongest onset
+    rise = np.diff(win, axis=1, prepend=win[:, :1])
+    ref_ch = np.argmax(rise, axis=1)  # steepest rise = strongest onset
     h = np.take_along_axis(win, np.minimum(ref_ch + int(5 / dispersion), size - 1)[:, None], 1)[:, 0]
-    e_ref = energy[ref_ch]
-    A = h / (jr - 1.0)
+    no_edge = ~(rise.max(1) > 0) | ~(h > 0)
+    ref_ch = np.where(no_edge, 0, ref_ch)
+    e_ref = grid[ext + ref_ch]
+    # without an edge in the window (or an empty window) the background alone is scaled to the counts
+    A = np.where(no_edge, 1.0, h / (jr - 1.0))
     bg = A[:, None] * np.exp(-r[:, None] * (np.log(np.maximum(grid, 1.0))[None, :] - np.log(e_ref)[:, None]))
     bg[:, : max(ext - int(100 / dispersion), 0)] = 0.0
     total = ssd + bg
 
-    # plural scattering + resolution (zero-padded FFT convolution)
-    tl = _u(rng, n, t_lambda)
+    # plural scattering + resolution (zero-padded FFT convolution) on the physical grid
+    tl = (_logu if pre["t_lambda_log"] else _u)(rng, n, t_lambda)
     kern = low_loss_kernel(dispersion, n, _u(rng, n, zlp_fwhm), tl, _u(rng, n, plasmon_energy),
                            _u(rng, n, plasmon_width), n_pad)
-    conv = np.fft.irfft(np.fft.rfft(total, n=n_pad, axis=1) * kern, n=n_pad, axis=1)[:, ext : ext + size]
+    conv = np.fft.irfft(np.fft.rfft(total, n=n_pad, axis=1) * kern, n=n_pad, axis=1)[:, :n_ext]
+    # recorded on the nominal axis: instrument shift and dispersion error
+    e_phys = energy[None, :] - shift[:, None] - eps[:, None] * (energy[None, :] - energy_offset)
+    pos = (e_phys - grid[0]) / dispersion
+    np.clip(pos, 0, n_ext - 1.001, out=pos)
+    p0 = np.floor(pos).astype(np.int64)
+    fw_ = pos - p0
+    conv = np.take_along_axis(conv, p0, 1) * (1.0 - fw_) + np.take_along_axis(conv, p0 + 1, 1) * fw_
     conv = np.maximum(conv, 0.0)
 
     # scale to counts, noise
     peak = _logu(rng, n, counts)
-    scale = peak / conv.max(axis=1)
+    cmax = conv.max(axis=1)
+    if not np.all(np.isfinite(cmax) & (cmax > 0)):
+        raise RuntimeError("core_loss produced an empty spectrum; please report this with the arguments")
+    scale = peak / cmax
     lam = conv * scale[:, None]
-    g = _u(rng, n, gain)
+    g = _logu(rng, n, gain)
     rn = _u(rng, n, read_noise)
+    rho = _u(rng, n, noise_correlation) * (rng.random(n) < correlated_fraction)
+    dk = _u(rng, n, dark_offset)
     if noise:
-        spectra = g[:, None] * rng.poisson(lam) + rn[:, None] * rng.standard_normal(lam.shape)
+        spectra, rec = R.record(lam, energy, rng, g, rn, rho, dk, artefacts, artefact_rates)
     else:
         spectra = g[:, None] * lam
+        rec = dict(noise_lag1=np.zeros(n), artefacts=np.zeros(n, dtype=np.int64), splice_energy=np.full(n, np.nan),
+                   splice_factor=np.full(n, np.nan))
 
-    # visibility: the element's unscattered signal (fraction exp(-t/lambda)) in the 20 channels above its
+    # visibility: the element's unscattered signal (fraction exp(-t/lambda)) in the w_vis channels above its
     # first in-window edge, against the Poisson + read noise of all counts there
     visible = np.zeros((n, k), dtype=bool)
     for j in range(k):
         idx = np.flatnonzero(present[:, j] & (edge_at[:, j] >= 0))
         if idx.size == 0:
             continue
-        cols = np.clip(edge_at[idx, j][:, None] + np.arange(20)[None, :], 0, size - 1)
-        s_counts = s20[idx, j] * scale[idx] * np.exp(-tl[idx])
-        tot_counts = np.take_along_axis(lam[idx], cols, 1).sum(1)
-        snr = s_counts / np.sqrt(np.maximum(tot_counts, 1.0) + (rn[idx] / g[idx]) ** 2 * 20)
+        cols = edge_at[idx, j][:, None] + np.arange(w_vis)[None, :]
+        inw = cols < size
+        tot_counts = (np.take_along_axis(lam[idx], np.minimum(cols, size - 1), 1) * inw).sum(1)
+        s_counts = s_vis[idx, j] * scale[idx] * np.exp(-tl[idx]) * inw.mean(1)
+        snr = s_counts / np.sqrt(np.maximum(tot_counts, 1.0) + (rn[idx] / g[idx]) ** 2 * inw.sum(1))
         visible[idx, j] = snr >= visibility_snr
-    params = dict(E0=e0, beta=bet, alpha=alp, instrument_shift=shift, chemical_shift=chem, t_lambda=tl,
-                  background_exponent=r, jump_ratio=jr, counts=peak, gain=g, read_noise=rn)
+    params = dict(E0=e0, beta=bet, alpha=alp, instrument_shift=shift, dispersion_error=eps, chemical_shift=chem,
+                  t_lambda=tl, background_exponent=r, jump_ratio=jr, counts=peak, gain=g, read_noise=rn,
+                  dark_offset=dk, noise_lag1=rec["noise_lag1"], artefacts=rec["artefacts"],
+                  splice_energy=rec["splice_energy"], splice_factor=rec["splice_factor"], valence=val,
+                  l3_l2=l3l2, bonding=bonding, white_line_strength=wl_s, elnes_contrast=contrast, realism=realism)
     return CoreLossBatch(spectra=spectra.astype(np.float32), energy=energy, elements=elements,
                          present=present, visible=visible, amounts=amt, params=params)
+
+
+def white_line_calibration_f():
+    """Calibrated 3d L2,3 white-line oscillator strength per hole (Egerton 1993 SIGPAR deficit)."""
+    from .edges import WHITE_LINE_CALIBRATION
+
+    return WHITE_LINE_CALIBRATION["L23_3d_f_per_hole"]
 
 
 def _fine_structure_local(sig, ch0, ok, w, dispersion, rng):

@@ -145,6 +145,11 @@ def multiphase_core_loss_si(
     dispersion = (e1 - e0) / n_channels
     energy = e0 + dispersion * np.arange(n_channels)
     refs = np.stack([_phase_spectrum(PHASES[p], energy, resolution) for p in phases])
+    empty = [p for p, r in zip(phases, refs) if not r.max() > 0]
+    if empty:
+        raise ValueError(f"energy_range {e0:g}-{e1:g} eV contains no edge of phase(s) {empty}: choose a range "
+                         "that covers their edges (onsets: " + ", ".join(
+                             f"{p} {', '.join(f'{e[0]:g}' for e in PHASES[p])} eV" for p in empty) + ")")
     refs /= refs.mean(axis=1, keepdims=True)
     background = background_ratio * (energy / energy[0]) ** -3.0
     phase, thickness, vacuum = _layout(ny, nx, len(phases), vacuum_fraction)
@@ -444,7 +449,8 @@ def superlattice_core_loss_si(
                           amounts=amounts_x, E0=200.0, beta=30.0, background_exponent=3.0, jump_ratio=0.5,
                           t_lambda=np.full(nx, t_lambda[row]), plasmon_energy=25.0, plasmon_width=8.0,
                           zlp_fwhm=1.0, instrument_shift=0.0, chemical_shift=0.0, fine_structure=False,
-                          counts=np.full(nx, counts) * (1 + t_lambda[row]), gain=1.0, read_noise=1.0, rng=rng)
+                          counts=np.full(nx, counts) * (1 + t_lambda[row]), gain=1.0, read_noise=1.0, rng=rng,
+                          realism="basic")
             out[i, :, 0] = b.spectra
         return out
 
@@ -514,10 +520,16 @@ def nanocube_core_shell_si(
     vacuum = xx < 0.15 * nx
     phase[vacuum] = -1
     cube_t = np.zeros((ny, nx))
-    half_max = max(3, min(ny, nx) // 6)
+    x_free = nx - int(0.15 * nx)  # columns right of the vacuum hole
+    # the largest half-size that fits (cy in [h, ny - h), cx in [0.15 nx + h, nx - h))
+    h_fit = min((ny - 1) // 2, (x_free - 1) // 2)
+    if n_cubes > 0 and h_fit < 1:
+        raise ValueError(f"shape {shape} is too small for a nanocube: need at least 3 rows and 4 columns "
+                         "right of the vacuum hole")
+    half_max = min(max(3, min(ny, nx) // 6), h_fit)
     for _ in range(n_cubes):
         for _attempt in range(100):  # place without overlapping another cube
-            h = layout_rng.integers(max(2, half_max // 2), half_max + 1)
+            h = layout_rng.integers(max(1, min(2, half_max), half_max // 2), half_max + 1)
             cy = layout_rng.integers(h, ny - h)
             cx = layout_rng.integers(int(0.15 * nx) + h, nx - h)
             d = np.maximum(np.abs(yy - cy), np.abs(xx - cx))

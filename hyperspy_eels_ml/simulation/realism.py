@@ -1,0 +1,492 @@
+"""Priors and channel-domain mechanisms that make :func:`core_loss` spectra look measured.
+
+Everything here is parametric physics with literature priors, vectorised over a
+batch of spectra; nothing is fitted to the real development spectra (those only
+measure the result, see ``benchmarks/bench_sim_vs_real.py``).
+
+* :data:`K_ELNES`: onset-anchored near-edge structure of light-element K edges
+  per bonding type (pi*/pre-peak, sigma* peaks, delayed continuum rise).
+  Peak positions (eV above exspy's onset, after the element's chemical shift)
+  are broad priors read from: Egerton, *EELS in the Electron Microscope*
+  (3rd ed., 2011) sec. 3.8 and fig. 3.42; Brydson, EMSA Bull. 21 (1991) 57
+  ("Interpreting ELNES"); Garvie, Craven & Brydson, Am. Mineral. 79 (1994) 411
+  (C K of carbonates, pi* at 290.3 eV; Si K/L of silicates); Garvie, Craven &
+  Brydson, Am. Mineral. 80 (1995) 1132 (B K: BO3 pi* 194 eV, BO4 sigma* 198-200
+  eV; h-BN pi* 192 eV); de Groot et al., Phys. Rev. B 40 (1989) 5715 and
+  Kurata, Lefevre & Colliex, Phys. Rev. B 47 (1993) 13763 (O K pre-peak of 3d
+  oxides at 529-531 eV, main peak 537-541 eV); Mizoguchi et al. (Mg K of MgO:
+  peaks about 6 and 13 eV above the edge; Al K of Al2O3 1567-1568 eV).
+* :data:`VALENCES` / :func:`three_d_holes`: white lines from the formal ionic
+  valence (hole count ``10 - n_d`` with ``n_d = Z - 18 - v``; neutral metal
+  occupations for v = 0). L3:L2 area priors per d count after Sparrow et al.,
+  Chem. Phys. Lett. 108 (1984) 547, Pearson et al., Phys. Rev. B 47 (1993) 8471
+  and Kurata & Colliex, Phys. Rev. B 48 (1993) 2102: about 0.8 for d0 (j-j
+  mixing of the multiplets), rising to 3-5 for d5 and staying high to d9.
+  d0 ions (K+, Ca2+, Sc3+, Ti4+, V5+, Cr6+) get the four crystal-field peaks
+  (L3 t2g/eg, L2 t2g/eg) of de Groot et al., Phys. Rev. B 41 (1990) 928.
+* Detector and recording: gain (counts per electron), point-spread blur that
+  correlates the noise, read noise, dark-reference residuals, splices, fill
+  channels, cosmic rays, channel-gain stripes (:func:`record`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+__all__ = ["K_ELNES", "VALENCES", "VALENCE_SHIFT_EV", "L3_L2_AREA_RATIO", "NEAR_COINCIDENT",
+           "three_d_holes", "sample_composition", "record"]
+
+# ---------------------------------------------------------------------------------------------
+# K-edge ELNES priors per bonding type. Each type: (name, weight, partners, rise, peaks) with
+#   partners: elements whose presence multiplies the weight by 6 (context, e.g. B for h-BN N K),
+#   rise: (centre lo, hi), (width lo, hi) in eV of the sigmoid that delays the atomic continuum,
+#   peaks: (pos lo, hi), (FWHM lo, hi), (height lo, hi) -- height in units of the atomic edge
+#   height just above the onset; positions in eV above the (shifted) exspy onset.
+# ---------------------------------------------------------------------------------------------
+_TM = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
+_CATIONS_O = _TM + ("Mg", "Al", "Si", "Ca", "Sr", "Ba", "La", "Zr", "Ce")
+
+K_ELNES = {
+    "C": [  # exspy onset 284 eV
+        ("sp2 graphitic/amorphous", 0.55, (), ((2.0, 5.0), (0.8, 2.0)),
+         [((0.8, 1.8), (0.6, 1.6), (0.6, 2.5)),        # pi* 285.0-285.8 eV
+          ((7.0, 9.5), (3.0, 7.0), (0.8, 2.2)),        # sigma* 291-293.5 eV
+          ((15.0, 22.0), (6.0, 12.0), (0.2, 0.8))]),
+        ("sp3 diamond-like", 0.10, (), ((4.0, 6.0), (0.5, 1.5)),
+         [((4.8, 5.6), (0.4, 1.2), (0.3, 1.2)),        # core exciton 289.2 eV
+          ((8.0, 13.0), (4.0, 8.0), (1.0, 2.5)),       # sigma* 292-297 eV
+          ((20.0, 26.0), (4.0, 8.0), (0.3, 1.0))]),
+        ("carbonate", 0.15, ("O",), ((6.0, 10.0), (0.8, 2.0)),
+         [((5.8, 6.6), (0.5, 1.3), (1.5, 4.3)),        # pi* 290.3 eV (Garvie 1994)
+          ((15.0, 19.0), (4.0, 8.0), (0.8, 2.0))]),    # sigma* 299-303 eV
+        ("carbide", 0.20, ("Si", "Ti", "V", "Cr", "Fe", "W", "Zr"), ((1.5, 5.0), (0.8, 2.0)),
+         [((1.0, 4.0), (2.0, 5.0), (0.4, 1.5)),
+          ((8.0, 14.0), (5.0, 10.0), (0.5, 1.5))]),
+    ],
+    "B": [  # exspy onset 188 eV
+        ("h-BN", 0.3, ("N",), ((6.0, 10.0), (0.8, 2.0)),
+         [((3.5, 4.5), (0.5, 1.5), (1.5, 4.3)),        # pi* 192 eV
+          ((10.5, 12.5), (3.0, 6.0), (1.0, 2.5))]),    # sigma* 199-200 eV
+        ("trigonal BO3", 0.25, ("O",), ((8.0, 12.0), (0.8, 2.0)),
+         [((5.6, 6.4), (0.5, 1.2), (2.0, 4.5)),        # pi* 194 eV
+          ((12.0, 16.0), (4.0, 8.0), (1.0, 2.0))]),
+        ("tetrahedral BO4", 0.15, ("O",), ((6.0, 10.0), (0.8, 2.0)),
+         [((9.0, 12.0), (3.0, 6.0), (1.5, 3.0))]),     # sigma* 197-200 eV
+        ("boride/elemental", 0.3, (), ((0.5, 4.0), (0.8, 2.0)),
+         [((0.0, 4.0), (2.0, 5.0), (0.3, 1.2)),
+          ((7.0, 14.0), (4.0, 8.0), (0.5, 1.5))]),
+    ],
+    "N": [  # exspy onset 401 eV
+        ("h-BN", 0.25, ("B",), ((3.0, 7.0), (0.8, 2.0)),
+         [((0.0, 1.2), (0.6, 1.5), (1.5, 4.0)),        # pi* 401-402 eV
+          ((6.5, 8.5), (3.0, 6.0), (1.0, 2.5))]),      # sigma* 408 eV
+        ("rocksalt nitride", 0.35, ("Ti", "V", "Cr", "Zr", "Nb", "Hf"), ((2.0, 5.0), (0.8, 2.0)),
+         [((-0.5, 1.5), (1.5, 3.0), (0.8, 2.0)),
+          ((6.0, 9.5), (3.0, 6.0), (1.0, 2.0))]),
+        ("covalent nitride", 0.40, ("Al", "Ga", "Si", "In"), ((3.0, 6.0), (0.8, 2.0)),
+         [((1.0, 3.0), (2.0, 4.0), (0.5, 1.5)),
+          ((4.0, 8.0), (3.0, 7.0), (1.2, 2.5)),
+          ((14.0, 20.0), (5.0, 10.0), (0.3, 0.9))]),
+    ],
+    "O": [  # exspy onset 532 eV
+        ("3d transition-metal oxide", 0.45, _TM, ((1.0, 4.0), (0.8, 2.0)),
+         [((-2.5, -0.5), (1.0, 2.5), (0.7, 2.5)),      # pre-peak 529.5-531.5 eV (O 2p - 3d)
+          ((5.0, 9.0), (3.0, 6.0), (0.9, 2.0)),        # 537-541 eV
+          ((11.0, 18.0), (4.0, 8.0), (0.4, 1.4))]),    # 543-550 eV
+        ("s-p oxide / silicate", 0.35, ("Mg", "Al", "Si", "Ca", "Zr", "Sr", "Ba"), ((3.0, 6.0), (0.8, 2.0)),
+         [((4.0, 8.0), (2.5, 5.0), (1.0, 2.5)),        # 536-540 eV
+          ((11.0, 16.0), (4.0, 8.0), (0.4, 1.2)),
+          ((23.0, 30.0), (6.0, 10.0), (0.3, 0.8))]),   # 555-562 eV
+        ("carbonate/hydroxide/organic", 0.20, ("C", "H"), ((2.0, 5.0), (0.8, 2.0)),
+         [((-0.5, 1.0), (1.0, 2.0), (0.6, 2.0)),
+          ((6.0, 10.0), (4.0, 8.0), (1.0, 2.0))]),
+    ],
+    "F": [  # exspy onset 685 eV
+        ("fluoride", 1.0, (), ((3.0, 6.0), (0.8, 2.0)),
+         [((4.0, 7.0), (2.0, 4.0), (1.0, 2.5)),
+          ((12.0, 17.0), (4.0, 8.0), (0.5, 1.5))]),
+    ],
+    "Mg": [  # exspy onset 1305 eV (chemical shift of the oxide added before)
+        ("oxide/silicate", 0.7, ("O", "F"), ((3.0, 6.0), (0.8, 2.0)),
+         [((3.5, 5.5), (1.5, 3.0), (1.0, 2.5)),        # ~1311 eV (+6 eV with the oxide shift)
+          ((10.0, 12.0), (2.0, 4.0), (1.0, 2.5)),      # ~1318 eV (+13 eV)
+          ((25.0, 35.0), (6.0, 10.0), (0.3, 0.8))]),
+        ("metal/alloy", 0.3, (), ((0.0, 2.0), (0.5, 1.5)),
+         [((1.0, 5.0), (2.0, 5.0), (0.2, 0.8))]),
+    ],
+    "Al": [  # exspy onset 1560 eV
+        ("octahedral oxide", 0.5, ("O",), ((4.0, 7.0), (0.8, 2.0)),
+         [((3.5, 5.5), (2.0, 4.0), (1.5, 3.0)),        # ~1567.5 eV
+          ((8.0, 11.0), (2.0, 5.0), (0.8, 2.0))]),
+        ("tetrahedral oxide / nitride", 0.25, ("O", "N"), ((3.0, 6.0), (0.8, 2.0)),
+         [((2.0, 4.0), (2.0, 4.0), (1.0, 2.5)),
+          ((8.0, 12.0), (3.0, 6.0), (0.5, 1.5))]),
+        ("metal", 0.25, (), ((0.0, 2.0), (0.5, 1.5)),
+         [((0.0, 3.0), (2.0, 4.0), (0.3, 1.0))]),
+    ],
+    "Si": [  # exspy onset 1839 eV
+        ("SiO2/silicate", 0.5, ("O",), ((3.0, 6.0), (0.8, 2.0)),
+         [((2.0, 4.0), (2.0, 4.0), (2.0, 4.5)),        # ~1847 eV white-line-like peak
+          ((18.0, 24.0), (5.0, 10.0), (0.4, 1.0))]),
+        ("silicon/silicide", 0.3, (), ((0.0, 2.0), (0.5, 1.5)),
+         [((1.0, 3.0), (2.0, 4.0), (0.3, 1.0)),
+          ((9.0, 13.0), (3.0, 6.0), (0.3, 0.8))]),
+        ("nitride/carbide", 0.2, ("N", "C"), ((2.0, 5.0), (0.8, 2.0)),
+         [((3.0, 7.0), (2.0, 5.0), (1.0, 2.5))]),
+    ],
+}
+#: ELNES window: from this many eV below to this many eV above the onset; the oscillator strength in
+#: it is conserved (the extra of the peaks is taken from the continuum with a smooth taper).
+ELNES_WINDOW = (-4.0, 55.0)
+
+# ---------------------------------------------------------------------------------------------
+# 3d (and K, Ca) L2,3 white lines from the ionic valence
+# ---------------------------------------------------------------------------------------------
+#: formal valences drawn per element (0 = metal); first list: oxidised (an anion present)
+VALENCES = {"K": ([1], [1]), "Ca": ([2], [2]), "Sc": ([3], [0, 3]), "Ti": ([2, 3, 4, 4], [0]),
+            "V": ([3, 4, 5], [0]), "Cr": ([3, 3, 6], [0]), "Mn": ([2, 3, 4], [0]),
+            "Fe": ([2, 3, 3], [0]), "Co": ([2, 3], [0]), "Ni": ([2], [0]), "Cu": ([1, 2, 2], [0])}
+_Z = {"K": 19, "Ca": 20, "Sc": 21, "Ti": 22, "V": 23, "Cr": 24, "Mn": 25, "Fe": 26, "Co": 27, "Ni": 28, "Cu": 29}
+_N3D_METAL = {21: 1, 22: 2, 23: 3, 24: 5, 25: 5, 26: 6, 27: 7, 28: 8, 29: 10}
+#: L3:L2 area ratio prior (low, high) per 3d occupation n_d
+L3_L2_AREA_RATIO = {0: (0.7, 0.95), 1: (0.8, 1.5), 2: (0.9, 1.9), 3: (1.2, 2.4), 4: (1.8, 3.2), 5: (2.5, 4.2),
+                    6: (2.3, 3.8), 7: (2.3, 3.8), 8: (2.2, 3.5), 9: (3.0, 6.0)}
+#: chemical shift of the 3d L2,3 edge with valence v (eV): ``max(0, 0.9 v - 1.0)`` +- 0.5 (Mn2+ 640.5,
+#: Mn3+ 641.7, Mn4+ 642.7 eV; Fe2+ 708.5, Fe3+ 709.8 eV; Ti4+ 458 eV), none for K, Ca and Cu+/Cu2+
+VALENCE_SHIFT_EV = {"slope": 0.9, "offset": -1.0, "jitter": 0.5}
+#: d0 crystal-field doublets: (delay of the first L3 peak above onset, t2g-eg splitting, t2g:eg area)
+_D0 = {"K": ((2.0, 3.5), (0.3, 0.9), (0.5, 1.0)), "Ca": ((1.5, 3.5), (0.8, 1.8), (0.1, 0.5)),
+       "Sc": ((0.0, 1.5), (1.2, 2.2), (0.4, 1.0)), "Ti": ((0.0, 1.2), (1.5, 2.5), (0.5, 1.0)),
+       "V": ((0.0, 1.0), (1.0, 2.2), (0.5, 1.0)), "Cr": ((0.0, 1.0), (1.0, 2.2), (0.5, 1.0))}
+#: oxide chemical shifts of light elements (eV, all edges): SiO2 Si L3 ~105 eV vs 99.8, Al2O3 Al L ~77 eV vs
+#: 73, MgO Mg L ~53 eV vs 51 (Egerton 2011 table 3.3 / Garvie 1994)
+OXIDE_SHIFT_EV = {"Si": (4.0, 6.0), "Al": (3.0, 5.0), "Mg": (1.0, 2.5)}
+ANIONS = ("O", "N", "F", "S", "Cl")
+
+
+def three_d_holes(element, valence):
+    """Number of 3d holes of ``element`` (K-Cu) at formal ``valence`` (0 = metal)."""
+    z = _Z[element]
+    if valence == 0 and z in _N3D_METAL:
+        return 10 - _N3D_METAL[z]
+    nd = min(max(z - 18 - int(valence), 0), 10)
+    return 10 - nd
+
+
+#: near-coincident edge pairs (within a few eV) that a classifier must separate (sampled together often)
+NEAR_COINCIDENT = [("N", "Sc"), ("N", "Cd"), ("Sc", "Cd"), ("O", "Sb"), ("Cu", "Pr"), ("Mg", "Dy"),
+                   ("Ga", "Eu"), ("Co", "Ba"), ("Ti", "Ba"), ("Fe", "Ce"), ("Ca", "K"), ("C", "K"),
+                   ("Cr", "O"), ("Mn", "O"), ("In", "Sn"), ("Pb", "Bi")]
+
+
+def sample_composition(n, elements, rng, in_window=None, p_oxygen=2 / 3, p_carbon=0.4, p_partner=0.5):
+    """Compound-like element amounts ``(n, len(elements))`` (0 = absent).
+
+    1-4 majors (drawn among elements with an edge in the window when ``in_window`` is given, 90 %),
+    oxygen in about two thirds of the samples, carbon contamination in 40 % (small amounts), the
+    near-coincident partner of a drawn major with probability ``p_partner``, and an occasional minor
+    (1-5 % of the majors). Amounts are log-uniform 0.05-1 for majors, oxygen 0.5-2.5 times the
+    cation sum.
+    """
+    elements = list(elements)
+    k = len(elements)
+    pos = {e: i for i, e in enumerate(elements)}
+    iw = np.ones(k, bool) if in_window is None else np.asarray(in_window, bool)
+    io, ic = pos.get("O"), pos.get("C")
+    majors_pool = np.array([i for i in range(k) if i not in (io, ic)], dtype=int)
+    partners = {}
+    for a, b in NEAR_COINCIDENT:
+        if a in pos and b in pos:
+            partners.setdefault(pos[a], []).append(pos[b])
+            partners.setdefault(pos[b], []).append(pos[a])
+    amt = np.zeros((n, k))
+    n_major = rng.choice([1, 2, 3, 4], size=n, p=[0.3, 0.35, 0.25, 0.1])
+    u = rng.random((n, 6))
+    for s in range(n):
+        if majors_pool.size:
+            pool_in = majors_pool[iw[majors_pool]]
+            pool = pool_in if (pool_in.size and u[s, 0] < 0.9) else majors_pool
+            m = min(n_major[s], pool.size)
+            pick = rng.choice(pool, size=m, replace=False)
+            amt[s, pick] = np.exp(rng.uniform(np.log(0.05), 0.0, m))
+            if u[s, 2] < 0.15:  # a minor element
+                j = majors_pool[rng.integers(majors_pool.size)]
+                if amt[s, j] == 0:
+                    amt[s, j] = amt[s].max() * rng.uniform(0.01, 0.05)
+        if io is not None and (u[s, 3] < p_oxygen or not amt[s].any()):
+            amt[s, io] = max(amt[s].sum(), 0.05) * rng.uniform(0.5, 2.5)
+        if ic is not None and (u[s, 4] < p_carbon or not amt[s].any()):
+            amt[s, ic] = np.exp(rng.uniform(np.log(0.01), np.log(0.3))) if amt[s].any() else 1.0
+        if u[s, 1] < p_partner:  # the near-coincident partner of any present element
+            cand = [p for i in np.flatnonzero(amt[s]) for p in partners.get(int(i), []) if amt[s, p] == 0]
+            if cand:
+                amt[s, cand[rng.integers(len(cand))]] = np.exp(rng.uniform(np.log(0.05), 0.0))
+        if not amt[s].any():
+            amt[s, rng.integers(k)] = 1.0
+    return amt
+
+
+# ---------------------------------------------------------------------------------------------
+# channel-domain helpers
+# ---------------------------------------------------------------------------------------------
+def bin_gauss(x_lo, dx, centre, fwhm):
+    """Gaussian of unit area integrated over channels ``[x_lo, x_lo + dx)`` divided by ``dx``.
+
+    Channel integration (not point sampling) keeps narrow peaks' areas right at coarse dispersion.
+    """
+    s = np.maximum(fwhm, 1e-3) / 2.3548
+    return (ndtr((x_lo + dx - centre) / s) - ndtr((x_lo - centre) / s)) / dx
+
+
+def _draw(rng, lo_hi, m):
+    return rng.uniform(lo_hi[0], lo_hi[1], m)
+
+
+def choose_types(rng, element, present_names):
+    """Index into ``K_ELNES[element]`` per spectrum (context-weighted by the other present elements).
+
+    ``present_names`` is a list (one per spectrum) of sets of present element symbols.
+    """
+    types = K_ELNES[element]
+    m = len(present_names)
+    w = np.array([[t[1] * (6.0 if any(p in names for p in t[2]) else 1.0) for t in types]
+                  for names in present_names])
+    w /= w.sum(1, keepdims=True)
+    c = np.cumsum(w, 1)
+    return np.minimum((rng.random((m, 1)) > c).sum(1), len(types) - 1)
+
+
+def k_elnes(sig, rows, ch_on, frac, dispersion, grid0, element, type_idx, rng, amplitude=1.0):
+    """Replace the first ~55 eV of a K edge with onset-anchored ELNES (in place on ``sig`` rows).
+
+    ``ch_on`` (m,) float channel of the (shifted) onset on the grid, ``type_idx`` (m,) bonding types.
+    The oscillator strength in the window is conserved. Returns the drawn peak positions (m, 3) (NaN
+    where a type has fewer peaks) for ground truth / tests.
+    """
+    m = rows.size
+    amplitude = np.broadcast_to(np.asarray(amplitude, dtype=np.float64).reshape(-1, 1), (m, 1))
+    lo_ev, hi_ev = ELNES_WINDOW
+    w = int(np.ceil((hi_ev - lo_ev) / dispersion)) + 1
+    c0 = np.floor(ch_on + lo_ev / dispersion).astype(np.int64)
+    cols = c0[:, None] + np.arange(w)[None, :]
+    valid = (cols >= 0) & (cols < sig.shape[1])
+    colc = np.clip(cols, 0, sig.shape[1] - 1)
+    seg = np.take_along_axis(sig[rows], colc, 1) * valid
+    x = (cols - ch_on[:, None]) * dispersion  # eV above the onset (channel centres)
+    near = (x >= 1.0) & (x < 6.0)
+    h = (seg * near).sum(1) / np.maximum(near.sum(1), 1)  # atomic edge height just above the onset
+    types = K_ELNES[element]
+    rise_c = np.empty(m)
+    rise_w = np.empty(m)
+    peaks = np.zeros_like(seg)
+    pos_out = np.full((m, 3), np.nan)
+    for ti, (_, _, _, rise, plist) in enumerate(types):
+        sel = np.flatnonzero(type_idx == ti)
+        if sel.size == 0:
+            continue
+        rise_c[sel] = _draw(rng, rise[0], sel.size)
+        rise_w[sel] = _draw(rng, rise[1], sel.size)
+        for pi, (pr, fr, ar) in enumerate(plist):
+            p = _draw(rng, pr, sel.size)[:, None]
+            f = _draw(rng, fr, sel.size)[:, None]
+            a = _draw(rng, ar, sel.size)[:, None] * amplitude[sel]
+            # unit-height peak: area a * sqrt(2 pi) sigma
+            peaks[sel] += a * (f / 2.3548 * 2.5066) * bin_gauss(x[sel] - 0.5 * dispersion, dispersion, p, f)
+            if pi < 3:
+                pos_out[sel, pi] = p[:, 0]
+    cont = seg / (1.0 + np.exp(-(x - rise_c[:, None]) / rise_w[:, None]))
+    new = cont + h[:, None] * peaks * valid
+    # conserve the window's oscillator strength with a taper that is 1 up to 40 eV and 0 at the end
+    taper = np.clip((hi_ev - x) / (hi_ev - 40.0), 0.0, 1.0) * (x > 0)
+    s_old = seg.sum(1)
+    s_new = new.sum(1)
+    s_tap = (new * taper).sum(1)
+    fac = np.where(s_tap > 0, (s_old - s_new) / np.maximum(s_tap, 1e-300), 0.0)
+    fac = np.maximum(fac, -0.9)  # never push the continuum negative
+    new = new * (1.0 + fac[:, None] * taper)
+    block = sig[rows]
+    np.put_along_axis(block, colc, np.where(valid, new, np.take_along_axis(block, colc, 1)), 1)
+    sig[rows] = block
+    return pos_out
+
+
+def l23_white_lines(element, valence, l3_on, split, f_total, rng, metal):
+    """Per-spectrum white-line peak list for a 3d-row L2,3 edge.
+
+    Returns arrays (m, n_peaks) of centres (eV), FWHMs (eV) and areas (df units), plus the L3:L2
+    area ratio (m,). ``l3_on`` is the shifted L3 onset, ``split`` the L2-L3 spin-orbit splitting.
+    """
+    m = l3_on.size
+    z = _Z[element]
+    nd = np.array([10 - three_d_holes(element, int(v)) for v in valence])
+    ratio = np.empty(m)
+    for d in np.unique(nd):
+        s = nd == d
+        lo, hi = L3_L2_AREA_RATIO[int(min(d, 9))]
+        ratio[s] = rng.uniform(lo, hi, s.sum())
+    ratio = np.where(metal, np.minimum(ratio, rng.uniform(0.8, 3.6, m)), ratio)
+    so = split + rng.uniform(-0.3, 0.3, m)
+    cen = np.zeros((m, 4))
+    fw = np.zeros((m, 4))
+    ar = np.zeros((m, 4))
+    l3 = f_total * ratio / (1 + ratio)
+    l2 = f_total / (1 + ratio)
+    d0 = (nd <= 1) & (element in _D0) & ~metal
+    # two-peak (d >= 2, metals) lines
+    delay = rng.uniform(0.3, 1.5, m)
+    w3 = np.where(metal, rng.uniform(1.5, 3.0, m), rng.uniform(0.7, 2.2, m))
+    cen[:, 0] = l3_on + delay
+    cen[:, 1] = l3_on + delay + so
+    fw[:, 0] = w3
+    fw[:, 1] = np.minimum(w3 * rng.uniform(1.1, 1.8, m), 4.0)
+    ar[:, 0] = l3
+    ar[:, 1] = l2
+    if d0.any() and element in _D0:
+        dl, cf, te = _D0[element]
+        i = np.flatnonzero(d0)
+        k = i.size
+        dly = rng.uniform(*dl, k)
+        cfs = rng.uniform(*cf, k) * np.where(nd[i] == 1, rng.uniform(0.6, 1.0, k), 1.0)
+        t2g = rng.uniform(*te, k)
+        wa = rng.uniform(0.3, 0.9, k)
+        wb = wa * rng.uniform(1.2, 2.0, k)
+        cen[i, 0], cen[i, 1] = l3_on[i] + dly, l3_on[i] + dly + cfs
+        cen[i, 2], cen[i, 3] = cen[i, 0] + so[i], cen[i, 1] + so[i]
+        fw[i, 0], fw[i, 1] = wa, wb
+        fw[i, 2], fw[i, 3] = wa * rng.uniform(1.3, 2.2, k), wb * rng.uniform(1.3, 2.0, k)
+        ft = t2g / (1 + t2g)
+        ar[i, 0], ar[i, 1] = l3[i] * ft, l3[i] * (1 - ft)
+        ar[i, 2], ar[i, 3] = l2[i] * ft, l2[i] * (1 - ft)
+    return cen, fw, ar, ratio
+
+
+def add_peaks(sig, rows, grid0, dispersion, cen, fw, ar, span=6.0):
+    """Add channel-integrated Gaussian peaks (areas ``ar``, df units) to ``sig[rows]`` in local windows."""
+    lo = np.nanmin(np.where(ar > 0, cen - span * fw, np.inf), 1)
+    hi = np.nanmax(np.where(ar > 0, cen + span * fw, -np.inf), 1)
+    ok = np.isfinite(lo)
+    if not ok.any():
+        return
+    rows, cen, fw, ar, lo, hi = rows[ok], cen[ok], fw[ok], ar[ok], lo[ok], hi[ok]
+    w = int(np.ceil(np.max(hi - lo) / dispersion)) + 2
+    c0 = np.floor((lo - grid0) / dispersion).astype(np.int64)
+    cols = c0[:, None] + np.arange(w)[None, :]
+    valid = (cols >= 0) & (cols < sig.shape[1])
+    colc = np.clip(cols, 0, sig.shape[1] - 1)
+    x = grid0 + cols * dispersion - 0.5 * dispersion  # channel lower edges (grid = channel centres)
+    add = np.zeros(cols.shape)
+    for p in range(cen.shape[1]):
+        a = ar[:, p : p + 1]
+        if np.any(a > 0):
+            add += a * bin_gauss(x, dispersion, cen[:, p : p + 1], fw[:, p : p + 1])
+    block = sig[rows]
+    np.put_along_axis(block, colc, np.take_along_axis(block, colc, 1) + add * valid, 1)
+    sig[rows] = block
+
+
+# ---------------------------------------------------------------------------------------------
+# detector and recording
+# ---------------------------------------------------------------------------------------------
+def psf_kernel(rho, half=6):
+    """Discrete Gaussian point-spread kernels (m, 2 half + 1) whose filtered white noise has lag-1
+    autocorrelation close to ``rho`` (0 -> delta). Returns kernels and their exact lag-1 values."""
+    rho = np.clip(np.asarray(rho, dtype=np.float64), 0.0, 0.95)
+    sig = np.sqrt(-1.0 / (4.0 * np.log(np.maximum(rho, 1e-12))))
+    j = np.arange(-half, half + 1)[None, :]
+    k = np.exp(-0.5 * (j / np.maximum(sig[:, None], 1e-6)) ** 2)
+    k /= k.sum(1, keepdims=True)
+    lag1 = (k[:, 1:] * k[:, :-1]).sum(1) / (k**2).sum(1)
+    return k, lag1
+
+
+def convolve_rows(x, k):
+    """Row-wise 'same' convolution of ``x`` (m, n) with per-row kernels ``k`` (m, 2h+1), edge-padded."""
+    h = (k.shape[1] - 1) // 2
+    xp = np.pad(x, ((0, 0), (h, h)), mode="edge")
+    out = np.zeros_like(x)
+    n = x.shape[1]
+    for j in range(k.shape[1]):
+        out += k[:, j : j + 1] * xp[:, j : j + n]
+    return out
+
+
+def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rates):
+    """Counts as recorded: Poisson electrons x gain, PSF blur, read noise, dark residual, artefacts.
+
+    ``lam`` (m, n) expected electrons per channel. Returns (spectra, info dict of per-spectrum arrays).
+    """
+    m, n = lam.shape
+    x = gain[:, None] * rng.poisson(lam).astype(np.float64)
+    lag1 = np.zeros(m)
+    corr = rho > 0.02
+    if corr.any():
+        k, lag1[corr] = psf_kernel(rho[corr])
+        x[corr] = convolve_rows(x[corr], k)
+    x += read_noise[:, None] * rng.standard_normal((m, n)) + dark_offset[:, None]
+    flags = np.zeros(m, dtype=np.int64)
+    splice = np.full((m, 2), np.nan)
+    if artefacts:
+        x, flags, splice = _artefacts(x, energy, rng, rates)
+    return x, dict(noise_lag1=lag1, artefacts=flags, splice_energy=splice[:, 0], splice_factor=splice[:, 1])
+
+
+#: artefact bit flags in ``params["artefacts"]``
+ARTEFACT_BITS = {"splice": 1, "fill_channels": 2, "corrupt_end": 4, "cosmic_ray": 8, "gain_stripes": 16}
+DEFAULT_ARTEFACT_RATES = {"splice": 0.10, "fill_channels": 0.05, "corrupt_end": 0.03, "cosmic_ray": 0.05,
+                          "gain_stripes": 0.07}
+
+
+def _artefacts(x, energy, rng, rates):
+    m, n = x.shape
+    r = dict(DEFAULT_ARTEFACT_RATES)
+    r.update(rates or {})
+    flags = np.zeros(m, dtype=np.int64)
+    splice = np.full((m, 2), np.nan)
+    u = rng.random((m, 5))
+    # spliced low loss: a gain step x3-x130 at 125-222 eV (only where the window spans the splice)
+    e_s = rng.uniform(125.0, 222.0, m)
+    spl = (u[:, 0] < r["splice"]) & (e_s > energy[0] + 5) & (e_s < energy[-1] - 5)
+    if spl.any():
+        i = np.flatnonzero(spl)
+        f = np.exp(rng.uniform(np.log(3.0), np.log(130.0), i.size))
+        f = np.where(rng.random(i.size) < 0.5, f, 1.0 / f)
+        below = energy[None, :] < e_s[i, None]
+        x[i] = np.where(below, x[i] * f[:, None], x[i])
+        flags[i] |= ARTEFACT_BITS["splice"]
+        splice[i, 0], splice[i, 1] = e_s[i], f  # factor applied below the splice energy
+    # dark/fill channels (0, -1 or 0.1) at the start or the end
+    fil = u[:, 1] < r["fill_channels"]
+    for i in np.flatnonzero(fil):
+        w = int(rng.integers(1, max(2, n // 50)))
+        v = (0.0, -1.0, 0.1)[rng.integers(3)]
+        if rng.random() < 0.5:
+            x[i, :w] = v
+        else:
+            x[i, n - w :] = v
+        flags[i] |= ARTEFACT_BITS["fill_channels"]
+    # corrupt last channels (readout garbage)
+    cor = u[:, 2] < r["corrupt_end"]
+    for i in np.flatnonzero(cor):
+        w = int(rng.integers(1, 4))
+        x[i, n - w :] = rng.choice([0.0, x[i].max() * rng.uniform(1, 20), -x[i].max()], size=w)
+        flags[i] |= ARTEFACT_BITS["corrupt_end"]
+    # cosmic-ray spikes: 1-3 channels, 1-2 wide
+    cos = u[:, 3] < r["cosmic_ray"]
+    for i in np.flatnonzero(cos):
+        for _ in range(int(rng.integers(1, 4))):
+            c = int(rng.integers(0, n - 2))
+            x[i, c : c + int(rng.integers(1, 3))] += np.abs(x[i]).max() * rng.uniform(0.2, 5.0)
+        flags[i] |= ARTEFACT_BITS["cosmic_ray"]
+    # channel-gain stripes: periodic or random per-channel gain errors of 0.5-3 %
+    stp = np.flatnonzero(u[:, 4] < r["gain_stripes"])
+    if stp.size:
+        amp = rng.uniform(0.005, 0.03, (stp.size, 1))
+        period = rng.integers(2, 33, stp.size)[:, None]
+        ch = np.arange(n)[None, :]
+        periodic = np.where((ch // np.maximum(period // 2, 1)) % 2 == 0, 1.0, -1.0)
+        rand = rng.standard_normal((stp.size, n))
+        pat = np.where(rng.random((stp.size, 1)) < 0.5, periodic, rand)
+        x[stp] *= 1.0 + amp * pat
+        flags[stp] |= ARTEFACT_BITS["gain_stripes"]
+    return x, flags, splice
