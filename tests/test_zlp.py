@@ -16,7 +16,7 @@ from hyperspy_eels_ml._shared.validation import (
 )
 from hyperspy_eels_ml.simulation import thickness_bands_low_loss_si
 from hyperspy_eels_ml.zlp import BandGap, ZLPModel, ZLPNotCentredError, fit_onset, fit_zlp, subtract_zlp_nn
-from hyperspy_eels_ml.zlp.subtract import _failed
+from hyperspy_eels_ml.zlp.fit import failed_replicas
 
 N_REP = 24
 
@@ -69,12 +69,12 @@ def test_no_failed_replicas_left(bench):
     assert rep["kept"] + rep["dropped"] == N_REP
     assert rep["kept"] >= 0.8 * N_REP
     v = r.model.diagnostics["val_chi2"]
-    assert not _failed(v).any()
+    assert not failed_replicas(v).any()
 
 
 def test_failure_detector():
     v = np.r_[np.random.default_rng(0).normal(2.0, 0.2, 40), 40.0, 105.0]
-    f = _failed(v)
+    f = failed_replicas(v)
     assert f[-2:].all() and not f[:-2].any()
 
 

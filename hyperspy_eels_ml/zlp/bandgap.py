@@ -1,43 +1,29 @@
-"""Band-gap fits ``A (E - Eg)^b`` on every replica of every pixel (vectorised grid search)."""
+"""Band-gap fits ``A (E - Eg)^b`` on every replica of every pixel (vectorised grid search).
+
+Honesty rules: a pixel whose replica fits end at the edge of the Eg search grid,
+or whose onset amplitude is not significant (the fit is not better than "no
+onset" by 3 sigma), gets NaN with a reason code and a warning, never a number.
+"""
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass
 
 import dask
 import dask.array as da
 import numpy as np
 
+from .._shared.warn import warn
 from .._shared.batch import as_dask, compute, map_spectra
-from .._shared.signals import navigation_map, record_provenance, to_eager
-from .._shared.validation import EnergyRangeError, check_finite_block
+from .._shared.signals import navigation_map, record_provenance
+from .._shared.validation import EnergyRangeError
 
-__all__ = ["BandGapResult", "fit_band_gap_replicas", "fit_onset"]
+__all__ = ["fit_onset", "fit_band_gap_replicas", "default_window"]
 
-
-@dataclass
-class BandGapResult:
-    """Band gap and onset exponent per pixel, replica median and 68 % interval (maps)."""
-
-    Eg: object
-    Eg_lower: object
-    Eg_upper: object
-    b: object
-    b_lower: object
-    b_upper: object
-
-    def compute(self, show_progressbar=None):
-        """Compute the lazy maps together (in place); returns self."""
-        names = [n for n in ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper") if getattr(self, n)._lazy]
-        if names:
-            arrays = compute(*[getattr(self, n).data for n in names], show_progressbar=show_progressbar)
-            for n, a in zip(names, arrays):
-                setattr(self, n, to_eager(getattr(self, n), a))
-        return self
+#: minimum improvement of chi^2 over the "no onset" model for an onset to count as resolved (3 sigma)
+MIN_DELTA_CHI2 = 9.0
 
 
-def fit_onset(E, I, weights, eg_grid, b_values):
+def fit_onset(E, I, weights, eg_grid, b_values, full_output=False):
     """Weighted least squares of ``A (E - Eg)^b`` (A >= 0) on a grid of Eg and b.
 
     Parameters
@@ -47,10 +33,15 @@ def fit_onset(E, I, weights, eg_grid, b_values):
     weights : (..., n) or (n,) inverse variances
     eg_grid : (G,) trial gaps
     b_values : sequence of trial exponents
+    full_output : bool
+        Also return ``at_edge`` (best Eg on the first or last grid point),
+        ``chi2`` (weighted sum of squares of the best fit) and ``delta_chi2``
+        (its improvement over ``A = 0``).
 
     Returns
     -------
     Eg, b, A : arrays of the leading shape (Eg refined by a parabola through the best grid point)
+    at_edge, chi2, delta_chi2 : arrays of the leading shape, only with ``full_output``
     """
     I = np.asarray(I, dtype=np.float64)
     lead = I.shape[:-1]
@@ -76,7 +67,6 @@ def fit_onset(E, I, weights, eg_grid, b_values):
             sse_best_curve = sse.copy()
         else:
             sse_best_curve[better] = sse[better]
-    # parabolic refinement of Eg around the best grid point
     rows = np.arange(I2.shape[0])
     g = np.clip(best_g, 1, eg_grid.size - 2)
     y0, y1, y2 = sse_best_curve[rows, g - 1], sse_best_curve[rows, g], sse_best_curve[rows, g + 1]
@@ -85,81 +75,135 @@ def fit_onset(E, I, weights, eg_grid, b_values):
     with np.errstate(divide="ignore", invalid="ignore"):
         off = np.where(den > 0, 0.5 * (y0 - y2) / den, 0.0)
     eg = eg_grid[g] + np.clip(off, -1, 1) * step
-    eg = np.where((best_g == 0) | (best_g == eg_grid.size - 1), eg_grid[best_g], eg)
+    at_edge = (best_g == 0) | (best_g == eg_grid.size - 1)
+    eg = np.where(at_edge, eg_grid[best_g], eg)
     B = np.clip(E[None, :] - eg[:, None], 0, None) ** best_b[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         A = np.clip((Wt * I2 * B).sum(1) / (Wt * B**2).sum(1), 0, None)
-    return eg.reshape(lead), best_b.reshape(lead), np.nan_to_num(A).reshape(lead)
-
-
-def _seed_of(spectrum):
-    return zlib.crc32(np.ascontiguousarray(spectrum, dtype=np.float32).tobytes())
-
-
-def _band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, count_gain, batch, base_c, scatter):
-    from .subtract import _interp_clusters, _pixel_zlp_replicas
-
-    J = np.asarray(J, dtype=np.float32)
-    check_finite_block(J)
-    P = J.shape[0]
-    R = table.shape[0]
-    out = np.empty((P, 6), dtype=np.float32)
-    Ew = energy[window]
-    for a in range(0, P, batch):
-        b = min(P, a + batch)
-        Jb = J[a:b]
-        Z, _, c = _pixel_zlp_replicas(Jb, energy, core, c_grid, table, cols=window)  # (R, p, nW)
-        Jw = Jb[:, window]
-        frac = _interp_clusters(c, base_c, scatter)[:, window]
-        sd = np.sqrt(count_gain * np.clip(Jw, 1.0, None) + (frac * np.median(Z, axis=0)) ** 2)
-        noise = np.stack([np.random.default_rng(_seed_of(Jb[i])).standard_normal((R, Jw.shape[1]))
-                          for i in range(Jb.shape[0])], axis=1)
-        I = Jw[None] + noise * sd[None] - Z
-        wts = 1.0 / sd**2
-        eg, bb, _ = fit_onset(Ew, I, np.broadcast_to(wts[None], I.shape), eg_grid, b_values)
-        q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
-        qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
-        out[a:b] = np.concatenate([q.T, qb.T], axis=1)
+    out = (eg.reshape(lead), best_b.reshape(lead), np.nan_to_num(A).reshape(lead))
+    if full_output:
+        out += (at_edge.reshape(lead), best_sse.reshape(lead), (wI2 - best_sse).reshape(lead))
     return out
 
 
-def fit_band_gap_replicas(result, energy_range, exponent=None, show_progressbar=None, lazy_output=None):
+def eg_grid_for(lo, hi, dispersion):
+    """Trial gaps for a window ``(lo, hi)``: from ``lo - (hi - lo)/2`` (>= 0) to 3 channels before ``hi``."""
+    step = min(dispersion / 2, 0.025)
+    return np.arange(max(lo - 0.5 * (hi - lo), 0.0), hi - 3 * dispersion, step)
+
+
+def default_window(result):
+    """Band-gap fit window from the data: ``(lo, hi)`` in eV.
+
+    ``lo`` = the larger of 2 x the ZLP FWHM and half the smallest specimen ``dE1``
+    (the ZLP-dominated region, where the subtracted signal is least certain, is
+    kept to the start of the window, below any gap it can resolve); ``hi`` = where
+    the pixel-averaged inelastic signal (smoothed) first reaches 30 % of its
+    maximum between ``lo`` and ``min(lo + 8 eV, end of axis)``, at least
+    ``lo + 1 eV`` and 8 channels.
+    """
+    from .features import smooth
+
+    model, v = result.model, result._v
+    e = v.energy
+    disp = v.dispersion
+    spec = ~np.asarray(model.clusters["vacuum"], bool)
+    d1 = np.asarray(model.clusters["dE1"], float)[spec] if spec.any() else np.asarray(model.clusters["dE1"])
+    lo = max(2 * model.fwhm, 0.5 * float(d1.min()), e[0])
+    data = result.inelastic.data
+    mean = data.reshape(-1, e.size).mean(axis=0)
+    if isinstance(mean, da.Array):
+        mean = mean.compute()
+    mean = np.asarray(mean, float)
+    stop = min(lo + 8.0, e[-1])
+    sel = (e >= lo) & (e <= stop)
+    sm = smooth(mean, max(3, round(0.2 / disp)))
+    hi = stop
+    if sel.any() and np.max(sm[sel]) > 0:
+        idx = np.flatnonzero(sel)
+        reach = idx[sm[idx] >= 0.3 * np.max(sm[idx])]
+        if reach.size:
+            hi = float(e[reach[0]])
+    hi = min(max(hi, lo + 1.0, lo + 8 * disp), e[-1])
+    return float(lo), float(hi)
+
+
+def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progressbar=None, lazy_output=None):
     """See :meth:`hyperspy_eels_ml.zlp.ZLPResult.fit_band_gap`."""
+    from .._shared.params import check_float
+    from .blocks import band_gap_block
+    from .result import BandGapResult
+
     v, model = result._v, result.model
     e = v.energy
-    lo, hi = (float(x) for x in energy_range)
+    disp = v.dispersion
+    exponent = check_float("exponent", exponent, min=0, inclusive=(False, True), allow_none=True)
+    if energy_range is None:
+        lo, hi = default_window(result)
+    else:
+        try:
+            lo, hi = (float(x) for x in energy_range)
+        except (TypeError, ValueError) as exc:
+            raise EnergyRangeError(f"energy_range must be (start, end) in eV, got {energy_range!r}") from exc
     if not (e[0] <= lo < hi <= e[-1]):
         raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV must be increasing and inside the signal's "
                                f"axis ({e[0]:g} to {e[-1]:g} eV)")
     window = np.flatnonzero((e >= lo) & (e <= hi))
-    if window.size < 8:
-        raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV holds only {window.size} channels; "
-                               "a band-gap fit needs at least 8")
-    disp = v.dispersion
-    eg_grid = np.arange(max(lo - 0.5 * (hi - lo), 0.0), hi - 3 * disp, disp / 2)
+    if window.size < 5:
+        raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV holds only {window.size} channels of "
+                               f"{disp:g} eV; a band-gap fit needs at least 5: widen it to at least "
+                               f"{5 * disp:g} eV")
+    eg_grid = eg_grid_for(lo, hi, disp)
+    if eg_grid.size < 3:
+        raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV is too short for a gap search at "
+                               f"{disp:g} eV per channel")
     b_values = [float(exponent)] if exponent is not None else list(np.round(np.arange(0.3, 2.55, 0.1), 2))
     lazy_output = v.lazy if lazy_output is None else bool(lazy_output)
     c_grid, table = model.log_zlp_table(e)
     dtable = dask.delayed(table, pure=True)
     batch = int(max(1, min(64, 2_000_000 // max(table.shape[0] * eg_grid.size, 1))))
-    out = map_spectra(as_dask(v.data), _band_gap_block, 6, np.float32, extra_args=(dtable,), energy=e,
+    out = map_spectra(as_dask(v.data), band_gap_block, 8, np.float32, extra_args=(dtable,), energy=e,
                       core=model.core, c_grid=c_grid, window=window, eg_grid=eg_grid, b_values=b_values,
                       count_gain=float(result.count_gain), batch=batch,
-                      base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table())
+                      base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
+                      dark=model.dark_level, n_params=1 + (exponent is None) + 1)
     if not v.navigation_shape:
         out = out[0]
-    parts = [out[..., k] for k in range(6)]
+    parts = [out[..., k] for k in range(8)]
     if not lazy_output:
         parts = list(compute(*parts, show_progressbar=show_progressbar))
-    names = ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper")
-    titles = ("Band gap Eg (eV)", "Eg 16 %", "Eg 84 %", "Onset exponent b", "b 16 %", "b 84 %")
+    names = BandGapResult._signals
+    titles = ("Band gap Eg (eV)", "Eg 16 %", "Eg 84 %", "Onset exponent b", "b 16 %", "b 84 %",
+              "Band-gap fit reduced chi^2", "Band-gap fit reason (0 fitted, 1 grid edge, 2 no onset)")
+    quantities = ("eV", "eV", "eV", "b", "b", "b", "chi2", "reason")
     sigs = {}
-    for name, data, title in zip(names, parts, titles):
+    for name, data, title, q in zip(names, parts, titles, quantities):
         if not isinstance(data, da.Array):
             data = np.asarray(data)
-        m = navigation_map(v.signal, data, title, quantity="eV" if name.startswith("Eg") else "b")
+        m = navigation_map(v.signal, data, title, quantity=q)
         record_provenance(m, "zlp.ZLPResult.fit_band_gap",
                           dict(energy_range=[lo, hi], exponent=exponent, n_replicas=model.n_replicas),
                           extra=dict(output=name))
         sigs[name] = m
-    return BandGapResult(**sigs)
+    res = BandGapResult(energy_range=(lo, hi), **sigs)
+    if not lazy_output:
+        warn_unresolved(res)
+    return res
+
+
+def warn_unresolved(res):
+    """Warn (naming the pixels) where the band-gap fit returned NaN."""
+    r = np.atleast_1d(np.asarray(res.reason.data))
+    lo, hi = res.energy_range
+    for code, text, hint in ((1, "the best gap lies at the edge of the search grid",
+                              "move energy_range so that it starts below the onset and ends above it"),
+                             (2, "no resolved onset (not better than no onset by 3 sigma)",
+                              "the gap may be outside the window, the signal too weak, or the ZLP tail "
+                              "unsubtracted")):
+        bad = r == code
+        if bad.any():
+            idx = np.argwhere(bad)
+            where = "the spectrum" if r.size == 1 and np.ndim(res.reason.data) == 0 else \
+                f"{bad.sum()} of {r.size} pixels (first: {[tuple(int(x) for x in i) for i in idx[:5]]})"
+            warn(f"fit_band_gap({lo:g}-{hi:g} eV): {text} for {where}: Eg = NaN there. {hint}.",
+                          UserWarning)

@@ -178,6 +178,9 @@ class TrainingData:
     penalty_mask: np.ndarray  #: (K, n_P) which grid points apply to each cluster (dE1_k*0.5 .. dE2_k)
     curvature_mask: np.ndarray  #: (K, n_P) points beyond dE1_k (smooth power-law continuation)
     base_theta: np.ndarray = None  #: (K, 8) baseline parameters of the clusters
+    upper: np.ndarray = None  #: (K, n_P) log upper envelope of the data (mean + noise) on the penalty grid
+    prior_mask: np.ndarray = None  #: (K, n_P) points where the ZLP must follow the vacuum reference's
+    prior_ref: int = -1  #: index of the vacuum cluster (-1: none)
 
 
 def _init_weights(rng, n_replicas, sizes):
@@ -191,7 +194,8 @@ def _init_weights(rng, n_replicas, sizes):
 
 def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epochs=4000, learning_rate=0.01,
                    check_every=25, patience=600, monotonic_weight=100.0, curvature_weight=30.0,
-                   random_state=0, progress=None):
+                   upper_weight=100.0, prior_weight=10.0, min_improvement=1e-3, max_points=256, random_state=0,
+                   progress=None):
     """Train all replicas at once; per-replica early stopping on the out-of-bag spectra.
 
     Parameters
@@ -205,9 +209,17 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
         Adam with cosine decay of the learning rate; the validation loss of every
         replica is checked every ``check_every`` steps and its best weights kept;
         training stops when no replica improved for ``patience`` steps.
-    monotonic_weight, curvature_weight
-        Weights of the penalties: the loss-side ZLP must decrease, and beyond dE1
-        ``log z`` must be a smooth function of ``log E`` (power-law continuation).
+    monotonic_weight, curvature_weight, upper_weight, prior_weight
+        Weights of the penalties: the loss-side ZLP must decrease; beyond dE1
+        ``log z`` must be a smooth function of ``log E`` (power-law continuation);
+        it must not exceed the data's upper envelope (``data.upper``); beyond dE1
+        it follows the vacuum reference's ``log z`` (``data.prior_mask``).
+    max_points : int
+        At most this many fitted channels (chosen uniformly in ``asinh(E / w)``
+        over the fitted region: fine dispersions and long gain sides are thinned).
+    min_improvement : float
+        A replica counts as improving when its validation score falls by more
+        than this fraction (and by more than this amount, in chi^2 per point).
     random_state : int
     progress : callable, optional
         ``progress(n_steps)`` called as training advances.
@@ -219,14 +231,17 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     diagnostics : dict
         Per-replica ``train_chi2`` and ``val_chi2`` (per point), ``best_epoch``, ``epochs``.
     """
-    import os
+    from .._shared.imports import import_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     rng = np.random.default_rng(random_state)
     # only the channels fitted by some cluster enter the graph (region I is a small part of the axis)
     used = np.flatnonzero(data.mask.any(axis=(0, 1)))
+    if used.size > max_points:  # uniform in x = asinh(E / w): the ZLP core keeps its channels, long tails are thinned
+        xu = np.arcsinh(data.energy[used] / width)
+        grid = np.linspace(xu[0], xu[-1], max_points)
+        used = np.unique(used[np.clip(np.searchsorted(xu, grid), 0, used.size - 1)])
     data = dataclasses.replace(data, energy=data.energy[used], y=data.y[..., used], sigma=data.sigma[..., used],
                                mask=data.mask[..., used], y_val=data.y_val[..., used])
     R = data.y.shape[0]
@@ -260,6 +275,12 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     dx = np.diff(px)
     dxt = tf.constant(np.maximum(dx, 1e-6).astype(np.float32))
     n_pm = float(max(data.penalty_mask.sum(), 1))
+    has_upper = data.upper is not None
+    UP = tf.constant(np.nan_to_num(data.upper if has_upper else np.zeros((K, nP)), nan=50.0).astype(np.float32))
+    has_prior = data.prior_mask is not None and data.prior_ref >= 0 and data.prior_mask.any()
+    PM = tf.constant((data.prior_mask if has_prior else np.zeros((K, nP), bool)).astype(np.float32))
+    n_prior = float(max(PM.numpy().sum(), 1))
+    ref = int(max(data.prior_ref, 0))
     n_cm = float(max(cm.numpy().sum(), 1))
 
     params = [tf.Variable(w) for w in ens0.weights] + [tf.Variable(ens0.skip)]
@@ -290,7 +311,13 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
         rp = tf.reshape(resid[:, K * nE:], (R, K, nP))
         rslope = (rp[:, :, 1:] - rp[:, :, :-1]) / dxt  # the residual continues linearly in log E
         curv = tf.reduce_sum(cm * tf.square(rslope[:, :, 1:] - rslope[:, :, :-1]), axis=(1, 2)) / n_cm
-        return chi_tr, chi_va, monotonic_weight * mono + curvature_weight * curv
+        total = monotonic_weight * mono + curvature_weight * curv
+        if has_upper:  # never above the data beyond the noise
+            total += upper_weight * tf.reduce_sum(tf.square(tf.nn.relu(pen - UP[None])), axis=(1, 2)) / float(K * nP)
+        if has_prior:  # beyond dE1 the tail follows the vacuum reference (normalised to the same core counts)
+            total += prior_weight * tf.reduce_sum(PM[None] * tf.square(pen - pen[:, ref:ref + 1, :]),
+                                                  axis=(1, 2)) / n_prior
+        return chi_tr, chi_va, total
 
     @tf.function
     def step():
@@ -315,7 +342,8 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     best_val = np.full(R, np.inf)
     best_epoch = np.zeros(R, dtype=int)
     best_tr = np.full(R, np.inf)
-    last_improved = 0
+    last_improved = np.zeros(R, dtype=int)
+    allowed = int(np.floor(0.05 * R)) if R >= 20 else 0
     epoch = 0
     while epoch < max_epochs:
         for _ in range(check_every):
@@ -325,14 +353,14 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
             progress(check_every)
         chi_tr, chi_va, pen = (t.numpy() for t in evaluate())
         score = chi_va + pen
-        better = score < best_val * (1 - 1e-4)
+        better = score < np.minimum(best_val * (1 - min_improvement), best_val - min_improvement)
         if better.any():
             keep(tf.constant(better))
             best_val[better] = score[better]
             best_tr[better] = chi_tr[better]
             best_epoch[better] = epoch
-            last_improved = epoch
-        if epoch - last_improved >= patience:
+            last_improved[better] = epoch
+        if np.sum(epoch - last_improved < patience) <= allowed:
             break
     ens = ReplicaEnsemble(weights=[b.numpy() for b in best[:-1]], skip=best[-1].numpy(), width=width,
                           x_scale=x_scale, c_scale=c_scale, base_c=ens0.base_c, base_theta=ens0.base_theta)

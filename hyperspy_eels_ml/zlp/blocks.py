@@ -1,0 +1,127 @@
+"""Block layer: the functions dask maps over chunks of spectra (numpy in, numpy out).
+
+Each block function gets a 2-D block ``J`` (pixels, channels) and the model's
+tabulated replica ZLPs; it never sees a signal and never imports TensorFlow, so
+it runs the same eagerly, lazily and on ``dask.distributed`` workers.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from .._shared.batch import as_dask, compute, map_spectra
+from .._shared.validation import check_finite_block
+from .features import interp_clusters, noise_sd, pixel_zlp_replicas
+
+__all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT"]
+
+#: spectra per pixel in the subtraction output block: inelastic, lower, upper, zlp, zlp_lower, zlp_upper,
+#: and a seventh row holding t/lambda (median, 16 %, 84 %), the data integral, the ZLP integral and flags
+N_SPECTRA_OUT = 7
+N_SCALARS = 6
+
+
+def batch_size(n_replicas, n_channels, budget=6_000_000):
+    """Pixels per inner batch so that a (replicas, pixels, channels) float32 array stays near ``budget``."""
+    return int(max(1, min(256, budget // max(n_replicas * n_channels, 1))))
+
+
+def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, scatter, dark):
+    """Inelastic/ZLP medians and bands, t/lambda and integrals of every spectrum of a block.
+
+    Output layout (P, 7 n_E): six spectra, then the scalars at the start of row 7,
+    so the reshape to (..., 7, n_E) is free and the outputs are views of one block.
+    """
+    J = np.asarray(J, dtype=np.float32)
+    check_finite_block(J)
+    P, nE = J.shape
+    out = np.zeros((P, N_SPECTRA_OUT * nE), dtype=np.float32)
+    for a in range(0, P, batch):
+        b = min(P, a + batch)
+        Jb = J[a:b] - np.float32(dark)
+        Z, _, c = pixel_zlp_replicas(Jb, energy, core, c_grid, table)
+        z16, z50, z84 = np.quantile(Z, [0.16, 0.5, 0.84], axis=0)
+        sd = noise_sd(Jb, z50, interp_clusters(c, base_c, scatter), count_gain)
+        inel = Jb - z50
+        lo = inel - np.sqrt((z84 - z50) ** 2 + sd**2)
+        hi = inel + np.sqrt((z50 - z16) ** 2 + sd**2)
+        tot = np.clip(Jb, 0, None).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tl = np.log(tot[None, :] / Z.sum(axis=2))
+        t16, t50, t84 = np.quantile(tl, [0.16, 0.5, 0.84], axis=0)
+        out[a:b, : 6 * nE] = np.concatenate([inel, lo, hi, z50, z16, z84], axis=1)
+        out[a:b, 6 * nE: 6 * nE + N_SCALARS] = np.stack([t50, t16, t84, tot, z50.sum(axis=1),
+                                                         np.zeros_like(t50)], axis=1)
+    return out
+
+
+def _seed_of(spectrum):
+    return zlib.crc32(np.ascontiguousarray(spectrum, dtype=np.float32).tobytes())
+
+
+def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, count_gain, batch, base_c, scatter,
+                   dark, n_params):
+    """Replica band-gap fits of every spectrum of a block.
+
+    Returns (P, 8): Eg, Eg16, Eg84, b, b16, b84, reduced chi^2, reason; Eg and b
+    are NaN where the reason is not 0 (1: the fits of most replicas end at the
+    edge of the Eg grid, 2: the onset is not resolved, median improvement over
+    "no onset" below ``MIN_DELTA_CHI2``).
+    """
+    from .bandgap import MIN_DELTA_CHI2, fit_onset
+
+    J = np.asarray(J, dtype=np.float32)
+    check_finite_block(J)
+    P = J.shape[0]
+    R = table.shape[0]
+    out = np.empty((P, 8), dtype=np.float32)
+    Ew = energy[window]
+    dof = max(window.size - n_params, 1)
+    for a in range(0, P, batch):
+        b = min(P, a + batch)
+        Jb = J[a:b] - np.float32(dark)
+        Z, _, c = pixel_zlp_replicas(Jb, energy, core, c_grid, table, cols=window)  # (R, p, nW)
+        Jw = Jb[:, window]
+        frac = interp_clusters(c, base_c, scatter)[:, window]
+        sd = noise_sd(Jw, np.median(Z, axis=0), frac, count_gain)
+        noise = np.stack([np.random.default_rng(_seed_of(J[a + i])).standard_normal((R, Jw.shape[1]))
+                          for i in range(Jb.shape[0])], axis=1)
+        I = Jw[None] + noise * sd[None] - Z
+        wts = 1.0 / sd**2
+        eg, bb, _, edge, chi2, dchi2 = fit_onset(Ew, I, np.broadcast_to(wts[None], I.shape), eg_grid, b_values,
+                                                 full_output=True)
+        q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
+        qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
+        reason = np.where(edge.mean(axis=0) > 0.5, 1, np.where(np.median(dchi2, axis=0) < MIN_DELTA_CHI2, 2, 0))
+        q[:, reason != 0] = np.nan
+        qb[:, reason != 0] = np.nan
+        out[a:b] = np.concatenate([q.T, qb.T, (np.median(chi2, axis=0) / dof)[:, None], reason[:, None]], axis=1)
+    return out
+
+
+def make_result(model, v, *, count_gain, show_progressbar, lazy_output):
+    """Map :func:`subtract_block` over the validated signal ``v`` and wrap the parts in a ZLPResult."""
+    import dask
+
+    from .result import ZLPResult
+
+    lazy_output = v.lazy if lazy_output is None else bool(lazy_output)
+    c_grid, table = model.log_zlp_table(v.energy)
+    nE = v.energy.size
+    dtable = dask.delayed(table, pure=True)
+    data = as_dask(v.data)
+    out = map_spectra(data, subtract_block, N_SPECTRA_OUT * nE, np.float32,
+                      extra_args=(dtable,), energy=v.energy, core=model.core, c_grid=c_grid,
+                      count_gain=float(count_gain), batch=batch_size(model.n_replicas, nE),
+                      base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
+                      dark=model.dark_level)
+    nav = v.navigation_shape
+    if not nav:
+        out = out[0]
+    spectra = out.reshape(tuple(out.shape[:-1]) + (N_SPECTRA_OUT, nE))
+    parts = [spectra[..., k, :] for k in range(6)] + [spectra[..., 6, k] for k in range(N_SCALARS)]
+    if not lazy_output:
+        parts = list(compute(*parts, show_progressbar=show_progressbar))
+    return ZLPResult.from_parts(model, v, parts, count_gain=count_gain)

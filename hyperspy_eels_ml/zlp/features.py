@@ -1,0 +1,243 @@
+"""Pixel layer of the ZLP capability: per-spectrum features, regions, noise, the replica ZLPs of a pixel.
+
+Everything here is plain numpy on 2-D blocks ``J`` of shape (pixels, channels);
+no signals, no dask, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .network import interp_rows
+
+__all__ = ["core_window", "pixel_features", "fwhm", "smooth", "zlp_centres", "noise_sd", "interp_clusters",
+           "departure_from_vacuum", "vacuum_noise_end", "upper_envelope", "estimate_dark_level",
+           "pixel_zlp_replicas", "auto_dE1", "vacuum_dE1"]
+
+
+def core_window(fwhm_, dispersion):
+    """(low, high) eV of the ZLP core whose counts scale each pixel's ZLP."""
+    h = max(1.5 * fwhm_, 3 * dispersion)
+    return (-h, h)
+
+
+def pixel_features(J, energy, core):
+    """Scale ``s`` (core counts) and thickness proxy ``c = ln(total / core)`` of every spectrum (rows of J)."""
+    m = (energy >= core[0]) & (energy <= core[1])
+    s = J[:, m].sum(axis=1)
+    tot = np.clip(J, 0, None).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.log(np.maximum(tot, 1e-30) / np.maximum(s, 1e-30))
+    return s, c
+
+
+def fwhm(energy, y):
+    """FWHM of the highest peak of ``y`` (half-maximum crossings interpolated; at least one channel)."""
+    i = int(np.argmax(y))
+    half = y[i] / 2
+    left = i
+    while left > 0 and y[left] > half:
+        left -= 1
+    right = i
+    while right < y.size - 1 and y[right] > half:
+        right += 1
+    d = energy[1] - energy[0]
+
+    def _cross(a, b):  # linear interpolation of the half-maximum crossing between channels a, b
+        ya, yb = y[a], y[b]
+        return energy[a] + (half - ya) / (yb - ya) * (energy[b] - energy[a]) if yb != ya else energy[a]
+
+    lo = _cross(left, left + 1) if left < i else energy[i] - d / 2
+    hi = _cross(right - 1, right) if right > i else energy[i] + d / 2
+    return max(hi - lo, d)
+
+
+def smooth(y, n):
+    """Hann-window moving average of ``y`` over ``n`` channels (edges padded)."""
+    n = max(int(n), 1)
+    if n == 1:
+        return y
+    k = np.hanning(n + 2)[1:-1]
+    k /= k.sum()
+    pad = np.pad(y, (n, n), mode="edge")
+    return np.convolve(pad, k, mode="same")[n:-n]
+
+
+def zlp_centres(J, energy):
+    """Sub-channel position (eV) of every spectrum's maximum: a parabola through the top three channels."""
+    i = np.clip(np.argmax(J, axis=1), 1, energy.size - 2)
+    r = np.arange(J.shape[0])
+    y0, y1, y2 = J[r, i - 1], J[r, i], J[r, i + 1]
+    den = y0 - 2 * y1 + y2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.where(den < 0, 0.5 * (y0 - y2) / den, 0.0)
+    return energy[i] + np.clip(off, -0.5, 0.5) * (energy[1] - energy[0])
+
+
+def noise_sd(J, zlp, scatter, count_gain):
+    """Standard deviation of one spectrum's inelastic signal ``J - zlp`` per channel (the one noise model).
+
+    Counting noise of the recorded counts (variance ``count_gain x J``, with at
+    least one detected electron, ``count_gain^2``, per channel so that empty
+    channels keep a finite weight) plus the spectrum-to-spectrum scatter of the
+    ZLP shape (``scatter`` relative to the ZLP). Scale-free: data x a with
+    ``count_gain`` x a give sd x a.
+    """
+    g = float(count_gain)
+    return np.sqrt(g * np.maximum(J, g) + (scatter * zlp) ** 2)
+
+
+def interp_clusters(c, base_c, table):
+    """Rows of ``table`` (K, n_E) interpolated linearly at the pixels' c (clipped): (P, n_E)."""
+    return interp_rows(c, base_c, table, axis=0)
+
+
+def pixel_zlp_replicas(J, energy, core, c_grid, table, cols=None):
+    """ZLP of every replica for every spectrum in J: (R, P, n_cols), scaled to the core counts.
+
+    Returns ``(Z, s, c)``: the replica ZLPs, the core counts and the thickness proxies.
+    """
+    s, c = pixel_features(J, energy, core)
+    m = (energy >= core[0]) & (energy <= core[1])
+    logz = interp_rows(c, c_grid, table, axis=1)  # (R, P, E)
+    logz -= logz[:, :, m].max(axis=2, keepdims=True)
+    z = np.exp(logz)
+    scale = s[None, :] / np.maximum(z[:, :, m].sum(axis=2), 1e-30)
+    if cols is not None:
+        z = z[:, :, cols]
+    return z * scale[:, :, None].astype(np.float32), s, c
+
+
+def auto_dE1(energy, mean_norm, fwhm_, dispersion, shift=0.7):
+    """``shift`` x the first minimum after the ZLP of the smoothed mean spectrum (EELSfitter v2's rule).
+
+    Returns ``(dE1, E_valley)``; ``E_valley`` is NaN when the spectrum has no minimum
+    (then the energy where it falls to 1e-3 of its peak is used).
+    """
+    sm = smooth(mean_norm, round(2 * fwhm_ / dispersion) + 1)
+    start = np.searchsorted(energy, 1.5 * fwhm_)
+    d = np.diff(sm)
+    rising = np.flatnonzero(d[start:] > 0)
+    floor = 2.5 * fwhm_ + dispersion
+    if rising.size:
+        e_valley = energy[start + rising[0]]
+        return max(shift * e_valley, floor), e_valley
+    below = np.flatnonzero((energy > 0) & (sm < 1e-3 * sm.max()))
+    e = energy[below[0]] if below.size else energy[-1] / 2
+    return max(shift * e, floor), np.nan
+
+
+def vacuum_dE1(energy, mean, fwhm_, dispersion, count_gain=1.0):
+    """End of the fitted region of a vacuum reference: its tail reaches the noise floor.
+
+    The first minimum of the smoothed mean spectrum after ``2 FWHM``, or where it
+    falls below ``max(20 count_gain, 1e-5 peak)``, whichever comes first.
+    """
+    sm = smooth(mean, round(2 * fwhm_ / dispersion) + 1)
+    start = np.searchsorted(energy, 2 * fwhm_)
+    rising = np.flatnonzero(np.diff(sm[start:]) > 0)
+    low = np.flatnonzero((energy > 2 * fwhm_) & (sm < max(20.0 * count_gain, 1e-5 * sm.max())))
+    cands = [energy[-1]] + ([energy[start + rising[0]]] if rising.size else []) + (
+        [energy[low[0]]] if low.size else [])
+    return min(cands)
+
+
+
+def departure_from_vacuum(energy, S, s_sum, V, v_sum, fwhm_, dispersion, count_gain=1.0, rel_tol=0.2):
+    """First energy (> 2 FWHM) where the specimen's log-slope departs from the vacuum reference's.
+
+    After Roest et al. (2021): the ZLP-dominated region ends where the first
+    derivative of the specimen spectrum departs from that of the vacuum
+    spectrum. Implemented on ``d ln I / dE`` of the summed spectra ``S`` and ``V``
+    (smoothed over ~2 FWHM): the specimen must decay more slowly than the vacuum
+    by more than ``rel_tol`` of the vacuum's slope and by 3 sigma of the counting
+    noise, over 3 consecutive channels. NaN when it never departs.
+    """
+    n = round(2 * fwhm_ / dispersion) + 1
+    Ss = smooth(np.clip(S, 0, None), n)
+    Vs = smooth(np.clip(V, 0, None), n)
+    g = float(count_gain)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ls, lv = np.log(np.maximum(Ss, g)), np.log(np.maximum(Vs, g))
+        ds, dv = np.gradient(ls, energy), np.gradient(lv, energy)
+        # slope noise of a smoothed log spectrum over n channels
+        noise = np.sqrt(2.0 * g / (np.maximum(Ss, g) * n)) / (n * dispersion) + \
+            np.sqrt(2.0 * g / (np.maximum(Vs, g) * n)) / (n * dispersion)
+    cond = (energy > 2 * fwhm_) & (dv < 0) & (ds - dv > np.maximum(rel_tol * np.abs(dv), 3 * noise))
+    run = cond[:-2] & cond[1:-1] & cond[2:]
+    hit = np.flatnonzero(run)
+    return float(energy[hit[0]]) if hit.size else np.nan
+
+
+def vacuum_noise_end(energy, V, n_spectra, fwhm_, dispersion, count_gain=1.0):
+    """First energy (> 2 FWHM) where one vacuum spectrum's tail falls below 3 sigma of its own noise.
+
+    Roest et al. (2021) take dE2 where the vacuum intensity drops to its noise
+    level; ``end of axis`` if it never does.
+    """
+    g = float(count_gain)
+    mean = smooth(V / max(n_spectra, 1), round(2 * fwhm_ / dispersion) + 1)
+    low = np.flatnonzero((energy > 2 * fwhm_) & (mean < 3 * np.sqrt(g * np.maximum(mean, g))))
+    return float(energy[low[0]]) if low.size else float(energy[-1])
+
+
+def upper_envelope(energy, Jk, sk, pe, count_gain, fwhm_, dispersion):
+    """log upper envelope of a cluster's normalised mean spectrum on the energies ``pe``.
+
+    At each ``pe`` the largest ``S + 3 sqrt(count_gain S)`` of the cluster-sum
+    spectrum ``S`` over the channels within half the grid spacing (at least one
+    channel either side), divided by the cluster's core counts: the ZLP may not
+    exceed it beyond the noise.
+    """
+    S = np.clip(Jk, 0, None).sum(axis=0)
+    up = (S + 3 * np.sqrt(count_gain * np.maximum(S, count_gain))) / max(float(np.sum(sk)), 1e-30)
+    half = np.maximum(np.gradient(pe) / 2, dispersion * 1.01)
+    lo_i = np.searchsorted(energy, pe - half)
+    hi_i = np.searchsorted(energy, pe + half, side="right")
+    out = np.empty(pe.size)
+    for j, (a, b) in enumerate(zip(lo_i, hi_i)):
+        b = max(b, a + 1)
+        out[j] = up[min(a, up.size - 1):min(b, up.size)].max() if a < up.size else up[-1]
+    return np.log(out)
+
+
+def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=False):
+    """Detector offset (counts per channel) from the ZLP tail: ``(level, how)``.
+
+    Fits ``a / (x^2 + gamma^2)^(p/2) + d`` (a Pearson-VII-like tail plus a
+    constant) to the mean spectrum at ``x = |E|`` beyond 3 FWHM: on the loss side
+    of the vacuum reference when there is one (``vacuum=True``), else on the
+    energy-gain side (no inelastic signal there). The offset ``d`` is used only
+    when it is significant (3 sigma) and the tail is long enough to separate it
+    from the power law (20 channels spanning a factor 3 in ``x``); otherwise 0.
+    """
+    from scipy.optimize import least_squares
+
+    J = np.asarray(J, float)
+    n = J.shape[0]
+    S = J.sum(axis=0)
+    x0 = 3 * fwhm_
+    sel = (energy > x0) if vacuum else (energy < -x0)
+    side = "vacuum loss side" if vacuum else "gain side"
+    x = np.abs(energy[sel])
+    if sel.sum() < 20 or x.max() / max(x.min(), 1e-12) < 3:
+        return 0.0, f"not estimable ({side} beyond 3 FWHM too short)"
+    y = S[sel] / n
+    sd = np.sqrt(count_gain * np.maximum(np.abs(S[sel]), count_gain)) / n
+    tail0 = max(float(np.median(y[:5])), 1e-30)
+
+    def model(t):
+        return np.exp(t[0]) / (x**2 + np.exp(2 * t[1])) ** (t[2] / 2) + t[3]
+
+    t0 = np.array([np.log(tail0 * x.min() ** 2), np.log(fwhm_), 2.0, float(np.min(y))])
+    try:
+        r = least_squares(lambda t: (model(t) - y) / sd, t0, x_scale="jac", max_nfev=400,
+                          bounds=([-np.inf, np.log(fwhm_) - 4, 0.3, -np.inf], [np.inf, np.log(fwhm_) + 4, 8, np.inf]))
+        jac = r.jac
+        cov = np.linalg.pinv(jac.T @ jac) * max(2 * r.cost / max(y.size - 4, 1), 1.0)
+        d, d_sd = float(r.x[3]), float(np.sqrt(max(cov[3, 3], 0)))
+    except (ValueError, np.linalg.LinAlgError):
+        return 0.0, f"not estimable (the {side} fit failed)"
+    if not np.isfinite(d) or abs(d) < 3 * d_sd:
+        return 0.0, f"not significant on the {side} ({d:.3g} +- {d_sd:.2g} counts)"
+    return d, f"fitted on the {side} ({d:.4g} +- {d_sd:.2g} counts)"

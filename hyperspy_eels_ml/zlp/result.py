@@ -1,0 +1,262 @@
+"""Results of the ZLP capability: :class:`ZLPResult` (subtraction) and :class:`BandGapResult`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._shared.results import LazyResult
+from .._shared.signals import navigation_map, record_provenance
+from .._shared.warn import warn
+
+__all__ = ["ZLPResult", "BandGapResult", "replica_report"]
+
+#: bits of :attr:`ZLPResult.flags`
+FLAG_THICKNESS = 1  #: t/lambda <= 0
+FLAG_ZLP_ABOVE_DATA = 2  #: ZLP integral above the data integral
+FLAG_REPLICAS = 4  #: more than 10 % of the replicas dropped (whole result)
+FLAG_NAMES = {FLAG_THICKNESS: "t/lambda <= 0", FLAG_ZLP_ABOVE_DATA: "ZLP integral > data integral",
+              FLAG_REPLICAS: "> 10 % of replicas dropped"}
+
+
+def replica_report(diag):
+    """``dict(trained, retrained, dropped, kept)`` from a model's diagnostics."""
+    if not diag:
+        return {}
+    return dict(trained=int(diag.get("n_trained", 0)), retrained=int(diag.get("n_retrained", 0)),
+                dropped=int(diag.get("n_dropped", 0)), kept=int(diag.get("n_kept", 0)))
+
+
+class _Lazy(LazyResult):
+    """LazyResult with the signal list in ``_signals`` and a short navigation text for the repr."""
+
+    _signals: tuple = ()
+
+    def __init__(self, **attributes):
+        super().__init__(**attributes)
+
+    def _compute_signals(self, show_progressbar=None):
+        was_lazy = self.is_lazy
+        LazyResult.compute(self, show_progressbar=show_progressbar)
+        return was_lazy
+
+    def _nav_text(self):
+        shape = self.navigation_shape
+        return "single spectrum" if not shape else "navigation " + " x ".join(str(int(n)) for n in shape)
+
+
+class ZLPResult(_Lazy):
+    """Result of :func:`~hyperspy_eels_ml.subtract_zlp_nn`.
+
+    Attributes
+    ----------
+    inelastic, inelastic_lower, inelastic_upper : exspy.signals.EELSSpectrum
+        ``data - dark level - zlp`` (replica median) and its 68 % band (ZLP
+        replica spread, the pixel's counting noise and the ZLP shape scatter),
+        on the input's axes; lazy if the input was.
+    zlp, zlp_lower, zlp_upper : exspy.signals.EELSSpectrum
+        ZLP replica median and 16 / 84 % percentiles (without the dark level).
+    thickness, thickness_lower, thickness_upper : hyperspy.signal.BaseSignal
+        ``t/lambda = ln(total / ZLP counts)`` per pixel (log-ratio with the NN
+        ZLP) and its 68 % interval.
+    flags : hyperspy.signal.BaseSignal
+        Per-pixel sanity bits: 1 = t/lambda <= 0, 2 = ZLP integral above the
+        data integral, 4 = more than 10 % of the replicas dropped (see
+        :attr:`flag_names`); 0 = nothing suspicious.
+    model : ZLPModel
+        The trained ensemble (``result.model.save(path)``).
+    replica_report : dict
+        Replicas trained, retrained, dropped, kept.
+    """
+
+    _names = ("inelastic", "inelastic_lower", "inelastic_upper", "zlp", "zlp_lower", "zlp_upper")
+    _signals = _names + ("thickness", "thickness_lower", "thickness_upper", "flags")
+    _signal_attributes = _signals
+    flag_names = FLAG_NAMES
+
+    @classmethod
+    def from_parts(cls, model, v, parts, count_gain=1.0):
+        """Wrap the arrays of :func:`~hyperspy_eels_ml.zlp.blocks.make_result` in signals."""
+        self = cls.__new__(cls)
+        self.model = model
+        self.signal = v.signal
+        self.count_gain = count_gain
+        self._v = v
+        titles = dict(inelastic="Inelastic (NN ZLP subtracted)", inelastic_lower="Inelastic 16 %",
+                      inelastic_upper="Inelastic 84 %", zlp="NN zero-loss peak", zlp_lower="NN ZLP 16 %",
+                      zlp_upper="NN ZLP 84 %")
+        params = dict(model.params, count_gain=count_gain)
+        for name, data in zip(cls._names, parts[:6]):
+            s = v.signal._deepcopy_with_new_data(data)
+            src = v.signal.metadata.get_item("General.title", "")
+            s.metadata.General.title = f"{titles[name]} of {src}" if src else titles[name]
+            record_provenance(s, "zlp.subtract_zlp_nn", params,
+                              extra=dict(output=name, n_replicas=model.n_replicas,
+                                         replicas=replica_report(model.diagnostics)))
+            setattr(self, name, s)
+        for name, data, title in zip(("thickness", "thickness_lower", "thickness_upper"), parts[6:9],
+                                     ("t/lambda (NN ZLP log-ratio)", "t/lambda 16 %", "t/lambda 84 %")):
+            m = navigation_map(v.signal, data, title, quantity="t/lambda")
+            record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output=name))
+            setattr(self, name, m)
+        t50, tot, zint = parts[6], parts[9], parts[10]
+        rep = replica_report(model.diagnostics)
+        many_dropped = rep.get("trained", 0) > 0 and rep["dropped"] > 0.1 * rep["trained"]
+        flags = ((t50 <= 0) * FLAG_THICKNESS + (zint > tot) * FLAG_ZLP_ABOVE_DATA
+                 + int(many_dropped) * FLAG_REPLICAS)
+        flags = flags.astype(np.uint8)
+        m = navigation_map(v.signal, flags, "subtract_zlp_nn sanity flags", quantity="flags")
+        record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output="flags", bits=FLAG_NAMES))
+        self.flags = m
+        if not self.is_lazy:
+            self._warn()
+        return self
+
+    def compute(self, show_progressbar=None):
+        """Compute every lazy output together (the data are read once); returns self.
+
+        The sanity warnings of :attr:`flags` are given once the flags are known.
+        """
+        if self._compute_signals(show_progressbar):
+            self._warn()
+        return self
+
+    @property
+    def replica_report(self):
+        """Replicas trained, retrained, dropped, kept (dict)."""
+        return replica_report(self.model.diagnostics)
+
+    def _warn(self):
+        f = np.asarray(self.flags.data)
+        nav = self._v.navigation_shape
+        vac = bool(np.any(self.model.clusters["vacuum"]))
+        causes = {FLAG_THICKNESS: "the ZLP model is wider than these spectra: unaligned spectra (run "
+                                  "s.align_zero_loss_peak(subpixel=True)), a dE1 beyond the inelastic onset, "
+                                  "or a vacuum reference recorded with other settings",
+                  FLAG_ZLP_ABOVE_DATA: "the ZLP tail exceeds the data: a wrong dE1 (set it by hand, see "
+                                       "result.model.plot_regions())" + ("" if vac else " or a missing vacuum "
+                                                                                        "reference (vacuum=)"),
+                  FLAG_REPLICAS: "training was unstable: more spectra, a smaller learning_rate, or "
+                                 "more max_epochs"}
+        for bit, cause in causes.items():
+            bad = (f & bit) != 0
+            if not bad.any():
+                continue
+            if bit == FLAG_REPLICAS:
+                rep = self.replica_report
+                warn(f"subtract_zlp_nn: {rep['dropped']} of {rep['trained']} replicas were dropped "
+                              f"(> 10 %); likely cause: {cause}. Flagged in result.flags (bit {bit}).",
+                              UserWarning)
+                continue
+            idx = np.argwhere(np.atleast_1d(bad))
+            where = ("the spectrum" if not nav else
+                     f"{idx.shape[0]} of {bad.size} pixels (array index, first ones: "
+                     f"{[tuple(int(x) for x in i) for i in idx[:5]]})")
+            warn(f"subtract_zlp_nn: {FLAG_NAMES[bit]} for {where}; likely cause: {cause}. "
+                          f"Flagged in result.flags (bit {bit}).", UserWarning)
+
+    def __repr__(self):
+        rep = self.replica_report
+        e = self._v.energy
+        return (f"<ZLPResult: {self._nav_text()}, {e[0]:g} to {e[-1]:g} eV, "
+                f"{'lazy' if self.is_lazy else 'computed'}, {self.model.n_replicas} replicas "
+                f"(trained {rep.get('trained')}, retrained {rep.get('retrained')}, dropped {rep.get('dropped')}), "
+                f"dark level {self.model.dark_level:g}; signals: {', '.join(self._signals)}>")
+
+    def fit_band_gap(self, energy_range=None, exponent=None, *, show_progressbar=None, lazy_output=None):
+        """Fit ``A (E - Eg)^b`` to every replica of every pixel's inelastic signal.
+
+        Each replica's inelastic spectrum is ``data + noise - zlp_r`` (the noise is
+        drawn from :func:`~hyperspy_eels_ml.zlp.features.noise_sd`, seeded by the
+        spectrum itself, so results do not depend on chunking); the fit is a
+        weighted least-squares grid search over ``Eg`` (and ``b``) with a
+        parabolic refinement, vectorised over replicas and pixels. The same model
+        is available as the :class:`~hyperspy_eels_ml.zlp.BandGap` component.
+
+        Parameters
+        ----------
+        energy_range : tuple of float, optional
+            ``(start, end)`` in eV: from below the gap to the end of the onset.
+            Default: found from the data (see :func:`~hyperspy_eels_ml.zlp.bandgap.default_window`).
+        exponent : float, optional
+            Fix ``b`` (0.5 direct, 1.5 indirect); None fits it (0.3-2.5).
+        show_progressbar, lazy_output : optional
+
+        Returns
+        -------
+        BandGapResult
+            ``Eg``, ``Eg_lower``, ``Eg_upper``, ``b``, ``b_lower``, ``b_upper``,
+            ``chi2`` maps; NaN where no onset was resolved (``reason`` map says why).
+        """
+        from .bandgap import fit_band_gap_replicas
+
+        return fit_band_gap_replicas(self, energy_range, exponent=exponent, show_progressbar=show_progressbar,
+                                     lazy_output=lazy_output)
+
+    def plot(self, index=None, energy_range=None, ax=None):
+        """Plot one spectrum with the ZLP and inelastic medians and their 68 % bands.
+
+        Parameters
+        ----------
+        index : tuple of int, optional
+            Navigation index in array order (default: the pixel with the median thickness).
+        energy_range : tuple of float, optional
+        ax : matplotlib.axes.Axes, optional
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        return LazyResult.plot(self, index=index, energy_range=energy_range, ax=ax)
+
+    def _plot(self, index=None, energy_range=None, ax=None):
+        from .plot import plot_result
+
+        return plot_result(self, index=index, energy_range=energy_range, ax=ax)
+
+
+class BandGapResult(_Lazy):
+    """Band gap and onset exponent per pixel: replica median, 68 % interval, goodness of fit.
+
+    Attributes
+    ----------
+    Eg, Eg_lower, Eg_upper : hyperspy.signal.BaseSignal
+        Gap (eV): replica median and 16 / 84 % percentiles; NaN where no onset
+        was resolved.
+    b, b_lower, b_upper : hyperspy.signal.BaseSignal
+        Onset exponent.
+    chi2 : hyperspy.signal.BaseSignal
+        Reduced chi^2 of the median replica's fit (goodness of fit per pixel).
+    reason : hyperspy.signal.BaseSignal
+        0 = fitted, 1 = gap at the edge of the search grid, 2 = no resolved
+        onset (amplitude not significant) (see :attr:`reason_names`).
+    energy_range : tuple of float
+        The fit window used.
+    """
+
+    _signals = ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper", "chi2", "reason")
+    _signal_attributes = _signals
+    reason_names = {0: "fitted", 1: "gap at the edge of the search grid", 2: "no resolved onset"}
+
+    def __init__(self, energy_range=None, **signals):
+        super().__init__(**signals)
+        self.energy_range = energy_range
+
+    def __repr__(self):
+        lo, hi = self.energy_range
+        txt = ""
+        if not self.is_lazy:
+            eg = np.asarray(self.Eg.data, float)
+            ok = np.isfinite(eg)
+            txt = (f", median Eg {np.nanmedian(eg):.3g} eV" if ok.any() else ", no gap resolved") + \
+                f", {int((~ok).sum())} of {eg.size} NaN"
+        return (f"<BandGapResult: {self._nav_text()}, window {lo:g}-{hi:g} eV, "
+                f"{'lazy' if self.is_lazy else 'computed'}{txt}>")
+
+    def plot(self):
+        """Maps of Eg and its 68 % interval width (or error bars for few pixels); returns a Figure."""
+        return LazyResult.plot(self)
+
+    def _plot(self):
+        from .plot import plot_band_gap
+
+        return plot_band_gap(self)
