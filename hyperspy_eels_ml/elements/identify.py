@@ -1,0 +1,566 @@
+"""``identify_elements``: which elements have edges in every spectrum, with calibrated probabilities.
+
+Pipeline per dask block (one model load per worker, numpy only, nothing
+TensorFlow in the graph)::
+
+    spectra --usable window, 1 eV grid, features (preprocess.py)-->
+            --compact CNN (network.py, numpy) + per-element Platt calibration--> p(element)
+            --power-law fit + jump test at tabulated onsets (evidence.py)--> SNR, jump, onset
+    -> probabilities (NaN where not assessable or masked), assessable, evidence
+
+An element is *assessable* in a spectrum when one of its Major edges lies in
+the usable window (10 eV above its start, 30 eV below its end); otherwise its
+probability is NaN and it is listed as not assessable, never as absent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._shared import (
+    EnergyAxisError,
+    EnergyRangeError,
+    check_finite_block,
+    compute,
+    map_spectra,
+    per_pixel_spectra,
+    record_provenance,
+    validate_eels,
+)
+from .._shared.cache import file_sha256, get_cached_file
+from .._shared.docstrings import fill_doc
+from .._shared.params import check_bool, check_float_range, check_int
+from .._shared.results import LazyResult
+from .evidence import edge_evidence, edge_groups, per_element
+from .network import MODEL_PATH, load_network
+from .preprocess import DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, assessable_matrix, preprocess_block
+
+__all__ = ["identify_elements", "ElementsResult", "Explanation", "FLAGS"]
+
+N_EL = len(LABELS)
+Z_OFFSET = 4  # Be
+#: block output layout: probabilities, assessable, snr, jump, measured onset (80 each), window lo, hi
+_P, _A, _S, _J, _O = (slice(k * N_EL, (k + 1) * N_EL) for k in range(5))
+_N_OUT = 5 * N_EL + 2
+
+#: elements that deserve a caution when found
+FLAGS = {
+    "C": "possible contamination (carbon builds up under the beam)",
+    "Ga": "possible preparation artefact (Ga implanted by FIB milling)",
+    "Ar": "possible preparation artefact (Ar implanted by ion milling)",
+    "Cu": "possible preparation artefact (Cu grid or holder)",
+}
+LOW_CONFIDENCE_EV = 100.0
+
+
+def _block(block, shift, mask=None, *, energy, model_path, tolerance):
+    """Everything per spectrum of one block: ``(n, 5*80 + 2)`` float32."""
+    n = block.shape[0]
+    out = np.full((n, _N_OUT), np.nan, dtype=np.float32)
+    use = np.ones(n, bool) if mask is None else ~np.asarray(mask, bool)
+    if not use.any():
+        return out
+    data = check_finite_block(np.asarray(block[use], dtype=np.float64))
+    x, g, lo, hi, _ = preprocess_block(data, energy, np.asarray(shift, np.float64).reshape(-1)[use]
+                                       if np.ndim(shift) else float(shift))
+    ass = assessable_matrix(lo, hi)
+    ok = np.isfinite(lo)
+    net = get_cached_file("elements_npz", model_path, load_network)
+    p = np.full((data.shape[0], N_EL), np.nan)
+    if ok.any():
+        p[ok] = net.predict_proba(x[ok])
+    p[~ass] = np.nan
+    ev = per_element(edge_evidence(g, lo, hi, tolerance=tolerance))
+    rows = np.flatnonzero(use)
+    res = out[rows]
+    res[:, _P] = p
+    res[:, _A] = ass
+    res[:, _S] = ev["snr"]
+    res[:, _J] = ev["jump"]
+    res[:, _O] = ev["onset"]
+    res[:, -2] = lo
+    res[:, -1] = hi
+    out[rows] = res
+    return out
+
+
+def _zlp_shift(signal, low_loss, nav_shape):
+    """Energy correction (eV, added to the axis) from the zero-loss peak of ``low_loss``."""
+    from .._shared.validation import check_is_eels
+
+    check_is_eels(low_loss, "low_loss")
+    centre = low_loss.estimate_zero_loss_peak_centre()
+    c = np.asarray(centre.data, dtype=np.float64)
+    if hasattr(c, "compute"):
+        c = np.asarray(c.compute())
+    if c.shape == tuple(nav_shape):
+        return -c
+    return -float(np.nanmean(c))
+
+
+def _z_axis():
+    return {"name": "Z", "units": "", "scale": 1.0, "offset": float(Z_OFFSET), "size": N_EL}
+
+
+@fill_doc
+def identify_elements(
+    signal,
+    *,
+    threshold=0.5,
+    navigation_mask=None,
+    energy_calibrated=False,
+    low_loss=None,
+    min_area=None,
+    model=None,
+    show_progressbar=None,
+    lazy_output=None,
+    block_size=None,
+):
+    """Identify the elements whose core-loss edges are in every spectrum.
+
+    A compact 1-D CNN trained on the package simulator gives per-element
+    probabilities, calibrated on held-out simulated spectra (per-element Platt
+    scaling); a power-law fit + jump test at every tabulated onset gives the
+    evidence behind each call (:meth:`ElementsResult.explain`). 80 labels Be-Bi
+    (as Annys, Jannis & Verbeeck, Sci. Rep. 13 (2023) 13724).
+
+    Parameters
+    ----------
+    signal : exspy.signals.EELSSpectrum
+        Core-loss spectrum, line scan or spectrum image, eager or lazy. Any
+        dispersion from 0.05 to 2 eV/ch and any window of at least 100 eV
+        between 50 and 3100 eV. Dark/fill channels at the ends, corrupt last
+        channels and a spliced low-loss part are excluded automatically.
+    threshold : float
+        Probability at or above which an element is called present (0-1).
+        The probabilities are calibrated, so 0.5 is the same policy for
+        simulated and real spectra.
+    %(navigation_mask)s
+    energy_calibrated : bool
+        True if the energy axis is calibrated to about 1 eV: the evidence then
+        searches onsets within +-3 eV of the tabulated ones instead of +-15 eV.
+    low_loss : exspy.signals.EELSSpectrum, optional
+        Low-loss spectrum (or SI with the same navigation shape) recorded with
+        the same settings; its zero-loss peak calibrates the energy axis (the
+        signal itself is not modified). Implies ``energy_calibrated=True``.
+    min_area : int, optional
+        SI rule for :attr:`ElementsResult.elements`: an element is reported
+        when its present pixels form one connected region (8-connected in 2-D,
+        consecutive in a line scan) of at least ``min_area`` pixels. Default 9
+        for a spectrum image, 3 for a line scan, capped at half the analysed
+        pixels; 1 for a single spectrum.
+    model : str, optional
+        Path of an exported ``.npz`` network (default: the shipped model).
+    %(show_progressbar)s
+    %(lazy_output)s
+    %(block_size)s
+
+    Returns
+    -------
+    ElementsResult
+        ``elements``, ``probabilities``, ``present``, ``assessable``,
+        ``evidence``, ``flags``, :meth:`~ElementsResult.explain`,
+        :meth:`~ElementsResult.plot`, :meth:`~ElementsResult.to_metadata`.
+
+    Raises
+    ------
+    NotEELSSignalError, EnergyAxisError
+        Not an EELS spectrum, axis not in eV or non-uniform, dispersion outside
+        0.05-2 eV/ch.
+    EnergyRangeError
+        Less than 100 eV of the window inside 50-3100 eV.
+    NonFiniteDataError
+        NaN/inf in pixels that are not masked.
+    ModelFileError
+        The model file is corrupt or was modified.
+
+    Examples
+    --------
+    >>> r = s.identify_elements()               # doctest: +SKIP
+    >>> r.elements                              # doctest: +SKIP
+    ['Mn', 'O']
+    >>> print(r.explain("Mn"))                  # doctest: +SKIP
+    >>> r.to_metadata(s); m = s.create_model()  # doctest: +SKIP
+    """
+    threshold = check_float_range("threshold", threshold, 0.0, 1.0)
+    energy_calibrated = check_bool("energy_calibrated", energy_calibrated)
+    lazy_output = check_bool("lazy_output", lazy_output, allow_none=True)
+    if min_area is not None:
+        min_area = check_int("min_area", min_area, min=1)
+    v = validate_eels(signal, what="identify_elements", navigation_mask=navigation_mask)
+    d = v.dispersion
+    if not (DISPERSION_RANGE[0] - 1e-9 <= d <= DISPERSION_RANGE[1] + 1e-9):
+        raise EnergyAxisError(
+            f"identify_elements supports dispersions of {DISPERSION_RANGE[0]}-{DISPERSION_RANGE[1]} eV/ch, "
+            f"the signal has {d:.4g} eV/ch. Rebin (e.g. `s.rebin(scale=...)`) or interpolate onto such an axis."
+        )
+    lo = max(v.energy[0], ENERGY_LIMITS[0])
+    hi = min(v.energy[-1], ENERGY_LIMITS[1])
+    if hi - lo < MIN_WINDOW:
+        raise EnergyRangeError(
+            f"identify_elements needs at least {MIN_WINDOW:g} eV of core-loss window inside "
+            f"{ENERGY_LIMITS[0]:g}-{ENERGY_LIMITS[1]:g} eV; the signal covers {v.energy[0]:g}-{v.energy[-1]:g} eV "
+            f"({max(hi - lo, 0):.0f} eV usable). Record or select a wider core-loss window."
+        )
+    model_path = os.path.abspath(model or MODEL_PATH)
+    net = get_cached_file("elements_npz", model_path, load_network)  # fail early on a bad file
+    shift = 0.0
+    if low_loss is not None:
+        shift = _zlp_shift(signal, low_loss, v.navigation_shape)
+        energy_calibrated = True
+    tolerance = 3.0 if energy_calibrated else 15.0
+    aligned = ()
+    if np.ndim(shift):
+        aligned = (np.asarray(shift, np.float32),)
+        func_shift = None
+    else:
+        func_shift = float(shift)
+
+    def func(block, *args, mask=None, **kw):
+        sh = args[0] if aligned else func_shift
+        return _block(block, sh, mask, **kw)
+
+    out = map_spectra(v.data, func, _N_OUT, np.float32, aligned=aligned, mask=v.mask, block_size=block_size,
+                      energy=v.energy, model_path=model_path, tolerance=tolerance)
+    lazy = v.lazy if lazy_output is None else lazy_output
+    if not lazy:
+        (out,) = compute(out, show_progressbar=show_progressbar)
+    parent = v.signal
+    sig = {}
+    for name, sl, title, q in (("probabilities", _P, "Element probabilities", "probability"),
+                               ("assessable", _A, "Elements assessable", "assessable"),
+                               ("snr", _S, "Edge signal-to-noise ratio", "SNR"),
+                               ("jump_ratio", _J, "Edge jump ratio", "jump ratio"),
+                               ("measured_onset", _O, "Measured edge onset", "eV")):
+        s_ = per_pixel_spectra(parent, out[..., sl], _z_axis(), title, quantity=q)
+        s_.metadata.set_item("hyperspy_eels_ml.labels", list(LABELS))
+        sig[name] = s_
+    window = out[..., -2:]
+    params = dict(threshold=threshold, navigation_mask=navigation_mask is not None,
+                  energy_calibrated=energy_calibrated, low_loss=low_loss is not None, min_area=min_area,
+                  model=model_path, tolerance=tolerance)
+    models = {"elements_cnn": {"path": model_path, "sha256": file_sha256(model_path),
+                               "created": net.meta.get("created")}}
+    for s_ in sig.values():
+        record_provenance(s_, "identify_elements", params, models=models)
+    probs = sig["probabilities"]
+    present = per_pixel_spectra(parent, (out[..., _P] >= threshold), _z_axis(), "Elements present",
+                                quantity="present")
+    present.metadata.set_item("hyperspy_eels_ml.labels", list(LABELS))
+    record_provenance(present, "identify_elements", params, models=models)
+    nav_shape = v.navigation_shape
+    return ElementsResult(
+        probabilities=probs, present=present, assessable=sig["assessable"],
+        evidence={"snr": sig["snr"], "jump_ratio": sig["jump_ratio"], "measured_onset": sig["measured_onset"]},
+        window=window, threshold=threshold, min_area=min_area, parameters=params,
+        _navigation_shape=nav_shape, _signal=signal, _shift=shift, _tolerance=tolerance,
+        _mask=v.mask,
+    )
+
+
+@dataclass
+class Explanation:
+    """What supports (or not) one element's call; ``print()`` it for a table."""
+
+    element: str
+    called: bool
+    assessable: bool
+    probability: float
+    fraction_present: float
+    flags: list
+    edges: list = field(default_factory=list)  #: dicts: edge, tabulated_onset, measured_onset, jump_ratio, snr
+
+    def __str__(self):
+        head = (f"{self.element}: {'PRESENT' if self.called else 'not found'}"
+                + ("" if self.assessable else " (not assessable: no Major edge in the usable window)")
+                + f", probability {self.probability:.2f}")
+        if self.fraction_present < 1.0 or self.fraction_present > 0:
+            head += f", present in {100 * self.fraction_present:.1f} % of the analysed pixels"
+        lines = [head]
+        for f in self.flags:
+            lines.append(f"  caution: {f}")
+        if self.edges:
+            lines.append("  edge      tabulated  measured  jump ratio    SNR  in window")
+            for e in self.edges:
+                mo = "-" if not np.isfinite(e["measured_onset"]) else f"{e['measured_onset']:.0f}"
+                jr = "-" if not np.isfinite(e["jump_ratio"]) else f"{e['jump_ratio']:.3f}"
+                sn = "-" if not np.isfinite(e["snr"]) else f"{e['snr']:.1f}"
+                lines.append(f"  {e['edge']:<8} {e['tabulated_onset']:>9.0f} {mo:>9} {jr:>11} {sn:>6}  "
+                             f"{'yes' if e['in_window'] else 'no'}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+class ElementsResult(LazyResult):
+    """Result of :func:`identify_elements`.
+
+    Attributes
+    ----------
+    probabilities : hyperspy.signals.Signal1D
+        Navigation axes of the input and one channel per element (axis ``Z``,
+        Be = 4 ... Bi = 83; ``metadata.hyperspy_eels_ml.labels``); NaN where the
+        element is not assessable or the pixel is masked.
+    present : hyperspy.signals.Signal1D
+        ``probabilities >= threshold`` (boolean).
+    assessable : hyperspy.signals.Signal1D
+        1 where the element has a Major edge in the pixel's usable window.
+    evidence : dict of signals
+        ``snr``, ``jump_ratio``, ``measured_onset`` of the best edge group of
+        each element (power-law fit + jump test).
+    window : numpy.ndarray or dask.array.Array
+        ``navigation_shape + (2,)`` usable window (eV) of every pixel.
+    """
+
+    _signal_attributes = ("probabilities", "present", "assessable")
+    _array_attributes = ("window",)
+    _repr_parameters = ("threshold", "energy_calibrated")
+
+    def compute(self, show_progressbar=None):
+        from .._shared.signals import to_eager
+
+        lazy = [(k, s) for k, s in self.evidence.items() if s._lazy]
+        super().compute(show_progressbar=show_progressbar)
+        if lazy:
+            vals = compute(*(s.data for _, s in lazy), show_progressbar=show_progressbar)
+            for (k, s), val in zip(lazy, vals):
+                self.evidence[k] = to_eager(s, val)
+        return self
+
+    # -- derived quantities --------------------------------------------------------------
+    def _eager_array(self, sig):
+        d = sig.data
+        return np.asarray(d.compute() if hasattr(d, "compute") else d)
+
+    @property
+    def _nav_ndim(self):
+        return len(self.navigation_shape)
+
+    def _default_min_area(self, n_analysed):
+        if self._nav_ndim == 0:
+            return 1
+        base = 9 if self._nav_ndim >= 2 else 3
+        return max(1, min(base, int(math.ceil(0.5 * max(n_analysed, 1)))))
+
+    def _element_table(self):
+        if getattr(self, "_table", None) is None:
+            p = self._eager_array(self.probabilities).reshape(-1, N_EL)
+            a = self._eager_array(self.assessable).reshape(-1, N_EL)
+            analysed = np.isfinite(np.asarray(self._eager_array_window()).reshape(-1, 2)[:, 0])
+            self._table = (p, a, analysed)
+        return self._table
+
+    def _eager_array_window(self):
+        w = self.window
+        return np.asarray(w.compute() if hasattr(w, "compute") else w)
+
+    @property
+    def elements(self):
+        """Elements found (symbols in Z order).
+
+        Single spectrum: probability >= threshold. Line scan / SI: present
+        over one connected region of at least ``min_area`` pixels (see
+        :func:`identify_elements`), which rejects isolated false positives
+        while keeping small particles that a 1 %-of-pixels rule would drop.
+        """
+        from scipy import ndimage
+
+        p, a, analysed = self._element_table()
+        n_an = int(analysed.sum())
+        pres = (np.nan_to_num(p, nan=-1.0) >= self.threshold)
+        if self._nav_ndim == 0:
+            return [LABELS[j] for j in np.flatnonzero(pres[0])]
+        need = self.min_area or self._default_min_area(n_an)
+        shape = self.navigation_shape
+        out = []
+        structure = np.ones((3,) * len(shape), bool) if len(shape) <= 3 else None
+        for j in range(N_EL):
+            col = pres[:, j]
+            if col.sum() < need:
+                continue
+            lab, nlab = ndimage.label(col.reshape(shape), structure=structure)
+            if nlab and np.bincount(lab.ravel())[1:].max() >= need:
+                out.append(LABELS[j])
+        return out
+
+    @property
+    def not_assessable(self):
+        """Elements not assessable in any analysed pixel (no Major edge in the usable window)."""
+        p, a, analysed = self._element_table()
+        anyass = a[analysed].any(axis=0) if analysed.any() else np.zeros(N_EL, bool)
+        return [LABELS[j] for j in np.flatnonzero(~anyass.astype(bool))]
+
+    @property
+    def flags(self):
+        """``{element: [cautions]}`` for the elements found (contamination, artefacts, low confidence)."""
+        out = {}
+        for el in self.elements:
+            notes = []
+            if el in FLAGS:
+                notes.append(FLAGS[el])
+            if self._rests_below(el):
+                notes.append(f"low confidence: rests only on edges below {LOW_CONFIDENCE_EV:g} eV "
+                             "(crowded M2,3/N4,5/L2,3 region on the plasmon tail)")
+            if notes:
+                out[el] = notes
+        return out
+
+    def _rests_below(self, el):
+        w = self._eager_array_window().reshape(-1, 2)
+        ok = np.isfinite(w[:, 0])
+        if not ok.any():
+            return False
+        lo, hi = np.nanmin(w[ok, 0]), np.nanmax(w[ok, 1])
+        from .preprocess import HIGH_MARGIN, LOW_MARGIN, major_onsets
+
+        ons = [o for o in major_onsets()[el] if lo + LOW_MARGIN <= o <= hi - HIGH_MARGIN]
+        return bool(ons) and max(ons) < LOW_CONFIDENCE_EV
+
+    # -- explanation ------------------------------------------------------------------------
+    def _sum_spectrum_evidence(self, rows):
+        """Evidence on the sum of the given pixels (highest SNR), per edge group."""
+        s = self._signal
+        data = s.data
+        flat = data.reshape(-1, data.shape[-1])
+        sub = flat[rows] if rows is not None else flat
+        tot = np.asarray(sub.sum(axis=0))
+        if hasattr(tot, "compute"):
+            tot = np.asarray(tot.compute())
+        from .._shared.validation import energy_axis_values
+
+        energy = energy_axis_values(s)
+        shift = self._shift
+        if np.ndim(shift):
+            shift = float(np.nanmean(np.asarray(shift).reshape(-1)[rows] if rows is not None else shift))
+        _, g, lo, hi, _ = preprocess_block(tot[None, :].astype(np.float64), energy, shift)
+        return edge_evidence(g, lo, hi, tolerance=self._tolerance), lo[0], hi[0]
+
+    def explain(self, element):
+        """The evidence behind one element's call.
+
+        Parameters
+        ----------
+        element : str
+            Symbol, e.g. ``"Fe"``.
+
+        Returns
+        -------
+        Explanation
+            Probability (mean over the pixels where present, else over all
+            analysed pixels), fraction of pixels present, cautions, and per
+            Major edge group of the element: tabulated onset (exspy's
+            database), measured onset, jump ratio and SNR of a power-law fit +
+            jump test on the sum spectrum of the pixels where it is present
+            (of all analysed pixels when nowhere present).
+        """
+        if element not in LABELS:
+            raise ValueError(f"Unknown element {element!r}; the labels are Be-Bi: {', '.join(LABELS)}")
+        j = LABELS.index(element)
+        p, a, analysed = self._element_table()
+        col = p[:, j]
+        pres = np.nan_to_num(col, nan=-1) >= self.threshold
+        n_an = max(int(analysed.sum()), 1)
+        rows = np.flatnonzero(pres) if pres.any() else np.flatnonzero(analysed)
+        prob = float(np.nanmean(col[rows])) if rows.size and np.isfinite(col[rows]).any() else float("nan")
+        if self._mask is not None:
+            pass  # masked pixels have NaN probabilities and no window: excluded by `analysed`
+        ev, lo, hi = self._sum_spectrum_evidence(rows if rows.size else None)
+        edges = []
+        for g, (jj, _, name, on) in enumerate(edge_groups()):
+            if jj != j:
+                continue
+            edges.append({"edge": name, "tabulated_onset": on, "measured_onset": float(ev["onset"][0, g]),
+                          "jump_ratio": float(ev["jump"][0, g]), "snr": float(ev["snr"][0, g]),
+                          "in_window": bool(ev["evaluated"][0, g])})
+        called = element in self.elements
+        flags = self.flags.get(element, []) if called else []
+        return Explanation(element=element, called=called, assessable=bool(a[analysed, j].any()) if
+                           analysed.any() else False, probability=prob,
+                           fraction_present=float(pres.sum() / n_an), flags=flags, edges=edges)
+
+    # -- metadata ---------------------------------------------------------------------------
+    def to_metadata(self, signal, include_flagged=True):
+        """Write the elements found to ``signal.metadata.Sample.elements`` (exspy's ``add_elements``).
+
+        Then ``signal.create_model()`` adds the corresponding ionisation edges.
+        ``include_flagged=False`` leaves out C, Ga, Ar, Cu and low-confidence calls.
+        """
+        els = self.elements
+        if not include_flagged:
+            fl = self.flags
+            els = [e for e in els if e not in fl]
+        if els:
+            signal.add_elements(els)
+        return els
+
+    # -- plotting ---------------------------------------------------------------------------
+    def _plot(self, elements=None, **kwargs):
+        import matplotlib.pyplot as plt
+
+        els = list(elements) if elements is not None else self.elements
+        if self._nav_ndim == 0:
+            return self._plot_spectrum(els)
+        p = self._eager_array(self.probabilities)
+        nav_axes = self.probabilities.axes_manager.navigation_axes
+        ncol = max(1, min(4, len(els)))
+        nrow = max(1, int(math.ceil(len(els) / ncol)))
+        fig, axs = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.8 * nrow), squeeze=False)
+        for k, ax in enumerate(axs.ravel()):
+            if k >= len(els):
+                ax.axis("off")
+                continue
+            j = LABELS.index(els[k])
+            if self._nav_ndim == 1:
+                x = nav_axes[0].axis
+                ax.plot(x, p[..., j])
+                ax.set_ylim(-0.02, 1.02)
+                ax.set_xlabel(f"{nav_axes[0].name} ({nav_axes[0].units})")
+                ax.set_ylabel("probability")
+            else:
+                xa, ya = nav_axes[0], nav_axes[1]
+                ext = [xa.axis[0], xa.axis[-1], ya.axis[-1], ya.axis[0]]
+                im = ax.imshow(p[..., j], vmin=0, vmax=1, extent=ext, cmap="viridis")
+                ax.set_xlabel(f"{xa.name} ({xa.units})")
+                ax.set_ylabel(f"{ya.name} ({ya.units})")
+                fig.colorbar(im, ax=ax, label="probability")
+            ax.set_title(els[k] + (" *" if els[k] in self.flags else ""))
+        if not els:
+            axs[0, 0].text(0.5, 0.5, "no element found", ha="center", va="center", transform=axs[0, 0].transAxes)
+        fig.suptitle("identify_elements: probability maps (* = caution, see .flags)")
+        fig.tight_layout()
+        return fig
+
+    def _plot_spectrum(self, els):
+        import matplotlib.pyplot as plt
+
+        from .._shared.validation import energy_axis_values
+
+        s = self._signal
+        y = np.asarray(s.data.compute() if hasattr(s.data, "compute") else s.data, dtype=float).reshape(-1)
+        e = energy_axis_values(s)
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.plot(e, y, lw=0.8, color="k")
+        p = self._eager_array(self.probabilities).reshape(-1)
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for k, el in enumerate(els):
+            c = colors[k % len(colors)]
+            ex = self.explain(el)
+            for edge in ex.edges:
+                if not edge["in_window"]:
+                    continue
+                on = edge["measured_onset"] if np.isfinite(edge["measured_onset"]) else edge["tabulated_onset"]
+                ax.axvline(on, color=c, ls="--", lw=1)
+                ax.text(on, ax.get_ylim()[1], f" {el} {edge['edge']}", color=c, rotation=90, va="top",
+                        ha="right", fontsize=8)
+            ax.plot([], [], color=c, ls="--", label=f"{el} (p = {p[LABELS.index(el)]:.2f})")
+        ax.set_xlabel("Energy loss (eV)")
+        ax.set_ylabel("Intensity (counts)")
+        ax.set_title("identify_elements: supporting edges")
+        if els:
+            ax.legend(loc="upper right", fontsize=8)
+        fig.tight_layout()
+        return fig

@@ -1,0 +1,307 @@
+"""Preprocessing shared by training and inference of :func:`identify_elements`.
+
+Every spectrum, whatever its dispersion (0.05-2 eV/ch) and window, is put on
+one fixed grid: **1 eV channels centred on 0, 1, ..., 3071 eV** (the grid of
+Annys, Jannis & Verbeeck, Sci. Rep. 13 (2023) 13724, so the 80 labels Be-Bi
+and the window conventions are comparable). Steps, all vectorised over the
+spectra of a block:
+
+1. usable window per spectrum (:func:`usable_window`): leading/trailing runs of
+   a constant fill value (dark or fill channels: 0, -1, 0.1 ...), corrupt last
+   channels (far off the preceding channels), and a spliced low-loss part (a
+   gain step by more than x3 below 260 eV) are cut off;
+2. flux-conserving rebinning onto the 1 eV grid through the cumulative sum
+   (one gather with fixed indices and weights: exact for any dispersion);
+3. three input channels (:func:`features`): ``I / max`` inside the window
+   (Annys), the smoothed relative derivative ``d ln I / dE`` (edges are
+   positive steps on the ``-r/E`` power-law baseline, independent of the
+   absolute counts; compressed with ``arcsinh``), and the window mask.
+
+The "assessable" rule (:func:`assessable_matrix`): an element is assessable
+in a spectrum when at least one of its *Major* edges (exspy's element database,
+via the shipped edge table) has its tabulated onset at least
+``LOW_MARGIN`` eV above the usable window's start and ``HIGH_MARGIN`` eV below
+its end. Elements that are not assessable are reported as such, never as
+absent; training masks them out of the loss in exactly the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = [
+    "GRID",
+    "N_GRID",
+    "LOW_MARGIN",
+    "HIGH_MARGIN",
+    "MIN_WINDOW",
+    "DISPERSION_RANGE",
+    "LABELS",
+    "usable_window",
+    "rebin_to_grid",
+    "features",
+    "assessable_matrix",
+    "major_onsets",
+    "preprocess_block",
+]
+
+N_GRID = 3072
+GRID = np.arange(N_GRID, dtype=np.float64)  #: channel centres (eV)
+LOW_MARGIN = 10.0  #: eV between the window start and the lowest usable onset
+HIGH_MARGIN = 30.0  #: eV between the highest usable onset and the window end
+MIN_WINDOW = 100.0  #: eV: shorter usable windows are not analysed
+ENERGY_LIMITS = (50.0, 3100.0)  #: eV: the window must lie inside this range
+DISPERSION_RANGE = (0.05, 2.0)  #: eV/ch supported
+SPLICE_MAX_EV = 260.0  #: spliced low-loss gain steps are searched below this energy
+SPLICE_RATIO = 3.0
+
+
+@functools.lru_cache(maxsize=1)
+def _labels():
+    from ..simulation.edges import edge_table
+
+    return tuple(str(e) for e in edge_table().elements)
+
+
+#: The 80 element labels Be-Bi (Z 4-83) in Z order.
+LABELS = _labels()
+
+
+@functools.lru_cache(maxsize=1)
+def major_onsets():
+    """``{element: sorted tuple of Major-edge onsets (eV)}`` from exspy's element database.
+
+    The shipped edge table copies exspy's ``onset_energy (eV)`` and
+    ``relevance`` fields, so no exspy import is needed inside dask workers.
+    """
+    from ..simulation.edges import edge_table
+
+    t = edge_table()
+    out = {}
+    for el in LABELS:
+        on = sorted({float(t.onset[i]) for i in t.edges_of(el) if t.relevance[i] == "Major"})
+        out[el] = tuple(on)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _onset_arrays():
+    """Flat arrays (label index, onset) of all Major edges, for vectorised checks."""
+    lab, on = [], []
+    for j, el in enumerate(LABELS):
+        for o in major_onsets()[el]:
+            lab.append(j)
+            on.append(o)
+    return np.asarray(lab, dtype=np.int64), np.asarray(on, dtype=np.float64)
+
+
+def assessable_matrix(lo_ev, hi_ev, low_margin=LOW_MARGIN, high_margin=HIGH_MARGIN):
+    """Boolean ``(n, 80)``: element assessable in the usable window ``[lo_ev, hi_ev]`` of each spectrum.
+
+    ``lo_ev``/``hi_ev`` are arrays of window limits in eV (NaN: no usable window).
+    """
+    lo = np.atleast_1d(np.asarray(lo_ev, dtype=np.float64))[:, None]
+    hi = np.atleast_1d(np.asarray(hi_ev, dtype=np.float64))[:, None]
+    lab, on = _onset_arrays()
+    inside = (on[None, :] >= lo + low_margin) & (on[None, :] <= hi - high_margin)  # (n, n_edges)
+    out = np.zeros((lo.shape[0], len(LABELS)), dtype=bool)
+    for j in range(len(LABELS)):  # 80 small column reductions
+        cols = lab == j
+        out[:, j] = inside[:, cols].any(axis=1)
+    return out
+
+
+def _end_run(x, from_end):
+    """Length of the run of identical values at the start (or end) of each row."""
+    if from_end:
+        x = x[:, ::-1]
+    same = x == x[:, :1]
+    run = np.argmin(same, axis=1)
+    run[same.all(axis=1)] = x.shape[1]
+    return run
+
+
+def usable_window(data, energy):
+    """Usable channel range ``[a, b)`` of every spectrum (native channels).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(n, n_channels)`` spectra.
+    energy : numpy.ndarray
+        ``(n_channels,)`` channel energies (eV).
+
+    Returns
+    -------
+    a, b : numpy.ndarray of int
+        First usable channel and one past the last.
+    reasons : list of str
+        What was cut off (for the provenance), aggregated over the block.
+    """
+    n, c = data.shape
+    a = np.zeros(n, dtype=np.int64)
+    b = np.full(n, c, dtype=np.int64)
+    reasons = set()
+    # constant fill / dark runs at either end (>= 3 identical channels)
+    r0 = _end_run(data, False)
+    r1 = _end_run(data, True)
+    cut0 = r0 >= 3
+    cut1 = r1 >= 3
+    a[cut0] = r0[cut0]
+    b[cut1] = c - r1[cut1]
+    if cut0.any() or cut1.any():
+        reasons.add("constant fill/dark channels at the window ends")
+    # corrupt last channels: far from the robust level of the preceding channels
+    if c > 40:
+        rows = np.arange(n)
+        for _ in range(5):
+            last = np.clip(b - 1, 0, c - 1)
+            ref_idx = np.clip(b[:, None] - 16 + np.arange(10)[None, :], 0, c - 1)
+            ref = np.median(data[rows[:, None], ref_idx], axis=1)
+            spread = np.median(np.abs(np.diff(data[rows[:, None], ref_idx], axis=1)), axis=1) + 1e-12
+            v = data[rows, last]
+            bad = (np.abs(v - ref) > 8 * spread + 0.5 * np.abs(ref)) & (b - a > 40)
+            if not bad.any():
+                break
+            b[bad] -= 1
+            reasons.add("corrupt last channel(s)")
+    # spliced low loss: a gain step by more than SPLICE_RATIO below SPLICE_MAX_EV
+    low = np.flatnonzero(energy < SPLICE_MAX_EV)
+    if low.size > 12:
+        m = int(low[-1]) + 1
+        seg = np.abs(data[:, : m + 6].astype(np.float64)) + 1e-9
+        k = 5
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        med = np.median(sliding_window_view(seg, k, axis=1), axis=-1)  # (n, m+6-k+1)
+        before = med[:, : -k - 1]
+        after = med[:, k + 1 :]
+        ratio = np.abs(np.log(after / before))
+        jmax = np.argmax(ratio, axis=1)
+        step = ratio[np.arange(n), jmax] > np.log(SPLICE_RATIO)
+        if step.any():
+            a[step] = np.maximum(a[step], jmax[step] + 2 * k + 2)
+            reasons.add("spliced low-loss part (gain step) below 260 eV")
+    b = np.maximum(b, a)
+    return a, b, sorted(reasons)
+
+
+def _gather_weights(energy, shift=0.0):
+    """Indices and weights of the cumulative-sum interpolation at the grid's bin edges."""
+    d = float(energy[1] - energy[0])
+    edges = np.arange(N_GRID + 1, dtype=np.float64) - 0.5
+    p = (edges - (energy[0] + shift - 0.5 * d)) / d  # position in native-bin units
+    return p, d
+
+
+def rebin_to_grid(data, energy, a, b, shift=0.0):
+    """Flux-conserving rebinning of spectra onto the 1 eV grid.
+
+    Channels outside each spectrum's usable range ``[a, b)`` are ignored.
+    ``shift`` (eV, scalar or per spectrum) is added to the energy axis
+    (an energy-calibration correction).
+
+    Returns
+    -------
+    out : numpy.ndarray
+        ``(n, 3072)`` float32 counts per eV (0 outside the window).
+    lo_ev, hi_ev : numpy.ndarray
+        Usable window limits on the grid (eV, channel centres; NaN if empty).
+    """
+    n, c = data.shape
+    d = float(energy[1] - energy[0])
+    x = np.where((np.arange(c)[None, :] >= a[:, None]) & (np.arange(c)[None, :] < b[:, None]),
+                 data.astype(np.float64), 0.0)
+    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(x, axis=1)], axis=1)  # (n, c+1) at native bin edges
+    shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (n,))
+    edges = np.arange(N_GRID + 1, dtype=np.float64) - 0.5
+    e_first = energy[0] + shift - 0.5 * d  # (n,)
+    p = (edges[None, :] - e_first[:, None]) / d
+    i = np.clip(np.floor(p).astype(np.int64), 0, c)
+    frac = np.clip(p - i, 0.0, 1.0)
+    rows = np.arange(n)[:, None]
+    val = np.where(i < c, x[rows, np.minimum(i, c - 1)], 0.0)
+    cum = np.where(p <= 0, 0.0, np.where(p >= c, cs[:, -1:], cs[rows, i] + frac * val))
+    out = np.diff(cum, axis=1)
+    # usable window on the grid: grid bins fully inside the native usable range
+    lo_e = energy[0] + shift + (a - 0.5) * d
+    hi_e = energy[0] + shift + (b - 0.5) * d
+    g_lo = np.ceil(lo_e + 0.5)
+    g_hi = np.floor(hi_e - 0.5)
+    g_lo = np.clip(g_lo, ENERGY_LIMITS[0], N_GRID - 1)
+    g_hi = np.clip(g_hi, 0, N_GRID - 1)
+    empty = (b <= a) | (g_hi - g_lo < 2)
+    lo_ev = np.where(empty, np.nan, g_lo)
+    hi_ev = np.where(empty, np.nan, g_hi)
+    inside = (GRID[None, :] >= np.nan_to_num(lo_ev, nan=1e9)[:, None]) & (
+        GRID[None, :] <= np.nan_to_num(hi_ev, nan=-1)[:, None])
+    out = np.where(inside, out, 0.0)
+    return out.astype(np.float32), lo_ev, hi_ev
+
+
+def _smooth(x, sigma):
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(x, sigma, axis=1, mode="nearest", truncate=3.0)
+
+
+def features(grid_counts, lo_ev, hi_ev):
+    """Network input ``(n, 3072, 3)`` float32 from rebinned spectra and their windows.
+
+    Channels: ``I / max(I)`` in the window; ``arcsinh(20 d ln I / dE)`` of the
+    spectrum smoothed by a 2 eV Gaussian (the relative derivative is taken over
+    4 eV, with a floor at 1e-3 of the maximum so empty channels do not blow up);
+    the window mask. Zero outside the window.
+    """
+    x = np.asarray(grid_counts, dtype=np.float32)
+    n = x.shape[0]
+    lo = np.nan_to_num(lo_ev, nan=1e9).astype(np.int64)
+    hi = np.nan_to_num(hi_ev, nan=-1).astype(np.int64)
+    idx = np.arange(N_GRID)[None, :]
+    mask = (idx >= lo[:, None]) & (idx <= hi[:, None])
+    # fill outside the window with the edge values so smoothing sees no artificial step
+    rows = np.arange(n)
+    lo_c = np.clip(lo, 0, N_GRID - 1)
+    hi_c = np.clip(hi, 0, N_GRID - 1)
+    filled = np.where(idx < lo_c[:, None], x[rows, lo_c][:, None], x)
+    filled = np.where(idx > hi_c[:, None], x[rows, hi_c][:, None], filled)
+    filled = np.where(mask.any(axis=1, keepdims=True), filled, 0.0)
+    s = _smooth(filled, 2.0)
+    mx = np.max(np.where(mask, s, -np.inf), axis=1, keepdims=True)
+    mx = np.where(np.isfinite(mx) & (mx > 0), mx, 1.0)
+    floor = 1e-3 * mx
+    den = np.maximum(s, floor)
+    deriv = np.zeros_like(s)
+    deriv[:, 2:-2] = (s[:, 4:] - s[:, :-4]) / (4.0 * den[:, 2:-2])
+    # the derivative is unreliable within 3 channels of the window limits
+    inner = (idx >= lo[:, None] + 3) & (idx <= hi[:, None] - 3)
+    deriv = np.where(inner, np.arcsinh(20.0 * deriv), 0.0)
+    xmax = np.max(np.where(mask, x, -np.inf), axis=1, keepdims=True)
+    xmax = np.where(np.isfinite(xmax) & (xmax > 0), xmax, 1.0)
+    norm = np.where(mask, np.clip(x / xmax, -0.5, 1.5), 0.0)
+    out = np.stack([norm, deriv, mask.astype(np.float32)], axis=-1).astype(np.float32)
+    return out
+
+
+def preprocess_block(data, energy, shift=0.0):
+    """Usable window, rebinning and features of a block of spectra.
+
+    Returns
+    -------
+    x : numpy.ndarray
+        ``(n, 3072, 3)`` network input.
+    grid_counts : numpy.ndarray
+        ``(n, 3072)`` rebinned counts per eV.
+    lo_ev, hi_ev : numpy.ndarray
+        Usable windows (eV on the grid, NaN where none).
+    reasons : list of str
+    """
+    data = np.asarray(data)
+    a, b, reasons = usable_window(data, energy)
+    g, lo, hi = rebin_to_grid(data, energy, a, b, shift)
+    short = ~((hi - lo) >= MIN_WINDOW)
+    lo = np.where(short, np.nan, lo)
+    hi = np.where(short, np.nan, hi)
+    return features(g, lo, hi), g, lo, hi, reasons

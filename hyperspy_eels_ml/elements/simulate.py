@@ -1,0 +1,208 @@
+"""Training data for the element-identification network, on :func:`simulation.core_loss`.
+
+Each training spectrum is produced by the package simulator
+(:func:`hyperspy_eels_ml.simulation.core_loss`: dipole cross sections, white
+lines, generic fine structure, power-law background, plural scattering, noise,
+ground-truth ``present``/``visible`` labels) on a random acquisition window and
+dispersion, and then passed through *exactly* the preprocessing of inference
+(:func:`~hyperspy_eels_ml.elements.preprocess.preprocess_block`).
+
+Sampling (per group of ``GROUP`` spectra sharing elements and axis):
+
+* window start uniform 50-2900 eV (60 % below 1000 eV), width log-uniform
+  100-2000 eV, end <= 3100 eV; dispersion 0.1/0.25/0.5/1/2 eV/ch
+  (at most 8000 channels);
+* 1-4 elements with a Major edge in the window, O added with probability 0.35
+  and C (contamination) with 0.25, and with probability 0.3 one element whose
+  edges lie outside the window (its tail only); every element present with
+  probability 0.75 per spectrum, amounts log-uniform over one decade (60 %
+  of the groups) or two (minor elements);
+* instrument shift +-15 eV (uncalibrated axes without a ZLP), chemical shifts
+  +-3 eV, jump ratio of the strongest edge 0.05-2, 30-1e5 counts in the
+  brightest channel; every other parameter at the simulator's ranges.
+
+Labels: ``y = visible & assessable``; loss mask ``m = assessable &
+not (present & not visible)``: elements that are present but below the
+simulator's visibility limit are "ambiguous" (mask 0), never negatives, and
+elements that are not assessable in the window are never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import time
+
+import numpy as np
+
+from .preprocess import LABELS, assessable_matrix, major_onsets, preprocess_block
+
+__all__ = ["training_batch", "write_shards", "GROUP", "simulator_options"]
+
+GROUP = 16
+DISPERSIONS = np.array([0.1, 0.25, 0.5, 1.0, 2.0])
+DISPERSION_P = np.array([0.1, 0.2, 0.3, 0.3, 0.1])
+MAX_CHANNELS = 8000
+INSTRUMENT_SHIFT = (-15.0, 15.0)
+CHEMICAL_SHIFT = (-3.0, 3.0)
+JUMP_RATIO = (0.05, 2.0)
+COUNTS = (30.0, 1e5)
+
+
+def simulator_options():
+    """Realism options of :func:`core_loss` switched on when the simulator offers them.
+
+    The simulator gains mechanisms over time (``/work/coord/SIM_STATUS.md``);
+    keyword arguments it does not know are simply not passed.
+    """
+    from ..simulation.core_loss import core_loss
+
+    params = inspect.signature(core_loss).parameters
+    wanted = {
+        "elnes": True,
+        "realistic": True,
+        "valence_white_lines": True,
+        "correlated_noise": True,
+        "artefacts": True,
+        "dispersion_error": (-0.03, 0.03),
+    }
+    return {k: v for k, v in wanted.items() if k in params}
+
+
+def _window(rng):
+    lo_start = rng.random() < 0.6
+    s = rng.uniform(50.0, 1000.0) if lo_start else rng.uniform(1000.0, 2900.0)
+    w = float(np.exp(rng.uniform(np.log(100.0), np.log(2000.0))))
+    e = min(s + w, 3100.0)
+    if e - s < 100.0:
+        s = e - 100.0
+    d = float(rng.choice(DISPERSIONS, p=DISPERSION_P))
+    while (e - s) / d > MAX_CHANNELS:
+        d = float(DISPERSIONS[np.searchsorted(DISPERSIONS, d) + 1])
+    size = max(int((e - s) / d), 16)
+    return s, d, size
+
+
+def _elements(rng, s, e):
+    onsets = major_onsets()
+    cand = [el for el in LABELS if any(s + 10 <= o <= e - 30 for o in onsets[el])]
+    outside = [el for el in LABELS if el not in cand]
+    chosen = []
+    if cand:
+        k = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.35, 0.2, 0.1]))
+        chosen = list(rng.choice(cand, size=min(k, len(cand)), replace=False))
+    if "O" not in chosen and rng.random() < 0.35:
+        chosen.append("O")
+    if "C" not in chosen and rng.random() < 0.25:
+        chosen.append("C")
+    if outside and rng.random() < 0.3:
+        chosen.append(str(rng.choice(outside)))
+    if not chosen:
+        chosen = [str(rng.choice(LABELS))]
+    return [str(c) for c in chosen]
+
+
+def training_batch(n, rng, options=None, return_counts=False):
+    """``n`` preprocessed simulated spectra with labels.
+
+    Returns
+    -------
+    dict
+        ``x`` (n, 3072, 3) float16 network input, ``y`` and ``mask`` (n, 80)
+        uint8 labels and loss mask, ``present`` (n, 80) uint8, ``assessable``
+        (n, 80) uint8, ``lo``/``hi`` window limits (eV), ``counts``,
+        ``jump_ratio``.
+    """
+    from ..simulation.core_loss import core_loss
+
+    rng = np.random.default_rng(rng)
+    options = simulator_options() if options is None else options
+    xs, ys, ms, ps, as_, los, his, cts, jrs, gs = [], [], [], [], [], [], [], [], [], []
+    col = {el: j for j, el in enumerate(LABELS)}
+    done = 0
+    while done < n:
+        m = min(GROUP, n - done)
+        s, d, size = _window(rng)
+        els = _elements(rng, s, s + d * size)
+        k = len(els)
+        pres = rng.random((m, k)) < 0.75
+        pres[np.arange(m), rng.integers(0, k, m)] = True
+        decades = 1.0 if rng.random() < 0.6 else 2.0  # mostly comparable amounts, sometimes minor elements
+        amt = np.exp(rng.uniform(-decades * np.log(10.0), 0.0, (m, k))) * pres
+        try:
+            b = core_loss(m, els, energy_offset=s, dispersion=d, size=size, amounts=amt,
+                          instrument_shift=INSTRUMENT_SHIFT, chemical_shift=CHEMICAL_SHIFT,
+                          jump_ratio=JUMP_RATIO, counts=COUNTS, rng=rng, **options)
+        except ValueError:
+            continue  # a draw the simulator rejects (e.g. an axis outside its table): draw again
+        good = np.all(np.isfinite(b.spectra), axis=1)  # a window with no signal at all gives 0/0
+        if not good.all():
+            if not good.any():
+                continue
+            b.spectra, b.visible, b.present = b.spectra[good], b.visible[good], b.present[good]
+            b.params = {k: (v[good] if np.ndim(v) and len(v) == m else v) for k, v in b.params.items()}
+            m = int(good.sum())
+        x, g, lo, hi, _ = preprocess_block(b.spectra, b.energy)
+        if return_counts:
+            gs.append(g)
+        ass = assessable_matrix(lo, hi)
+        y = np.zeros((m, len(LABELS)), dtype=bool)
+        present = np.zeros_like(y)
+        for j, el in enumerate(els):
+            c = col[el]
+            y[:, c] = b.visible[:, j]
+            present[:, c] = b.present[:, j]
+        y &= ass
+        mask = ass & ~(present & ~y)
+        xs.append(x.astype(np.float16))
+        ys.append(y)
+        ms.append(mask)
+        ps.append(present)
+        as_.append(ass)
+        los.append(lo)
+        his.append(hi)
+        cts.append(b.params["counts"])
+        jrs.append(b.params["jump_ratio"])
+        done += m
+    perm = rng.permutation(n)
+    out = dict(x=np.concatenate(xs), y=np.concatenate(ys), mask=np.concatenate(ms),
+               present=np.concatenate(ps), assessable=np.concatenate(as_), lo=np.concatenate(los),
+               hi=np.concatenate(his), counts=np.concatenate(cts), jump_ratio=np.concatenate(jrs))
+    if return_counts:
+        out["counts_grid"] = np.concatenate(gs)
+    return {k: (v[perm].astype(np.uint8) if v.dtype == bool else v[perm]) for k, v in out.items()}
+
+
+def write_shards(out_dir, first, count, shard_size=4096, seed_base=20260101):
+    """Write shards ``first .. first+count-1`` (``shard_XXXXX.npz``, seed = seed_base + index).
+
+    Existing shards are skipped, so the writer resumes after an interruption.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    opts = simulator_options()
+    for i in range(first, first + count):
+        path = os.path.join(out_dir, f"shard_{i:05d}.npz")
+        if os.path.exists(path):
+            continue
+        t0 = time.time()
+        batch = training_batch(shard_size, seed_base + i, opts)
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, **batch)
+        os.replace(tmp, path)
+        print(f"{path}: {shard_size} spectra in {time.time() - t0:.1f} s, options {sorted(opts)}", flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out_dir")
+    p.add_argument("--first", type=int, default=0)
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--shard-size", type=int, default=4096)
+    p.add_argument("--seed-base", type=int, default=20260101)
+    a = p.parse_args(argv)
+    write_shards(a.out_dir, a.first, a.count, a.shard_size, a.seed_base)
+
+
+if __name__ == "__main__":
+    main()

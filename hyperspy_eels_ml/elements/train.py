@@ -1,0 +1,311 @@
+"""Train, calibrate and export the shipped element-identification network.
+
+Resumable, checkpointed steps on 2 CPU cores (fixed seeds)::
+
+    # 1. simulated shards (4096 spectra each; resumes, seed = base + shard index)
+    python -m hyperspy_eels_ml.elements.simulate WORK/train --count 60
+    python -m hyperspy_eels_ml.elements.simulate WORK/heldout --count 4 --seed-base 77770000
+    # 2. training: one epoch per shard, checkpoint after every shard; rerun to continue
+    python -m hyperspy_eels_ml.elements.train fit WORK --total-shards 60 --minutes 50
+    # 3. per-element Platt calibration on held-out shards 0-1, metrics on 2-3, export + model card
+    python -m hyperspy_eels_ml.elements.train finalize WORK
+
+``fit`` uses each new shard once (on-the-fly data, no overfitting to a fixed
+set); when the shard writer is behind it replays a random earlier shard
+instead of waiting. Loss: binary cross-entropy on logits, masked by the loss
+mask of :mod:`~hyperspy_eels_ml.elements.simulate` (ambiguous / not-assessable
+labels ignored). Adam, learning rate 1e-3, cosine decay to 5e-5 over
+``--total-shards`` (``--lr-from`` restarts the cosine, e.g. for a second phase
+on a newer simulator, continuing from the checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+from .network import MODEL_PATH, build_keras_model, export_npz, keras_to_arrays
+from .preprocess import LABELS
+
+SEED = 20260101
+HELDOUT_SEED_BASE = 77770000
+BATCH = 64
+LR0, LR_MIN = 1e-3, 5e-5
+
+
+def _shards(folder):
+    return sorted(glob.glob(os.path.join(folder, "shard_*.npz")))
+
+
+def _load(path, keys=("x", "y", "mask")):
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in keys}
+
+
+def _loss():
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="hyperspy_eels_ml")
+    def masked_bce(y_true, logits):
+        y, m = y_true[:, :80], y_true[:, 80:]
+        bce = ops.maximum(logits, 0) - logits * y + ops.log1p(ops.exp(-ops.abs(logits)))
+        return ops.sum(bce * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+
+    return masked_bce
+
+
+def fit(work, total_shards, minutes, seed=SEED, lr_from=0, lr0=LR0):
+    """Train one epoch per shard until ``total_shards`` are done or ``minutes`` have passed."""
+    import keras
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    loss = _loss()
+    ckpt = os.path.join(work, "checkpoint.keras")
+    state_path = os.path.join(work, "state.json")
+    state = {"done": 0, "replayed": 0, "history": [], "seconds": 0.0}
+    if os.path.exists(ckpt) and os.path.exists(state_path):
+        model = keras.saving.load_model(ckpt, custom_objects={"masked_bce": loss}, safe_mode=True)
+        with open(state_path) as f:
+            state = json.load(f)
+        print(f"resumed after {state['done']} shards", flush=True)
+    else:
+        model = build_keras_model(seed)
+        model.compile(optimizer=keras.optimizers.Adam(LR0), loss=loss)
+    rng = np.random.default_rng(seed + state["done"])
+    t_end = time.time() + 60 * minutes
+    while state["done"] < total_shards and time.time() < t_end:
+        shards = _shards(os.path.join(work, "train"))
+        i = state["done"]
+        path = os.path.join(work, "train", f"shard_{i:05d}.npz")
+        if path not in shards:
+            older = [s for s in shards if s < path]
+            if not older:
+                time.sleep(10)
+                continue
+            path = str(rng.choice(older))
+            state["replayed"] += 1
+        t0 = time.time()
+        d = _load(path)
+        frac = min(max(i - lr_from, 0) / max(total_shards - lr_from - 1, 1), 1.0)
+        lr = LR_MIN + 0.5 * (lr0 - LR_MIN) * (1 + np.cos(np.pi * frac))
+        model.optimizer.learning_rate.assign(lr)
+        yt = np.concatenate([d["y"], d["mask"]], axis=1).astype(np.float32)
+        h = model.fit(d["x"].astype(np.float32), yt, batch_size=BATCH, epochs=1, verbose=0, shuffle=True)
+        state["done"] += 1
+        dt = time.time() - t0
+        state["seconds"] += dt
+        state["history"].append({"shard": os.path.basename(path), "loss": float(h.history["loss"][-1]),
+                                 "lr": float(lr), "seconds": round(dt, 1)})
+        model.save(ckpt + ".tmp.keras")
+        os.replace(ckpt + ".tmp.keras", ckpt)
+        with open(state_path + ".tmp", "w") as f:
+            json.dump(state, f)
+        os.replace(state_path + ".tmp", state_path)
+        print(f"shard {state['done']}/{total_shards} {os.path.basename(path)} loss {h.history['loss'][-1]:.4f} "
+              f"lr {lr:.2e} {dt:.1f} s", flush=True)
+    return state
+
+
+def fit_platt(logits, y, mask, iters=50, l2=1e-2):
+    """Per-element Platt scaling ``p = sigmoid(a z + b)`` by Newton steps on the masked log-loss.
+
+    A weak prior pulls (a, b) towards (1, 0) so elements with few held-out
+    positives keep the network's own probabilities.
+    """
+    n_el = logits.shape[1]
+    A = np.ones(n_el)
+    B = np.zeros(n_el)
+    for j in range(n_el):
+        m = mask[:, j] > 0
+        z = logits[m, j].astype(np.float64)
+        t = y[m, j].astype(np.float64)
+        a, b = 1.0, 0.0
+        for _ in range(iters):
+            p = 1 / (1 + np.exp(-np.clip(a * z + b, -50, 50)))
+            g = np.array([np.sum((p - t) * z) + l2 * (a - 1), np.sum(p - t) + l2 * b])
+            w = p * (1 - p)
+            H = np.array([[np.sum(w * z * z) + l2, np.sum(w * z)], [np.sum(w * z), np.sum(w) + l2]])
+            try:
+                step = np.linalg.solve(H, g)
+            except np.linalg.LinAlgError:
+                break
+            a, b = a - step[0], b - step[1]
+            if np.abs(step).max() < 1e-6:
+                break
+        A[j], B[j] = (a, b) if np.isfinite(a) and np.isfinite(b) and a > 0 else (1.0, 0.0)
+    return A.astype(np.float32), B.astype(np.float32)
+
+
+def ece(p, y, mask, bins=15):
+    """Expected calibration error over all masked (spectrum, element) pairs."""
+    m = mask > 0
+    p, y = p[m], y[m]
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    err = 0.0
+    for k in range(bins):
+        s = idx == k
+        if s.any():
+            err += s.mean() * abs(p[s].mean() - y[s].mean())
+    return float(err)
+
+
+def _family(el):
+    """Edge family of an element's lowest Major edge at >= 100 eV (for the per-family table)."""
+    from ..simulation.edges import edge_table
+
+    t = edge_table()
+    edges = sorted((t.onset[i], t.subshell[i]) for i in t.edges_of(el) if t.relevance[i] == "Major")
+    hi = [s for o, s in edges if o >= 100] or [s for o, s in edges]
+    s = hi[0]
+    return {"K": "K", "L": "L2,3", "M": "M4,5", "N": "N4,5"}.get(s[0], s[0]) if s[0] != "L" or s in ("L2", "L3") \
+        else "L2,3"
+
+
+def metrics(p, y, mask, present, threshold=0.5):
+    """Micro/weighted F1, exact match, per-family F1 (masked labels) and missed-below-visibility."""
+    from sklearn.metrics import f1_score
+
+    pred = p >= threshold
+    m = mask > 0
+    yt = (y > 0)
+    tp = np.sum(pred & yt & m)
+    fp = np.sum(pred & ~yt & m)
+    fn = np.sum(~pred & yt & m)
+    micro = 2 * tp / max(2 * tp + fp + fn, 1)
+    # exact match over masked labels, carbon dropped
+    ci = LABELS.index("C")
+    keep = np.ones(len(LABELS), bool)
+    keep[ci] = False
+    ok = ((pred == yt) | ~m)[:, keep].all(axis=1)
+    yw = np.where(m, yt, pred)  # masked labels count as correct
+    weighted = f1_score(yw[:, keep], pred[:, keep], average="weighted", zero_division=0)
+    fam = {}
+    for j, el in enumerate(LABELS):
+        fam.setdefault(_family(el), []).append(j)
+    per_family = {}
+    for f, js in sorted(fam.items()):
+        mm = m[:, js]
+        t_, p_ = yt[:, js][mm], pred[:, js][mm]
+        tpf, fpf, fnf = np.sum(p_ & t_), np.sum(p_ & ~t_), np.sum(~p_ & t_)
+        per_family[f] = {"f1": round(float(2 * tpf / max(2 * tpf + fpf + fnf, 1)), 4),
+                         "precision": round(float(tpf / max(tpf + fpf, 1)), 4),
+                         "recall": round(float(tpf / max(tpf + fnf, 1)), 4), "positives": int(t_.sum()),
+                         "elements": [LABELS[j] for j in js]}
+    # present elements (assessable) that were not called: how many were below visibility (ambiguous)?
+    missed_all = present.astype(bool) & ~pred & (m | (present.astype(bool) & ~yt))
+    below = missed_all & ~yt
+    return {"micro_f1": round(float(micro), 4), "weighted_f1_no_C": round(float(weighted), 4),
+            "exact_match_no_C": round(float(ok.mean()), 4), "per_family": per_family,
+            "missed_present_fraction_below_visibility": round(float(below.sum() / max(missed_all.sum(), 1)), 4),
+            "n_spectra": int(p.shape[0])}
+
+
+def finalize(work, out=MODEL_PATH):
+    """Calibrate on held-out shards 0-1, evaluate on 2-3, export the npz and the model card."""
+    import keras
+
+    loss = _loss()
+    model = keras.saving.load_model(os.path.join(work, "checkpoint.keras"), custom_objects={"masked_bce": loss},
+                                    safe_mode=True)
+    with open(os.path.join(work, "state.json")) as f:
+        state = json.load(f)
+    arrays = keras_to_arrays(model)
+    from .network import NumpyNetwork
+
+    net = NumpyNetwork(arrays, LABELS)
+    held = _shards(os.path.join(work, "heldout"))
+    if len(held) < 2:
+        raise RuntimeError("finalize needs >= 2 held-out shards (calibration, test)")
+    n_cal = max(1, len(held) // 2)
+    keys = ("x", "y", "mask", "present")
+
+    def run(paths):
+        ds = [_load(p, keys) for p in paths]
+        d = {k: np.concatenate([x[k] for x in ds]) for k in keys}
+        return net.logits(d["x"].astype(np.float32)), d
+
+    z_cal, d_cal = run(held[:n_cal])
+    z_test, d_test = run(held[n_cal:])
+    a, b = fit_platt(z_cal, d_cal["y"], d_cal["mask"])
+    net.calib_a, net.calib_b = a, b
+    p_raw = 1 / (1 + np.exp(-z_test))
+    p_cal = net.calibrated(z_test)
+    res = {
+        "ece_uncalibrated": round(ece(p_raw, d_test["y"], d_test["mask"]), 4),
+        "ece_calibrated": round(ece(p_cal, d_test["y"], d_test["mask"]), 4),
+        "threshold": 0.5,
+        "calibrated": metrics(p_cal, d_test["y"], d_test["mask"], d_test["present"]),
+        "uncalibrated": metrics(p_raw, d_test["y"], d_test["mask"], d_test["present"]),
+    }
+    import tensorflow as tf
+
+    from ..simulation.edges import edge_table
+    from .._shared.signals import dependency_versions
+    from .simulate import (CHEMICAL_SHIFT, COUNTS, DISPERSION_P, DISPERSIONS, GROUP, INSTRUMENT_SHIFT, JUMP_RATIO,
+                           simulator_options)
+
+    meta = {
+        "name": "elements_cnn",
+        "capability": "identify_elements",
+        "labels": list(LABELS),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "architecture": "Conv1D(16,k8,s4)-Conv1D(32,k4,s2)-Conv1D(64,k4,s2)-Conv1D(96,k3,s2) (BN+ReLU, folded) "
+                        "-> 1x1 Conv(8) -> flatten 768 -> Dense 384 -> Dense 80; numpy inference",
+        "n_parameters": net.n_parameters,
+        "input": "1 eV grid 0-3071 eV; channels I/max, arcsinh(20 dlnI/dE) (2 eV Gaussian smoothing), window mask",
+        "ranges": {"dispersion_eV_per_channel": [0.05, 2.0], "window_eV": [50, 3100], "min_window_eV": 100,
+                   "instrument_shift_eV": list(INSTRUMENT_SHIFT), "chemical_shift_eV": list(CHEMICAL_SHIFT),
+                   "jump_ratio_strongest_edge": list(JUMP_RATIO), "counts_brightest_channel": list(COUNTS),
+                   "training_dispersions": DISPERSIONS.tolist(), "training_dispersion_p": DISPERSION_P.tolist()},
+        "recipe": {"training_script": "python -m hyperspy_eels_ml.elements.train fit WORK; ... finalize WORK",
+                   "seed": SEED, "heldout_seed_base": HELDOUT_SEED_BASE, "batch": BATCH, "lr": [LR0, LR_MIN],
+                   "group_size": GROUP, "shards_trained": state["done"], "shards_replayed": state["replayed"],
+                   "train_seconds": round(state["seconds"]), "simulator_options": simulator_options(),
+                   "loss": "masked binary cross-entropy (ambiguous and not-assessable labels ignored)",
+                   "calibration": "per-element Platt scaling on held-out simulated shards "
+                                  f"{[os.path.basename(p) for p in held[:n_cal]]}"},
+        "heldout_simulated": res,
+        "versions": {**dependency_versions("numpy", "hyperspy", "exspy", "keras", "scikit-learn"),
+                     "tensorflow": tf.__version__, "python": platform.python_version(),
+                     "edge_table": edge_table().meta.get("source", "")},
+        "history": state["history"][-5:],
+    }
+    probe = _load(held[-1], ("x",))["x"][:8].astype(np.float32)
+    export_npz(out, arrays, LABELS, a, b, meta, probe)
+    card = out.replace(".npz", ".json")
+    with open(card, "w") as f:
+        json.dump(meta, f, indent=1)
+    print(json.dumps(res, indent=1))
+    return meta
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fit")
+    f.add_argument("work")
+    f.add_argument("--total-shards", type=int, default=60)
+    f.add_argument("--minutes", type=float, default=50)
+    f.add_argument("--lr-from", type=int, default=0, help="shard index where the cosine schedule (re)starts")
+    f.add_argument("--lr0", type=float, default=LR0)
+    z = sub.add_parser("finalize")
+    z.add_argument("work")
+    z.add_argument("--out", default=MODEL_PATH)
+    a = p.parse_args(argv)
+    if a.cmd == "fit":
+        fit(a.work, a.total_shards, a.minutes, lr_from=a.lr_from, lr0=a.lr0)
+    else:
+        finalize(a.work, a.out)
+
+
+if __name__ == "__main__":
+    main()
