@@ -26,9 +26,11 @@ from ._shared.exceptions import (
 from .clustering import UMAPClusterResult, umap_cluster
 from .oxidation import OxidationResult, classify_oxidation
 from .zlp import ZLPResult, subtract_zlp_nn
+from .elements import ElementsResult, identify_elements
 
 __all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidation", "OxidationResult",
            "subtract_zlp_nn", "ZLPResult",
+           "identify_elements", "ElementsResult",
            "install_methods",
            "EELSInputError", "NotEELSSignalError", "EnergyAxisError", "EnergyRangeError", "NonFiniteDataError",
            "EmptySignalError", "NavigationMaskError", "ParameterError", "DegenerateDataError", "ModelFileError"]

@@ -24,6 +24,7 @@ METHODS = {
     "umap_cluster": "hyperspy_eels_ml.clustering:umap_cluster",
     "subtract_zlp_nn": "hyperspy_eels_ml.zlp:subtract_zlp_nn",
     "classify_oxidation": "hyperspy_eels_ml.oxidation:classify_oxidation",
+    "identify_elements": "hyperspy_eels_ml.elements:identify_elements",
 }
 
 
