@@ -53,7 +53,6 @@ def main(argv=None):
 
     import hyperspy_eels_ml  # noqa: F401
     from hyperspy_eels_ml._shared.imports import import_hdbscan, import_umap
-    from hyperspy_eels_ml.clustering.umap_hdbscan import _features
     from hyperspy_eels_ml.simulation import multiphase_core_loss_si
 
     ny, nx, ne = args.shape
@@ -97,7 +96,7 @@ def main(argv=None):
         x = s.data.compute()  # the peer loads everything
         t = time.perf_counter()
         xv = x[ok]
-        z = _features(xv.reshape(-1, ne), res._model)
+        z = res.model.features(xv.reshape(-1, ne))
         emb = umap.UMAP(n_neighbors=30, min_dist=0.0, metric="cosine", random_state=args.random_state).fit_transform(z)
         mcs = max(10, int(round(0.005 * len(z))))
         base_lab = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=10).fit(emb).labels_

@@ -79,3 +79,60 @@ def small_eels():
     ax = s.axes_manager.signal_axes[0]
     ax.units, ax.scale, ax.offset = "eV", 0.5, 400.0
     return s
+
+
+@pytest.fixture(params=["eager", "lazy"])
+def lazy(request):
+    """Run a test for eager and for lazy input: True for the lazy run."""
+    return request.param == "lazy"
+
+
+def _make_eels(shape=(4, 5), n_channels=64, offset=400.0, scale=0.5, units="eV", dtype=np.float32, lazy=False,
+               counts=100.0, seed=0, nonuniform=False, signal_type="EELS"):
+    """A small calibrated EELS signal (Poisson counts on a gentle power-law background)."""
+    from exspy.signals import EELSSpectrum
+    from hyperspy.signals import Signal1D
+
+    rng = np.random.default_rng(seed)
+    e = offset + scale * np.arange(n_channels)
+    bg = counts * (e / e[0]) ** -3.0 if offset > 0 else np.full(n_channels, counts)
+    data = rng.poisson(np.broadcast_to(bg, tuple(shape) + (n_channels,))).astype(dtype)
+    if nonuniform:
+        axes = [dict(size=n, navigate=True) for n in shape]
+        axes.append(dict(axis=e + 0.01 * np.arange(n_channels) ** 2, units=units, navigate=False))
+        s = Signal1D(data, axes=axes)
+        s.set_signal_type(signal_type)
+    else:
+        s = EELSSpectrum(data) if signal_type == "EELS" else Signal1D(data)
+        ax = s.axes_manager.signal_axes[0]
+        ax.units, ax.scale, ax.offset = units, scale, offset
+    return s.as_lazy() if lazy else s
+
+
+@pytest.fixture
+def make_eels():
+    """Factory of small calibrated EELS signals: ``make_eels(shape=(4, 5), n_channels=64, offset=400, ...)``."""
+    return _make_eels
+
+
+@pytest.fixture
+def check_fault():
+    """Run one fault case: the call raises ``exc`` matching ``match`` and never modifies the input.
+
+    ``check_fault(func, signal, kwargs, exc, match)``; ``signal`` may be anything (bad types too).
+    """
+
+    def check(func, signal, kwargs, exc, match):
+        data = getattr(signal, "data", None)
+        before = None
+        if isinstance(data, np.ndarray):
+            before = data.copy()
+        meta = signal.metadata.as_dictionary() if hasattr(signal, "metadata") else None
+        with pytest.raises(exc, match=match):
+            func(signal, **kwargs)
+        if before is not None:
+            np.testing.assert_array_equal(signal.data, before)  # input never modified
+        if meta is not None:
+            assert signal.metadata.as_dictionary().keys() == meta.keys()
+
+    return check

@@ -97,10 +97,16 @@ def _version(name):
 class _Prepared:
     """Validated data of one call: full-range and clustering-range arrays with the same chunks."""
 
-    def __init__(self, signal, signal_range, navigation_mask, block_size, what):
+    def __init__(self, signal, signal_range, navigation_mask, block_size, what, preprocessing=None):
         if isinstance(navigation_mask, str) and navigation_mask == "vacuum":
             navigation_mask = vacuum_mask(signal, signal_range=signal_range)
         v = validate_eels(signal, what=what, min_channels=3, navigation_mask=navigation_mask)
+        vx = v
+        if preprocessing is not None:
+            from .preprocess import remove_edge_backgrounds
+
+            pre = remove_edge_backgrounds(signal, **preprocessing)
+            vx = validate_eels(pre, what=what, min_channels=3, navigation_mask=v.mask)
         energy = v.energy
         if signal_range is not None:
             lo, hi = parse_energy_range(energy, signal_range, what=what)
@@ -128,9 +134,14 @@ class _Prepared:
             if full.chunks[:-1] != nav_chunks or len(full.chunks[-1]) > 1:
                 full = full.rechunk(nav_chunks + (-1,))
         self.full = full  # full energy range, input dtype (ints already float32)
+        if vx is not v:
+            full = as_dask(vx.data)
+            if full.ndim > 1 and (full.chunks[:-1] != self.full.chunks[:-1] or len(full.chunks[-1]) > 1):
+                full = full.rechunk(self.full.chunks[:-1] + (-1,))
         x = full[..., i0 : i1 + 1] if (i0, i1 + 1) != (0, full.shape[-1]) else full
         self.x = x.astype(np.float32)  # clustering range, float32, whole spectra per block
         self.lazy = v.lazy
+        self.preprocessed = vx is not v
 
 
 class UMAPClusterModel:
@@ -169,7 +180,8 @@ class UMAPClusterModel:
     def __init__(self, signal_range=None, normalization=None, n_pca_components=30, n_neighbors=30,
                  min_dist=0.0, n_components=2, metric="cosine", min_cluster_size=None, min_samples=None,
                  max_fit_samples=20000, merge_threshold=0.8, random_state=None, umap_kwargs=None,
-                 hdbscan_kwargs=None):
+                 hdbscan_kwargs=None, background=None, edges="auto", pre_edge_width=None,
+                 post_edge_width=None):
         self.signal_range = signal_range
         self.normalization = normalization
         self.n_pca_components = n_pca_components
@@ -184,6 +196,10 @@ class UMAPClusterModel:
         self.random_state = random_state
         self.umap_kwargs = umap_kwargs
         self.hdbscan_kwargs = hdbscan_kwargs
+        self.background = background
+        self.edges = edges
+        self.pre_edge_width = pre_edge_width
+        self.post_edge_width = post_edge_width
 
     # -- sklearn protocol -----------------------------------------------------------
     @classmethod
@@ -222,6 +238,7 @@ class UMAPClusterModel:
         mfs = check_int("max_fit_samples", self.max_fit_samples, min=3)
         mt = check_float_range("merge_threshold", self.merge_threshold, 0.0, 1.0, allow_none=True)
         rs = check_random_state(self.random_state)
+        self._preprocessing()
         for name in ("umap_kwargs", "hdbscan_kwargs"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise ParameterError(f"{name} must be a dict or None, got {type(getattr(self, name)).__name__}.")
@@ -239,13 +256,25 @@ class UMAPClusterModel:
         navigation_mask, show_progressbar, block_size
             As in :func:`~hyperspy_eels_ml.umap_cluster`.
         """
+        self._check_params()
+        check_bool("show_progressbar", show_progressbar, allow_none=True)
         self._fit_prepared(self._prepare(signal, navigation_mask, block_size, "umap_cluster"),
                            show_progressbar)
         return self
 
+    def _preprocessing(self):
+        from .preprocess import BACKGROUND_TYPES
+
+        if self.background is None:
+            return None
+        check_choice("background", self.background, (None,) + BACKGROUND_TYPES)
+        return dict(edges=self.edges, pre_edge_width=self.pre_edge_width, post_edge_width=self.post_edge_width,
+                    background_type=self.background)
+
     def _prepare(self, signal, navigation_mask, block_size, what):
         check_int("block_size", block_size, min=1, allow_none=True)
-        return _Prepared(signal, self.signal_range, navigation_mask, block_size, what)
+        return _Prepared(signal, self.signal_range, navigation_mask, block_size, what,
+                         preprocessing=self._preprocessing())
 
     def _fit_prepared(self, prep, show_progressbar):
         t0 = time.perf_counter()
@@ -308,56 +337,24 @@ class UMAPClusterModel:
             components *= np.where(sign == 0, 1, sign)
         t_pass1 = time.perf_counter()
 
-        hdbscan = import_hdbscan()
-        umap = import_umap()
         nc = p["n_components"]
         model = {"normalization": self.normalization, "components": components, "n_components": nc,
                  "scale": scale}
         z = features(fit_spectra, model)
         self._check_features(z)
-        min_cluster_size = p["min_cluster_size"]
-        if min_cluster_size is None:
-            min_cluster_size = max(10, int(round(0.005 * n_fit)))
-        min_samples = p["min_samples"]
-        if min_samples is None:
-            min_samples = min(int(min_cluster_size), 10)
-        ukw = dict(n_neighbors=int(min(p["n_neighbors"], n_fit - 1)), min_dist=p["min_dist"], n_components=nc,
-                   metric=self.metric, random_state=p["random_state"])
-        ukw.update(self.umap_kwargs or {})
-        hkw = dict(min_cluster_size=int(min_cluster_size), min_samples=int(min_samples), prediction_data=True)
-        hkw.update(self.hdbscan_kwargs or {})
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*n_jobs value.*")
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            reducer = umap.UMAP(**ukw).fit(z)
-            t_umap = time.perf_counter()
-            clusterer = hdbscan.HDBSCAN(**hkw).fit(reducer.embedding_)
-        raw = clusterer.labels_
-        merged = raw
-        if p["merge_threshold"] is not None and raw.max() >= 1:
-            merged = merge_continuous_clusters(z, raw, reducer.graph_, p["merge_threshold"])
-        order = relabel_by_size(merged)  # merged label (+1) -> final label, largest cluster = 0
-        relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)  # HDBSCAN label (+1) -> final label
-        for old in range(int(raw.max()) + 1):
-            relabel[old + 1] = order[merged[raw == old][0] + 1] if np.any(raw == old) else -1
-        fit_labels = relabel[raw + 1]
-        n_clusters = int(relabel.max()) + 1
+        fitted = fit_umap_hdbscan(z, p, self.metric, self.umap_kwargs, self.hdbscan_kwargs)
+        reducer, clusterer, relabel, fit_labels, n_clusters, t_umap = fitted
         model.update(reducer=reducer, clusterer=clusterer, relabel=relabel, n_clusters=n_clusters,
                      rescue=rescue_index(z, fit_labels, clusterer.probabilities_, self.metric))
-        # warm up transform in this thread (numba compilation, lazy search-index set-up),
-        # so concurrent dask threads do not race on first use
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reducer.transform(z[: min(8, len(z))])
         t_fit = time.perf_counter()
         if n_clusters == 0:
             warn("HDBSCAN found no cluster (every fitted pixel is noise); lower min_cluster_size/min_samples.")
         elif n_clusters == 1:
             warn("umap_cluster found a single cluster. If the SI has several phases: for core-loss data remove "
-                 "the background before the edges first (background='power_law' with edges=..., see the "
+                 "the background before the edges first (background='PowerLaw', with edges=... or s.add_elements([...]), see the "
                  "clustering user guide) and select the edges with signal_range.")
         fit_full = fit_spectra
-        if prep.channels != (0, prep.full.shape[-1]):
+        if prep.channels != (0, prep.full.shape[-1]) or prep.preprocessed:
             # centroid signals need full-range spectra of the fitted pixels: gather them (small)
             fit_full = _gather(prep.full, fit_idx, prep.navigation_shape)
             if isinstance(fit_full, da.Array):
@@ -405,6 +402,15 @@ class UMAPClusterModel:
                 "umap_cluster: every fitted spectrum has the same shape (constant data up to intensity); "
                 "there is nothing to cluster.")
 
+    def features(self, spectra):
+        """UMAP input features of spectra ``(n, n_channels)`` over the clustering range (scaled,
+        normalised, PCA-projected as in the fit)."""
+        self._check_fitted()
+        spectra = np.asarray(spectra)
+        if spectra.ndim != 2 or spectra.shape[1] != self.energy_.size:
+            raise ParameterError(f"features needs an array (n, {self.energy_.size}), got shape {spectra.shape}.")
+        return features(spectra, self._model)
+
     # -- predict --------------------------------------------------------------------
     def _check_fitted(self):
         if not hasattr(self, "n_clusters_"):
@@ -433,6 +439,7 @@ class UMAPClusterModel:
         UMAPClusterResult
         """
         self._check_fitted()
+        check_bool("lazy_output", lazy_output, allow_none=True)
         prep = self._prepare(signal, navigation_mask, block_size, "UMAPClusterModel.predict")
         return self._predict_prepared(signal, prep, lazy_output, show_progressbar, navigation_mask)
 
@@ -468,11 +475,60 @@ class UMAPClusterModel:
     def fit_predict(self, signal, navigation_mask=None, lazy_output=None, show_progressbar=None,
                     block_size=None):
         """Fit on ``signal`` and label it (validating and reading it once for both)."""
+        self._check_params()
+        check_bool("lazy_output", lazy_output, allow_none=True)
+        check_bool("show_progressbar", show_progressbar, allow_none=True)
         prep = self._prepare(signal, navigation_mask, block_size, "umap_cluster")
         self._fit_prepared(prep, show_progressbar)
         res = self._predict_prepared(signal, prep, lazy_output, show_progressbar, navigation_mask)
         res.timings = dict(self.timings_, **res.timings)
         return res
+
+
+def fit_umap_hdbscan(z, p, metric, umap_kwargs=None, hdbscan_kwargs=None):
+    """UMAP + HDBSCAN + merge + size ordering on in-memory features ``z`` (shared with the estimator).
+
+    ``p`` holds the validated parameters (``n_neighbors``, ``min_dist``, ``n_components``,
+    ``min_cluster_size``, ``min_samples``, ``merge_threshold``, ``random_state``).
+    Returns ``(reducer, clusterer, relabel, fit_labels, n_clusters, t_umap)``; ``relabel`` maps
+    HDBSCAN label + 1 to the final label (largest cluster = 0, -1 = noise).
+    """
+    hdbscan = import_hdbscan()
+    umap = import_umap()
+    n_fit = len(z)
+    min_cluster_size = p["min_cluster_size"]
+    if min_cluster_size is None:
+        min_cluster_size = max(10, int(round(0.005 * n_fit)))
+    min_samples = p["min_samples"]
+    if min_samples is None:
+        min_samples = min(int(min_cluster_size), 10)
+    ukw = dict(n_neighbors=int(min(p["n_neighbors"], n_fit - 1)), min_dist=p["min_dist"],
+               n_components=p["n_components"], metric=metric, random_state=p["random_state"])
+    ukw.update(umap_kwargs or {})
+    hkw = dict(min_cluster_size=int(min_cluster_size), min_samples=int(min_samples), prediction_data=True)
+    hkw.update(hdbscan_kwargs or {})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*n_jobs value.*")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        reducer = umap.UMAP(**ukw).fit(z)
+        t_umap = time.perf_counter()
+        clusterer = hdbscan.HDBSCAN(**hkw).fit(reducer.embedding_)
+    raw = clusterer.labels_
+    merged = raw
+    if p["merge_threshold"] is not None and raw.max() >= 1:
+        merged = merge_continuous_clusters(z, raw, reducer.graph_, p["merge_threshold"])
+    order = relabel_by_size(merged)  # merged label (+1) -> final label, largest cluster = 0
+    relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)  # HDBSCAN label (+1) -> final label
+    for old in range(int(raw.max()) + 1):
+        relabel[old + 1] = order[merged[raw == old][0] + 1] if np.any(raw == old) else -1
+    fit_labels = relabel[raw + 1]
+    n_clusters = int(relabel.max()) + 1
+    # warm up transform in this thread (numba compilation, lazy search-index set-up),
+    # so concurrent dask threads do not race on first use
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reducer.transform(z[: min(8, len(z))])
+    return reducer, clusterer, relabel, fit_labels, n_clusters, t_umap
 
 
 def fit_umap_cluster(signal, navigation_mask=None, show_progressbar=None, block_size=None, **params):

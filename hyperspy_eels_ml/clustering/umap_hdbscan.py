@@ -47,6 +47,10 @@ def umap_cluster(
     umap_kwargs=None,
     hdbscan_kwargs=None,
     block_size=None,
+    background=None,
+    edges="auto",
+    pre_edge_width=None,
+    post_edge_width=None,
 ):
     """Segment an EELS spectrum image with UMAP + HDBSCAN.
 
@@ -121,6 +125,23 @@ def umap_cluster(
     %(block_size)s
         Lazy input is rechunked the same way (whole rows), so that lazy and
         eager results are identical for a fixed ``random_state``.
+    background : {None, "PowerLaw", "Exponential", "Offset", "Polynomial"}
+        Core-loss preprocessing (default None: the spectra as they are). With a
+        background type, the background before each edge is fitted and
+        subtracted with exspy's ``remove_background`` and only the edge
+        segments are clustered
+        (:func:`~hyperspy_eels_ml.clustering.preprocess.remove_edge_backgrounds`);
+        the mean spectra stay those of the raw data. **Use it for core-loss
+        SIs**: on raw core-loss data the decaying background dominates and
+        real SIs often come out as one cluster.
+    edges : "auto", list of str or float
+        Edges for ``background``: ``"auto"`` takes the lowest main edge (K,
+        L3, M5, ...) of each element of ``metadata.Sample.elements`` in range
+        (``s.add_elements(["Cu", "Zn"])``); or names (``"Cu_L3"``) or onsets in eV.
+    pre_edge_width, post_edge_width : float, optional
+        Background-window width before each edge (default 30 channels, at least
+        20 eV) and the most eV kept after each onset (default: up to the next
+        edge), in eV.
 
     Returns
     -------
@@ -155,7 +176,8 @@ def umap_cluster(
         n_neighbors=n_neighbors, min_dist=min_dist, n_components=n_components, metric=metric,
         min_cluster_size=min_cluster_size, min_samples=min_samples, max_fit_samples=max_fit_samples,
         merge_threshold=merge_threshold, random_state=random_state, umap_kwargs=umap_kwargs,
-        hdbscan_kwargs=hdbscan_kwargs)
+        hdbscan_kwargs=hdbscan_kwargs, background=background, edges=edges, pre_edge_width=pre_edge_width,
+        post_edge_width=post_edge_width)
     res = model.fit_predict(signal, navigation_mask=navigation_mask, lazy_output=lazy_output,
                             show_progressbar=show_progressbar, block_size=block_size)
     if store_learning_results:

@@ -1,32 +1,28 @@
 """umap_cluster on real spectrum images from ../shared/data (skipped when the folder is absent)."""
 
-import os
-
 import numpy as np
 import pytest
 
 import hyperspy.api as hs
 import hyperspy_eels_ml  # noqa: F401
 
-from .conftest import SHARED_DATA
 
-CUZN = os.path.join(SHARED_DATA, "clustering", "exspy-demos__CuZn_EELS_mapping_tutorial.hspy")
-pytestmark = pytest.mark.skipif(not os.path.exists(CUZN), reason="../shared/data not available")
-
-
-def _load(lazy=False):
-    d = os.path.dirname(CUZN)
-    s = hs.load(CUZN, lazy=lazy)
+def _load(shared_data, lazy=False):
+    d = shared_data / "clustering"
+    path = d / "exspy-demos__CuZn_EELS_mapping_tutorial.hspy"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    s = hs.load(path, lazy=lazy)
     s.set_signal_type("EELS")
-    cu = hs.load(os.path.join(d, "exspy-demos__Cu_map.hspy")).data
-    zn = hs.load(os.path.join(d, "exspy-demos__Zn_map.hspy")).data
+    cu = hs.load(d / "exspy-demos__Cu_map.hspy").data
+    zn = hs.load(d / "exspy-demos__Zn_map.hspy").data
     return s, cu, zn
 
 
-def test_mixed_cu_zn_oxide_is_not_split_into_spurious_phases():
+def test_mixed_cu_zn_oxide_is_not_split_into_spurious_phases(shared_data):
     """The fitted Cu/(Cu+Zn) ratio of this 50x40 SI is unimodal (a mixed oxide on C nanotubes):
     no cluster holding more than 5 % of the pixels may differ from the mean ratio by more than 0.1."""
-    s, cu, zn = _load()
+    s, cu, zn = _load(shared_data)
     ratio = cu / (cu + zn + 1e-9)
     res = s.umap_cluster(navigation_mask="vacuum", random_state=0)
     labels = res.labels.data
@@ -44,9 +40,9 @@ def test_mixed_cu_zn_oxide_is_not_split_into_spurious_phases():
     assert (labels == -1).mean() < 0.05
 
 
-def test_lazy_loaded_file_equals_eager():
-    s, _, _ = _load()
-    sl, _, _ = _load(lazy=True)
+def test_lazy_loaded_file_equals_eager(shared_data):
+    s, _, _ = _load(shared_data)
+    sl, _, _ = _load(shared_data, lazy=True)
     eager = s.umap_cluster(navigation_mask="vacuum", random_state=0, merge_threshold=None)
     lazy = sl.umap_cluster(navigation_mask="vacuum", random_state=0, merge_threshold=None).compute()
     np.testing.assert_array_equal(lazy.labels.data, eager.labels.data)

@@ -9,22 +9,15 @@ import hyperspy_eels_ml
 from hyperspy_eels_ml.simulation import multiphase_core_loss_si
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_blocks():
-    """Several internal blocks even for the small test SI (4 rows of 64 px per block)."""
-    from hyperspy_eels_ml._shared import batch
-
-    old = batch.EAGER_BLOCK_BYTES
-    batch.EAGER_BLOCK_BYTES = 4 * 64 * 256 * 4
-    yield
-    batch.EAGER_BLOCK_BYTES = old
+#: Several internal blocks even for the small test SI (4 rows of 64 px per block).
+BLOCK = 256
 
 
 @pytest.fixture(scope="module")
 def eager_result(phantom):
     s, truth = phantom
     before = s.data.copy()
-    res = s.umap_cluster(navigation_mask=truth.vacuum, random_state=0)
+    res = s.umap_cluster(navigation_mask=truth.vacuum, random_state=0, block_size=BLOCK)
     np.testing.assert_array_equal(s.data, before)  # input never modified
     return res
 
@@ -34,7 +27,7 @@ def lazy_result(phantom):
     s, truth = phantom
     sl = s.as_lazy()
     sl.data = sl.data.rechunk((8, 16, 256))  # a chunking unlike the internal one
-    return sl.umap_cluster(navigation_mask=truth.vacuum, random_state=0)
+    return sl.umap_cluster(navigation_mask=truth.vacuum, random_state=0, block_size=BLOCK)
 
 
 def test_defaults_segment_thickness_varying_si(phantom, eager_result):
@@ -102,7 +95,7 @@ def test_lazy_call_computes_only_the_fit_pass(phantom):
     sl = s.as_lazy()
     sl.data = sl.data.rechunk((12, 64, 256)).map_blocks(count, dtype=sl.data.dtype)
     res = hyperspy_eels_ml.umap_cluster(sl, navigation_mask=truth.vacuum, random_state=0, max_fit_samples=500,
-                                        n_neighbors=10)
+                                        n_neighbors=10, block_size=BLOCK)
     n_fit_pass = len(calls)
     assert n_fit_pass == 4  # each input block read once for PCA + subsample
     assert res.labels.data.numblocks[0] == 12  # 48 rows in internal blocks of 4 rows
@@ -154,7 +147,7 @@ def test_bad_parameters(phantom):
         s.umap_cluster(normalization="zscore")
     with pytest.raises(ValueError, match="navigation_mask has shape"):
         s.umap_cluster(navigation_mask=np.zeros((3, 3), bool))
-    with pytest.raises(ValueError, match="at least 2 spectra"):
+    with pytest.raises(hyperspy_eels_ml.EmptySignalError, match="at least 2 spectra"):
         s.inav[0, 0].umap_cluster()
     hs_sig = hs.signals.Signal1D(s.data)
     with pytest.raises(TypeError, match="set_signal_type"):
@@ -195,7 +188,7 @@ def test_distributed_equals_local(phantom, eager_result):
     sl = s.as_lazy()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
-            res = sl.umap_cluster(navigation_mask=truth.vacuum, random_state=0).compute()
+            res = sl.umap_cluster(navigation_mask=truth.vacuum, random_state=0, block_size=BLOCK).compute()
             assert len(client.scheduler_info()["workers"]) == 2
             # the fitted model reached the workers without importing TensorFlow there
             loaded = client.run(lambda: ("umap" in __import__("sys").modules,
@@ -208,7 +201,7 @@ def test_merge_joins_a_split_continuum_but_not_separate_groups():
     """Unit test of the post-HDBSCAN merge on synthetic feature vectors."""
     from scipy.sparse import coo_matrix
 
-    from hyperspy_eels_ml.clustering.umap_hdbscan import _merge_continuous_clusters
+    from hyperspy_eels_ml.clustering.merge import merge_continuous_clusters
 
     rng = np.random.default_rng(0)
     # one continuous strand (cut in two) and one separate blob, in 5-D
@@ -223,7 +216,7 @@ def test_merge_joins_a_split_continuum_but_not_separate_groups():
     rows = list(order[:-1]) + list(range(2000, 2799)) + [0, 1, 2]
     cols = list(order[1:]) + list(range(2001, 2800)) + [2000, 2001, 2002]
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(2800, 2800))
-    merged = _merge_continuous_clusters(z, labels, graph, 0.8)
+    merged = merge_continuous_clusters(z, labels, graph, 0.8)
     assert len(np.unique(merged[:2000])) == 1  # the strand is one cluster again
     assert merged[2000] != merged[0]  # the blob stays separate
 
