@@ -42,6 +42,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--only", default=None, help="run only generators whose name contains this text (e.g. core_loss)")
+    p.add_argument("--realism", default=None, help="core_loss preset ('realistic' default, 'basic' = earlier one)")
     args = p.parse_args(argv)
     import warnings
 
@@ -57,11 +59,13 @@ def main(argv=None):
 
     els = ["C", "O", "Fe", "Mn", "La"]
 
+    kw = {} if args.realism is None else {"realism": args.realism}
+
     def cl(b, seed):
-        core_loss(b, els, energy_offset=100.0, dispersion=1.0, size=3072, rng=seed)
+        core_loss(b, els, energy_offset=100.0, dispersion=1.0, size=3072, rng=seed, **kw)
 
     def cl_fine(b, seed):
-        core_loss(b, ["Mn", "O"], energy_offset=500.0, dispersion=0.1, size=3072, rng=seed)
+        core_loss(b, ["Mn", "O"], energy_offset=500.0, dispersion=0.1, size=3072, rng=seed, **kw)
 
     def phantom(b, seed):
         s, _ = multiphase_core_loss_si((b // 64, 64), n_channels=1024, lazy=True, seed=seed)
@@ -89,6 +93,8 @@ def main(argv=None):
                      ("multiphase_core_loss_si, 1024 ch (lazy, computed)", phantom),
                      ("ws2_flake_low_loss_si, 1982 ch (lazy, computed)", flake),
                      ("superlattice_core_loss_si, 1024 ch (lazy, computed)", superlattice)]:
+        if args.only and args.only not in name:
+            continue
         fn(args.batch, 0)  # warm-up
         r1 = rate(fn, args.batch, args.seconds, 1)
         r2 = rate(fn, args.batch, args.seconds, 2)

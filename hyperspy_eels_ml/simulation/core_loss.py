@@ -3,22 +3,30 @@
 :func:`core_loss` draws a batch of spectra of given (or random) elements:
 
 1. single scattering: sum over elements of ``amount * dsigma/dE`` (dipole
-   cross sections of :mod:`~hyperspy_eels_ml.simulation.edges`, white lines
-   included), each element with a chemical shift, every edge with random
-   generic fine structure (a weighted sum of lifetime-broadened Gaussians in
-   the first 40 eV, amplitude ratio <= 10, integral preserved, as in Annys,
-   Jannis & Verbeeck, Sci. Rep. 2023);
+   cross sections of :mod:`~hyperspy_eels_ml.simulation.edges`), each element
+   with a chemical shift (random +-2 eV plus the physical shift of its valence
+   or oxide); near-edge structure: onset-anchored K-edge ELNES per bonding type
+   for B-Si and generic random fine structure (Gaussians in the first 40 eV,
+   integral preserved, as in Annys, Jannis & Verbeeck, Sci. Rep. 2023) on the
+   other edges; L2,3 white lines of K, Ca and Sc-Cu from a drawn formal
+   valence (hole count, L3:L2 by d count, crystal-field doublets for d0/d1),
+   lanthanide M4,5 lines and N4,5 giant resonances (see
+   :mod:`~hyperspy_eels_ml.simulation.realism`);
 2. power-law background ``A (E/E_start)^-r`` (r 2-4), A set by the jump ratio
-   of the strongest edge in the window;
+   of the strongest edge in the window (``J - 1`` down to 0.03);
 3. plural scattering and resolution: convolution with a random low-loss
-   spectrum (zero-loss peak + Drude plasmon, Poisson multiple scattering with
-   t/lambda 0.05-1.5), in Fourier space with zero padding;
-4. a global instrument shift, scaling to counts (brightest channel), Poisson
-   noise, detector gain and Gaussian read noise.
+   spectrum (zero-loss peak + Drude plasmon, Poisson multiple scattering),
+   in Fourier space with zero padding;
+4. the recorded axis: instrument shift and dispersion (scale) error;
+5. detector: Poisson electrons times the gain (0.3-40 counts/electron), a
+   point-spread blur that correlates the noise, read noise, a dark-reference
+   residual, and recording artefacts (spliced low loss, fill channels, corrupt
+   last channels, cosmic rays, channel-gain stripes).
 
 Labels per element: ``present`` (amount > 0) and ``visible`` (an edge inside
-the window whose signal over 20 channels exceeds ``visibility_snr`` times the
-noise of the counts there), so models are never trained on invisible edges.
+the window whose signal over ``visibility_width`` eV exceeds ``visibility_snr``
+times the noise of the counts there), so models are never trained on invisible
+edges. ``realism="basic"`` restores the earlier, simpler generator.
 """
 
 from __future__ import annotations

@@ -1,0 +1,468 @@
+"""Simulator realism measured against real spectra: one table per edge family.
+
+Usage::
+
+    python benchmarks/bench_sim_vs_real.py [--data ../shared/data] [--n 200] [--json out.json]
+                                           [--figure out.png] [--seed 0]
+
+For every real core-loss spectrum in the data folder's ``index.json`` with known
+elements, :func:`hyperspy_eels_ml.simulation.core_loss` simulates ``--n`` spectra of
+the same elements on the same energy axis (beam energy / collection angle from
+the metadata, else 200 kV / 30 mrad; everything else from the generator's own
+priors), and the same measurements are made on the real and on every simulated
+spectrum. Backgrounds are removed identically with hyperspy's power-law
+``remove_background`` (``fast=True``) over the pre-edge window of each edge.
+Features per edge (onset ``E_on`` = exspy's onset of the family's first edge):
+
+* ``onset``: energy offset (eV) where the smoothed edge signal first reaches 30 % of
+  its maximum in ``E_on - 12 .. E_on + 30``, minus ``E_on``;
+* ``ptc``: peak-to-continuum, highest point within ``E_on - 3 .. E_on + 12`` over the
+  mean at ``E_on + 35 .. E_on + 50``;
+* ``l3l2``: L3/L2 peak heights (3d and d0 L2,3);
+* ``rel50``: 50-eV integral relative to the O K 50-eV integral of the same spectrum;
+* ``noise``: noise per channel over sqrt(counts) and ``lag1``: the lag-1
+  autocorrelation of the noise, both from the residual of a Savitzky-Golay fit
+  in the smooth region before the first edge;
+* ``corr`` / ``corr_al``: correlation of the background-subtracted shape over
+  0-50 eV (nominal and after the best shift within +-12 eV) with the simulated
+  draws: the best draw and the median draw are reported.
+
+Coverage = fraction of the real values that fall inside the 5-95 % range of the
+simulated values for the same spectrum. The real files only measure the
+simulator; nothing is fitted to them. The script runs against whichever
+``hyperspy_eels_ml`` is importable (so the "before" numbers come from running it
+with an older checkout on ``PYTHONPATH``) and uses only ``core_loss`` arguments
+that every version has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+FEATURES = ["onset", "ptc", "l3l2", "rel50", "noise", "lag1"]
+TM3D = ("V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
+D0 = ("K", "Ca", "Sc", "Ti")
+LANTH = ("Cs", "Ba", "La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb")
+
+
+def family_edges(element):
+    """(family, first subshell, L2 subshell or None) of an element's edge families."""
+    from hyperspy_eels_ml.simulation.edges import edge_onsets
+
+    on = edge_onsets(element)
+    out = []
+    if "K" in on:
+        out.append(("K", "K", None))
+    if element in TM3D and "L3" in on:
+        out.append(("3d L2,3", "L3", "L2"))
+    elif element in D0 and "L3" in on:
+        out.append(("d0 L2,3 (K-Ti)", "L3", "L2"))
+    elif "L3" in on or "L2,3" in on:
+        out.append(("other L2,3", "L3" if "L3" in on else "L2,3", None))
+    if element in LANTH and "M5" in on:
+        out.append(("M4,5", "M5", "M4"))
+    return [(f, s, s2, float(on[s]), float(on[s2]) if s2 in on else None) for f, s, s2 in out]
+
+
+def load_real(data, entry):
+    """(energy, counts (1-D, summed over navigation), E0, beta, pre_subtracted, one pixel's counts)."""
+    import hyperspy.api as hs
+
+    p = data / entry["path"]
+    if p.suffix == ".csv":
+        a = np.loadtxt(p, delimiter=",", skiprows=1, encoding="utf-8-sig")
+        return a[:, 0], a[:, 1], 200.0, 30.0, True, a[:, 1]
+    if p.name.endswith("La2NiO4_eels.txt"):
+        a = np.loadtxt(p)
+        return a[:, 0], a[:, 1], 200.0, 30.0, False, a[:, 1]
+    s = hs.load(p, reader=entry.get("reader"))
+    ax = s.axes_manager.signal_axes[0]
+    y = np.asarray(s.data, dtype=np.float64)
+    y = y.reshape(-1, y.shape[-1])
+    tot = y.sum(1)
+    one = y[np.argsort(tot)[len(tot) // 2]]  # noise statistics from one (median-count) pixel, not the sum
+    y = y.sum(0)
+    e = ax.axis.astype(np.float64)
+    md = s.metadata
+    e0 = md.get_item("Acquisition_instrument.TEM.beam_energy") or 200.0
+    beta = md.get_item("Acquisition_instrument.TEM.Detector.EELS.collection_angle") or 30.0
+    return e, y, float(e0), float(beta), False, one
+
+
+def remove_bg(energy, y, lo, hi):
+    """Power-law background removed with hyperspy (fast), rows of ``y``; NaN rows when it fails."""
+    from exspy.signals import EELSSpectrum
+
+    y = np.array(np.atleast_2d(y), dtype=np.float64)
+    # hyperspy's fast estimate takes logs of the two half-window sums: rows where one is not positive
+    # cannot be fitted (NaN result) -- replace them by a dummy for the call
+    w = np.flatnonzero((energy >= lo) & (energy <= hi))
+    h = w.size // 2
+    bad = ~((y[:, w[:h]].sum(1) > 0) & (y[:, w[h : 2 * h]].sum(1) > 0) & np.isfinite(y).all(1))
+    y[bad] = (energy / energy[0]) ** -3.0
+
+    def run(block):
+        s = EELSSpectrum(np.ascontiguousarray(block))
+        ax = s.axes_manager.signal_axes[0]
+        ax.offset, ax.scale, ax.units = float(energy[0]), float(energy[1] - energy[0]), "eV"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = s.remove_background(signal_range=(float(lo), float(hi)), background_type="PowerLaw", fast=True,
+                                      zero_fill=False, show_progressbar=False)
+        return np.asarray(out.data, dtype=np.float64).reshape(block.shape)
+
+    try:
+        out = run(y)
+    except ValueError:  # the estimate failed for some row: row by row, NaN where it fails
+        out = np.full_like(y, np.nan)
+        for i in range(y.shape[0]):
+            try:
+                out[i] = run(y[i : i + 1])[0]
+            except ValueError:
+                pass
+    out[bad] = np.nan
+    return out
+
+
+def smooth(y, dispersion, sigma_ev=0.5):
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(y, max(sigma_ev / dispersion, 0.5), axis=-1, mode="nearest")
+
+
+def edge_features(energy, sub, on, on2, dispersion):
+    """Per-row onset offset, PTC and L3/L2 of background-subtracted rows ``sub``."""
+    sm = smooth(sub, dispersion)
+    e = energy
+    n = sm.shape[0]
+    res = {k: np.full(n, np.nan) for k in ("onset", "ptc", "l3l2")}
+    w = (e >= on - 12) & (e <= on + 30)
+    if w.sum() >= 8:
+        seg = sm[:, w]
+        mx = seg.max(1, keepdims=True)
+        first = np.argmax(seg >= 0.3 * mx, axis=1)
+        res["onset"] = np.where(mx[:, 0] > 0, e[w][first] - on, np.nan)
+    a = (e >= on - 3) & (e <= on + 12)
+    c = (e >= on + 35) & (e <= on + 50)
+    if a.sum() >= 3 and c.sum() >= 3:
+        den = sm[:, c].mean(1)
+        res["ptc"] = np.where(den > 0, sm[:, a].max(1) / np.where(den > 0, den, 1), np.nan)
+    if on2 is not None:
+        split = on2 - on
+        l3 = (e >= on - 3) & (e <= on + max(split / 2, 2.0))
+        l2 = (e >= on2 - 2) & (e <= on2 + max(split / 2, 2.0))
+        if l3.sum() >= 3 and l2.sum() >= 3:
+            h2 = sm[:, l2].max(1)
+            res["l3l2"] = np.where(h2 > 0, sm[:, l3].max(1) / np.where(h2 > 0, h2, 1), np.nan)
+    return res
+
+
+def shape_corr(energy, real, sims, on, dispersion, span=50.0, max_shift=12.0):
+    """Correlation of real vs each simulated shape over ``on .. on + span``: nominal and best-aligned."""
+    e = energy
+    w = np.flatnonzero((e >= on) & (e <= on + span))
+    if w.size < 10:
+        shape_corr.best_shift = np.zeros(len(sims), dtype=int)
+        return np.full(len(sims), np.nan), np.full(len(sims), np.nan)
+    r = smooth(real[None, :], dispersion, 1.0)[0][w]
+    r = (r - r.mean()) / (r.std() + 1e-300)
+    s_all = smooth(sims, dispersion, 1.0)
+    k = int(round(max_shift / dispersion))
+    best = np.full(len(sims), -np.inf)
+    best_shift = np.zeros(len(sims), dtype=int)
+    nominal = np.full(len(sims), np.nan)
+    for sh in range(-k, k + 1):
+        idx = w + sh
+        if idx[0] < 0 or idx[-1] >= e.size:
+            continue
+        seg = s_all[:, idx]
+        seg = (seg - seg.mean(1, keepdims=True)) / (seg.std(1, keepdims=True) + 1e-300)
+        c = (seg * r[None, :]).mean(1)
+        better = c > best
+        best_shift[better] = sh
+        best = np.where(better, c, best)
+        if sh == 0:
+            nominal = c
+    shape_corr.best_shift = best_shift
+    return nominal, np.where(np.isfinite(best), best, np.nan)
+
+
+def noise_stats(energy, y, first_onset, dispersion):
+    """noise / sqrt(counts) and lag-1 autocorrelation of the Savitzky-Golay residual before the first edge."""
+    from scipy.signal import savgol_filter
+
+    y = np.atleast_2d(y)
+    w = np.flatnonzero((energy > energy[0] + 3) & (energy < first_onset - 8))
+    n = y.shape[0]
+    if w.size < 40:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    seg = y[:, w]
+    win = min(w.size // 2 * 2 - 1, max(int(round(15 / dispersion)) | 1, 21))
+    res = seg - savgol_filter(seg, win, 2, axis=1)
+    res = res[:, 5:-5]
+    mean = np.abs(seg[:, 5:-5].mean(1))
+    ratio = res.std(1) / np.sqrt(np.maximum(mean, 1e-12))
+    a, b = res[:, 1:], res[:, :-1]
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    lag1 = (a * b).sum(1) / np.sqrt((a**2).sum(1) * (b**2).sum(1) + 1e-300)
+    return ratio, lag1
+
+
+def analyse(energy, rows, elements, pre_subtracted, dispersion):
+    """Features of every edge family in range for rows (n, E). Returns {(element, family): {feature: (n,)}}."""
+    out = {}
+    edges = []
+    for el in elements:
+        for fam, sub, sub2, on, on2 in family_edges(el):
+            edges.append((on, el, fam, on2))
+    edges.sort()
+    in_range = [x for x in edges if energy[0] - 1 <= x[0] <= energy[-1] - 10]
+    if not in_range:
+        return out, None
+    first_on = min(x[0] for x in edges if x[0] >= energy[0] - 1)
+    ints = {}
+    prev_on = -np.inf
+    for on, el, fam, on2 in edges:
+        if not (energy[0] - 1 <= on <= energy[-1] - 10):
+            prev_on = max(prev_on, on)
+            continue
+        if pre_subtracted:
+            sub = rows
+        else:
+            lo = max(energy[0] + 1, on - 40, prev_on + 15)
+            hi = on - 4
+            prev_on = on
+            if hi - lo < 6 or ((energy >= lo) & (energy <= hi)).sum() < 6:
+                continue
+            sub = remove_bg(energy, rows, lo, hi)
+        f = edge_features(energy, sub, on, on2, dispersion)
+        if pre_subtracted:
+            f["onset"][:] = np.nan
+            f["ptc"][:] = np.nan
+        w50 = (energy >= on) & (energy <= on + 50)
+        if energy[-1] >= on + 50 and not pre_subtracted:
+            ints[(el, fam)] = sub[:, w50].sum(1) * dispersion
+        f["_sub"] = sub
+        f["_on"] = on
+        out[(el, fam)] = f
+    o = ints.get(("O", "K"))
+    for key, f in out.items():
+        f["rel50"] = (ints[key] / o) if (o is not None and key in ints and key != ("O", "K")) else np.full(
+            rows.shape[0], np.nan)
+    ratio, lag1 = noise_stats(energy, rows, first_on, dispersion) if not pre_subtracted else (None, None)
+    return out, (ratio, lag1)
+
+
+def simulate(elements, energy, e0, beta, n, seed, extend_below=0.0):
+    from hyperspy_eels_ml.simulation import core_loss
+
+    disp = float(np.median(np.diff(energy)))
+    off = float(energy[0]) - extend_below
+    size = int(round((energy[-1] - off) / disp)) + 1
+    rng = np.random.default_rng(seed)
+    k = len(elements)
+    amt = np.exp(rng.uniform(np.log(0.05), 0.0, (n, k)))
+    if "O" in elements:  # compound-like: oxygen 0.5-2.5 x the cations
+        j = elements.index("O")
+        amt[:, j] = (amt.sum(1) - amt[:, j]) * rng.uniform(0.5, 2.5, n)
+    b = core_loss(n, list(elements), energy_offset=off, dispersion=disp, size=size, amounts=amt, E0=e0, beta=beta,
+                  rng=seed)
+    se = b.energy
+    return se, b.spectra.astype(np.float64)
+
+
+def measure(data, n=200, seed=0, files=None, log=print):
+    """Real vs simulated features of every suitable real file: (records, shapes).
+
+    ``files``: optional subset of ``index.json`` paths. Each record is a dict with ``file``, ``element``,
+    ``family``, ``feature``, ``real`` and the simulated ``p5``/``p50``/``p95`` (or, for the shape
+    correlations, ``real`` = best draw and ``p50`` = median draw).
+    """
+    data = Path(data)
+    index = json.loads((data / "index.json").read_text())
+    entries = [x for x in index if x.get("elements") and (files is None or x["path"] in files)]
+    records = []  # one per (file, element, family, feature)
+    shapes = {}
+    for fi, entry in enumerate(entries):
+        loaded = load_real(data, entry)
+        energy, y, e0, beta, pre, one = loaded
+        disp = float(np.median(np.diff(energy)))
+        if disp > 5.0:
+            log(f"skip {entry['path']}: {disp:g} eV/ch is too coarse for near-edge features")
+            continue
+        els = list(entry["elements"])
+        if pre:  # background-subtracted window: simulate with room below for the same subtraction
+            se, ss = simulate(els, energy, e0, beta, n, seed + fi, extend_below=40.0)
+            real_f, real_noise = analyse(energy, y[None, :], els, True, disp)
+            sim_full, _ = analyse(se, ss, els, False, disp)
+            sim_f = {}
+            for key, f in sim_full.items():
+                # crop the simulated background-subtracted spectra onto the real window, then measure
+                sub = np.stack([np.interp(energy, se, r) for r in f["_sub"]])
+                on2 = next(x[4] for x in family_edges(key[0]) if x[0] == key[1])
+                g = edge_features(energy, sub, f["_on"], on2, disp)
+                g["rel50"] = np.full(len(sub), np.nan)
+                g["onset"][:] = np.nan
+                g["ptc"][:] = np.nan
+                g["_sub"] = sub
+                g["_on"] = f["_on"]
+                sim_f[key] = g
+            sim_noise = None
+        else:
+            se, ss = simulate(els, energy, e0, beta, n, seed + fi)
+            ss = np.stack([np.interp(energy, se, r) for r in ss]) if se.size != energy.size or not np.allclose(
+                se, energy) else ss
+            real_f, _ = analyse(energy, y[None, :], els, False, disp)
+            first_on = min([on for el in els for (_, _, _, on, _) in family_edges(el) if on >= energy[0] - 1],
+                           default=np.inf)
+            real_noise = noise_stats(energy, one, first_on, disp)
+            sim_f, sim_noise = analyse(energy, ss, els, False, disp)
+        name = Path(entry["path"]).name[:38]
+        for key, rf in real_f.items():
+            if key not in sim_f:
+                continue
+            sf = sim_f[key]
+            for feat in ("onset", "ptc", "l3l2", "rel50"):
+                rv = float(rf[feat][0])
+                sv = sf[feat][np.isfinite(sf[feat])]
+                if np.isfinite(rv) and sv.size >= 10:
+                    records.append(dict(file=name, element=key[0], family=key[1], feature=feat, real=rv,
+                                        p5=float(np.percentile(sv, 5)), p50=float(np.median(sv)),
+                                        p95=float(np.percentile(sv, 95))))
+            nom, al = shape_corr(energy, rf["_sub"][0], sf["_sub"], rf["_on"], disp)
+            if np.isfinite(al).any():
+                records.append(dict(file=name, element=key[0], family=key[1], feature="corr",
+                                    real=float(np.nanmax(nom)), p50=float(np.nanmedian(nom))))
+                records.append(dict(file=name, element=key[0], family=key[1], feature="corr_al",
+                                    real=float(np.nanmax(al)), p50=float(np.nanmedian(al))))
+                best = int(np.nanargmax(al))
+                rel = energy - rf["_on"]
+                win = (rel > -15) & (rel < 55)
+                # each draw scaled to its own maximum in the window (shapes, not intensities)
+                sims_n = sf["_sub"] / np.nanmax(np.abs(smooth(sf["_sub"], disp, 0.5)[:, win]), axis=1, keepdims=True)
+                shifted = np.roll(sf["_sub"][best], -int(shape_corr.best_shift[best]))
+                shapes.setdefault(key[1], []).append(dict(
+                    file=name, element=key[0], energy=rel.tolist(), real=rf["_sub"][0].tolist(),
+                    best=shifted.tolist(), corr_al=float(al[best]),
+                    p5=np.nanpercentile(sims_n, 5, axis=0).tolist(),
+                    p95=np.nanpercentile(sims_n, 95, axis=0).tolist()))
+        if real_noise is not None and sim_noise is not None:
+            for feat, rv, sv in (("noise", real_noise[0][0], sim_noise[0]), ("lag1", real_noise[1][0], sim_noise[1])):
+                sv = sv[np.isfinite(sv)]
+                if np.isfinite(rv) and sv.size >= 10:
+                    records.append(dict(file=name, element="-", family="noise", feature=feat, real=float(rv),
+                                        p5=float(np.percentile(sv, 5)), p50=float(np.median(sv)),
+                                        p95=float(np.percentile(sv, 95))))
+    return records, shapes
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=os.environ.get("HYPERSPY_EELS_ML_DATA",
+                                                    str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")))
+    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None)
+    p.add_argument("--figure", default=None)
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("hyperspy").setLevel(logging.ERROR)
+    import hyperspy_eels_ml.simulation as sim
+
+    records, shapes = measure(args.data, args.n, args.seed)
+    # ---- report
+    print(f"simulator: {sim.__file__}")
+    print(f"{'family':16s} {'feature':8s} {'n':>3s} {'real median [min, max]':>28s} {'sim 5-95 % (median)':>24s} "
+          f"{'coverage':>8s}")
+    print("-" * 94)
+    fams = ["K", "3d L2,3", "d0 L2,3 (K-Ti)", "other L2,3", "M4,5", "noise"]
+    summary = {}
+    for fam in fams:
+        inside_all = []
+        for feat in FEATURES:
+            rs = [r for r in records if r["family"] == fam and r["feature"] == feat]
+            if not rs:
+                continue
+            real = np.array([r["real"] for r in rs])
+            inside = np.array([r["p5"] <= r["real"] <= r["p95"] for r in rs])
+            inside_all.extend(inside.tolist())
+            p5 = np.median([r["p5"] for r in rs])
+            p95 = np.median([r["p95"] for r in rs])
+            print(f"{fam:16s} {feat:8s} {len(rs):3d} {np.median(real):10.3g} [{real.min():7.3g}, {real.max():7.3g}] "
+                  f"{p5:10.3g} - {p95:<10.3g}  {inside.mean():7.0%}")
+            summary[f"{fam}|{feat}"] = dict(n=len(rs), coverage=float(inside.mean()), real=real.tolist())
+        for feat in ("corr", "corr_al"):
+            rs = [r for r in records if r["family"] == fam and r["feature"] == feat]
+            if rs:
+                best = np.array([r["real"] for r in rs])
+                med = np.array([r["p50"] for r in rs])
+                print(f"{fam:16s} {feat:8s} {len(rs):3d}   best draw mean {best.mean():.2f} "
+                      f"[{best.min():.2f}, {best.max():.2f}]   median draw mean {med.mean():.2f}")
+                summary[f"{fam}|{feat}"] = dict(n=len(rs), best_mean=float(best.mean()), median_mean=float(med.mean()))
+        if inside_all:
+            print(f"{fam:16s} {'ALL':8s} {len(inside_all):3d} {'':28s} {'':24s} {np.mean(inside_all):7.0%}")
+            summary[f"{fam}|ALL"] = dict(n=len(inside_all), coverage=float(np.mean(inside_all)))
+        print()
+    tot = [r["p5"] <= r["real"] <= r["p95"] for r in records if "p5" in r]
+    print(f"overall coverage {np.mean(tot):.0%} of {len(tot)} real feature values inside the simulated 5-95 % range")
+    print("\nper file (real value vs simulated 5-95 %, * = outside):")
+    for r in records:
+        if "p5" in r:
+            flag = " " if r["p5"] <= r["real"] <= r["p95"] else "*"
+            print(f"  {flag} {r['file']:38s} {r['element']:3s} {r['family']:15s} {r['feature']:6s} {r['real']:9.3g}  "
+                  f"[{r['p5']:.3g}, {r['p95']:.3g}]")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(simulator=sim.__file__, records=records, summary=summary,
+                                                   overall=float(np.mean(tot)), n=args.n), indent=1))
+    if args.figure:
+        plot(shapes, args.figure)
+
+
+def plot(shapes, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fams = [f for f in ("K", "3d L2,3", "d0 L2,3 (K-Ti)", "M4,5", "other L2,3") if f in shapes]
+    cols = 4
+    panels = [(f, s) for f in fams for s in shapes[f][:cols]]
+    rows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax, (fam, s) in zip(axes.ravel(), panels):
+        e = np.array(s["energy"])
+        w = (e > -15) & (e < 55)
+        real = np.array(s["real"])[w]
+        sc = np.nanmax(np.abs(real)) or 1.0
+        best = np.array(s["best"])[w]
+        bs = np.nanmax(np.abs(best)) or 1.0
+        ax.fill_between(e[w], np.array(s["p5"])[w], np.array(s["p95"])[w], color="0.85",
+                        label="sim 5-95 % (each / its max)")
+        ax.plot(e[w], best / bs, color="C1", lw=1, label="closest draw, aligned")
+        ax.plot(e[w], real / sc, color="k", lw=1, label="real")
+        ax.set_ylim(-0.6, 1.6)
+        ax.set_title(f"{s['element']} {fam}: {s['file'][:20]} (r={s['corr_al']:.2f})", fontsize=7)
+        ax.set_xlabel("energy above onset (eV)", fontsize=7)
+        ax.set_ylabel("intensity (norm.)", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return fig
+
+
+if __name__ == "__main__":
+    main()
