@@ -6,7 +6,9 @@ Every method is a thin wrapper of the public function of the same name
 (``hyperspy_eels_ml.umap_cluster(s, ...)``).
 
 Heavy libraries (TensorFlow, umap-learn, hdbscan) are imported only inside
-the functions that need them, so importing the package stays fast.
+the functions that need them, and the capabilities' modules on first use
+(``s.umap_cluster`` or ``hyperspy_eels_ml.umap_cluster``), so importing the
+package costs little more than importing exspy.
 """
 
 from ._version import __version__
@@ -23,9 +25,6 @@ from ._shared.exceptions import (
     NotEELSSignalError,
     ParameterError,
 )
-from .clustering import UMAPClusterResult, umap_cluster
-from .oxidation import OxidationResult, classify_oxidation
-from .zlp import ZLPResult, subtract_zlp_nn
 from .elements import ElementsResult, identify_elements
 
 __all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidation", "OxidationResult",
@@ -34,5 +33,31 @@ __all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidati
            "install_methods",
            "EELSInputError", "NotEELSSignalError", "EnergyAxisError", "EnergyRangeError", "NonFiniteDataError",
            "EmptySignalError", "NavigationMaskError", "ParameterError", "DegenerateDataError", "ModelFileError"]
+
+#: Public names imported on first use (PEP 562), so that ``import hyperspy_eels_ml`` stays fast.
+_LAZY = {
+    "umap_cluster": "clustering", "UMAPClusterResult": "clustering",
+    "classify_oxidation": "oxidation", "OxidationResult": "oxidation",
+    "subtract_zlp_nn": "zlp", "ZLPResult": "zlp",
+}
+_SUBMODULES = ("clustering", "oxidation", "zlp", "simulation", "elements")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
 
 install_methods()

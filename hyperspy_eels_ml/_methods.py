@@ -7,11 +7,19 @@ depend on install order. So ``import hyperspy_eels_ml`` sets thin wrappers on
 already exists and is not ours is never overwritten: a ``UserWarning`` names
 the functional alternative and the method is skipped. Re-running the installer
 is idempotent.
+
+The methods are installed as lazy descriptors: the capability's module (and
+its dependencies, e.g. the ZLP network or the oxidation models) is imported on
+first access of ``s.<method>``, not at ``import hyperspy_eels_ml``, so the
+import costs little more than exspy's own.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import threading
+import types
 import warnings
 
 __all__ = ["install_methods", "METHODS"]
@@ -44,6 +52,35 @@ def _make_method(func):
     return method
 
 
+class _LazyMethod:
+    """Class attribute that imports the wrapped function on first access.
+
+    ``EELSSpectrum.name`` gives the wrapper function (``__wrapped__``, ``__doc__``,
+    signature of the public function); ``s.name`` a bound method.
+    """
+
+    def __init__(self, name, path):
+        self.name = name
+        self.path = path
+        self._method = None
+        self._lock = threading.Lock()
+        setattr(self, _MARKER, True)
+
+    def resolve(self):
+        if self._method is None:
+            with self._lock:
+                if self._method is None:
+                    self._method = _make_method(_resolve(self.path))
+        return self._method
+
+    def __get__(self, obj, objtype=None):
+        method = self.resolve()
+        return method if obj is None else types.MethodType(method, obj)
+
+    def __repr__(self):
+        return f"<hyperspy_eels_ml method {self.name!r} -> {self.path}>"
+
+
 def install_methods(cls=None, methods=None):
     """Attach the methods to ``cls`` (default ``exspy.signals.EELSSpectrum``).
 
@@ -54,7 +91,7 @@ def install_methods(cls=None, methods=None):
     methods = METHODS if methods is None else methods
     installed = []
     for name, path in methods.items():
-        existing = getattr(cls, name, None)
+        existing = inspect.getattr_static(cls, name, None)
         if existing is not None and not getattr(existing, _MARKER, False):
             warnings.warn(
                 f"{cls.__name__} already has an attribute {name!r} (not from "
@@ -64,6 +101,7 @@ def install_methods(cls=None, methods=None):
                 stacklevel=2,
             )
             continue
-        setattr(cls, name, _make_method(_resolve(path)))
+        if not (isinstance(existing, _LazyMethod) and existing.path == path and name in vars(cls)):
+            setattr(cls, name, _LazyMethod(name, path))
         installed.append(name)
     return installed
