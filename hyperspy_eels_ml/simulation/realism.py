@@ -339,7 +339,9 @@ def l23_white_lines(element, valence, l3_on, split, f_total, rng, metal):
     cen[:, 0] = l3_on + delay
     cen[:, 1] = l3_on + delay + so
     fw[:, 0] = w3
-    fw[:, 1] = np.minimum(w3 * rng.uniform(1.1, 1.8, m), 4.0)
+    # L2 broader than L3: extra L2 -> L3 M Coster-Kronig decay channel (Fuggle & Alvarado, Phys. Rev. A 22
+    # (1980) 1615; L2 lifetime widths about twice those of L3 in the 3d metals)
+    fw[:, 1] = np.minimum(w3 * rng.uniform(1.2, 2.5, m), 5.0)
     ar[:, 0] = l3
     ar[:, 1] = l2
     if d0.any() and element in _D0:
