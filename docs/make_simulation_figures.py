@@ -17,7 +17,13 @@ Figures:
   single scattering only, so differences show what the atomic + white-line
   model does and does not capture (fine structure is not fitted);
 * ``phantoms.png``: ground truth and spectra of each of the five phantoms;
-* ``oxidation.png``: white-line references of Fe and Mn oxidation states.
+* ``oxidation.png``: white-line references of Fe and Mn oxidation states;
+* ``realism.png``: the realism mechanisms of ``core_loss`` (C K ELNES per bonding
+  type, valence white lines, correlated noise, recording artefacts);
+* ``sim_vs_real_families.png`` is written by ``benchmarks/bench_sim_vs_real.py
+  --figure`` (see the user guide).
+
+``--only NAME`` makes one figure (e.g. ``--only realism``).
 """
 
 from __future__ import annotations
@@ -162,9 +168,71 @@ def oxidation(axs):
         ax.legend(fontsize="small")
 
 
+def realism(axs):
+    """Realism mechanisms of core_loss, noise-free where the mechanism is not the noise."""
+    from hyperspy_eels_ml.simulation import core_loss
+    from hyperspy_eels_ml.simulation.realism import K_ELNES
+
+    from hyperspy_eels_ml.simulation.edges import edge_onsets
+
+    clean = dict(noise=False, instrument_shift=0.0, dispersion_error=0.0, chemical_shift=0.0, t_lambda=0.05,
+                 zlp_fwhm=0.4, jump_ratio=200.0, elnes_contrast=1.3)
+    ax = axs[0]
+    b = core_loss(400, ["C", "O"], energy_offset=270, dispersion=0.1, size=600, amounts=[1.0, 0.5], rng=1, **clean)
+    for ti, (name, *_rest) in enumerate(K_ELNES["C"]):
+        i = np.flatnonzero(b.params["bonding"][:, 0] == ti)
+        if i.size:
+            sub = b.spectra[i[0]] - b.spectra[i[0]][:100].mean()
+            ax.plot(b.energy, sub / sub.max() + 0.8 * ti, label=name)
+    ax.set_title("C K ELNES by bonding type (offset)")
+    ax.set_xlim(278, 320)
+    ax.legend(fontsize=6)
+    ax = axs[1]
+    for k, (el, v, off) in enumerate([("Ti", 4, 445), ("Fe", 3, 695), ("Cu", 2, 915), ("Cu", 1, 915)]):
+        b = core_loss(1, [el], energy_offset=off, dispersion=0.1, size=600, amounts=[1.0], valence={el: v},
+                      white_line_strength=1.0, fine_structure=False, rng=2, **{**clean, "elnes_contrast": 1.0})
+        x = b.energy - edge_onsets(el)["L3"]
+        y = b.spectra[0] - b.spectra[0][:50].mean()
+        ax.plot(x, y / y.max() + 1.1 * k, label=f"{el}{v}+  L3:L2 area {b.params['l3_l2'][0, 0]:.2f}")
+    ax.set_title("L2,3 white lines from the valence (offset)")
+    ax.set_xlabel("Energy above the L3 onset (eV)")
+    ax.set_xlim(-5, 40)
+    ax.legend(fontsize=6)
+    ax = axs[2]
+    kw = dict(energy_offset=400, dispersion=0.5, size=400, amounts=[1.0, 1.0], counts=300.0, gain=4.0,
+              artefacts=False, read_noise=0.0, dark_offset=0.0, correlated_fraction=1.0, rng=3)
+    for k, rho in enumerate((0.0, 0.9)):
+        b = core_loss(1, ["N", "O"], noise_correlation=rho, **kw)
+        ax.plot(b.energy, b.spectra[0] + 1500 * k, lw=0.8, label=f"lag-1 {b.params['noise_lag1'][0]:.2f}")
+    ax.set_title("white and correlated noise (gain 4)")
+    ax.legend(fontsize=6)
+    ax = axs[3]
+    rates = dict(splice=1.0, fill_channels=0.0, corrupt_end=1.0, cosmic_ray=1.0, gain_stripes=0.0)
+    b = core_loss(1, ["C", "Ca"], energy_offset=100, dispersion=0.5, size=800, amounts=[1.0, 0.3], counts=3e3,
+                  artefact_rates=rates, rng=5)
+    ax.semilogy(b.energy, np.maximum(b.spectra[0], 1.0), lw=0.8)
+    ax.axvline(b.params["splice_energy"][0], color="0.6", ls="--", lw=0.8)
+    ax.set_title(f"splice x{b.params['splice_factor'][0]:.3g}, cosmic ray, corrupt end", fontsize=9)
+    for a in axs:
+        a.set_xlabel(a.get_xlabel() or "Energy loss (eV)")
+        a.set_ylabel("Intensity (counts, offset)" if a is not axs[3] else "Counts (log)")
+
+
 def main():
     warnings.filterwarnings("ignore")
     os.makedirs(OUT, exist_ok=True)
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if only == "realism":
+        fig, axs = plt.subplots(1, 4, figsize=(18, 4))
+        realism(axs)
+        fig.tight_layout()
+        fig.savefig(os.path.join(OUT, "realism.png"), dpi=80)
+        print("figure in", OUT)
+        return
+    fig, axs = plt.subplots(1, 4, figsize=(18, 4))
+    realism(axs)
+    fig.tight_layout()
+    fig.savefig(os.path.join(OUT, "realism.png"), dpi=80)
     fig, axs = plt.subplots(2, 2, figsize=(10, 7))
     edge_families(axs)
     fig.tight_layout()
