@@ -4,7 +4,6 @@ The SI (LENS-MIND/SVM, del-Pozo-Bueno et al. 2021; 19 x 17 px, 450-962 eV at
 0.25 eV/ch, axis about 8 eV low) is read at run time and never copied.
 """
 
-import os
 import warnings
 
 import numpy as np
@@ -13,18 +12,23 @@ import pytest
 import hyperspy.api as hs
 import hyperspy_eels_ml  # noqa: F401
 
-from .conftest import SHARED_DATA
-
-FEOX = os.path.join(SHARED_DATA, "oxidation", "delpozo_SVM__EELS Spectrum Image (dark ref corrected).dm3")
-pytestmark = pytest.mark.skipif(not os.path.exists(FEOX), reason="../shared/data not available")
+FEOX = ("oxidation", "delpozo_SVM__EELS Spectrum Image (dark ref corrected).dm3")
 
 
 @pytest.fixture(scope="module")
-def real():
-    s = hs.load(FEOX)
+def feox_path(shared_data):
+    p = shared_data.joinpath(*FEOX)
+    if not p.exists():
+        pytest.skip(f"{p} not found")
+    return p
+
+
+@pytest.fixture(scope="module")
+def real(feox_path):
+    s = hs.load(feox_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        res = s.classify_oxidation("Fe")
+        res = s.classify_oxidation("Fe", model="svm")
     return s, res
 
 
@@ -61,10 +65,10 @@ def test_plausible_wustite_magnetite_map(real):
     assert np.mean(agree) > 0.7
 
 
-def test_lazy_loaded_file_equals_eager(real):
+def test_lazy_loaded_file_equals_eager(real, feox_path):
     s, res = real
-    sl = hs.load(FEOX, lazy=True)
+    sl = hs.load(feox_path, lazy=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        rl = sl.classify_oxidation("Fe").compute()
+        rl = sl.classify_oxidation("Fe", model="svm").compute()
     np.testing.assert_array_equal(rl.labels.data, res.labels.data)

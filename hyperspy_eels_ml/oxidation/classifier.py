@@ -106,9 +106,16 @@ def default_spec(element, edge="L23", classes=None, energy_calibrated=False, max
 # numpy SVM (exported from scikit-learn)
 # ---------------------------------------------------------------------------
 def _l2(F):
-    F = np.asarray(F, dtype=np.float32)
+    """Rows scaled to unit L2 norm, in float64 after dividing by the row's largest magnitude.
+
+    Scaling first keeps the norm finite for any data scale (x1e20 overflows, x1e-30
+    underflows float32 squares).
+    """
+    F = np.asarray(F, dtype=np.float64)
+    m = np.max(np.abs(F), axis=1, keepdims=True) if F.size else np.ones((F.shape[0], 1))
+    F = F / np.where(m > 0, m, 1.0)
     n = np.sqrt(np.einsum("ij,ij->i", F, F))
-    return F / np.where(n > 0, n, 1.0)[:, None]
+    return (F / np.where(n > 0, n, 1.0)[:, None]).astype(np.float32)
 
 
 def _ovr(dec, n_classes):
@@ -197,7 +204,7 @@ def _cnn_input(F):
 
 
 def _build_cnn(n_features, n_classes, seed):
-    import keras
+    keras = _keras_module()
 
     keras.utils.set_random_seed(int(seed))
     return keras.Sequential([
@@ -251,10 +258,14 @@ def prepare_arrays(data, energy, spec, remove_background=True):
 
     from .._shared import check_energy_range
 
-    data = np.asarray(data, dtype=np.float32)
+    data = np.asarray(data, dtype=np.float64)
     energy = np.asarray(energy, dtype=np.float64)
     if data.ndim == 1:
         data = data[None]
+    # every later step is linear in the intensity (power law, features, SNR): scale each spectrum to
+    # a maximum of 1 in float64 first, so that x1e20 / x1e-30 data neither overflow nor underflow
+    peak = np.max(np.abs(data), axis=1, keepdims=True) if data.size else np.ones((data.shape[0], 1))
+    data = (data / np.where(peak > 0, peak, 1.0)).astype(np.float32)
     lo = spec.background_range[0] if remove_background else spec.crop_range[0]
     check_energy_range(energy, (lo, spec.crop_range[1]), what=f"The {spec.element} {spec.edge} model")
     s = EELSSpectrum(data)
@@ -350,45 +361,85 @@ class OxidationClassifier:
     >>> clf.save("my_mn.npz"); res = s.classify_oxidation("Mn", model="my_mn.npz")  # doctest: +SKIP
     """
 
+    _PARAMS = ("element", "edge", "classes", "model", "kernel", "C", "gamma", "cv", "energy_calibrated",
+               "shift_augmentation", "n_augment", "max_shift", "dispersion", "epochs", "batch_size", "random_state")
+
     def __init__(self, element="Fe", edge="L23", classes=None, model="svm", kernel="auto", C=None, gamma=None,
                  cv=3, energy_calibrated=False, shift_augmentation=0.0, n_augment=1, max_shift=None,
                  dispersion=0.2, epochs=30, batch_size=128, random_state=0):
-        if model not in ("svm", "cnn"):
-            raise ValueError(f"model must be 'svm' or 'cnn', got {model!r}")
-        if kernel not in ("cosine", "rbf", "auto"):
-            raise ValueError(f"kernel must be 'cosine', 'rbf' or 'auto', got {kernel!r}")
-        self.spec = default_spec(element, edge, classes, energy_calibrated, max_shift, dispersion)
+        # scikit-learn convention: store only; validation and defaults happen in fit()
+        self.element = element
+        self.edge = edge
+        self.classes = classes
         self.model = model
         self.kernel = kernel
         self.C = C
         self.gamma = gamma
-        self.cv = int(cv)
-        self.shift_augmentation = float(shift_augmentation)
-        self.n_augment = int(n_augment)
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
+        self.cv = cv
+        self.energy_calibrated = energy_calibrated
+        self.shift_augmentation = shift_augmentation
+        self.n_augment = n_augment
+        self.max_shift = max_shift
+        self.dispersion = dispersion
+        self.epochs = epochs
+        self.batch_size = batch_size
         self.random_state = random_state
-        self.info = {}
-        self._svm = None
-        self._keras = None
 
-    # ---------------------------------------------------------------- props
+    # ---------------------------------------------------------------- sklearn API
+    def get_params(self, deep=True):
+        """Parameters of the estimator (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params):
+        """Set parameters (scikit-learn convention); a fitted model must be refitted."""
+        bad = sorted(set(params) - set(self._PARAMS))
+        if bad:
+            raise ValueError(f"Unknown parameters {bad}; valid: {list(self._PARAMS)}.")
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def _validated_spec(self):
+        """Validate the parameters and build the feature specification (called by fit)."""
+        from .._shared.params import check_bool, check_choice, check_float, check_int, check_random_state
+
+        check_choice("model", self.model, ("svm", "cnn"))
+        check_choice("kernel", self.kernel, ("cosine", "rbf", "auto"))
+        check_int("cv", self.cv, min=2)
+        check_int("n_augment", self.n_augment, min=1)
+        check_int("epochs", self.epochs, min=1)
+        check_int("batch_size", self.batch_size, min=1)
+        check_float("shift_augmentation", self.shift_augmentation, min=0.0)
+        check_float("dispersion", self.dispersion, min=0.0, inclusive=(False, True))
+        check_float("max_shift", self.max_shift, min=0.0, allow_none=True)
+        check_bool("energy_calibrated", self.energy_calibrated)
+        check_random_state(self.random_state)
+        return default_spec(self.element, self.edge, self.classes, self.energy_calibrated, self.max_shift,
+                            self.dispersion)
+
+    # ---------------------------------------------------------------- fitted state
     @property
-    def classes(self):
-        """Class names, in the order of the probability channels."""
+    def spec(self):
+        """The feature specification: ``spec_`` once fitted, else built (and validated) from the parameters."""
+        return self.__dict__["spec_"] if "spec_" in self.__dict__ else self._validated_spec()
+
+    @property
+    def classes_(self):
+        """Class names, in the order of the probability channels (fitted)."""
         return list(self.spec.classes)
 
     @property
-    def element(self):
-        return self.spec.element
+    def info(self):
+        """Training summary (``info_`` once fitted)."""
+        return self.__dict__.setdefault("info_", {})
 
     @property
-    def edge(self):
-        return self.spec.edge
+    def _svm(self):
+        return self.__dict__.get("svm_")
 
     @property
-    def energy_calibrated(self):
-        return self.spec.energy_calibrated
+    def _keras(self):
+        return self.__dict__.get("keras_")
 
     @property
     def is_fitted(self):
@@ -396,8 +447,12 @@ class OxidationClassifier:
 
     def __repr__(self):
         state = "fitted" if self.is_fitted else "not fitted"
-        cal = "calibrated axis" if self.energy_calibrated else f"edge-aligned, +-{self.spec.max_shift:g} eV"
-        return (f"<OxidationClassifier {self.model} {self.element} {self.edge} {self.classes} ({cal}), {state}>")
+        try:
+            sp = self.spec
+        except Exception as exc:  # invalid parameters: say so instead of failing in repr
+            return f"<OxidationClassifier (invalid parameters: {exc}), {state}>"
+        cal = "calibrated axis" if sp.energy_calibrated else f"edge-aligned, +-{sp.max_shift:g} eV"
+        return f"<OxidationClassifier {self.model} {sp.element} {sp.edge} {list(sp.classes)} ({cal}), {state}>"
 
     # ---------------------------------------------------------------- data
     def _collect(self, X, y, energy, remove_background, augment=False):
@@ -410,7 +465,7 @@ class OxidationClassifier:
             ys = [k for k, _ in items]
         elif isinstance(X, list | tuple) and X and isinstance(X[0], BaseSignal):
             Xs = list(X)
-            ys = list(self.classes) if y is None else list(y)
+            ys = list(self.classes_) if y is None else list(y)
             if len(ys) != len(Xs):
                 raise ValueError("Give one class per signal (y), or a dict {class: signal}.")
         else:
@@ -432,11 +487,17 @@ class OxidationClassifier:
                 raise ValueError("Labels are needed: y, a dict {class: signal} or a list of signals per class.")
             if isinstance(yi, str | int | np.integer):
                 lab = _labels_to_index(np.full(data.shape[0], yi, dtype=object if isinstance(yi, str) else int),
-                                       self.classes)
+                                       self.classes_)
             else:
-                lab = _labels_to_index(yi, self.classes)
+                lab = _labels_to_index(yi, self.classes_)
                 if lab.size != data.shape[0]:
                     raise ValueError(f"{lab.size} labels for {data.shape[0]} spectra.")
+            if not np.isfinite(np.asarray(data, dtype=np.float64)).all():
+                from .._shared.exceptions import NonFiniteDataError
+
+                bad = int((~np.isfinite(np.asarray(data, dtype=np.float64))).any(axis=-1).sum())
+                raise NonFiniteDataError(f"{bad} training spectra contain NaN or inf; remove or repair them "
+                                         "before fit().")
             x, ex = prepare_arrays(data, e, self.spec, remove_background)
             rng = np.random.default_rng(self.random_state)
             for _ in range(self.n_augment if augment and self.shift_augmentation > 0 else 1):
@@ -486,22 +547,34 @@ class OxidationClassifier:
         -------
         self
         """
+        spec = self._validated_spec()
+        for k in ("svm_", "keras_", "info_"):
+            self.__dict__.pop(k, None)
+        self.spec_ = spec
         F, lab, _ = self._collect(X, y, energy, remove_background, augment=True)
         return self.fit_features(F, lab)
 
     def fit_features(self, F, labels, raw_spectra=None):
         """Train on precomputed features (``extract_features`` output) and label indices."""
+        from .._shared.exceptions import NonFiniteDataError
+
+        if "spec_" not in self.__dict__:
+            self.spec_ = self._validated_spec()
+        for k in ("svm_", "keras_"):
+            self.__dict__.pop(k, None)
         F = np.asarray(F, dtype=np.float32)
+        if not np.isfinite(F).all():
+            raise NonFiniteDataError("Training features contain NaN or inf; remove or repair those spectra.")
         labels = np.asarray(labels, dtype=np.int64)
         present = np.unique(labels)
         if present.size < 2:
-            raise ValueError(f"Training needs at least two classes, got {[self.classes[i] for i in present]}.")
+            raise ValueError(f"Training needs at least two classes, got {[self.classes_[i] for i in present]}.")
         if self.model == "svm":
             self._fit_svm(F, labels)
         else:
             self._fit_cnn(F, labels)
         self.info["n_train"] = int(F.shape[0])
-        self.info["class_counts"] = {self.classes[i]: int((labels == i).sum()) for i in range(len(self.classes))}
+        self.info["class_counts"] = {c: int((labels == i).sum()) for i, c in enumerate(self.classes_)}
         return self
 
     def _fit_svm(self, F, labels):
@@ -529,9 +602,9 @@ class OxidationClassifier:
         svc = SVC(class_weight="balanced", cache_size=500, **best)
         cal = CalibratedClassifierCV(svc, method="sigmoid", cv=cv, ensemble=False)
         cal.fit(X, labels)
-        nc = len(self.classes)
+        nc = len(self.classes_)
         if list(cal.classes_) != list(range(nc)):
-            raise ValueError(f"Every class needs training spectra; present: {[self.classes[i] for i in cal.classes_]}.")
+            raise ValueError(f"Every class needs training spectra; present: {[self.classes_[i] for i in cal.classes_]}.")
         arrays = _export_svm(cal, nc)
         # the numpy re-implementation must reproduce scikit-learn
         chk = X[:: max(1, X.shape[0] // 500)]
@@ -548,15 +621,15 @@ class OxidationClassifier:
         diff = np.abs(svm_predict_proba(chk, arrays) - cal.predict_proba(chk)).max() if len(chk) else 0.0
         if diff > 1e-4:  # pragma: no cover - guards against scikit-learn internals changing
             raise RuntimeError(f"exported SVM ({best}) differs from scikit-learn by {diff:g}")
-        self._svm = arrays
+        self.svm_ = arrays
         self.info.update(best_params={k: (float(v) if not isinstance(v, str) else v) for k, v in best.items()},
                          cv_accuracy=cv_score, n_support_vectors=int(arrays["sv"].shape[0]) if "sv" in arrays else 0)
 
     def _fit_cnn(self, F, labels):
-        import keras
+        keras = _keras_module()
 
         Xn = _cnn_input(F)
-        nc = len(self.classes)
+        nc = len(self.classes_)
         model = _build_cnn(F.shape[1], nc, self.random_state or 0)
         model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
@@ -567,7 +640,7 @@ class OxidationClassifier:
         cb = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True)]
         hist = model.fit(Xn[tr], labels[tr], validation_data=(Xn[val], labels[val]), epochs=self.epochs,
                          batch_size=self.batch_size, verbose=0, callbacks=cb, shuffle=True)
-        self._keras = model
+        self.keras_ = model
         self.info.update(epochs_run=len(hist.history["loss"]),
                          val_accuracy=float(max(hist.history["val_accuracy"])),
                          n_parameters=int(model.count_params()))
@@ -582,10 +655,11 @@ class OxidationClassifier:
             raise ValueError(f"expected {self.spec.n_features} features, got {F.shape[1]}")
         if self._svm is not None:
             return svm_predict_proba(F, self._svm).astype(np.float32)
-        out = np.zeros((F.shape[0], len(self.classes)), dtype=np.float32)
+        out = np.zeros((F.shape[0], len(self.classes_)), dtype=np.float32)
         step = 65536
-        for i in range(0, F.shape[0], step):
-            out[i : i + step] = np.asarray(self._keras(_cnn_input(F[i : i + step]), training=False))
+        with _quiet_stderr_fd():  # the first call initialises TensorFlow's devices (more C++ chatter)
+            for i in range(0, F.shape[0], step):
+                out[i : i + step] = np.asarray(self._keras(_cnn_input(F[i : i + step]), training=False))
         return out
 
     def predict_proba(self, X, energy=None, remove_background=True):
@@ -622,68 +696,212 @@ class OxidationClassifier:
     def save(self, path):
         """Save in a safe format: ``.npz`` (SVM: arrays + JSON header) or ``.keras`` + ``.json`` (CNN).
 
-        Returns the path(s) written.
+        The header holds a SHA-256 digest of the arrays and the feature
+        specification, checked by :meth:`load` (a tampered file is refused).
+        Returns the path written.
         """
         if not self.is_fitted:
             raise RuntimeError("Nothing to save: the classifier is not fitted.")
         path = os.fspath(path)
-        header = json.dumps(self._header(), sort_keys=True, default=_json_default)
+        head = self._header()
         if self.model == "svm":
             if not path.endswith(".npz"):
                 path += ".npz"
             arrays = {k: (np.asarray(v) if k != "kernel" else np.array(v)) for k, v in self._svm.items()}
-            np.savez_compressed(path, header=np.array(header), **arrays)
+            head["digest"] = _digest(head["spec"], arrays)
+            np.savez_compressed(path, header=np.array(json.dumps(head, sort_keys=True, default=_json_default)),
+                                **arrays)
             return path
         stem = path[:-6] if path.endswith(".keras") else path
         self._keras.save(stem + ".keras")
+        head["digest"] = _digest(head["spec"], {})
         with open(stem + ".json", "w") as f:
-            f.write(header)
+            f.write(json.dumps(head, sort_keys=True, default=_json_default))
         return stem + ".keras"
 
     @classmethod
     def load(cls, path):
-        """Load a model written by :meth:`save` (never unpickles)."""
-        path = os.fspath(path)
-        if path.endswith(".keras"):
-            import keras
+        """Load a model written by :meth:`save` (never unpickles).
 
-            with open(path[:-6] + ".json") as f:
-                header = json.load(f)
-            obj = cls._from_header(header)
-            obj._keras = keras.saving.load_model(path, safe_mode=True, compile=False)
+        Raises
+        ------
+        ModelFileError
+            Missing, corrupt, tampered or inconsistent file (the cause is named).
+        """
+        from .._shared.exceptions import ModelFileError
+
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ModelFileError(path, "no such file")
+        if path.endswith(".keras"):
+            side = path[:-6] + ".json"
+            try:
+                with open(side) as f:
+                    header = json.load(f)
+            except (OSError, ValueError) as exc:
+                raise ModelFileError(side, exc) from None
+            obj = cls._from_header(header, path)
+            keras = _keras_module()
+
+            try:
+                with _quiet_stderr_fd():
+                    net = keras.saving.load_model(path, safe_mode=True, compile=False)
+            except Exception as exc:  # corrupt zip, missing config, unsafe content
+                raise ModelFileError(path, exc) from None
+            shp_in, shp_out = tuple(net.input_shape), tuple(net.output_shape)
+            if shp_in[1:] != (obj.spec_.n_features, 1) or shp_out[1:] != (len(obj.spec_.classes),):
+                raise ModelFileError(path, f"network shapes {shp_in} -> {shp_out} do not match the header "
+                                           f"({obj.spec_.n_features} features, {len(obj.spec_.classes)} classes)")
+            if not all(np.isfinite(w).all() for w in net.get_weights()):
+                raise ModelFileError(path, "non-finite weights")
+            obj.keras_ = net
             return obj
-        with np.load(path, allow_pickle=False) as z:
-            header = json.loads(str(z["header"]))
-            arrays = {k: z[k] for k in z.files if k != "header"}
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                header = json.loads(str(z["header"]))
+                arrays = {k: z[k] for k in z.files if k != "header"}
+        except Exception as exc:  # BadZipFile, EOFError, CRC error, object arrays refused, bad JSON
+            raise ModelFileError(path, exc) from None
+        obj = cls._from_header(header, path)
+        _check_svm_arrays(path, arrays, obj.spec_, header)
         arrays["kernel"] = str(arrays["kernel"])
-        obj = cls._from_header(header)
-        obj._svm = arrays
+        obj.svm_ = arrays
         return obj
 
     @classmethod
-    def _from_header(cls, header):
-        if header.get("format") != "hyperspy_eels_ml.OxidationClassifier":
-            raise ValueError("Not an OxidationClassifier file.")
-        if int(header.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"File format {header['format_version']} is newer than this package's {FORMAT_VERSION}.")
-        spec = FeatureSpec.from_dict(header["spec"])
+    def _from_header(cls, header, path=None):
+        from .._shared.exceptions import ModelFileError
+        from ..simulation.oxidation import species_names
+
+        if not isinstance(header, dict) or header.get("format") != "hyperspy_eels_ml.OxidationClassifier":
+            raise ModelFileError(path, "not an OxidationClassifier file")
+        try:
+            version = int(header.get("format_version", 0))
+        except (TypeError, ValueError):
+            raise ModelFileError(path, f"bad format_version {header.get('format_version')!r}") from None
+        if version > FORMAT_VERSION:
+            raise ModelFileError(path, f"file format {version} is newer than this package's {FORMAT_VERSION}")
+        try:
+            spec = FeatureSpec.from_dict(header["spec"])
+        except Exception as exc:
+            raise ModelFileError(path, f"invalid feature specification ({exc})") from None
+        known, table = species_names(spec.element), set(species_names())
+        foreign = [c for c in spec.classes if c in table and c not in known]
+        if foreign:  # e.g. the element changed in the header of an Fe model
+            raise ModelFileError(path, f"header inconsistent: classes {foreign} are not {spec.element} species")
+        if header.get("model") not in ("svm", "cnn"):
+            raise ModelFileError(path, f"unknown model kind {header.get('model')!r}")
+        digest = header.get("digest")
         obj = cls.__new__(cls)
-        obj.spec = spec
-        obj.model = header["model"]
-        obj.kernel = header.get("kernel", "auto")
-        obj.C = obj.gamma = None
-        obj.cv, obj.shift_augmentation, obj.n_augment, obj.epochs, obj.batch_size = 3, 0.0, 1, 30, 128
-        obj.random_state = header.get("random_state")
-        obj.info = header.get("info", {})
-        obj._svm = obj._keras = None
+        obj.__init__(element=spec.element, edge=spec.edge, classes=tuple(spec.classes), model=header["model"],
+                     kernel=header.get("kernel", "auto"), energy_calibrated=spec.energy_calibrated,
+                     max_shift=spec.max_shift, dispersion=spec.dispersion,
+                     random_state=header.get("random_state"))
+        obj.spec_ = spec
+        obj.info_ = header.get("info", {})
+        obj._digest = digest
         return obj
 
     def with_spec(self, **kw):
         """Shallow copy using a modified feature spec (e.g. another ``max_shift``); shares the fitted model."""
         new = self.__class__.__new__(self.__class__)
         new.__dict__.update(self.__dict__)
-        new.spec = self.spec.replace(**kw)
+        new.spec_ = self.spec.replace(**kw)
         return new
+
+
+def _keras_module():
+    """Keras imported quietly (no TensorFlow/CUDA chatter on stderr)."""
+    from .._shared.imports import import_keras
+
+    with _quiet_stderr_fd():
+        return import_keras()
+
+
+class _quiet_stderr_fd:
+    """Redirect the process's file descriptor 2 to /dev/null while TensorFlow starts.
+
+    TensorFlow's C++ start-up lines ("Could not find cuda drivers", absl's
+    "All log messages before absl::InitializeLog()") are written to fd 2 before
+    any logging setting applies, whatever ``TF_CPP_MIN_LOG_LEVEL`` says. Python
+    exceptions are unaffected (they are printed later, after the restore).
+    """
+
+    _lock = threading.Lock()
+
+    def __enter__(self):
+        self._saved = None
+        try:
+            import sys
+
+            sys.stderr.flush()
+            fd = sys.stderr.fileno()
+        except Exception:  # no real stderr (e.g. some notebooks): nothing to silence
+            return self
+        self._lock.acquire()
+        self._fd, self._saved = fd, os.dup(fd)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            os.dup2(self._saved, self._fd)
+            os.close(self._saved)
+            self._lock.release()
+        return False
+
+
+def _digest(spec_dict, arrays):
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(spec_dict, sort_keys=True, default=_json_default).encode())
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(np.asarray(arrays[k]))
+        h.update(k.encode())
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _check_svm_arrays(path, arrays, spec, header):
+    """Shapes, finiteness and header consistency of a saved SVM (ModelFileError otherwise)."""
+    from .._shared.exceptions import ModelFileError
+
+    need = {"n_classes", "kernel", "W", "b", "gamma", "sv_sq", "cal_a", "cal_b"}
+    missing = sorted(need - set(arrays))
+    if missing:
+        raise ModelFileError(path, f"missing arrays {missing}")
+    for k, a in arrays.items():
+        if a.dtype.kind not in "fiub" and k != "kernel":
+            raise ModelFileError(path, f"array {k!r} has dtype {a.dtype}")
+    kernel = str(arrays["kernel"])
+    nc = int(arrays["n_classes"])
+    if nc != len(spec.classes):
+        raise ModelFileError(path, f"{nc} classes in the arrays, {len(spec.classes)} in the header")
+    n_dec = 1 if nc == 2 else nc * (nc - 1) // 2
+    W, b = arrays["W"], arrays["b"]
+    if kernel == "linear":
+        ok = W.shape == (spec.n_features, n_dec)
+    elif kernel == "rbf":
+        sv = arrays.get("sv")
+        ok = (sv is not None and sv.ndim == 2 and sv.shape[1] == spec.n_features and W.shape == (sv.shape[0], n_dec)
+              and arrays["sv_sq"].shape == (sv.shape[0],))
+    else:
+        raise ModelFileError(path, f"unknown kernel {kernel!r}")
+    n_cal = 1 if nc == 2 else nc
+    ok = ok and b.shape == (n_dec,) and arrays["cal_a"].shape == (n_cal,) and arrays["cal_b"].shape == (n_cal,)
+    if not ok:
+        raise ModelFileError(path, f"array shapes do not match the header ({spec.n_features} features, {nc} classes, "
+                                   f"{kernel} kernel)")
+    for k, a in arrays.items():
+        if k != "kernel" and not np.isfinite(a).all():
+            raise ModelFileError(path, f"non-finite values in {k!r}")
+    digest = header.get("digest")
+    if digest is not None and digest != _digest(header["spec"], arrays):
+        raise ModelFileError(path, "the header's digest does not match the arrays and specification "
+                                   "(file modified after saving)")
 
 
 def _json_default(o):

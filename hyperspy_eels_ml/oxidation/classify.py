@@ -16,7 +16,6 @@ worker loads a shipped or saved model once (:func:`~hyperspy_eels_ml._shared.get
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -40,8 +39,10 @@ from .._shared import (
     validate_eels,
 )
 from .._shared.batch import map_spectra
+from .._shared.exceptions import ParameterError
 from .classifier import OxidationClassifier, _edge_key, prepare_arrays
 from .preprocess import FeatureSpec, extract_features
+from .valence import COMPOUNDS, ValenceModel
 
 __all__ = ["classify_oxidation", "OxidationResult", "available_models"]
 
@@ -64,14 +65,32 @@ def available_models():
     -------
     list of dict
         One entry per model: ``name``, ``element``, ``edge``, ``model``
-        (``"svm"``/``"cnn"``), ``variants`` (``"aligned"``: for any energy
-        calibration; ``"calibrated"``: absolute energies), ``classes`` and the
-        held-out synthetic accuracy from the model card.
+        (``"svm"``/``"cnn"``/``"valence"``), ``variants`` (SVM/CNN:
+        ``"aligned"`` for any energy calibration, ``"calibrated"`` for absolute
+        energies; valence models serve both), ``classes``, the held-out
+        synthetic accuracy (or valence error) from the model card, and for the
+        valence models ``end_members`` and ``supported_by`` (which end members
+        rest on reference spectra and which on priors).
     """
     out = []
     for m in _registry():
         with open(os.path.join(_MODELS_DIR, m["model_card"])) as f:
             card = json.load(f)
+        if card.get("model") == "valence":
+            from ..simulation.oxidation import white_line_parameters
+
+            sp = white_line_parameters()["species"]
+            priors = [s for s in card["end_members"] if "prior" in str(sp[s]["L3"][2])]
+            out.append({
+                "name": m["name"], "element": card["element"], "edge": card["edge"], "model": "valence",
+                "variants": ["any calibration (chemical shift used when calibrated)"],
+                "classes": card["compounds"], "end_members": card["end_members"],
+                "heldout_accuracy": {"compound_accuracy_pure": card["heldout"]["compound_accuracy_pure"]},
+                "heldout_valence_mae": card["heldout"]["valence_mae"],
+                "supported_by": {"references": [s for s in card["end_members"] if s not in priors],
+                                 "priors": priors},
+            })
+            continue
         out.append({
             "name": m["name"], "element": card["element"], "edge": card["edge"], "model": card["model"],
             "variants": sorted(card["variants"]),
@@ -104,7 +123,13 @@ def _shipped_path(element, edge, kind, energy_calibrated):
 
 
 def _load_model_file(path):
-    return get_cached(("oxidation", os.path.abspath(path)), lambda: OxidationClassifier.load(path))
+    """The classifier saved at ``path``, loaded once per process and per file version.
+
+    Cached by (resolved path, size, mtime_ns): a file overwritten in place is reloaded.
+    """
+    from .._shared.cache import get_cached_file
+
+    return get_cached_file("oxidation", path, OxidationClassifier.load)
 
 
 def _resolve_model(model, element, edge, energy_calibrated):
@@ -129,23 +154,23 @@ def _resolve_model(model, element, edge, energy_calibrated):
     else:
         raise ValueError(f"Unknown model {model!r}: use 'svm', 'cnn', a fitted OxidationClassifier or the path "
                          "of a saved one (.npz / .keras).")
-    if element is not None and clf.element != element:
-        raise ValueError(f"The model classifies {clf.element}, not {element}.")
-    if edge is not None and clf.edge != edge:
-        raise ValueError(f"The model uses the {_EDGE_NAMES[clf.edge]} edge, not {_EDGE_NAMES[edge]}.")
-    if energy_calibrated is not None and bool(energy_calibrated) != clf.energy_calibrated:
-        raise ValueError(f"The model was trained with energy_calibrated={clf.energy_calibrated}; "
+    sp = clf.spec
+    if element is not None and sp.element != element:
+        raise ValueError(f"The model classifies {sp.element}, not {element}.")
+    if edge is not None and sp.edge != edge:
+        raise ValueError(f"The model uses the {_EDGE_NAMES[sp.edge]} edge, not {_EDGE_NAMES[edge]}.")
+    if energy_calibrated is not None and bool(energy_calibrated) != sp.energy_calibrated:
+        raise ValueError(f"The model was trained with energy_calibrated={sp.energy_calibrated}; "
                          f"energy_calibrated={energy_calibrated} was asked for.")
-    info.update(element=clf.element, edge=clf.edge, classes=clf.classes, kind=clf.model,
-                energy_calibrated=clf.energy_calibrated)
+    info.update(element=sp.element, edge=sp.edge, classes=list(sp.classes), kind=clf.model,
+                energy_calibrated=sp.energy_calibrated)
     return clf, transport, info
 
 
 def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        h.update(f.read())
-    return h.hexdigest()
+    from .._shared.cache import file_sha256
+
+    return file_sha256(path)
 
 
 def _valences(classes):
@@ -234,6 +259,10 @@ class OxidationResult:
 
     _SIGNALS = ("probabilities", "labels", "mean_valence", "edge_position", "snr", "mask")
 
+    def _signal_names(self):
+        extra = tuple(n for n in ("fractions", "valence_uncertainty", "calibration_used") if n in self.__dict__)
+        return self._SIGNALS + extra
+
     @property
     def is_lazy(self):
         """Whether the result signals are lazy (not yet computed)."""
@@ -247,9 +276,10 @@ class OxidationResult:
         """Compute every lazy part in one pass over the data (in place); returns self."""
         if not self.is_lazy:
             return self
-        sigs = [getattr(self, n) for n in self._SIGNALS]
+        names = self._signal_names()
+        sigs = [getattr(self, n) for n in names]
         vals = compute(*[s.data for s in sigs], self.n_masked, show_progressbar=show_progressbar)
-        for name, sig, val in zip(self._SIGNALS, sigs, vals):
+        for name, sig, val in zip(names, sigs, vals):
             setattr(self, name, to_eager(sig, val))
         self.n_masked = int(vals[-1])
         return self
@@ -301,32 +331,34 @@ class OxidationResult:
         axs[nc].set_title(f"labels ({int(res.n_masked)} masked)")
         im = show(axs[nc + 1], val, cmap="plasma")
         fig.colorbar(im, ax=axs[nc + 1], fraction=0.046)
-        axs[nc + 1].set_title("mean valence")
+        axs[nc + 1].set_title("mean valence (formal charge)")
+        units = [getattr(a, "units", "") or "" for a in nav]
+        names = [getattr(a, "name", "") or "" for a in nav]
+        names = [n if isinstance(n, str) and n and "Undefined" not in n else ("x", "y")[i % 2]
+                 for i, n in enumerate(names)]
         for ax in axs:
-            if labels.ndim == 1:
+            if labels.ndim == 2 and len(nav) == 2:
+                ax.set_xlabel(f"{names[0]} ({units[0]})" if units[0] else f"{names[0]} (pixels)")
+                ax.set_ylabel(f"{names[1]} ({units[1]})" if units[1] else f"{names[1]} (pixels)")
+            elif labels.ndim == 1:
                 ax.set_yticks([])
+                ax.set_xlabel(f"{names[0]} ({units[0]})" if nav and units[0] else "position (pixels)")
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        el = res.model_info.get("element", "")
+        fig.suptitle(f"classify_oxidation: {el} {_EDGE_NAMES.get(res.model_info.get('edge'), 'L2,3 + O K')}")
         fig.tight_layout()
         return fig
 
     def __repr__(self):
         lazy = " (lazy)" if self.is_lazy else ""
         masked = "" if self.is_lazy else f", {int(self.n_masked)} of {int(self.n_pixels)} pixels masked"
-        return (f"<OxidationResult{lazy}: {self.model_info.get('element')} "
-                f"{_EDGE_NAMES.get(self.model_info.get('edge'), '')} {self.classes}{masked}>")
-
-
-def _mask_array(navigation_mask, nav_shape):
-    if navigation_mask is None:
-        return None
-    if hasattr(navigation_mask, "axes_manager"):
-        navigation_mask = navigation_mask.data
-    m = np.asarray(navigation_mask)
-    if m.dtype != bool:
-        raise ValueError("navigation_mask must be a boolean array (True = excluded).")
-    if m.shape != tuple(nav_shape):
-        raise ValueError(f"navigation_mask has shape {m.shape}, the navigation shape (array order) is "
-                         f"{tuple(nav_shape)}.")
-    return m
+        edge = self.model_info.get("edge")
+        edge = "L2,3 + O K" if edge == "both" else _EDGE_NAMES.get(edge, str(edge))
+        kind = self.model_info.get("kind") or ""
+        kind = f" ({kind})" if kind else ""
+        return f"<OxidationResult{lazy}: {self.model_info.get('element')} {edge}{kind} {self.classes}{masked}>"
 
 
 # ----------------------------------------------------------------------------
@@ -342,8 +374,10 @@ def classify_oxidation(
     min_snr=5.0,
     max_shift=None,
     navigation_mask=None,
+    low_loss=None,
     lazy_output=None,
     show_progressbar=None,
+    block_size=None,
 ):
     """Classify the oxidation state of every spectrum from its white lines or O K edge.
 
@@ -359,17 +393,27 @@ def classify_oxidation(
     signal : exspy.signals.EELSSpectrum
         Core-loss spectra covering the edge and a pre-edge window (the error
         message says which range is needed).
-    element : str
-        ``"Fe"`` (classes ``Fe2+`` wustite, ``Fe3O4`` magnetite, ``Fe3+``
-        hematite) or ``"Mn"`` (``Mn2+``, ``Mn3+``, ``Mn4+``); needed for the
-        shipped models (see :func:`available_models`), taken from the model
-        when ``model`` is a classifier or a file.
+    element : str or list of str
+        ``"Fe"`` (SVM classes ``Fe2+`` wustite, ``Fe3O4`` magnetite, ``Fe3+``
+        hematite) or ``"Mn"`` (``Mn2+``, ``Mn3+``, ``Mn4+``); with
+        ``model="valence"`` also ``"Co"``, ``"Ni"``, ``"Cu"`` and the metals
+        (see :func:`available_models`). A list (``["Fe", "Mn"]``) classifies
+        each element from its own edge in one pass and returns an
+        :class:`OxidationResults` dict. Taken from the model when ``model`` is
+        a classifier or a file.
     edge : {"L23", "OK", "both"}
         Metal L2,3 white lines, the O K edge (Fe only), or both: the L2,3 and
         O K probabilities are multiplied (independent evidence) and renormalised.
-    model : {"svm", "cnn"}, OxidationClassifier or str
-        Shipped model kind, a fitted :class:`OxidationClassifier`, or the path of
-        one saved with :meth:`OxidationClassifier.save`.
+    model : {"svm", "cnn", "valence", "auto"}, OxidationClassifier, ValenceModel, str or dict
+        Shipped model kind, a fitted :class:`OxidationClassifier` or
+        :class:`~hyperspy_eels_ml.oxidation.valence.ValenceModel`, or the path of
+        a saved classifier. ``"valence"``: end-member fractions (metal
+        included), a continuous mean valence with a 68 % interval and compound
+        probabilities from any window holding the L3 and L2 lines (a few eV
+        either side); it uses the chemical shift when the axis is calibrated
+        (``energy_calibrated=True`` or ``low_loss=``). ``"auto"``: ``"valence"``
+        where shipped, else ``"svm"``. With ``edge="both"`` a dict
+        ``{"L23": ..., "OK": ...}`` gives each edge its own model.
     energy_calibrated : bool, optional
         False (default for shipped models): each spectrum is aligned on its own
         edge maximum, so calibration errors up to ``max_shift`` (10 eV) do not
@@ -381,16 +425,25 @@ def classify_oxidation(
         (``PowerLaw``, fast two-area estimate) first. False for data already
         background-subtracted.
     min_snr : float
-        Pixels whose edge maximum is below ``min_snr`` times the noise per
+        Finite, >= 0. Pixels whose edge maximum is below ``min_snr`` times the noise per
         0.2 eV channel are masked (vacuum, carbon film, too thin).
     max_shift : float, optional
         Largest calibration error searched for (eV; default 10 for aligned
         models). A smaller value needs a smaller energy range.
-    navigation_mask : bool array or signal, optional
-        Pixels to skip (True = excluded), navigation shape in array order.
+    navigation_mask : bool array, signal or "vacuum", optional
+        Pixels to skip (True = excluded), navigation shape in array order;
+        ``"vacuum"``: the shared relative-intensity vacuum mask. NaN/inf are
+        accepted in masked pixels.
+    low_loss : EELSSpectrum, optional
+        Low-loss partner (DualEELS, same navigation shape) whose zero-loss peak
+        calibrates the axis per pixel: the absolute L3 onset (chemical shift)
+        is then used by the valence models.
     lazy_output : bool, optional
         Default: lazy iff the input is lazy.
     show_progressbar : bool, optional
+    block_size : int, optional
+        Spectra per block for eager input (default: about 32 MB per block);
+        lazy input keeps its navigation chunks (tiny ones are merged).
 
     Returns
     -------
@@ -427,112 +480,387 @@ def classify_oxidation(
     ['Fe2+', 'Fe3O4', 'Fe3+']
     """
     t0 = time.perf_counter()
+    from .._shared.params import check_bool, check_float
+
     edge_in = str(edge)
-    if edge_in.lower() == "both":
-        return _classify_both(signal, element, model, energy_calibrated, remove_background, min_snr, max_shift,
-                              navigation_mask, lazy_output, show_progressbar)
-    edge = _edge_key(edge)
-    if energy_calibrated is None and not isinstance(model, OxidationClassifier) and str(model) in ("svm", "cnn"):
-        energy_calibrated = False
-    if element is not None:
-        _check_element(element)
-    clf, transport, info = _resolve_model(model, element, edge, energy_calibrated)
+    if isinstance(min_snr, bool) or not isinstance(min_snr, int | float | np.integer | np.floating) \
+            or not np.isfinite(min_snr) or min_snr < 0:
+        raise ParameterError(f"min_snr must be a finite number >= 0, got {min_snr!r}.")
+    min_snr = float(min_snr)
+    max_shift = check_float("max_shift", max_shift, min=0.0, allow_none=True)
+    remove_background = check_bool("remove_background", remove_background)
+    if energy_calibrated is not None:
+        energy_calibrated = check_bool("energy_calibrated", energy_calibrated)
+    multi = element is not None and not isinstance(element, str)
+    elements = list(element) if multi else [element]
+    if multi and (not elements or len(set(elements)) != len(elements)):
+        raise ValueError(f"element must be one symbol or a list of distinct symbols, got {element!r}.")
+    for el in elements:
+        if el is not None:
+            _check_element(el)
+    edges = ["L23", "OK"] if edge_in.lower() == "both" else [_edge_key(edge)]
+    if multi and len(edges) > 1:
+        raise ValueError("edge='both' takes one element; for several elements use edge='L23'.")
+    if low_loss is not None and energy_calibrated is False:
+        raise ValueError("low_loss= calibrates the axis with the zero-loss peak; do not also pass "
+                         "energy_calibrated=False.")
+    models = _models_per_edge(model, edges)
+    what0 = "classify_oxidation"
+    v = validate_eels(signal, what=what0, min_channels=20, navigation_mask=navigation_mask)
+    e = v.energy
+    zlp = _zlp_centres(low_loss, v) if low_loss is not None else None
+    jobs = []
+    for el in elements:
+        for ed in edges:
+            jobs.append(_make_job(el, ed, models[ed], energy_calibrated, low_loss is not None, max_shift,
+                                  remove_background, v))
+    lo = min(j["need"][0] for j in jobs)
+    hi = max(j["need"][1] for j in jobs)
+    i0 = max(int(np.searchsorted(e, lo) - 1), 0)
+    i1 = min(int(np.searchsorted(e, hi) + 2), e.size)
+    for j in jobs:
+        j["i0"] = max(int(np.searchsorted(e, j["need"][0]) - 1), i0) - i0
+        j["i1"] = min(int(np.searchsorted(e, j["need"][1]) + 2), i1) - i0
+    d = v.dispersion
+    if any(j["kind"] == "svm" for j in jobs) and any(abs(d - j["spec"].dispersion) > 0.01 * j["spec"].dispersion
+                                                     for j in jobs):
+        warnings.warn(f"classify_oxidation: the spectra ({d:g} eV/channel) are resampled to the model's "
+                      f"{jobs[0]['spec'].dispersion:g} eV/channel grid.", UserWarning, stacklevel=2)
+    data, energy = v.data[..., i0:i1], e[i0:i1]
+    single = data.ndim == 1
+    if single:
+        data = data[None]
+        zlp = None if zlp is None else np.atleast_1d(zlp)
+    if block_size is not None:
+        from .._shared.params import check_int
+
+        block_size = check_int("block_size", block_size, min=1)
+    if v.lazy:
+        data = _rechunk_navigation(data)
+    if zlp is not None:
+        zd = zlp[..., None].astype(data.dtype)
+        if isinstance(data, da.Array):
+            zd = da.from_array(zd, chunks=data.chunks[:-1] + ((1,),), name=False)
+            data = da.concatenate([data, zd], axis=-1)
+        else:
+            data = np.concatenate([np.asarray(data), zd], axis=-1)
+    transports = [j["transport"] if isinstance(j["transport"], str)
+                  else dask.delayed(j["transport"], pure=True, traverse=False) for j in jobs]
+    widths = [j["n_out"] for j in jobs]
+    jobs_json = json.dumps([{k: j[k] for k in ("kind", "spec_json", "i0", "i1", "calibrated")} for j in jobs])
+    out = map_spectra(data, _jobs_block, int(sum(widths)), np.float32, extra_args=tuple(transports),
+                      block_size=block_size, energy=energy, jobs_json=jobs_json, min_snr=min_snr,
+                      remove_background=remove_background, has_zlp=zlp is not None)
+    if single:
+        out = out[0]
+    mask = v.mask
+    if mask is not None and single:
+        mask = np.asarray(mask).reshape(())
+    lazy = v.lazy if lazy_output is None else check_bool("lazy_output", lazy_output)
+    params = dict(element=element, edge=edge_in, model=model if isinstance(model, str) else repr(model),
+                  energy_calibrated=energy_calibrated, low_loss=low_loss is not None,
+                  remove_background=remove_background, min_snr=min_snr, max_shift=max_shift,
+                  navigation_mask=navigation_mask if isinstance(navigation_mask, str) else navigation_mask is not None,
+                  lazy_output=lazy_output)
+    results, c = [], 0
+    for j, w in zip(jobs, widths):
+        cols = out[..., c : c + w]
+        c += w
+        build = _svm_result if j["kind"] == "svm" else _valence_result
+        results.append(build(j, cols, mask, signal, single, v.navigation_shape, params, t0))
+    if len(edges) > 1:
+        res = _combine_edges(results[0], results[1], params)
+    elif multi:
+        res = OxidationResults({j["element"]: r for j, r in zip(jobs, results)})
+    else:
+        res = results[0]
+    if not lazy:
+        res.compute(show_progressbar=show_progressbar)
+    return res
+
+
+def _models_per_edge(model, edges):
+    """``model`` per edge: one value for all, or a dict {"L23": ..., "OK": ...} (edge='both')."""
+    if isinstance(model, dict):
+        bad = sorted(set(model) - {"L23", "OK"})
+        if bad or any(e not in model for e in edges):
+            raise ValueError(f"model as a dict needs the keys {edges} ('L23', 'OK'), got {sorted(model)}.")
+        return {e: model[e] for e in edges}
+    if len(edges) > 1:
+        # the O K edge has a shipped SVM only; a user L2,3 classifier/file pairs with it
+        return {"L23": model, "OK": "svm" if (not isinstance(model, str) or model in ("cnn", "valence", "auto"))
+                else model}
+    return {edges[0]: model}
+
+
+def _rechunk_navigation(data):
+    """Lazy SIs with tiny navigation chunks (e.g. 1 pixel) -> blocks of about 32 MB (one task per block)."""
+    from .._shared.batch import canonical_chunks
+
+    if not isinstance(data, da.Array) or data.ndim < 2:
+        return data
+    nblocks = int(np.prod([len(c) for c in data.chunks[:-1]]))
+    per_block = data.size / max(nblocks, 1) * data.dtype.itemsize
+    if nblocks > 1 and per_block < 4 * 2**20:
+        return data.rechunk(canonical_chunks(data.shape, data.dtype.itemsize)[:-1] + (-1,))
+    return data
+
+
+def _zlp_centres(low_loss, v):
+    """Zero-loss-peak centre per pixel (eV) of the low-loss partner, via exspy."""
+    from .._shared import validate_eels as _val
+
+    ll = _val(low_loss, what="classify_oxidation(low_loss=...)", min_channels=5)
+    if ll.navigation_shape != v.navigation_shape:
+        raise ValueError(f"low_loss has navigation shape {ll.navigation_shape}, the core-loss signal "
+                         f"{v.navigation_shape}; give the low-loss partner of the same acquisition.")
+    if not (ll.energy[0] < 0 < ll.energy[-1]):
+        raise EnergyRangeError(f"low_loss must contain the zero-loss peak (0 eV); it covers "
+                               f"{ll.energy[0]:g}-{ll.energy[-1]:g} eV.")
+    c = low_loss.estimate_zero_loss_peak_centre()
+    z = c.data.compute() if hasattr(c.data, "compute") else np.asarray(c.data)
+    z = np.asarray(z, dtype=np.float64).reshape(v.navigation_shape)
+    if not np.isfinite(z).all():
+        raise ValueError("The zero-loss peak centre could not be found in every low-loss spectrum.")
+    return z
+
+
+def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v):
+    """Resolve the model of one (element, edge) and check the signal holds what it needs."""
+    kind = model
+    if isinstance(model, str) and model == "auto":
+        kind = "valence" if (edge == "L23" and element is not None and _has_valence(element)) else "svm"
+    e, d = v.energy, v.dispersion
+    if kind == "valence" or isinstance(model, ValenceModel):
+        vm, transport, info = _resolve_valence(model if isinstance(model, ValenceModel) else "valence", element)
+        vspec = vm.spec_
+        if max_shift is not None:
+            vspec = vspec.__class__(**dict(vspec.to_dict() | {"max_shift": float(max_shift)},
+                                           **{k: tuple(vspec.to_dict()[k]) for k in
+                                              ("end_members", "valences", "window", "onset_range")}))
+        what = f"classify_oxidation ({vspec.element} L2,3 valence model)"
+        if d > vspec.max_dispersion:
+            raise EnergyAxisError(f"The signal's dispersion {d:g} eV/channel is coarser than the {vspec.max_dispersion:g} "
+                                  "eV/channel the valence model accepts: the white lines are not resolved.")
+        fspec = vspec.feature_spec(e, remove_background, what=what)
+        need = (fspec.background_range[0] if remove_background else fspec.crop_range[0], fspec.crop_range[1])
+        need = (max(need[0], e[0]), min(need[1], e[-1]))
+        calibrated = bool(energy_calibrated) or has_zlp
+        info = dict(info, energy_calibrated=calibrated, chemical_shift=("ZLP of low_loss" if has_zlp else
+                                                                       "calibrated axis" if calibrated else
+                                                                       "not used (shape only)"))
+        nc = len(COMPOUNDS[vspec.element])
+        k = len(vspec.end_members)
+        return dict(kind="valence", element=vspec.element, edge="L23", spec=fspec, vspec=vspec, model=vm,
+                    transport=transport, info=info, need=need, calibrated=calibrated, n_out=k + nc + 6,
+                    spec_json=json.dumps({"fspec": fspec.to_dict(), "vspec": vspec.to_dict()}))
+    if has_zlp:
+        raise ValueError("low_loss= is used by the valence models (model='valence' or 'auto'); the SVM/CNN "
+                         "classifiers take energy_calibrated=True instead.")
+    ec = energy_calibrated
+    if ec is None and not isinstance(model, OxidationClassifier) and str(model) in ("svm", "cnn", "auto"):
+        ec = False
+    clf, transport, info = _resolve_model(kind, element, edge, ec)
     spec = clf.spec
     if max_shift is not None:
-        if max_shift < 0:
-            raise ValueError("max_shift must be >= 0")
         spec = spec.replace(max_shift=float(max_shift))
-    what = f"classify_oxidation ({clf.element} {_EDGE_NAMES[clf.edge]} model)"
-    v = validate_eels(signal, what=what, min_channels=20)
-    d = v.dispersion
+    what = f"classify_oxidation ({spec.element} {_EDGE_NAMES[spec.edge]} model)"
     if d > spec.max_dispersion:
         raise EnergyAxisError(
             f"The signal's dispersion {d:g} eV/channel is much coarser than the model's {spec.dispersion:g} "
             f"eV/channel (at most {spec.max_dispersion:g} eV/channel is accepted): the white-line shapes are "
-            "not resolved. Acquire with a finer dispersion."
-        )
+            "not resolved. Acquire with a finer dispersion.")
     need = (spec.background_range[0] if remove_background else spec.crop_range[0], spec.crop_range[1])
-    e = v.energy
     half = 0.5 * d
     if need[0] < e[0] - half or need[1] > e[-1] + half:
         how = ("edge-aligned, calibration errors up to "
                f"+-{spec.max_shift:g} eV" if not spec.energy_calibrated else "calibrated axis")
+        bg = (f"pre-edge background window {spec.background_range[0]:.1f}-{spec.background_range[1]:.1f} eV + "
+              if remove_background else "")
+        hint = " For narrow windows use model='valence' (L3 and L2 with a few eV either side)." \
+            if spec.edge == "L23" and _has_valence(spec.element) else ""
         raise EnergyRangeError(
-            f"{what} needs the energy range {need[0]:.1f}-{need[1]:.1f} eV "
-            f"({'pre-edge background window ' + format(spec.background_range[0], '.1f') + '-' + format(spec.background_range[1], '.1f') + ' eV + ' if remove_background else ''}"
-            f"{clf.element} {_EDGE_NAMES[clf.edge]} window, {how}), but the signal covers {e[0]:g}-{e[-1]:g} eV. "
+            f"{what} needs the energy range {need[0]:.1f}-{need[1]:.1f} eV ({bg}{spec.element} "
+            f"{_EDGE_NAMES[spec.edge]} window, {how}), but the signal covers {e[0]:g}-{e[-1]:g} eV. "
             "Use a signal that contains this range"
             + (", pass a smaller max_shift" if not spec.energy_calibrated else "")
             + (", or remove_background=False for background-subtracted data." if remove_background else ".")
-        )
-    n_ch = int(np.sum((e >= spec.crop_range[0]) & (e <= spec.crop_range[1])))
-    if n_ch < 20:  # pragma: no cover - implied by the range and dispersion checks
-        raise EmptySignalError(f"{what} needs at least 20 channels in {spec.crop_range}, got {n_ch}.")
-    if abs(d - spec.dispersion) > 0.01 * spec.dispersion:
-        warnings.warn(
-            f"classify_oxidation: the spectra ({d:g} eV/channel) are resampled to the model's "
-            f"{spec.dispersion:g} eV/channel grid.", UserWarning, stacklevel=2)
-    nav_shape = v.navigation_shape
-    mask = _mask_array(navigation_mask, nav_shape)
-
-    i0 = max(int(np.searchsorted(e, need[0]) - 1), 0)
-    i1 = min(int(np.searchsorted(e, need[1]) + 2), e.size)
-    data, energy = v.data[..., i0:i1], e[i0:i1]
-    if data.ndim == 1:
-        data = data[None]
-        single = True
-    else:
-        single = False
+            + hint)
     nc = len(spec.classes)
-    transport_d = transport if isinstance(transport, str) else dask.delayed(transport, pure=True, traverse=False)
-    out = map_spectra(data, _classify_block, nc + 3, np.float32, extra_args=(transport_d,),
-                      energy=energy, spec_json=spec.to_json(), min_snr=float(min_snr),
-                      remove_background=bool(remove_background))
-    if single:
-        out = out[0]
+    return dict(kind="svm", element=spec.element, edge=spec.edge, spec=spec, clf=clf, transport=transport,
+                info=info, need=need, calibrated=spec.energy_calibrated, n_out=nc + 3, spec_json=spec.to_json())
+
+
+def _has_valence(element):
+    return any(m["name"] == f"{element.lower()}_l23_valence" for m in _registry())
+
+
+def _resolve_valence(model, element):
+    if isinstance(model, ValenceModel):
+        if not model.is_fitted:
+            raise ValueError("The ValenceModel passed as model= is not fitted.")
+        if element is not None and model.spec_.element != element:
+            raise ValueError(f"The model is for {model.spec_.element}, not {element}.")
+        return model, model, {"source": "user ValenceModel (in memory)", "element": model.spec_.element,
+                              "edge": "L23", "kind": "valence"}
+    if element is None:
+        raise ValueError("Give element= (e.g. 'Mn', 'Fe' or ['Fe', 'Mn']) to use a shipped model.")
+    name = f"{element.lower()}_l23_valence"
+    reg = {m["name"]: m for m in _registry()}
+    if name not in reg:
+        have = sorted(m["name"] for m in reg.values() if m["name"].endswith("_valence"))
+        raise ValueError(f"No shipped valence model for {element}; shipped: {have}.")
+    path = os.path.join(_MODELS_DIR, next(f for f in reg[name]["files"] if f.endswith(".npz")))
+    from .._shared.cache import get_cached_file
+
+    vm = get_cached_file("oxidation-valence", path, ValenceModel.load)
+    return vm, path, {"source": "shipped", "name": name, "file": os.path.basename(path), "sha256": _sha256(path),
+                      "element": element, "edge": "L23", "kind": "valence",
+                      "end_members": list(vm.spec_.end_members)}
+
+
+def _jobs_block(x, *transports, energy, jobs_json, min_snr, remove_background, has_zlp):
+    """All (element, edge) models on one block of spectra; columns of each job side by side."""
+    zlp = None
+    if has_zlp:
+        zlp, x = x[:, -1].astype(np.float64), x[:, :-1]
+    check_finite_block(x)
+    cols = []
+    for job, tr in zip(json.loads(jobs_json), transports):
+        xs, es = x[:, job["i0"] : job["i1"]], energy[job["i0"] : job["i1"]]
+        if job["kind"] == "svm":
+            cols.append(_classify_block(xs, tr, es, job["spec_json"], min_snr, remove_background))
+        else:
+            cols.append(_valence_block(xs, tr, es, job["spec_json"], min_snr, remove_background,
+                                       job["calibrated"], zlp))
+    return np.concatenate(cols, axis=1)
+
+
+def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp):
+    """Columns: fractions (k), compound probabilities (nc), valence, 68 % half-width, onset eV, SNR, valid,
+    calibration used (1: the calibrated onset entered the model; 0: shape only).
+
+    A calibrated onset more than 3 eV outside the end members' tabulated onsets
+    is not trusted (an axis or ZLP partner that does not share the energy
+    reference): such pixels fall back to shape only, and the result says so.
+    """
+    from .valence import ValenceSpec, _compound_probs, network_inputs, prepare_valence
+
+    d = json.loads(spec_json)
+    fspec, vspec = FeatureSpec.from_dict(d["fspec"]), ValenceSpec.from_dict(d["vspec"])
+    if isinstance(transport, str):
+        from .._shared.cache import get_cached_file
+
+        vm = get_cached_file("oxidation-valence", transport, ValenceModel.load)
+    else:
+        vm = transport
+    k, nc = len(vspec.end_members), len(COMPOUNDS[vspec.element])
+    xs, es = prepare_valence(x, energy, fspec, remove_background)
+    f, anchor, snr, at_boundary = extract_features(xs, es, fspec)
+    onset_cal = np.full(len(f), np.nan)
+    if calibrated:
+        onset_cal = anchor - (zlp if zlp is not None else 0.0)
+        lo, hi = vspec.onset_range
+        onset_cal = np.where((onset_cal > lo - 3.0) & (onset_cal < hi + 3.0), onset_cal, np.nan)
+    valid = (snr >= min_snr) & ~at_boundary & np.isfinite(f).all(axis=1)
+    out = np.full((len(f), k + nc + 6), np.nan, dtype=np.float32)
+    out[:, k + nc + 2] = anchor
+    out[:, k + nc + 3] = snr
+    out[:, k + nc + 4] = valid
+    out[:, k + nc + 5] = np.isfinite(onset_cal)
+    if valid.any():
+        fr, val, half = vm.predict(network_inputs(f[valid], onset_cal[valid], vspec))
+        out[valid, :k] = fr
+        out[valid, k : k + nc] = _compound_probs(fr, val, half, vspec.element, vspec.end_members)
+        out[valid, k + nc] = val
+        out[valid, k + nc + 1] = half
+    return out
+
+
+def _apply_mask(valid, mask):
+    if mask is None:
+        return valid
+    m = da.from_array(np.asarray(mask), chunks=valid.chunks if valid.ndim else (), name=False) \
+        if isinstance(valid, da.Array) else np.asarray(mask)
+    return valid & ~m
+
+
+def _svm_result(job, out, mask, parent, single, nav_shape, params, t0):
+    spec, clf, info = job["spec"], job["clf"], job["info"]
+    nc = len(spec.classes)
+    xp = da if isinstance(out, da.Array) else np
     prob = out[..., :nc]
     anchor = out[..., nc]
     snr = out[..., nc + 1]
-    valid = out[..., nc + 2] > 0.5
-    if mask is not None:
-        valid = valid & ~da.from_array(mask, chunks=valid.chunks if valid.ndim else (), name=False)
-        prob = da.where(valid[..., None], prob, np.nan)
-    labels = da.where(valid, da.argmax(da.where(valid[..., None], prob, -1.0), axis=-1), -1).astype(np.int32)
+    valid = _apply_mask(out[..., nc + 2] > 0.5, mask)
+    prob = xp.where(valid[..., None], prob, np.nan)
+    labels = xp.where(valid, xp.argmax(xp.where(valid[..., None], prob, -1.0), axis=-1), -1).astype(np.int32)
     vals = _valences(spec.classes)
-    mean_val = da.where(valid, (da.where(valid[..., None], prob, 0.0) * vals).sum(axis=-1), np.nan).astype(np.float32)
-    anchor = da.where(valid, anchor, np.nan)
+    mean_val = xp.where(valid, (xp.where(valid[..., None], prob, 0.0) * vals).sum(axis=-1), np.nan).astype(np.float32)
+    anchor = xp.where(valid, anchor, np.nan)
     masked = ~valid
-    n_masked = masked.sum()
-    n_pixels = int(np.prod(nav_shape, dtype=np.int64)) if not single else 1
-    lazy = v.lazy if lazy_output is None else bool(lazy_output)
-    if not lazy:
-        prob, labels, mean_val, anchor, snr, masked, n_masked = compute(
-            prob, labels, mean_val, anchor, snr, masked, n_masked, show_progressbar=show_progressbar)
-        n_masked = int(n_masked)
-    params = dict(element=element, edge=edge_in, model=model if isinstance(model, str) else repr(model),
-                  energy_calibrated=clf.energy_calibrated, remove_background=remove_background,
-                  min_snr=min_snr, max_shift=spec.max_shift, navigation_mask=navigation_mask is not None,
-                  lazy_output=lazy_output)
-    parent = signal
+    p = dict(params, energy_calibrated=spec.energy_calibrated, max_shift=spec.max_shift)
+    models_info = dict(info, feature_spec=spec.to_dict(), training=clf.info)
+    sig = _signals(parent, prob, labels, mean_val, anchor, snr, masked, list(spec.classes), p, models_info)
+    return OxidationResult(
+        **sig, classes=list(spec.classes), n_masked=masked.sum(),
+        n_pixels=int(np.prod(nav_shape, dtype=np.int64)) if not single else 1,
+        model_info=info, parameters=p, timings={"graph_or_compute": time.perf_counter() - t0},
+        _nav_axes=list(parent.axes_manager.navigation_axes))
+
+
+def _valence_result(job, out, mask, parent, single, nav_shape, params, t0):
+    vspec, info = job["vspec"], job["info"]
+    k = len(vspec.end_members)
+    names = list(COMPOUNDS[vspec.element])
+    nc = len(names)
+    xp = da if isinstance(out, da.Array) else np
+    valid = _apply_mask(out[..., k + nc + 4] > 0.5, mask)
+    fr = xp.where(valid[..., None], out[..., :k], np.nan)
+    prob = xp.where(valid[..., None], out[..., k : k + nc], np.nan)
+    val = xp.where(valid, out[..., k + nc], np.nan)
+    half = xp.where(valid, out[..., k + nc + 1], np.nan)
+    anchor = xp.where(valid, out[..., k + nc + 2], np.nan)
+    snr = out[..., k + nc + 3]
+    labels = xp.where(valid, xp.argmax(xp.where(valid[..., None], prob, -1.0), axis=-1), -1).astype(np.int32)
+    masked = ~valid
+    cal_used = xp.where(valid, out[..., k + nc + 5] > 0.5, False)
+    p = dict(params, energy_calibrated=job["calibrated"], max_shift=vspec.max_shift)
+    models_info = dict(info, valence_spec=vspec.to_dict(), feature_spec=job["spec"].to_dict(),
+                       training=job["model"].info_)
+    sig = _signals(parent, prob, labels, val.astype(np.float32), anchor, snr, masked, names, p, models_info)
+    f_sig = per_pixel_spectra(parent, fr, {"name": "end member", "units": "", "scale": 1.0, "offset": 0.0},
+                              "End-member fractions", quantity="fraction")
+    f_sig.metadata.set_item("Signal.end_members", list(vspec.end_members))
+    u_sig = navigation_map(parent, half.astype(np.float32), "Mean valence 68 % half-width", quantity="valence")
+    c_sig = navigation_map(parent, cal_used, "Chemical shift used", quantity="calibrated onset used")
+    for s_ in (f_sig, u_sig, c_sig):
+        record_provenance(s_, "classify_oxidation", p, models=models_info, dependencies=_DEPS)
+    return OxidationResult(
+        **sig, fractions=f_sig, valence_uncertainty=u_sig, calibration_used=c_sig,
+        end_members=list(vspec.end_members), classes=names,
+        n_masked=masked.sum(), n_pixels=int(np.prod(nav_shape, dtype=np.int64)) if not single else 1,
+        model_info=info, parameters=p, timings={"graph_or_compute": time.perf_counter() - t0},
+        _nav_axes=list(parent.axes_manager.navigation_axes))
+
+
+_DEPS = ("hyperspy", "exspy", "numpy", "dask", "scikit-learn")
+
+
+def _signals(parent, prob, labels, mean_val, anchor, snr, masked, classes, params, models_info):
     p_sig = per_pixel_spectra(parent, prob, {"name": "class", "units": "", "scale": 1.0, "offset": 0.0},
                               "Oxidation-state probabilities", quantity="probability")
-    p_sig.metadata.set_item("Signal.classes", list(spec.classes))
+    p_sig.metadata.set_item("Signal.classes", list(classes))
     lab_sig = navigation_map(parent, labels, "Oxidation-state labels", quantity="class index")
-    lab_sig.metadata.set_item("Signal.classes", list(spec.classes))
+    lab_sig.metadata.set_item("Signal.classes", list(classes))
     val_sig = navigation_map(parent, mean_val, "Mean valence", quantity="valence")
     pos_sig = navigation_map(parent, anchor, "Edge position", quantity="Energy loss (eV)")
     snr_sig = navigation_map(parent, snr, "Edge signal-to-noise ratio", quantity="SNR")
     mask_sig = navigation_map(parent, masked, "Oxidation-state mask", quantity="masked")
-    models_info = dict(info, feature_spec=spec.to_dict(), training=clf.info)
     for s_ in (p_sig, lab_sig, val_sig, pos_sig, snr_sig, mask_sig):
-        record_provenance(s_, "classify_oxidation", params, models=models_info,
-                          dependencies=("hyperspy", "exspy", "numpy", "dask", "scikit-learn"))
-    return OxidationResult(
-        probabilities=p_sig, classes=list(spec.classes), labels=lab_sig, mean_valence=val_sig,
-        edge_position=pos_sig, snr=snr_sig, mask=mask_sig, n_masked=n_masked, n_pixels=n_pixels,
-        model_info=info, parameters=params, timings={"graph_or_compute": time.perf_counter() - t0},
-        _nav_axes=list(signal.axes_manager.navigation_axes),
-    )
+        record_provenance(s_, "classify_oxidation", params, models=models_info, dependencies=_DEPS)
+    return dict(probabilities=p_sig, labels=lab_sig, mean_valence=val_sig, edge_position=pos_sig, snr=snr_sig,
+                mask=mask_sig)
 
 
 def _check_element(element):
@@ -544,20 +872,10 @@ def _check_element(element):
         raise ValueError(f"Unknown element {element!r}; elements with white-line references: {elements}.")
 
 
-def _classify_both(signal, element, model, energy_calibrated, remove_background, min_snr, max_shift,
-                   navigation_mask, lazy_output, show_progressbar):
-    """L2,3 and O K evidence combined: p ~ p_L23 * p_OK (renormalised), masked where either is masked."""
-    if not (isinstance(model, str) and model in ("svm", "cnn")):
-        raise ValueError("edge='both' combines two shipped models; pass model='svm' (or 'cnn').")
-    if element is None:
-        raise ValueError("Give element= (e.g. 'Fe') to use the shipped models.")
-    kw = dict(element=element, energy_calibrated=energy_calibrated, remove_background=remove_background,
-              min_snr=min_snr, max_shift=max_shift, navigation_mask=navigation_mask, lazy_output=lazy_output,
-              show_progressbar=show_progressbar)
-    r1 = classify_oxidation(signal, edge="L23", model=model, **kw)
-    r2 = classify_oxidation(signal, edge="OK", model="svm", **kw)
-    if r1.classes != r2.classes:  # pragma: no cover - shipped models share classes
-        raise ValueError("The L2,3 and O K models have different classes.")
+def _combine_edges(r1, r2, params):
+    """L2,3 and O K evidence of one pass: p ~ p_L23 * p_OK (renormalised), masked where either is masked."""
+    if r1.classes != r2.classes:
+        raise ValueError(f"The L2,3 and O K models have different classes ({r1.classes} vs {r2.classes}).")
     p1, p2 = r1.probabilities.data, r2.probabilities.data
     xp = da if isinstance(p1, da.Array) else np
     prod = p1 * p2
@@ -573,13 +891,44 @@ def _classify_both(signal, element, model, energy_calibrated, remove_background,
     out.mean_valence = out.mean_valence._deepcopy_with_new_data(mean_val.astype(np.float32))
     out.mask = out.mask._deepcopy_with_new_data(~valid)
     out.n_masked = (~valid).sum()
-    if xp is np:
-        out.n_masked = int(out.n_masked)
     out.model_info = {"L23": r1.model_info, "OK": r2.model_info, "element": r1.model_info["element"],
                       "edge": "both", "combination": "product of probabilities, renormalised"}
     out.parameters = dict(r1.parameters, edge="both")
     out.o_k_result = r2
     for s_ in (out.probabilities, out.labels, out.mean_valence, out.mask):
-        record_provenance(s_, "classify_oxidation", out.parameters, models=out.model_info,
-                          dependencies=("hyperspy", "exspy", "numpy", "dask", "scikit-learn"))
+        record_provenance(s_, "classify_oxidation", out.parameters, models=out.model_info, dependencies=_DEPS)
     return out
+
+
+class OxidationResults(dict):
+    """Results of several elements from one pass (``element=["Fe", "Mn"]``): ``{element: OxidationResult}``."""
+
+    @property
+    def is_lazy(self):
+        return any(r.is_lazy for r in self.values())
+
+    def compute(self, show_progressbar=None):
+        """Compute every element's lazy parts in one pass over the data; returns self."""
+        lazy = [r for r in self.values() if r.is_lazy]
+        if not lazy:
+            return self
+        names = OxidationResult._signal_names
+        arrs = []
+        for r in lazy:
+            arrs += [getattr(r, n).data for n in names(r)] + [r.n_masked]
+        vals = compute(*arrs, show_progressbar=show_progressbar)
+        i = 0
+        for r in lazy:
+            for n in names(r):
+                setattr(r, n, to_eager(getattr(r, n), vals[i]))
+                i += 1
+            r.n_masked = int(vals[i])
+            i += 1
+        return self
+
+    def plot(self, **kw):
+        """One figure per element (dict of matplotlib Figures)."""
+        return {el: r.plot(**kw) for el, r in self.items()}
+
+    def __repr__(self):
+        return "<OxidationResults " + ", ".join(f"{el}: {r!r}" for el, r in self.items()) + ">"

@@ -67,10 +67,12 @@ class FeatureSpec:
     max_shift : float
         Largest calibration error searched for (eV); for calibrated models the
         tolerance of the fixed window.
-    anchor : {"onset", "max"}
+    anchor : {"onset", "onset_rel", "max"}
         Point of the edge spectra are aligned on: the half-maximum crossing on
         the rising side of the smoothed edge maximum (``"onset"``; steep, so
-        little noise jitter) or the smoothed maximum itself (``"max"``).
+        little noise jitter), the same half-way between the pre-edge minimum and
+        the maximum (``"onset_rel"``: insensitive to a constant offset; the
+        valence models) or the smoothed maximum itself (``"max"``).
     """
 
     element: str
@@ -283,19 +285,28 @@ def extract_features(x, energy, spec, extra_shift=None):
     frac = np.where(den < 0, 0.5 * (ym - yp) / np.where(den < 0, den, -1.0), 0.0)
     frac = np.clip(frac, -0.5, 0.5)
     kk = np.where(at_boundary, k, km + frac)
-    if spec.anchor == "onset":
-        # last channel left of the maximum below half of it, then linear interpolation
+    if spec.anchor in ("onset", "onset_rel"):
+        # last channel left of the maximum below half of it, then linear interpolation;
+        # "onset_rel": half-way between the pre-edge minimum (left of the maximum, whole
+        # window) and the maximum, so that a constant offset of the data does not matter
+        if spec.anchor == "onset_rel":
+            full = _smooth(y[:, : j1 + pad + 1], sig)
+            left = np.arange(full.shape[1])[None, :] <= (j0 + k)[:, None]
+            base = np.where(left, full, np.inf).min(axis=1)
+            thr = base + 0.5 * (peak - base)
+        else:
+            thr = 0.5 * peak
         idx = np.arange(sm.shape[1])[None, :]
-        below = (sm < 0.5 * peak[:, None]) & (idx < k[:, None])
+        below = (sm < thr[:, None]) & (idx < k[:, None])
         jb = np.where(below, idx, -1).max(axis=1)
         at_boundary |= jb < 0
         jb = np.maximum(jb, 0)
         lo_v, hi_v = sm[rows, jb], sm[rows, np.minimum(jb + 1, sm.shape[1] - 1)]
         den = hi_v - lo_v
-        fr = np.clip(np.where(den > 0, (0.5 * peak - lo_v) / np.where(den > 0, den, 1.0), 0.0), 0.0, 1.0)
+        fr = np.clip(np.where(den > 0, (thr - lo_v) / np.where(den > 0, den, 1.0), 0.0), 0.0, 1.0)
         kk = np.where(at_boundary, k, jb + fr)
     elif spec.anchor != "max":
-        raise ValueError(f"anchor must be 'onset' or 'max', got {spec.anchor!r}")
+        raise ValueError(f"anchor must be 'onset', 'onset_rel' or 'max', got {spec.anchor!r}")
     anchor = grid[j0] + step * kk
     if spec.energy_calibrated:
         a = np.full(x.shape[0], spec.reference_anchor)

@@ -1,0 +1,213 @@
+"""classify_oxidation on every real oxidation reference in the shared data, with two classical baselines.
+
+Run::
+
+    python benchmarks/bench_oxidation_real.py [--data PATH] [--json out.json]
+
+``--data`` defaults to ``$HYPERSPY_EELS_ML_DATA`` or ``../shared/data``. The
+spectra are only read (never copied, never used for training or tuning).
+
+Columns: expected valence (from the source; ``?`` where the source gives
+none), the shipped valence model (``model="valence"``; compound class, mean
+valence +- 68 % half-width), the same with the chemical shift where a ZLP
+partner exists (``low_loss=``), the two baselines on the same aligned,
+background-subtracted window (L3/L2 ratio [+ calibrated onset] on the
+literature calibration points; NNLS of simulated end-member references) and
+the previous shipped SVM (``model="svm"``) for comparison. SIs and line scans
+are summarised by the median over classified pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def _data_dir(arg):
+    if arg:
+        return arg
+    env = os.environ.get("HYPERSPY_EELS_ML_DATA")
+    if env:
+        return env
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+
+
+def _csv(path):
+    from exspy.signals import EELSSpectrum
+
+    a = np.loadtxt(path, delimiter=",", skiprows=1, encoding="utf-8-sig")
+    s = EELSSpectrum(a[:, 1])
+    ax = s.axes_manager.signal_axes[0]
+    ax.scale, ax.offset, ax.units, ax.name = float(np.mean(np.diff(a[:, 0]))), float(a[0, 0]), "eV", "Energy loss"
+    return s
+
+
+def _load(path, reader=None):
+    import hyperspy.api as hs
+
+    s = hs.load(path, reader=reader) if reader else hs.load(path)
+    if isinstance(s, list):
+        s = s[0]
+    s.set_signal_type("EELS")
+    return s
+
+
+def cases(d):
+    """(name, loader, element, expected valence, remove_background, low-loss loader or None, note)."""
+    ox, el, zl = (os.path.join(d, k) for k in ("oxidation", "elements", "zlp"))
+    mn = lambda n: os.path.join(ox, f"MnEdgeNet__test_Mn_spectra__Data2_{n}.csv")  # noqa: E731
+    return [
+        ("MnEdgeNet MnO", lambda: _csv(mn("MnO")), "Mn", 2.0, False, None, "636-663 eV, bg-subtracted"),
+        ("MnEdgeNet YBaMn3AlO7", lambda: _csv(mn("YBaMn3AlO7")), "Mn", 2.0, False, None, "charge balance"),
+        ("MnEdgeNet LaMnO3", lambda: _csv(mn("LaMnO3")), "Mn", 3.0, False, None, ""),
+        ("MnEdgeNet SrMnO3", lambda: _csv(mn("SrMnO3")), "Mn", 4.0, False, None, ""),
+        ("EELS DB Fe metal", lambda: _load(os.path.join(ox, "practical_EELS_QEM__intermediate_level__core_loss__Fe.txt"),
+                                            "MSA"), "Fe", 0.0, True, None, "679-781 eV"),
+        ("EELS DB Co metal", lambda: _load(os.path.join(ox, "practical_EELS_QEM__Co.txt"), "MSA"), "Co", 0.0, False,
+         None, "770-817 eV"),
+        ("EELS DB Cr2O3 (O K)", lambda: _load(os.path.join(
+            ox, "practical_EELS_QEM__intermediate_level__core_loss__CrO.txt"), "MSA"), "Cr", 3.0, True, None,
+         "no Cr model"),
+        ("LSMO line scan", lambda: _load(os.path.join(el, "exspy-demos__LSMO_linescan.hspy")), "Mn", 3.3, True,
+         lambda: _load(os.path.join(zl, "exspy-demos__LSMO_linescan_low_loss.hspy")), "La0.7Sr0.3MnO3"),
+        ("LSMO/STO line scan", lambda: _load(os.path.join(el, "exspy-demos__LSMO_STO_linescan.hspy")), "Mn", 3.3,
+         True, lambda: _load(os.path.join(zl, "exspy-demos__LSMO_STO_linescan_low_loss.hspy")), "LSMO pixels"),
+        ("exspy Mn/O spectrum", lambda: _load(os.path.join(el, "exspy_pkg__coreloss_spectrum.msa")), "Mn", None,
+         True, lambda: _load(os.path.join(zl, "exspy_pkg__lowloss_spectrum.msa")), "valence not stated"),
+        ("FeO/Fe3O4 nanocube SI", lambda: _load(os.path.join(ox, "delpozo_SVM__EELS Spectrum Image (dark ref corrected).dm3")),
+         "Fe", None, True, None, "expected 2-2.67 (FeO core, Fe3O4)"),
+        ("Cr/Fe/Al oxide line scan", lambda: _load(os.path.join(
+            el, "practical_EELS_QEM__intermediate_level__core_loss__EELS Spectrum Image (high-loss).dm3")), "Fe", None,
+         True, lambda: _load(os.path.join(
+             zl, "practical_EELS_QEM__intermediate_level__core_loss__EELS Spectrum Image (low-loss).dm3")),
+         "valence not stated"),
+    ]
+
+
+def _median(sig, ok):
+    a = np.asarray(sig.data, dtype=float).reshape(-1)
+    return float(np.nanmedian(a[ok])) if ok.any() else float("nan")
+
+
+def run_case(name, load, element, expected, rb, load_ll, note):
+    import hyperspy_eels_ml  # noqa: F401
+    from hyperspy_eels_ml.oxidation.valence import (
+        nnls_baseline,
+        ratio_onset_baseline,
+        reference_windows,
+        valence_features,
+    )
+    from hyperspy_eels_ml.oxidation.classify import _resolve_valence
+
+    row = {"name": name, "element": element, "expected": expected, "note": note}
+    try:
+        s = load()
+    except Exception as exc:  # a missing file
+        row["error"] = f"load: {exc}"
+        return row
+    e = s.axes_manager.signal_axes[0]
+    row["range"] = f"{e.axis[0]:.0f}-{e.axis[-1]:.0f} eV, {e.scale:.3g} eV/ch"
+    kw = dict(remove_background=rb, show_progressbar=False)
+    try:
+        r = s.classify_oxidation(element, model="valence", **kw)
+    except Exception as exc:
+        row["valence"] = f"refused: {type(exc).__name__}: {str(exc)[:160]}"
+        return row
+    ok = np.asarray(r.labels.data).reshape(-1) >= 0
+    row["n_pixels"], row["n_classified"] = int(ok.size), int(ok.sum())
+    lab = np.asarray(r.labels.data).reshape(-1)[ok]
+    row["class"] = r.classes[int(np.bincount(lab).argmax())] if ok.any() else "masked"
+    row["mean_valence"] = _median(r.mean_valence, ok)
+    row["half68"] = _median(r.valence_uncertainty, ok)
+    if load_ll is not None:
+        try:
+            rl = s.classify_oxidation(element, model="valence", low_loss=load_ll(), **kw)
+            okl = np.asarray(rl.labels.data).reshape(-1) >= 0
+            row["mean_valence_zlp"] = _median(rl.mean_valence, okl)
+            row["half68_zlp"] = _median(rl.valence_uncertainty, okl)
+        except Exception as exc:
+            row["zlp_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+    # baselines on the same aligned window of the classified pixels
+    if not ok.any():
+        row["class"] = f"all {ok.size} pixels masked (SNR or edge not found)"
+        return row
+    vm = _resolve_valence("valence", element)[0]
+    data = np.asarray(s.data, dtype=np.float64).reshape(-1, e.size)[ok]
+    f, onset, snr, atb, fspec = valence_features(data, e.axis, vm.spec_, rb)
+    vr = ratio_onset_baseline(f, np.full(len(f), np.nan), fspec, vm.spec_)
+    _, vn = nnls_baseline(f[:400], reference_windows(vm.spec_, fspec), vm.spec_)
+    row["ratio_baseline"] = float(np.nanmedian(vr))
+    row["nnls_baseline"] = float(np.nanmedian(vn))
+    try:
+        rs = s.classify_oxidation(element, model="svm", **kw)
+        oks = np.asarray(rs.labels.data).reshape(-1) >= 0
+        row["svm_class"] = rs.classes[int(np.bincount(np.asarray(rs.labels.data).reshape(-1)[oks]).argmax())] \
+            if oks.any() else "masked"
+        row["svm_valence"] = _median(rs.mean_valence, oks)
+    except Exception as exc:
+        row["svm_class"] = f"refused ({type(exc).__name__})"
+    return row
+
+
+def _f(v, nd=2):
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    d = _data_dir(a.data)
+    if not os.path.isdir(d):
+        print(f"no data folder {d}")
+        return 1
+    warnings.simplefilter("ignore")
+    rows = []
+    t0 = time.time()
+    for c in cases(d):
+        rows.append(run_case(*c))
+    head = ("spectrum", "expected", "valence model (class, v +- 68 %)", "with ZLP", "L3/L2 ratio", "NNLS",
+            "SVM before")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    errs = {"model": [], "ratio": [], "nnls": [], "svm": []}
+    for r in rows:
+        if "valence" in r or "error" in r:
+            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r.get('valence', r.get('error'))} | | | | |")
+            continue
+        if "ratio_baseline" not in r:
+            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r['class']} | | | | |")
+            continue
+        v = f"{r['class']}, {_f(r['mean_valence'])} +- {_f(r['half68'])}"
+        z = f"{_f(r.get('mean_valence_zlp'))} +- {_f(r.get('half68_zlp'))}" if "mean_valence_zlp" in r else \
+            (r.get("zlp_error", "")[:40] or "-")
+        svm = f"{r.get('svm_class')} ({_f(r.get('svm_valence'))})" if "svm_valence" in r else r.get("svm_class")
+        print(f"| {r['name']} | {_f(r['expected'], 1)} | {v} | {z} | {_f(r['ratio_baseline'])} | "
+              f"{_f(r['nnls_baseline'])} | {svm} |")
+        if r["expected"] is not None:
+            errs["model"].append(abs(r["mean_valence"] - r["expected"]))
+            errs["ratio"].append(abs(r["ratio_baseline"] - r["expected"]))
+            errs["nnls"].append(abs(r["nnls_baseline"] - r["expected"]))
+            if "svm_valence" in r:
+                errs["svm"].append(abs(r["svm_valence"] - r["expected"]))
+    print()
+    for k, v in errs.items():
+        v = np.asarray(v, dtype=float)
+        print(f"mean |valence error| over spectra with a known valence, {k}: {np.nanmean(v):.2f} "
+              f"(n = {np.isfinite(v).sum()})")
+    print(f"total {time.time() - t0:.0f} s")
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

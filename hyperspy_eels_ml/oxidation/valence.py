@@ -1,0 +1,580 @@
+"""Mean valence and end-member fractions from white lines in any window that holds them.
+
+:class:`ValenceModel` regresses the fractions of an element's end-member
+oxidation states (e.g. Mn0, Mn2+, Mn3+, Mn4+) from a short window aligned on
+the spectrum's own L3 onset (a few eV below L3 to a few eV above L2), like
+MnEdgeNet (Sci. Rep. 2023) regresses Mn2+/3+/4+ fractions. The mean valence is
+the fraction-weighted sum of the end-member valences; its 68 % interval comes
+from the spread of an ensemble of small networks, calibrated on held-out
+simulations (:attr:`ValenceModel.interval_scale`).
+
+The chemical shift enters as one optional extra input, the L3 onset on a
+calibrated axis (``energy_calibrated=True`` or a ZLP from ``low_loss=``), with a
+flag saying whether it is known: one model serves both cases, and shape alone
+is used when nothing else is available.
+
+Networks are scikit-learn ``MLPRegressor``s (a well-kept library; no
+TensorFlow needed) whose weights are exported to an ``.npz`` of plain arrays
+(read with ``allow_pickle=False``) and evaluated in numpy.
+
+Classical baselines (for the benchmark and as a cross-check):
+
+* :func:`ratio_onset_baseline`: the L3/L2 white-line ratio (and, on a
+  calibrated axis, the L3 onset) mapped to a valence by linear interpolation
+  between the end members' tabulated values (calibration points of
+  ``simulation/data/white_lines.json``, with their sources: Chatzidakis & Botton
+  2019 digitised spectra for Mn, del-Pozo-Bueno 2021 / van Aken for Fe; the
+  chemical-shift method follows Mansot et al. 1994 and Tan et al. 2012);
+* :func:`nnls_baseline`: non-negative least squares of noise-free simulated
+  end-member spectra (an MLLS fit with a scanned energy shift).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .preprocess import FeatureSpec, extract_features
+
+__all__ = ["ValenceSpec", "ValenceModel", "valence_spec", "ratio_onset_baseline", "nnls_baseline",
+           "VALENCE_FORMAT"]
+
+VALENCE_FORMAT = "hyperspy_eels_ml.ValenceModel"
+#: (element, compound classes) reported as labels; mixtures are weighted end members
+COMPOUNDS = {
+    "Mn": {"Mn0": {"Mn0": 1.0}, "Mn2+": {"Mn2+": 1.0}, "Mn3O4": {"Mn2+": 1 / 3, "Mn3+": 2 / 3},
+           "Mn3+": {"Mn3+": 1.0}, "Mn4+": {"Mn4+": 1.0}},
+    "Fe": {"Fe0": {"Fe0": 1.0}, "Fe2+": {"Fe2+": 1.0}, "Fe3O4": {"Fe2+": 1 / 3, "Fe3+": 2 / 3},
+           "Fe3+": {"Fe3+": 1.0}},
+    "Co": {"Co0": {"Co0": 1.0}, "Co2+": {"Co2+": 1.0}, "Co3O4": {"Co2+": 1 / 3, "Co3+": 2 / 3},
+           "Co3+": {"Co3+": 1.0}},
+    "Ni": {"Ni0": {"Ni0": 1.0}, "Ni2+": {"Ni2+": 1.0}},
+    "Cu": {"Cu0": {"Cu0": 1.0}, "Cu+": {"Cu+": 1.0}, "Cu2+": {"Cu2+": 1.0}},
+}
+
+
+@dataclass(frozen=True)
+class ValenceSpec:
+    """What a valence model expects (stored with the model).
+
+    Attributes
+    ----------
+    element : str
+    end_members : tuple of str
+        Species whose fractions are regressed, e.g. ``("Mn0", "Mn2+", "Mn3+", "Mn4+")``.
+    valences : tuple of float
+    dispersion : float
+        Model grid (eV/channel).
+    window : tuple of float
+        Model window relative to the L3 onset (eV): from a few eV below L3 to a
+        few eV above L2.
+    onset_range : tuple of float
+        L3 onsets of the end members on a calibrated axis (eV).
+    max_shift : float
+        Largest calibration error searched for (eV).
+    background_gap, background_width, min_background_width : float
+        Pre-edge power-law window (``remove_background=True``): ends
+        ``background_gap`` eV below the lowest possible onset, up to
+        ``background_width`` eV wide, at least ``min_background_width``.
+    smoothing : float
+        Gaussian sigma (eV) used to find the L3 maximum and onset.
+    max_dispersion : float
+        Coarsest input dispersion accepted (eV/channel).
+    onset_scale : float
+        Calibrated onsets are given to the network as ``(onset - centre) / onset_scale``.
+    """
+
+    element: str
+    end_members: tuple
+    valences: tuple
+    dispersion: float = 0.2
+    window: tuple = (-2.5, 17.0)
+    onset_range: tuple = (638.0, 643.0)
+    max_shift: float = 10.0
+    background_gap: float = 3.0
+    background_width: float = 15.0
+    min_background_width: float = 4.0
+    smoothing: float = 0.6
+    max_dispersion: float = 0.6
+    onset_scale: float = 2.0
+
+    @property
+    def n_shape(self):
+        return int(round((self.window[1] - self.window[0]) / self.dispersion)) + 1
+
+    @property
+    def n_inputs(self):
+        return self.n_shape + 2
+
+    @property
+    def onset_centre(self):
+        return 0.5 * (self.onset_range[0] + self.onset_range[1])
+
+    def to_dict(self):
+        d = asdict(self)
+        for k in ("end_members", "valences", "window", "onset_range"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        for k in ("end_members", "valences", "window", "onset_range"):
+            d[k] = tuple(d[k])
+        return cls(**d)
+
+    def minimum_text(self):
+        lo, hi = self.onset_range
+        return (f"the {self.element} L3 and L2 lines: at least {self.window[1] - self.window[0] + 1:.0f} eV from "
+                f"{-self.window[0] + 0.5:g} eV below the L3 onset to {self.window[1] + 0.5:g} eV above it "
+                f"(about {lo + self.window[0] - 0.5:.0f}-{hi + self.window[1] + 0.5:.0f} eV on a calibrated axis)")
+
+    def feature_spec(self, energy, remove_background, what="classify_oxidation"):
+        """The :class:`FeatureSpec` for a signal with channel energies ``energy`` (narrow windows allowed).
+
+        The onset is searched within ``onset_range +- max_shift`` intersected with
+        the energies where the whole model window fits inside the data.
+
+        Raises
+        ------
+        EnergyRangeError
+            The window cannot hold the L3 and L2 lines (or, with
+            ``remove_background``, a pre-edge window); the message says the minimum.
+        """
+        from .._shared.exceptions import EnergyRangeError
+
+        e0, e1 = float(energy[0]), float(energy[-1])
+        pad = 0.5
+        lo = max(self.onset_range[0] - self.max_shift, e0 - self.window[0] + pad)
+        hi = min(self.onset_range[1] + self.max_shift, e1 - self.window[1] - pad)
+        need_bg = ""
+        if remove_background:
+            lo = max(lo, e0 + self.min_background_width + self.background_gap - self.window[0])
+            need_bg = (f", plus a pre-edge window of at least {self.min_background_width:g} eV ending "
+                       f"{self.background_gap - self.window[0]:g} eV below the onset for remove_background=True "
+                       "(pass remove_background=False for background-subtracted data)")
+        if hi < lo:
+            raise EnergyRangeError(
+                f"{what} ({self.element} valence model) needs {self.minimum_text()}{need_bg}; the signal covers "
+                f"{e0:g}-{e1:g} eV, where no L3 onset within {self.onset_range[0] - self.max_shift:g}-"
+                f"{self.onset_range[1] + self.max_shift:g} eV (tabulated onsets +-{self.max_shift:g} eV) leaves "
+                "room for the window.")
+        bg_end = lo + self.window[0] - self.background_gap
+        bg_start = max(e0, bg_end - self.background_width)
+        gap = self.background_gap - self.window[0]
+        return FeatureSpec(
+            element=self.element, edge="L23", classes=tuple(self.end_members), dispersion=self.dispersion,
+            window=tuple(self.window), anchor_range=(lo, hi), reference_anchor=0.5 * (lo + hi),
+            background_gap=gap, background_width=bg_end - bg_start, smoothing=self.smoothing,
+            max_dispersion=self.max_dispersion, energy_calibrated=False, max_shift=0.0, anchor="onset_rel")
+
+
+def valence_spec(element, end_members=None, **kw):
+    """Default :class:`ValenceSpec` of ``element`` from the white-line table."""
+    from ..simulation.oxidation import white_line_parameters
+
+    p = white_line_parameters()["species"]
+    if end_members is None:
+        if element not in COMPOUNDS:
+            raise ValueError(f"No default end members for {element!r}; known: {sorted(COMPOUNDS)}.")
+        end_members = tuple(sorted({s for c in COMPOUNDS[element].values() for s in c},
+                                   key=lambda s: p[s]["valence"]))
+    sp = [p[s] for s in end_members]
+    # onset ~ L3 maximum minus half the main-line width (envelope FWHM / 2), within 1.5 eV
+    onsets = [s["L3"][0] - 0.5 * min(s["L3_fwhm"][0], 3.0) for s in sp]
+    split = max(s["splitting"][0] for s in sp)
+    d = dict(element=element, end_members=tuple(end_members), valences=tuple(float(s["valence"]) for s in sp),
+             window=(-2.5, float(np.ceil(split + 4.5))), onset_range=(round(min(onsets) - 1.0, 2),
+                                                                      round(max(onsets) + 1.0, 2)))
+    d.update(kw)
+    return ValenceSpec(**d)
+
+
+# ---------------------------------------------------------------------------
+# preprocessing
+# ---------------------------------------------------------------------------
+def prepare_valence(data, energy, fspec, remove_background):
+    """Raw spectra -> (scaled, optionally background-subtracted, cropped spectra, their energies)."""
+    from .classifier import _prepare
+
+    from exspy.signals import EELSSpectrum
+
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim == 1:
+        data = data[None]
+    peak = np.max(np.abs(data), axis=1, keepdims=True) if data.size else np.ones((data.shape[0], 1))
+    data = (data / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+    s = EELSSpectrum(data)
+    ax = s.axes_manager.signal_axes[0]
+    ax.units, ax.scale, ax.offset, ax.name = "eV", float(energy[1] - energy[0]), float(energy[0]), "Energy loss"
+    x, e = _prepare(s, fspec, remove_background)
+    return np.asarray(x, dtype=np.float32).reshape(-1, x.shape[-1]), e
+
+
+def shape_inputs(feats):
+    """Window features -> network inputs: unit L2 norm times sqrt(n) (scale-free, O(1) values)."""
+    from .classifier import _l2
+
+    feats = np.asarray(feats, dtype=np.float64)
+    n0 = max(1, int(round(feats.shape[1] / 20)))  # the first ~1 eV: pre-edge level (background-free data)
+    feats = feats - feats[:, :n0].mean(axis=1, keepdims=True)
+    return _l2(feats) * np.float32(np.sqrt(feats.shape[1]))
+
+
+def network_inputs(feats, onset_cal, vspec):
+    """Shape inputs plus [calibrated onset (scaled, 0 when unknown), known flag]."""
+    X = shape_inputs(feats)
+    known = np.isfinite(onset_cal)
+    z = np.where(known, (np.nan_to_num(onset_cal) - vspec.onset_centre) / vspec.onset_scale, 0.0)
+    return np.concatenate([X, np.clip(z, -5, 5)[:, None].astype(np.float32),
+                           known[:, None].astype(np.float32)], axis=1)
+
+
+# ---------------------------------------------------------------------------
+# model
+# ---------------------------------------------------------------------------
+def _mlp_forward(X, layers):
+    h = X.astype(np.float64)
+    for i, (W, b) in enumerate(layers):
+        h = h @ W + b
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def project_simplex(F):
+    """Rows clipped at 0 and renormalised to sum 1 (uniform where all are <= 0)."""
+    F = np.clip(F, 0.0, None)
+    s = F.sum(axis=1, keepdims=True)
+    return np.where(s > 0, F / np.where(s > 0, s, 1.0), 1.0 / F.shape[1])
+
+
+class ValenceModel:
+    """Ensemble of small networks: end-member fractions and mean valence with a 68 % interval.
+
+    Parameters
+    ----------
+    element : str
+    end_members : sequence of str, optional
+        Default: the element's metal and oxide states of the white-line table.
+    hidden : tuple of int
+        Hidden layer sizes of each network.
+    n_estimators : int
+        Ensemble size (its spread gives the interval).
+    alpha : float
+        L2 penalty.
+    max_iter : int
+    random_state : int
+    """
+
+    def __init__(self, element="Mn", end_members=None, hidden=(64, 32), n_estimators=4, alpha=1e-4, max_iter=200,
+                 random_state=0):
+        self.element = element
+        self.end_members = end_members
+        self.hidden = hidden
+        self.n_estimators = n_estimators
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def get_params(self, deep=True):
+        return {k: getattr(self, k) for k in ("element", "end_members", "hidden", "n_estimators", "alpha",
+                                               "max_iter", "random_state")}
+
+    def set_params(self, **params):
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"Unknown parameter {k!r}.")
+            setattr(self, k, v)
+        return self
+
+    @property
+    def is_fitted(self):
+        return "layers_" in self.__dict__
+
+    @property
+    def spec(self):
+        return self.__dict__["spec_"] if "spec_" in self.__dict__ else valence_spec(self.element, self.end_members)
+
+    def fit(self, X, fractions, X_cal=None, fractions_cal=None):
+        """Fit on network inputs ``X`` (:func:`network_inputs`) and true fractions; calibrate the interval.
+
+        ``X_cal, fractions_cal``: held-out simulations for the interval calibration
+        (default: the last 15 % of ``X``).
+        """
+        from sklearn.neural_network import MLPRegressor
+
+        from .._shared.params import check_int
+
+        check_int("n_estimators", self.n_estimators, min=2)
+        self.spec_ = self.spec
+        X = np.asarray(X, dtype=np.float32)
+        Y = np.asarray(fractions, dtype=np.float64)
+        if X.shape[1] != self.spec_.n_inputs or Y.shape[1] != len(self.spec_.end_members):
+            raise ValueError(f"expected {self.spec_.n_inputs} inputs and {len(self.spec_.end_members)} fractions")
+        if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+            from .._shared.exceptions import NonFiniteDataError
+
+            raise NonFiniteDataError("Training inputs contain NaN or inf.")
+        if X_cal is None:
+            n = int(0.85 * len(X))
+            X, X_cal, Y, fractions_cal = X[:n], X[n:], Y[:n], Y[n:]
+        rng = np.random.default_rng(self.random_state)
+        layers, info = [], []
+        for i in range(int(self.n_estimators)):
+            idx = rng.integers(0, len(X), len(X))  # bootstrap: the spread reflects the data, not only the seed
+            net = MLPRegressor(hidden_layer_sizes=tuple(self.hidden), alpha=self.alpha, max_iter=self.max_iter,
+                               early_stopping=True, n_iter_no_change=10, random_state=int(self.random_state) + i)
+            net.fit(X[idx], Y[idx])
+            layers.append([(np.asarray(W, np.float64), np.asarray(b, np.float64))
+                           for W, b in zip(net.coefs_, net.intercepts_)])
+            info.append({"n_iter": int(net.n_iter_), "best_validation_score": float(net.best_validation_score_)})
+        self.layers_ = layers
+        self.interval_scale_ = 1.0
+        self.interval_floor_ = 0.0
+        v_true = np.asarray(fractions_cal, dtype=np.float64) @ np.asarray(self.spec_.valences)
+        _, v, s = self.predict(X_cal)
+        err = np.abs(v - v_true)
+        # sigma = scale * (ensemble std + floor): floor = median ensemble std; scale -> 68 % coverage
+        self.interval_floor_ = float(np.median(s))
+        self.interval_scale_ = float(np.quantile(err / (s + self.interval_floor_), 0.6827))
+        self.info_ = {"estimators": info, "n_train": int(len(X)), "n_calibration": int(len(X_cal)),
+                      "interval_scale": self.interval_scale_, "interval_floor": self.interval_floor_}
+        return self
+
+    def predict(self, X):
+        """-> fractions (n, k), mean valence (n,), 68 % half-width (n,)."""
+        if not self.is_fitted:
+            raise RuntimeError("This ValenceModel is not fitted; call fit() or load().")
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.spec_.n_inputs:
+            raise ValueError(f"expected (n, {self.spec_.n_inputs}) inputs, got {X.shape}")
+        vals = np.asarray(self.spec_.valences)
+        fr = np.stack([project_simplex(_mlp_forward(X, L)) for L in self.layers_])  # (m, n, k)
+        v = fr @ vals  # (m, n)
+        sd = v.std(axis=0, ddof=1)
+        half = self.interval_scale_ * (sd + self.interval_floor_)
+        return fr.mean(axis=0), v.mean(axis=0), half
+
+    # ------------------------------------------------------------------ io
+    def save(self, path, card=None):
+        """Write an ``.npz`` of plain arrays + a JSON header (with a digest checked at load)."""
+        from .classifier import _digest, _json_default
+
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        arrays = {}
+        for i, L in enumerate(self.layers_):
+            for j, (W, b) in enumerate(L):
+                arrays[f"W_{i}_{j}"] = W.astype(np.float32)
+                arrays[f"b_{i}_{j}"] = b.astype(np.float32)
+        head = {"format": VALENCE_FORMAT, "format_version": 1, "spec": self.spec_.to_dict(),
+                "params": self.get_params(), "n_estimators": len(self.layers_), "n_layers": len(self.layers_[0]),
+                "interval_scale": self.interval_scale_, "interval_floor": self.interval_floor_,
+                "info": self.info_}
+        head["digest"] = _digest(head["spec"], arrays)
+        np.savez_compressed(path, header=np.array(json.dumps(head, sort_keys=True, default=_json_default)),
+                            **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Load a saved model (never unpickles); :class:`ModelFileError` on any inconsistency."""
+        from .._shared.exceptions import ModelFileError
+        from .classifier import _digest
+
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                head = json.loads(str(z["header"]))
+                arrays = {k: z[k] for k in z.files if k != "header"}
+        except Exception as exc:
+            raise ModelFileError(path, exc) from None
+        if not isinstance(head, dict) or head.get("format") != VALENCE_FORMAT:
+            raise ModelFileError(path, "not a ValenceModel file")
+        try:
+            spec = ValenceSpec.from_dict(head["spec"])
+            m, nl = int(head["n_estimators"]), int(head["n_layers"])
+        except Exception as exc:
+            raise ModelFileError(path, f"invalid header ({exc})") from None
+        if head.get("digest") != _digest(head["spec"], arrays):
+            raise ModelFileError(path, "the header's digest does not match the arrays and specification")
+        layers = []
+        for i in range(m):
+            L = []
+            for j in range(nl):
+                W, b = arrays.get(f"W_{i}_{j}"), arrays.get(f"b_{i}_{j}")
+                if W is None or b is None:
+                    raise ModelFileError(path, f"missing layer {i}/{j}")
+                L.append((W.astype(np.float64), b.astype(np.float64)))
+            dims = [spec.n_inputs] + [W.shape[1] for W, _ in L]
+            if any(W.shape != (dims[j], dims[j + 1]) or b.shape != (dims[j + 1],) for j, (W, b) in enumerate(L)) \
+                    or dims[-1] != len(spec.end_members):
+                raise ModelFileError(path, "layer shapes do not match the header")
+            if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in L):
+                raise ModelFileError(path, "non-finite weights")
+            layers.append(L)
+        obj = cls(element=spec.element, end_members=tuple(spec.end_members))
+        obj.spec_, obj.layers_ = spec, layers
+        obj.interval_scale_ = float(head["interval_scale"])
+        obj.interval_floor_ = float(head["interval_floor"])
+        obj.info_ = head.get("info", {})
+        return obj
+
+    def __repr__(self):
+        state = "fitted" if self.is_fitted else "not fitted"
+        return f"<ValenceModel {self.element} {list(self.spec.end_members)}, {state}>"
+
+
+def compound_probabilities(fractions, valence, half, element):
+    """Compound classes (``COMPOUNDS[element]``): probabilities and names.
+
+    A class's probability is the Gaussian likelihood of its valence given the
+    estimate (``valence`` +- ``half``, 68 %), times the agreement of its
+    composition with the fractions, normalised over classes.
+    """
+    comps = COMPOUNDS[element]
+    names = list(comps)
+    return names, _compound_probs(fractions, valence, half, element)
+
+
+def _compound_probs(fractions, valence, half, element, end_members=None):
+    from ..simulation.oxidation import white_line_parameters
+
+    p = white_line_parameters()["species"]
+    comps = COMPOUNDS[element]
+    ems = list(end_members) if end_members is not None else sorted({s for c in comps.values() for s in c},
+                                                                    key=lambda s: p[s]["valence"])
+    C = np.array([[c.get(s, 0.0) for s in ems] for c in comps.values()])  # (nc, k)
+    vc = C @ np.array([p[s]["valence"] for s in ems])
+    sig = np.maximum(half, 0.05)[:, None]
+    ll = -0.5 * ((valence[:, None] - vc[None]) / sig) ** 2
+    d = np.abs(fractions[:, None, :] - C[None]).sum(-1)  # L1 distance of compositions (0..2)
+    ll = ll - 2.0 * d
+    ll -= ll.max(axis=1, keepdims=True)
+    w = np.exp(ll)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# baselines
+# ---------------------------------------------------------------------------
+def white_line_ratio(feats, fspec, split):
+    """I(L3)/I(L2) of aligned, background-subtracted windows (Pearson-style, after the shared notes' recipe).
+
+    L3 and L2 maxima are located (L2 within +-2 eV of L3 + ``split``); a
+    double-step continuum (2:1 arctan steps at the maxima) is subtracted whose
+    height is the level of the last eV of the window or 1.5x the trough between
+    the lines, whichever is lower (narrow windows do not reach the flat
+    continuum 4-8 eV above L2); each line is integrated over +-4 eV of its maximum.
+    """
+    off = fspec.offsets
+    y = np.asarray(feats, dtype=np.float64)
+    y = y - y[:, off < off[0] + 1.0].mean(axis=1, keepdims=True)
+    i3 = np.argmax(np.where((off > -1) & (off < 5), y, -np.inf), axis=1)
+    e3 = off[i3]
+    near2 = np.abs(off[None] - (e3[:, None] + split)) <= 2.0
+    e2 = off[np.argmax(np.where(near2, y, -np.inf), axis=1)]
+    between = (off[None] > e3[:, None] + 2.0) & (off[None] < e2[:, None] - 2.0)
+    trough = np.where(between, y, np.inf).min(axis=1)
+    trough = np.where(np.isfinite(trough), trough, 0.0)
+    level = np.minimum(y[:, off > off[-1] - 1.0].mean(axis=1), 1.5 * trough)
+    level = np.clip(level, 0.0, None)
+    step = level[:, None] * (2 / 3 * (0.5 + np.arctan((off[None] - e3[:, None]) / 0.75) / np.pi)
+                             + 1 / 3 * (0.5 + np.arctan((off[None] - e2[:, None]) / 0.75) / np.pi))
+    wl = np.clip(y - step, 0, None)
+    a3 = np.where(np.abs(off[None] - e3[:, None]) <= 4.0, wl, 0).sum(axis=1)
+    a2 = np.where(np.abs(off[None] - e2[:, None]) <= 4.0, wl, 0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a2 > 0, a3 / a2, np.nan)
+
+
+def _interp_valence(x, xs, vs):
+    """Valence from a monotone calibration (xs, vs) by linear interpolation/extrapolation (clipped)."""
+    order = np.argsort(xs)
+    xs, vs = np.asarray(xs)[order], np.asarray(vs)[order]
+    v = np.interp(x, xs, vs)
+    lo = vs[0] + (x - xs[0]) * (vs[1] - vs[0]) / (xs[1] - xs[0])
+    hi = vs[-1] + (x - xs[-1]) * (vs[-1] - vs[-2]) / (xs[-1] - xs[-2])
+    v = np.where(x < xs[0], lo, np.where(x > xs[-1], hi, v))
+    return np.clip(v, min(vs) - 1, max(vs) + 1)
+
+
+def ratio_onset_baseline(feats, onset_cal, fspec, vspec):
+    """Classical valence: L3/L2 ratio (+ calibrated L3 onset when known) on literature calibration curves.
+
+    Oxide end members only (the ratio does not identify metals). Returns the
+    valence per spectrum (NaN when the ratio is undefined).
+    """
+    from ..simulation.oxidation import white_line_parameters
+
+    p = white_line_parameters()["species"]
+    ox = [s for s in vspec.end_members if p[s]["valence"] > 0]
+    split = float(np.mean([p[s]["splitting"][0] for s in ox]))
+    r = white_line_ratio(feats, fspec, split)
+    rs = [p[s]["ratio"][0] for s in ox]
+    vs = [float(p[s]["valence"]) for s in ox]
+    if len(ox) == 1:
+        return np.full(len(r), vs[0])
+    v_ratio = _interp_valence(r, rs, vs)
+    onsets = [p[s]["L3"][0] - 0.5 * min(p[s]["L3_fwhm"][0], 3.0) for s in ox]
+    v_on = _interp_valence(np.nan_to_num(onset_cal, nan=np.mean(onsets)), onsets, vs)
+    return np.where(np.isfinite(onset_cal), 0.5 * (v_ratio + v_on), v_ratio)
+
+
+def reference_windows(vspec, fspec, resolution=0.6):
+    """Noise-free simulated end-member spectra, aligned like the data: (k, n_shape)."""
+    from ..simulation.oxidation import white_line_spectra
+
+    refs = []
+    for s in vspec.end_members:
+        b = white_line_spectra(1, [s], dispersion=0.05, shift=0.0, resolution=resolution, t_lambda=0.3,
+                               background=None, noise=False, parameter_spread=0.0, rng=0)
+        sp = fspec.replace(anchor_range=(vspec.onset_range[0] - 3, vspec.onset_range[1] + 3))
+        f, _, _, _ = extract_features(b.spectra, b.energy, sp)
+        refs.append(f[0] / max(float(np.abs(f[0]).max()), 1e-12))
+    return np.array(refs)
+
+
+def nnls_baseline(feats, refs, vspec, shifts=np.arange(-1.0, 1.01, 0.2)):
+    """NNLS of the end-member references (plus a constant and a linear residual background).
+
+    The aligned references are shifted by ``shifts`` (eV) relative to the data
+    (alignment on a mixture's onset is not that of its components); the shift
+    with the smallest residual wins. Returns (fractions (n, k), valence (n,)).
+    """
+    from scipy.optimize import nnls
+
+    n, m = feats.shape
+    k = refs.shape[0]
+    x = np.arange(m) / max(m - 1, 1)
+    out = np.zeros((n, k))
+    step = 0.2
+    best = np.full(n, np.inf)
+    for sh in shifts:
+        pos = np.arange(m) - sh / step
+        R = np.array([np.interp(pos, np.arange(m), r) for r in refs])  # (k, m)
+        A = np.vstack([R, np.ones(m), x, -np.ones(m), -x]).T
+        for i in range(n):
+            c, res = nnls(A, feats[i].astype(np.float64))
+            if res < best[i]:
+                best[i] = res
+                tot = c[:k].sum()
+                out[i] = c[:k] / tot if tot > 0 else np.nan
+    return out, out @ np.asarray(vspec.valences)
+
+
+def valence_features(data, energy, vspec, remove_background=True):
+    """Aligned window features of raw spectra ``(n, m)`` exactly as :func:`classify_oxidation` computes them.
+
+    Returns ``(features, onset, snr, at_boundary, feature_spec)``; for the baselines and for training.
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    fspec = vspec.feature_spec(energy, remove_background)
+    x, e = prepare_valence(data, energy, fspec, remove_background)
+    f, anchor, snr, atb = extract_features(x, e, fspec)
+    return f, anchor, snr, atb, fspec
