@@ -31,6 +31,7 @@ edges. ``realism="basic"`` restores the earlier, simpler generator.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -350,29 +351,29 @@ def core_loss(
         m = rows.size
         vis_start = np.full(n, -1, dtype=np.int64)  # grid channel of the element's first in-window edge
         e_shift = chem[rows, j]
-        lo = grid[0] - e_shift.max() - 1.0
-        hi = grid[-1] - e_shift.min() + 1.0
+        use_valence = valence_white_lines and el in R.VALENCES
         q = max(1, int(np.ceil(dispersion / 0.1)))  # fine grid: dispersion / q <= 0.1 eV
         fstep = dispersion / q
-        fine = lo + fstep * np.arange(int((hi - lo) / fstep) + 2)
-        atomic = np.zeros_like(fine)
-        wl = np.zeros_like(fine)
-        onsets = []
-        use_valence = valence_white_lines and el in R.VALENCES
-        for i in t.edges_of(el):
-            atomic += t.dfde_on(i, fine)
-            if not (use_valence and t.subshell[i] in ("L3", "L2", "L2,3")):
-                wl += white_line_dfde(el, t.subshell[i], fine)
-            onsets.append((t.onset[i], t.subshell[i]))
+        # profiles on a fine grid with a fixed margin (cached across calls on the same axis) when the
+        # shifts fit in it, else on a grid spanning exactly the shifts
+        if np.abs(e_shift).max() < _FINE_MARGIN - 1.0:
+            lo = grid[0] - _FINE_MARGIN
+            atomic, wl, onsets = _element_profiles(el, float(lo), float(grid[-1] + _FINE_MARGIN), float(fstep),
+                                                   bool(use_valence))
+        else:
+            lo = grid[0] - e_shift.max() - 1.0
+            atomic, wl, onsets = _element_profiles.__wrapped__(el, lo, grid[-1] - e_shift.min() + 1.0, fstep,
+                                                               use_valence)
+        fine_size = atomic.size
         c = (grid[0] - e_shift - lo) / fstep
         i0 = np.floor(c).astype(np.int64)
         w = (c - i0)[:, None]
         idx = i0[:, None] + q * np.arange(grid.size)[None, :]
-        np.clip(idx, 0, fine.size - 2, out=idx)
+        np.clip(idx, 0, fine_size - 2, out=idx)
         sig_el = atomic[idx] * (1.0 - w) + atomic[idx + 1] * w
-        if wl.any():
+        if wl is not None:
             sig_el += wl_s[rows, j : j + 1] * (wl[idx] * (1.0 - w) + wl[idx + 1] * w)
-        for onset, sub in sorted(onsets):
+        for onset, sub in onsets:
             ch_f = (onset + e_shift - grid[0]) / dispersion
             ch0 = np.round(ch_f).astype(np.int64)  # grid index
             ok = (ch0 >= 0) & (ch0 < n_ext - 2)
@@ -479,6 +480,31 @@ def core_loss(
                   l3_l2=l3l2, bonding=bonding, white_line_strength=wl_s, elnes_contrast=contrast, realism=realism)
     return CoreLossBatch(spectra=spectra.astype(np.float32), energy=energy, elements=elements,
                          present=present, visible=visible, amounts=amt, params=params)
+
+
+_FINE_MARGIN = 20.0  # eV: chemical shifts beyond this use an uncached fine grid
+
+
+@functools.lru_cache(maxsize=256)
+def _element_profiles(element, lo, hi, fstep, valence_lines):
+    """Atomic df/dE, fixed white lines (df/dE) and sorted (onset, subshell) of an element on a fine grid.
+
+    With ``valence_lines`` the 3d-row L2,3 white lines are left out (drawn per spectrum instead).
+    Read-only arrays (cached).
+    """
+    t = edge_table()
+    fine = lo + fstep * np.arange(int((hi - lo) / fstep) + 2)
+    atomic = np.zeros_like(fine)
+    wl = np.zeros_like(fine)
+    onsets = []
+    for i in t.edges_of(element):
+        atomic += t.dfde_on(i, fine)
+        if not (valence_lines and t.subshell[i] in ("L3", "L2", "L2,3")):
+            wl += white_line_dfde(element, t.subshell[i], fine)
+        onsets.append((float(t.onset[i]), str(t.subshell[i])))
+    atomic.flags.writeable = False
+    wl.flags.writeable = False
+    return atomic, (wl if wl.any() else None), tuple(sorted(onsets))
 
 
 def white_line_calibration_f():

@@ -108,10 +108,15 @@ class EdgeTable:
 
     def edges_of(self, element):
         """Indices of the element's edges."""
-        idx = [i for i, e in enumerate(self.element) if e == element]
+        if not hasattr(self, "_by_element"):
+            by = {}
+            for i, e in enumerate(self.element):
+                by.setdefault(str(e), []).append(i)
+            self._by_element = by
+        idx = self._by_element.get(element)
         if not idx:
             self.index(element, "")  # raises the "Unknown element" error
-        return idx
+        return list(idx)
 
     def dfde_on(self, i, energy):
         """df/dE of edge ``i`` on absolute energies (eV); 0 below the onset."""
