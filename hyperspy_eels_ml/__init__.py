@@ -25,7 +25,6 @@ from ._shared.exceptions import (
     NotEELSSignalError,
     ParameterError,
 )
-from .elements import ElementsResult, identify_elements
 
 __all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidation", "OxidationResult",
            "subtract_zlp_nn", "ZLPResult",
@@ -39,6 +38,7 @@ _LAZY = {
     "umap_cluster": "clustering", "UMAPClusterResult": "clustering",
     "classify_oxidation": "oxidation", "OxidationResult": "oxidation",
     "subtract_zlp_nn": "zlp", "ZLPResult": "zlp",
+    "identify_elements": "elements", "ElementsResult": "elements",
 }
 _SUBMODULES = ("clustering", "oxidation", "zlp", "simulation", "elements")
 

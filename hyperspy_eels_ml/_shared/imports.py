@@ -38,6 +38,46 @@ def import_hdbscan():
     return hdbscan
 
 
+def _user_wants_tf_logs():
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    return level is not None and level.strip() not in ("", "3") and not os.environ.get("_HEM_TF_QUIET")
+
+
+class _silenced_stderr:
+    """Redirect the C-level stderr (file descriptor 2) while TensorFlow initialises.
+
+    TensorFlow/XLA print "Could not find cuda drivers", oneDNN and absl notices from C++ before
+    ``TF_CPP_MIN_LOG_LEVEL`` takes effect. What was written is re-emitted if the import fails.
+    """
+
+    def __enter__(self):
+        import tempfile
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            self._tmp = tempfile.TemporaryFile()
+            os.dup2(self._tmp.fileno(), 2)
+        except (OSError, ValueError, AttributeError):  # pragma: no cover - no real fd 2 (some notebooks)
+            self._saved = None
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._saved is None:  # pragma: no cover
+            return False
+        try:
+            sys.stderr.flush()
+        except Exception:  # pragma: no cover
+            pass
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        if exc_type is not None:
+            self._tmp.seek(0)
+            sys.stderr.write(self._tmp.read().decode(errors="replace"))
+        self._tmp.close()
+        return False
+
+
 def quiet_tensorflow():
     """Silence TensorFlow's C++ and Python logging (call before and after importing it).
 
@@ -55,9 +95,17 @@ def quiet_tensorflow():
 
 
 def import_tensorflow():
-    """Import TensorFlow quietly (no CUDA/oneDNN chatter on stderr); returns the module."""
+    """Import TensorFlow quietly (no CUDA/oneDNN chatter on stderr); returns the module.
+
+    A user who set ``TF_CPP_MIN_LOG_LEVEL`` below 3 gets TensorFlow's messages.
+    """
+    verbose = _user_wants_tf_logs()
     quiet_tensorflow()
-    import tensorflow as tf
+    if verbose or "tensorflow" in sys.modules:
+        import tensorflow as tf
+    else:
+        with _silenced_stderr():
+            import tensorflow as tf
 
     quiet_tensorflow()
     try:
@@ -69,9 +117,14 @@ def import_tensorflow():
 
 def import_keras():
     """Import Keras 3 quietly (its TensorFlow backend included); returns the module."""
+    verbose = _user_wants_tf_logs()
     quiet_tensorflow()
-    import keras
-
+    if verbose or "keras" in sys.modules:
+        import keras
+    else:
+        with _silenced_stderr():
+            import keras
+            import keras.src.backend  # noqa: F401  (initialises the backend inside the redirect)
     quiet_tensorflow()
     if "tensorflow" in sys.modules:
         try:
