@@ -357,7 +357,7 @@ def measure(data, n=200, seed=0, files=None, log=print):
                            default=np.inf)
             real_noise = noise_stats(energy, one, first_on, disp)
             sim_f, sim_noise = analyse(energy, ss, els, False, disp)
-        name = Path(entry["path"]).name[:38]
+        name = Path(entry["path"]).name[:60]
         for key, rf in real_f.items():
             if key not in sim_f:
                 continue
@@ -384,6 +384,7 @@ def measure(data, n=200, seed=0, files=None, log=print):
                 shifted = np.roll(sf["_sub"][best], -int(shape_corr.best_shift[best]))
                 shapes.setdefault(key[1], []).append(dict(
                     file=name, element=key[0], energy=rel.tolist(), real=rf["_sub"][0].tolist(),
+                    gpl="GPL" in entry.get("source", ""),
                     best=shifted.tolist(), corr_al=float(al[best]),
                     p5=np.nanpercentile(sims_n, 5, axis=0).tolist(),
                     p95=np.nanpercentile(sims_n, 95, axis=0).tolist()))
@@ -405,7 +406,17 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
     p.add_argument("--figure", default=None)
+    p.add_argument("--compare", nargs=2, metavar=("BEFORE_JSON", "AFTER_JSON"),
+                   help="print an RST before/after table from two --json outputs and exit")
+    p.add_argument("--figure-from", default=None, metavar="JSON",
+                   help="with --figure: draw the figure from a --json output instead of measuring")
     args = p.parse_args(argv)
+    if args.figure_from:
+        plot(json.loads(Path(args.figure_from).read_text())["shapes"], args.figure)
+        return
+    if args.compare:
+        print(compare_table(*args.compare))
+        return
     warnings.filterwarnings("ignore")
     import logging
 
@@ -452,13 +463,59 @@ def main(argv=None):
     for r in records:
         if "p5" in r:
             flag = " " if r["p5"] <= r["real"] <= r["p95"] else "*"
-            print(f"  {flag} {r['file']:38s} {r['element']:3s} {r['family']:15s} {r['feature']:6s} {r['real']:9.3g}  "
+            print(f"  {flag} {r['file'][:44]:44s} {r['element']:3s} {r['family']:15s} {r['feature']:6s} {r['real']:9.3g}  "
                   f"[{r['p5']:.3g}, {r['p95']:.3g}]")
     if args.json:
         Path(args.json).write_text(json.dumps(dict(simulator=sim.__file__, records=records, summary=summary,
-                                                   overall=float(np.mean(tot)), n=args.n), indent=1))
+                                                   overall=float(np.mean(tot)), n=args.n, shapes=shapes)))
     if args.figure:
         plot(shapes, args.figure)
+
+
+def compare_table(before_json, after_json):
+    """RST list-table: per family and feature, real values and coverage before/after."""
+    b = json.loads(Path(before_json).read_text())
+    a = json.loads(Path(after_json).read_text())
+    rows = [("family", "feature", "n", "real median [min, max]", "sim 5-95 % before", "sim 5-95 % after",
+             "coverage before", "coverage after")]
+
+    def recs(d, fam, feat):
+        return [r for r in d["records"] if r["family"] == fam and r["feature"] == feat]
+
+    fams = ["K", "3d L2,3", "d0 L2,3 (K-Ti)", "M4,5", "noise"]
+    for fam in fams:
+        for feat in FEATURES:
+            ra, rb = recs(a, fam, feat), recs(b, fam, feat)
+            if not ra:
+                continue
+            real = np.array([r["real"] for r in ra])
+
+            def cov(rs):
+                return f"{np.mean([r['p5'] <= r['real'] <= r['p95'] for r in rs]):.0%}" if rs else "-"
+
+            def rng_(rs):
+                return f"{np.median([r['p5'] for r in rs]):.3g} - {np.median([r['p95'] for r in rs]):.3g}" if rs else "-"
+
+            rows.append((fam, feat, str(len(ra)), f"{np.median(real):.3g} [{real.min():.3g}, {real.max():.3g}]",
+                         rng_(rb), rng_(ra), cov(rb), cov(ra)))
+        for feat in ("corr", "corr_al"):
+            ra, rb = recs(a, fam, feat), recs(b, fam, feat)
+            if ra:
+                def cc(rs):
+                    return (f"best {np.mean([r['real'] for r in rs]):.2f} / median {np.mean([r['p50'] for r in rs]):.2f}"
+                            if rs else "-")
+                rows.append((fam, feat + " (mean)", str(len(ra)), "", cc(rb), cc(ra), "", ""))
+    for name, d in (("before", b), ("after", a)):
+        pass
+    tot_b = np.mean([r["p5"] <= r["real"] <= r["p95"] for r in b["records"] if "p5" in r])
+    tot_a = np.mean([r["p5"] <= r["real"] <= r["p95"] for r in a["records"] if "p5" in r])
+    rows.append(("all", "all", str(sum(1 for r in a["records"] if "p5" in r)), "", "", "", f"{tot_b:.0%}",
+                 f"{tot_a:.0%}"))
+    out = [".. list-table::", "   :header-rows: 1", ""]
+    for r in rows:
+        out.append("   * - " + r[0])
+        out.extend(f"     - {c}" for c in r[1:])
+    return "\n".join(out)
 
 
 def plot(shapes, path):
@@ -467,7 +524,9 @@ def plot(shapes, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fams = [f for f in ("K", "3d L2,3", "d0 L2,3 (K-Ti)", "M4,5", "other L2,3") if f in shapes]
+    # only spectra whose licence allows showing them (GPL-3 package/test data) are plotted
+    shapes = {f: [x for x in v if x.get("gpl")] for f, v in shapes.items()}
+    fams = [f for f in ("K", "3d L2,3", "d0 L2,3 (K-Ti)", "M4,5", "other L2,3") if shapes.get(f)]
     cols = 4
     panels = [(f, s) for f in fams for s in shapes[f][:cols]]
     rows = int(np.ceil(len(panels) / cols))
@@ -475,10 +534,11 @@ def plot(shapes, path):
     for ax, (fam, s) in zip(axes.ravel(), panels):
         e = np.array(s["energy"])
         w = (e > -15) & (e < 55)
+        w50 = (e[w] >= 0) & (e[w] <= 50)  # scaled over the correlation window (a spike elsewhere does not matter)
         real = np.array(s["real"])[w]
-        sc = np.nanmax(np.abs(real)) or 1.0
+        sc = np.nanmax(np.abs(real[w50])) or 1.0
         best = np.array(s["best"])[w]
-        bs = np.nanmax(np.abs(best)) or 1.0
+        bs = np.nanmax(np.abs(best[w50])) or 1.0
         ax.fill_between(e[w], np.array(s["p5"])[w], np.array(s["p95"])[w], color="0.85",
                         label="sim 5-95 % (each / its max)")
         ax.plot(e[w], best / bs, color="C1", lw=1, label="closest draw, aligned")
