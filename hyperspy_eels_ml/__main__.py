@@ -101,12 +101,12 @@ def _truth_figure(truth, res, s):
     fig, axs = plt.subplots(1, 2, figsize=(11, 4.2))
     nav = list(s.axes_manager.navigation_axes)
     plot_label_map(axs[0], display, nav, n_col, names=names, noise_name="vacuum",
-                   title="ground-truth phases (colours of the matching cluster)")
+                   title="ground-truth phases\n(colour of the matching cluster)")
     x, y = nav
     im = axs[1].imshow(truth.thickness, cmap="viridis", extent=[x.axis[0], x.axis[-1], y.axis[-1], y.axis[0]])
     axs[1].set_xlabel(f"{x.name} ({x.units})")
     axs[1].set_ylabel(f"{y.name} ({y.units})")
-    axs[1].set_title("relative thickness (t/lambda, arbitrary scale)")
+    axs[1].set_title("relative thickness (1 = thinnest specimen)")
     fig.colorbar(im, ax=axs[1], label="relative thickness")
     fig.tight_layout()
     return fig
