@@ -12,7 +12,8 @@ Figures:
   phantom: ground truth, probability maps, labels and mean valence;
 * ``shift_curves.png``: held-out accuracy against a fixed calibration error
   for the edge-aligned and calibrated-axis variants (from the model cards);
-* ``docs/user_guide/oxidation_cards.inc``: the held-out table of the model cards.
+* ``docs/user_guide/oxidation_cards.inc``: the held-out table of the model cards;
+* ``docs/user_guide/oxidation_valence_cards.inc``: the same for the valence models.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def cards_table():
              "     - masked", "     - accuracy (SNR >= 10)", "     - per class", "     - at -5 / 0 / +5 eV"]
     for m in _registry():
         card = json.load(open(os.path.join(_MODELS_DIR, m["model_card"])))
+        if card.get("model") == "valence":  # own table (valence_cards_table)
+            continue
         for variant, v in card["variants"].items():
             h = v["heldout"]
             c = h["accuracy_vs_shift_eV"]
@@ -127,9 +130,34 @@ def cards_table():
         f.write("\n".join(lines) + "\n")
 
 
+def valence_cards_table():
+    """``docs/user_guide/oxidation_valence_cards.inc``: held-out numbers of the valence models (model cards)."""
+    from hyperspy_eels_ml.oxidation.classify import _MODELS_DIR, _registry
+
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - model", "     - end members",
+             "     - valence MAE (shape only / calibrated onset)", "     - 68 % coverage",
+             "     - compound accuracy (pure end members)", "     - MAE of model / L3-L2 ratio / N"\n"S (oxides)"]
+    for m in _registry():
+        card = json.load(open(os.path.join(_MODELS_DIR, m["model_card"])))
+        if card.get("model") != "valence":
+            continue
+        h = card["heldout"]
+        b = h["baselines_on_first_600"]
+        lines += [f"   * - ``{m['name']}``", f"     - {', '.join(card['end_members'])}",
+                  f"     - {h['valence_mae']:.2f} ({h['valence_mae_shape_only']:.2f} / "
+                  f"{h['valence_mae_calibrated_onset']:.2f})", f"     - {h['coverage_68']:.2f}",
+                  f"     - {h['compound_accuracy_pure']:.2f}",
+                  f"     - {b['model_mae_oxides_only']:.2f} / {b['ratio_onset_mae_oxides_only']:.2f} / "
+                  f"{b['nnls_mae']:.2f}"]
+    path = os.path.join(os.path.dirname(__file__), "user_guide", "oxidation_valence_cards.inc")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     cards_table()
+    valence_cards_table()
     alignment()
     phantom()
     shift_curves()

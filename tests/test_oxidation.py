@@ -536,8 +536,6 @@ def test_plot_has_labelled_axes_and_both_repr(cube, cube_result):
 
 def test_both_edges_one_pass_with_a_user_model_for_o_k(cube):
     s, _ = cube
-    from hyperspy_eels_ml.oxidation.classify import _resolve_model  # noqa: F401  (shipped O K model file)
-
     ok_clf = OxidationClassifier.load(_shipped_file("fe_ok_svm_aligned.npz"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

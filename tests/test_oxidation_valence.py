@@ -1,4 +1,5 @@
-"""classify_oxidation(model="valence"): any window with L3 and L2, chemical shift, mean valence, metals, several elements."""
+"""classify_oxidation(model="valence"): any window with L3 and L2, the chemical shift, mean valence, metals,
+several elements in one pass, baselines and safe model files."""
 
 import json
 import warnings
@@ -63,9 +64,12 @@ def test_any_window_with_both_lines(lo, hi, d):
     err, frac_ok, r = _valence_error(b, lo, hi)
     assert frac_ok > 0.85  # a 636 eV start leaves 2.5-4 eV below the Mn2+ onset: some spectra fall outside
     assert np.median(err) < 0.45, np.median(err)
-    assert r.classes == ["Mn0", "Mn2+", "Mn3O4", "Mn3+", "Mn4+"]
-    assert r.fractions.data.shape == (120, 4)
-    np.testing.assert_allclose(np.nansum(r.fractions.data, axis=1)[frac_ok > 0], 1.0, atol=1e-5)
+    # shape only: oxide end members (a metal needs the chemical shift, see test_metals_need_the_shift)
+    assert r.classes == ["Mn2+", "Mn3O4", "Mn3+", "Mn4+"]
+    assert r.fractions.data.shape == (120, 3)
+    fs = np.asarray(r.fractions.data)
+    ok = np.isfinite(fs).all(axis=1)
+    np.testing.assert_allclose(fs[ok].sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_window_too_narrow_names_the_minimum():
@@ -98,7 +102,8 @@ def test_chemical_shift_used_when_calibrated_and_from_a_low_loss_partner():
     assert np.asarray(r1.calibration_used.data).mean() > 0.95
     e0 = np.nanmean(np.abs(np.asarray(r0.mean_valence.data) - truth))
     e1 = np.nanmean(np.abs(np.asarray(r1.mean_valence.data) - truth))
-    assert e1 < e0 + 0.02, (e0, e1)  # the shift is information, never worse on a calibrated axis
+    assert e0 < 0.2 and e1 < 0.25, (e0, e1)  # r1 also has the metal end member to rule out
+    assert r1.model_info["name"] == "mn_l23_valence" and r0.model_info["name"] == "mn_l23_valence_oxide"
     # the same axis 4 eV off, with a ZLP partner 4 eV off as well (DualEELS): the ZLP calibrates it
     s = _sig(data, e + 4.0)
     ell = np.arange(-5.0, 20.0, 0.05)
@@ -130,15 +135,22 @@ def test_mean_valence_interval_and_mixed_valence():
     b = _mn(60, fractions=np.tile([0.0, 1 / 3, 2 / 3, 0.0], (60, 1)))
     err, _, r = _valence_error(b, 630.0, 670.0)
     assert np.median(err) < 0.35
-    fr_m = np.nanmedian(np.asarray(r.fractions.data), axis=0)
-    assert fr_m[1] > 0.1 and fr_m[2] > 0.3
+    fr_m = np.nanmedian(np.asarray(r.fractions.data), axis=0)  # Mn2+, Mn3+, Mn4+
+    assert fr_m[0] > 0.1 and fr_m[1] > 0.3
 
 
-def test_metals_on_simulations():
+def test_metals_need_the_shift():
     b = white_line_spectra(80, ["Fe0", "Fe2+", "Fe3+"], fractions=np.tile([1.0, 0, 0], (80, 1)), shift=0.0,
                            dispersion=0.1, background="residual", counts=(2000.0, 5000.0), rng=SEED)
     data, e = _crop(b, 695.0, 735.0)
-    r = classify_oxidation(_sig(data, e), "Fe", model="valence", remove_background=False, show_progressbar=False)
+    r0 = classify_oxidation(_sig(data, e), "Fe", model="valence", remove_background=False, show_progressbar=False)
+    assert "Fe0" not in r0.classes and r0.model_info["name"] == "fe_l23_valence_oxide"
+    r = classify_oxidation(_sig(data, e), "Fe", model="valence", remove_background=False, energy_calibrated=True,
+                           show_progressbar=False)
+    assert r.classes[0] == "Fe0" and r.model_info["name"] == "fe_l23_valence"
+    rm = classify_oxidation(_sig(data, e), "Fe", model="valence", remove_background=False, metals=True,
+                            show_progressbar=False)
+    assert rm.classes[0] == "Fe0"
     lab = np.asarray(r.labels.data)
     assert np.mean(lab == r.classes.index("Fe0")) > 0.7
     assert np.nanmedian(np.asarray(r.mean_valence.data)) < 0.8
@@ -194,8 +206,6 @@ def test_available_models_list_valence_models_with_support():
 
 
 def test_valence_model_files_safe_and_validated(tmp_path):
-    from hyperspy_eels_ml.oxidation.classify import _resolve_valence  # noqa: F401  (shipped model lookup)
-
     vm = ValenceModel.load(_shipped("mn"))
     p = vm.save(tmp_path / "m.npz")
     vm2 = ValenceModel.load(p)

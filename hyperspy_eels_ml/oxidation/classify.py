@@ -42,7 +42,7 @@ from .._shared.batch import map_spectra
 from .._shared.exceptions import ParameterError
 from .classifier import OxidationClassifier, _edge_key, prepare_arrays
 from .preprocess import FeatureSpec, extract_features
-from .valence import COMPOUNDS, ValenceModel
+from .valence import ValenceModel, compounds_for
 
 __all__ = ["classify_oxidation", "OxidationResult", "available_models"]
 
@@ -86,7 +86,7 @@ def available_models():
                 "variants": ["any calibration (chemical shift used when calibrated)"],
                 "classes": card["compounds"], "end_members": card["end_members"],
                 "heldout_accuracy": {"compound_accuracy_pure": card["heldout"]["compound_accuracy_pure"]},
-                "heldout_valence_mae": card["heldout"]["valence_mae"],
+                "heldout_valence_mae": card["heldout"]["valence_mae"], "metals": card.get("metals", True),
                 "supported_by": {"references": [s for s in card["end_members"] if s not in priors],
                                  "priors": priors},
             })
@@ -375,6 +375,7 @@ def classify_oxidation(
     max_shift=None,
     navigation_mask=None,
     low_loss=None,
+    metals=None,
     lazy_output=None,
     show_progressbar=None,
     block_size=None,
@@ -434,6 +435,11 @@ def classify_oxidation(
         Pixels to skip (True = excluded), navigation shape in array order;
         ``"vacuum"``: the shared relative-intensity vacuum mask. NaN/inf are
         accepted in masked pixels.
+    metals : bool, optional
+        Valence models: include the metallic end member (Fe0, Mn0, ...).
+        Default: only when the chemical shift is known (``energy_calibrated=True``
+        or ``low_loss=``), because shape alone does not tell a metal's broad
+        white line from a broadened oxide spectrum.
     low_loss : EELSSpectrum, optional
         Low-loss partner (DualEELS, same navigation shape) whose zero-loss peak
         calibrates the axis per pixel: the absolute L3 onset (chemical shift)
@@ -513,7 +519,7 @@ def classify_oxidation(
     for el in elements:
         for ed in edges:
             jobs.append(_make_job(el, ed, models[ed], energy_calibrated, low_loss is not None, max_shift,
-                                  remove_background, v))
+                                  remove_background, v, metals))
     lo = min(j["need"][0] for j in jobs)
     hi = max(j["need"][1] for j in jobs)
     i0 = max(int(np.searchsorted(e, lo) - 1), 0)
@@ -547,7 +553,8 @@ def classify_oxidation(
     transports = [j["transport"] if isinstance(j["transport"], str)
                   else dask.delayed(j["transport"], pure=True, traverse=False) for j in jobs]
     widths = [j["n_out"] for j in jobs]
-    jobs_json = json.dumps([{k: j[k] for k in ("kind", "spec_json", "i0", "i1", "calibrated")} for j in jobs])
+    jobs_json = json.dumps([{k: j.get(k) for k in ("kind", "spec_json", "i0", "i1", "calibrated", "fallback")}
+                            for j in jobs])
     out = map_spectra(data, _jobs_block, int(sum(widths)), np.float32, extra_args=tuple(transports),
                       block_size=block_size, energy=energy, jobs_json=jobs_json, min_snr=min_snr,
                       remove_background=remove_background, has_zlp=zlp is not None)
@@ -625,14 +632,19 @@ def _zlp_centres(low_loss, v):
     return z
 
 
-def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v):
+def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v, metals=None):
     """Resolve the model of one (element, edge) and check the signal holds what it needs."""
     kind = model
     if isinstance(model, str) and model == "auto":
         kind = "valence" if (edge == "L23" and element is not None and _has_valence(element)) else "svm"
     e, d = v.energy, v.dispersion
     if kind == "valence" or isinstance(model, ValenceModel):
-        vm, transport, info = _resolve_valence(model if isinstance(model, ValenceModel) else "valence", element)
+        calibrated = bool(energy_calibrated) or has_zlp
+        # shape alone does not separate a metal's broad white line from a broadened oxide
+        # spectrum (seen on real references): the metal end member needs the chemical shift
+        use_metals = calibrated if metals is None else bool(metals)
+        vm, transport, info = _resolve_valence(model if isinstance(model, ValenceModel) else "valence", element,
+                                               oxides_only=not use_metals)
         vspec = vm.spec_
         if max_shift is not None:
             vspec = vspec.__class__(**dict(vspec.to_dict() | {"max_shift": float(max_shift)},
@@ -645,14 +657,24 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
         fspec = vspec.feature_spec(e, remove_background, what=what)
         need = (fspec.background_range[0] if remove_background else fspec.crop_range[0], fspec.crop_range[1])
         need = (max(need[0], e[0]), min(need[1], e[-1]))
-        calibrated = bool(energy_calibrated) or has_zlp
         info = dict(info, energy_calibrated=calibrated, chemical_shift=("ZLP of low_loss" if has_zlp else
                                                                        "calibrated axis" if calibrated else
                                                                        "not used (shape only)"))
-        nc = len(COMPOUNDS[vspec.element])
+        nc = len(compounds_for(vspec.element, vspec.end_members))
         k = len(vspec.end_members)
+        fallback = None
+        if use_metals and metals is None and isinstance(transport, str):
+            # pixels whose calibration is not trusted fall back to the oxide model (shape only)
+            try:
+                ox, ox_path, _ = _resolve_valence("valence", vspec.element, oxides_only=True)
+            except (ValueError, OSError):
+                ox = None
+            if ox is not None and ox_path != transport and ox.spec_.n_inputs == vspec.n_inputs:
+                fallback = ox_path
+                info["fallback"] = os.path.basename(ox_path)
         return dict(kind="valence", element=vspec.element, edge="L23", spec=fspec, vspec=vspec, model=vm,
                     transport=transport, info=info, need=need, calibrated=calibrated, n_out=k + nc + 6,
+                    fallback=fallback,
                     spec_json=json.dumps({"fspec": fspec.to_dict(), "vspec": vspec.to_dict()}))
     if has_zlp:
         raise ValueError("low_loss= is used by the valence models (model='valence' or 'auto'); the SVM/CNN "
@@ -695,7 +717,7 @@ def _has_valence(element):
     return any(m["name"] == f"{element.lower()}_l23_valence" for m in _registry())
 
 
-def _resolve_valence(model, element):
+def _resolve_valence(model, element, oxides_only=False):
     if isinstance(model, ValenceModel):
         if not model.is_fitted:
             raise ValueError("The ValenceModel passed as model= is not fitted.")
@@ -707,6 +729,8 @@ def _resolve_valence(model, element):
         raise ValueError("Give element= (e.g. 'Mn', 'Fe' or ['Fe', 'Mn']) to use a shipped model.")
     name = f"{element.lower()}_l23_valence"
     reg = {m["name"]: m for m in _registry()}
+    if oxides_only and name + "_oxide" in reg:
+        name += "_oxide"
     if name not in reg:
         have = sorted(m["name"] for m in reg.values() if m["name"].endswith("_valence"))
         raise ValueError(f"No shipped valence model for {element}; shipped: {have}.")
@@ -732,11 +756,11 @@ def _jobs_block(x, *transports, energy, jobs_json, min_snr, remove_background, h
             cols.append(_classify_block(xs, tr, es, job["spec_json"], min_snr, remove_background))
         else:
             cols.append(_valence_block(xs, tr, es, job["spec_json"], min_snr, remove_background,
-                                       job["calibrated"], zlp))
+                                       job["calibrated"], zlp, job.get("fallback")))
     return np.concatenate(cols, axis=1)
 
 
-def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp):
+def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp, fallback=None):
     """Columns: fractions (k), compound probabilities (nc), valence, 68 % half-width, onset eV, SNR, valid,
     calibration used (1: the calibrated onset entered the model; 0: shape only).
 
@@ -748,13 +772,11 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
 
     d = json.loads(spec_json)
     fspec, vspec = FeatureSpec.from_dict(d["fspec"]), ValenceSpec.from_dict(d["vspec"])
-    if isinstance(transport, str):
-        from .._shared.cache import get_cached_file
+    from .._shared.cache import get_cached_file
 
-        vm = get_cached_file("oxidation-valence", transport, ValenceModel.load)
-    else:
-        vm = transport
-    k, nc = len(vspec.end_members), len(COMPOUNDS[vspec.element])
+    vm = get_cached_file("oxidation-valence", transport, ValenceModel.load) if isinstance(transport, str) \
+        else transport
+    k, nc = len(vspec.end_members), len(compounds_for(vspec.element, vspec.end_members))
     xs, es = prepare_valence(x, energy, fspec, remove_background)
     f, anchor, snr, at_boundary = extract_features(xs, es, fspec)
     onset_cal = np.full(len(f), np.nan)
@@ -768,12 +790,26 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
     out[:, k + nc + 3] = snr
     out[:, k + nc + 4] = valid
     out[:, k + nc + 5] = np.isfinite(onset_cal)
-    if valid.any():
-        fr, val, half = vm.predict(network_inputs(f[valid], onset_cal[valid], vspec))
-        out[valid, :k] = fr
-        out[valid, k : k + nc] = _compound_probs(fr, val, half, vspec.element, vspec.end_members)
-        out[valid, k + nc] = val
-        out[valid, k + nc + 1] = half
+    groups = [(valid, vm, vspec)]
+    if fallback is not None:
+        ox = get_cached_file("oxidation-valence", fallback, ValenceModel.load)
+        no_cal = valid & ~np.isfinite(onset_cal)
+        groups = [(valid & np.isfinite(onset_cal), vm, vspec), (no_cal, ox, ox.spec_)]
+    names = list(compounds_for(vspec.element, vspec.end_members))
+    for sel, model, sp in groups:
+        if not sel.any():
+            continue
+        fr, val, half = model.predict(network_inputs(f[sel], onset_cal[sel], sp))
+        cp = _compound_probs(fr, val, half, sp.element, sp.end_members)
+        ei = [list(vspec.end_members).index(e) for e in sp.end_members]
+        ci = [names.index(c) for c in compounds_for(sp.element, sp.end_members)]
+        rows = np.flatnonzero(sel)
+        out[rows, :k] = 0.0
+        out[rows, k : k + nc] = 0.0
+        out[np.ix_(rows, ei)] = fr
+        out[np.ix_(rows, [k + c for c in ci])] = cp
+        out[rows, k + nc] = val
+        out[rows, k + nc + 1] = half
     return out
 
 
@@ -812,7 +848,7 @@ def _svm_result(job, out, mask, parent, single, nav_shape, params, t0):
 def _valence_result(job, out, mask, parent, single, nav_shape, params, t0):
     vspec, info = job["vspec"], job["info"]
     k = len(vspec.end_members)
-    names = list(COMPOUNDS[vspec.element])
+    names = list(compounds_for(vspec.element, vspec.end_members))
     nc = len(names)
     xp = da if isinstance(out, da.Array) else np
     valid = _apply_mask(out[..., k + nc + 4] > 0.5, mask)

@@ -33,6 +33,7 @@ import numpy as np
 from .preprocess import extract_features
 from .valence import (
     COMPOUNDS,
+    compounds_for,
     ValenceModel,
     _compound_probs,
     network_inputs,
@@ -56,6 +57,8 @@ def sample_fractions(rng, n, valences):
     F = np.zeros((n, k))
     kind = rng.choice(3, n, p=[0.35, 0.30, 0.35])
     ox = [i for i, v in enumerate(valences) if v > 0]
+    if len(ox) < 2:  # e.g. Ni (Ni0, Ni2+): binary mixtures instead
+        kind = np.where(kind == 2, 1, kind)
     for i in range(n):
         if kind[i] == 0:
             F[i, rng.integers(k)] = 1.0
@@ -112,8 +115,9 @@ def evaluate(model, data, fspec, element, baselines=True):
          "valence_mae_calibrated_onset": float(np.mean(np.abs(v - vt)[known])),
          "coverage_68": float(np.mean(np.abs(v - vt) <= half)),
          "fraction_mae": float(np.mean(np.abs(fr - F)))}
-    names = list(COMPOUNDS[element])
-    C = np.array([[c.get(s, 0.0) for s in vspec.end_members] for c in COMPOUNDS[element].values()])
+    comps = compounds_for(element, vspec.end_members)
+    names = list(comps)
+    C = np.array([[c.get(s, 0.0) for s in vspec.end_members] for c in comps.values()])
     d = np.abs(F[:, None, :] - C[None]).sum(-1)
     pure = d.min(axis=1) < 1e-6
     true_c = d.argmin(axis=1)
@@ -138,24 +142,26 @@ def evaluate(model, data, fspec, element, baselines=True):
     return m
 
 
-def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR):
+def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True):
+    """Train, evaluate and write ``<el>_l23_valence`` (``metals=False``: ``<el>_l23_valence_oxide``)."""
     import sklearn
 
     t0 = time.time()
-    data, vspec, fspec = simulate(element, n_train, TRAIN_SEED)
+    data, vspec, fspec = simulate(element, n_train, TRAIN_SEED, valence_spec(element, metals=metals))
     keep = ~data["at_boundary"]
-    model = ValenceModel(element, random_state=0).fit(data["X"][keep], data["F"][keep])
+    model = ValenceModel(element, end_members=vspec.end_members, random_state=0).fit(data["X"][keep], data["F"][keep])
     t_fit = time.time() - t0
     held, _, fspec_h = simulate(element, n_heldout, HELDOUT_SEED, vspec)
     metrics = evaluate(model, held, fspec_h, element)
-    name = f"{element.lower()}_l23_valence"
+    name = f"{element.lower()}_l23_valence" + ("" if metals else "_oxide")
     path = model.save(os.path.join(out_dir, name + ".npz"))
     from ..simulation.oxidation import white_line_parameters
 
     p = white_line_parameters()
     card = {
         "name": name, "capability": "classify_oxidation", "model": "valence", "element": element, "edge": "L23",
-        "file": os.path.basename(path), "end_members": list(vspec.end_members), "compounds": list(COMPOUNDS[element]),
+        "file": os.path.basename(path), "end_members": list(vspec.end_members),
+        "compounds": list(compounds_for(element, vspec.end_members)), "metals": bool(metals),
         "valences": list(vspec.valences), "feature_spec": vspec.to_dict(),
         "references": {s: {k: (p["species"][s][k][2] if isinstance(p["species"][s][k], list) else None)
                            for k in ("L3", "splitting", "ratio", "L3_fwhm")} for s in vspec.end_members},
@@ -168,7 +174,8 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR):
                    "network": {"hidden": list(model.hidden), "n_estimators": model.n_estimators,
                                "alpha": model.alpha, "bootstrap": True},
                    "seeds": {"train": TRAIN_SEED, "heldout": HELDOUT_SEED, "model": 0},
-                   "command": f"python -m hyperspy_eels_ml.oxidation.train_valence {element}"},
+                   "command": f"python -m hyperspy_eels_ml.oxidation.train_valence {element}"
+                              + ("" if metals else " --oxides")},
         "heldout": metrics, "training": model.info_, "fit_seconds": round(t_fit, 1),
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__},
         "created": datetime.date.today().isoformat(),
@@ -184,10 +191,11 @@ def main(argv=None):
     ap.add_argument("elements", nargs="*")
     ap.add_argument("--all", action="store_true")
     ap.add_argument("--n-train", type=int, default=12000)
+    ap.add_argument("--oxides", action="store_true", help="oxide end members only (no metal)")
     a = ap.parse_args(argv)
     els = list(COMPOUNDS) if a.all else a.elements
     for el in els:
-        card = train(el, a.n_train)
+        card = train(el, a.n_train, metals=not a.oxides)
         print(el, json.dumps(card["heldout"], indent=None)[:600], f"fit {card['fit_seconds']} s", flush=True)
 
 

@@ -56,6 +56,11 @@ COMPOUNDS = {
 }
 
 
+def compounds_for(element, end_members):
+    """The compound classes of ``element`` made only of ``end_members`` (name -> composition)."""
+    return {n: c for n, c in COMPOUNDS[element].items() if set(c) <= set(end_members)}
+
+
 @dataclass(frozen=True)
 class ValenceSpec:
     """What a valence model expects (stored with the model).
@@ -156,7 +161,7 @@ class ValenceSpec:
             need_bg = (f", plus a pre-edge window of at least {self.min_background_width:g} eV ending "
                        f"{self.background_gap - self.window[0]:g} eV below the onset for remove_background=True "
                        "(pass remove_background=False for background-subtracted data)")
-        if hi < lo:
+        if hi - lo < 1.0:  # room to search for the onset over at least 1 eV
             raise EnergyRangeError(
                 f"{what} ({self.element} valence model) needs {self.minimum_text()}{need_bg}; the signal covers "
                 f"{e0:g}-{e1:g} eV, where no L3 onset within {self.onset_range[0] - self.max_shift:g}-"
@@ -172,16 +177,16 @@ class ValenceSpec:
             max_dispersion=self.max_dispersion, energy_calibrated=False, max_shift=0.0, anchor="onset_rel")
 
 
-def valence_spec(element, end_members=None, **kw):
-    """Default :class:`ValenceSpec` of ``element`` from the white-line table."""
+def valence_spec(element, end_members=None, metals=True, **kw):
+    """Default :class:`ValenceSpec` of ``element`` from the white-line table (``metals=False``: oxides only)."""
     from ..simulation.oxidation import white_line_parameters
 
     p = white_line_parameters()["species"]
     if end_members is None:
         if element not in COMPOUNDS:
             raise ValueError(f"No default end members for {element!r}; known: {sorted(COMPOUNDS)}.")
-        end_members = tuple(sorted({s for c in COMPOUNDS[element].values() for s in c},
-                                   key=lambda s: p[s]["valence"]))
+        end_members = tuple(sorted({s for c in COMPOUNDS[element].values() for s in c
+                                    if metals or p[s]["valence"] > 0}, key=lambda s: p[s]["valence"]))
     sp = [p[s] for s in end_members]
     # onset ~ L3 maximum minus half the main-line width (envelope FWHM / 2), within 1.5 eV
     onsets = [s["L3"][0] - 0.5 * min(s["L3_fwhm"][0], 3.0) for s in sp]
@@ -430,25 +435,13 @@ class ValenceModel:
         return f"<ValenceModel {self.element} {list(self.spec.end_members)}, {state}>"
 
 
-def compound_probabilities(fractions, valence, half, element):
-    """Compound classes (``COMPOUNDS[element]``): probabilities and names.
-
-    A class's probability is the Gaussian likelihood of its valence given the
-    estimate (``valence`` +- ``half``, 68 %), times the agreement of its
-    composition with the fractions, normalised over classes.
-    """
-    comps = COMPOUNDS[element]
-    names = list(comps)
-    return names, _compound_probs(fractions, valence, half, element)
-
-
 def _compound_probs(fractions, valence, half, element, end_members=None):
     from ..simulation.oxidation import white_line_parameters
 
     p = white_line_parameters()["species"]
-    comps = COMPOUNDS[element]
-    ems = list(end_members) if end_members is not None else sorted({s for c in comps.values() for s in c},
-                                                                    key=lambda s: p[s]["valence"])
+    ems = list(end_members) if end_members is not None else sorted(
+        {s for c in COMPOUNDS[element].values() for s in c}, key=lambda s: p[s]["valence"])
+    comps = compounds_for(element, ems)
     C = np.array([[c.get(s, 0.0) for s in ems] for c in comps.values()])  # (nc, k)
     vc = C @ np.array([p[s]["valence"] for s in ems])
     sig = np.maximum(half, 0.05)[:, None]
