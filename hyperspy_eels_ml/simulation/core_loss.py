@@ -140,7 +140,7 @@ def core_loss(
     valence=None,
     composition=None,
     visibility_width=None,
-    elnes_contrast=(0.7, 2.5),
+    elnes_contrast=(0.5, 2.0),
 ):
     """Simulate ``n`` core-loss spectra of the given elements.
 
@@ -206,8 +206,9 @@ def core_loss(
         (:data:`~hyperspy_eels_ml.simulation.realism.K_ELNES`); ``params["bonding"]`` holds the
         type index (-1 none).
     elnes_contrast : float or (low, high)
-        Scale of the ELNES peak heights (log-uniform): sharpness and height of pi* and sigma* peaks
-        vary with crystallinity, orientation (anisotropic pi*) and collection angle.
+        Scale of the ELNES peak heights (log-uniform, geometric mean 1 by default): sharpness and
+        height of pi* and sigma* peaks vary with crystallinity, orientation (anisotropic pi*) and
+        collection angle.
     valence_white_lines : bool
         L2,3 white lines of K, Ca and Sc-Cu from a drawn formal valence (hole count, L3:L2 area
         ratio, crystal-field doublets for d0/d1); ``params["valence"]`` (-1 = not a 3d-row element)
