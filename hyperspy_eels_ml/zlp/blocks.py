@@ -66,9 +66,9 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
     """Replica band-gap fits of every spectrum of a block.
 
     Returns (P, 8): Eg, Eg16, Eg84, b, b16, b84, reduced chi^2, reason; Eg and b
-    are NaN where the reason is not 0 (1: the fits of most replicas end at the
-    edge of the Eg grid, 2: the onset is not resolved, median improvement over
-    "no onset" below ``MIN_DELTA_CHI2``).
+    are NaN where the reason is not 0 (2: the onset is not resolved, median
+    improvement over "no onset" below ``MIN_DELTA_CHI2``; else 1: the fits of
+    most replicas end at the edge of the Eg grid).
     """
     from .bandgap import MIN_DELTA_CHI2, fit_onset
 
@@ -94,7 +94,7 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
                                                  full_output=True)
         q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
         qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
-        reason = np.where(edge.mean(axis=0) > 0.5, 1, np.where(np.median(dchi2, axis=0) < MIN_DELTA_CHI2, 2, 0))
+        reason = np.where(np.median(dchi2, axis=0) < MIN_DELTA_CHI2, 2, np.where(edge.mean(axis=0) > 0.5, 1, 0))
         q[:, reason != 0] = np.nan
         qb[:, reason != 0] = np.nan
         out[a:b] = np.concatenate([q.T, qb.T, (np.median(chi2, axis=0) / dof)[:, None], reason[:, None]], axis=1)

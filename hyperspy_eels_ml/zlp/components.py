@@ -26,7 +26,8 @@ class BandGap(Expression):
     Parameters
     ----------
     A : float
-        Amplitude (counts per channel at ``E - Eg = 1`` eV), >= 0.
+        Amplitude at ``E - Eg = 1`` eV, >= 0 (counts per eV for binned signals,
+        EELS' default: HyperSpy multiplies binned components by the channel width).
     Eg : float
         Gap energy (eV), >= 0.
     b : float

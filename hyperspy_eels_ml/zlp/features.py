@@ -205,11 +205,14 @@ def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=Fal
     """Detector offset (counts per channel) from the ZLP tail: ``(level, how)``.
 
     Fits ``a / (x^2 + gamma^2)^(p/2) + d`` (a Pearson-VII-like tail plus a
-    constant) to the mean spectrum at ``x = |E|`` beyond 3 FWHM: on the loss side
+    constant, ``1 <= p <= 4``: detector point-spread tails, ``p = 2`` is
+    Lorentzian) to the mean spectrum at ``x = |E|`` beyond 3 FWHM: on the loss side
     of the vacuum reference when there is one (``vacuum=True``), else on the
     energy-gain side (no inelastic signal there). The offset ``d`` is used only
-    when it is significant (3 sigma) and the tail is long enough to separate it
-    from the power law (20 channels spanning a factor 3 in ``x``); otherwise 0.
+    when it is significant (3 sigma), the tail is long enough to separate it
+    from the power law (20 channels spanning a factor 3 in ``x``) and it is
+    consistent with the data (not above the lowest tail level, the smallest of
+    10 block means, and negative only where that level is); otherwise 0.
     """
     from scipy.optimize import least_squares
 
@@ -229,10 +232,10 @@ def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=Fal
     def model(t):
         return np.exp(t[0]) / (x**2 + np.exp(2 * t[1])) ** (t[2] / 2) + t[3]
 
-    t0 = np.array([np.log(tail0 * x.min() ** 2), np.log(fwhm_), 2.0, float(np.min(y))])
+    t0 = np.array([np.log(tail0 * x.min() ** 2), np.log(fwhm_), 2.0, 0.0])
     try:
         r = least_squares(lambda t: (model(t) - y) / sd, t0, x_scale="jac", max_nfev=400,
-                          bounds=([-np.inf, np.log(fwhm_) - 4, 0.3, -np.inf], [np.inf, np.log(fwhm_) + 4, 8, np.inf]))
+                          bounds=([-np.inf, np.log(fwhm_) - 4, 1.0, -np.inf], [np.inf, np.log(fwhm_) + 4, 4.0, np.inf]))
         jac = r.jac
         cov = np.linalg.pinv(jac.T @ jac) * max(2 * r.cost / max(y.size - 4, 1), 1.0)
         d, d_sd = float(r.x[3]), float(np.sqrt(max(cov[3, 3], 0)))
@@ -240,4 +243,13 @@ def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=Fal
         return 0.0, f"not estimable (the {side} fit failed)"
     if not np.isfinite(d) or abs(d) < 3 * d_sd:
         return 0.0, f"not significant on the {side} ({d:.3g} +- {d_sd:.2g} counts)"
+    chunks = np.array_split(np.arange(y.size), 10)
+    means = np.array([y[c].mean() for c in chunks])
+    errs = np.array([y[c].std(ddof=1) / np.sqrt(c.size) if c.size > 1 else np.inf for c in chunks])
+    i_low = int(np.argmin(means))
+    lowest, tol = float(means[i_low]), float(3 * errs[i_low] + 3 * d_sd)
+    if (d < 0 and lowest > tol) or d > lowest + tol:
+        # an offset lies below the lowest tail level, and is negative only where the data go negative
+        return 0.0, (f"not identifiable on the {side} (fitted {d:.3g} counts against a lowest tail level of "
+                     f"{lowest:.3g}: tail and offset degenerate)")
     return d, f"fitted on the {side} ({d:.4g} +- {d_sd:.2g} counts)"

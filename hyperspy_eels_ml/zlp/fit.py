@@ -64,6 +64,10 @@ from .network import TrainingData, fit_baseline, train_replicas
 __all__ = ["fit_zlp", "ZLPNotCentredError", "check_parameters", "failed_replicas"]
 
 
+#: relative precision below which the replica targets are not trusted (log-intensity units)
+TARGET_SIGMA_FLOOR = 0.003
+
+
 class ZLPNotCentredError(EELSInputError):
     """The zero-loss peak is not at 0 eV: align it first."""
 
@@ -383,7 +387,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
             y[:, k] = np.log(np.maximum(num, 0.5 * g) / den[:, None])
             yv[:, k] = np.log(np.maximum(numv, 0.5 * g) / denv[:, None])
         mask[:, k] = region[None, :]
-    sigma = np.sqrt(np.where(mask[0], y.var(axis=0), 0.0) + 0.003**2)  # replica spread of the targets
+    sigma = np.sqrt(np.where(mask[0], y.var(axis=0), 0.0) + TARGET_SIGMA_FLOOR**2)  # replica spread of the targets
     cl["scatter"] = np.stack([_intrinsic_scatter(gr[0], gr[1], energy, mask[0, k], cl["dE1"][k], g)
                               for k, gr in enumerate(groups)])
     # parametric baseline of every cluster (the networks learn the residual)

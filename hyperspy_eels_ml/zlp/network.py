@@ -342,8 +342,9 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     best_val = np.full(R, np.inf)
     best_epoch = np.zeros(R, dtype=int)
     best_tr = np.full(R, np.inf)
-    last_improved = np.zeros(R, dtype=int)
-    allowed = int(np.floor(0.05 * R)) if R >= 20 else 0
+    allowed = max(1, int(np.floor(0.1 * R))) if R >= 4 else 0
+    lag = max(1, patience // check_every)
+    history = []  # best validation score of every replica at each check
     epoch = 0
     while epoch < max_epochs:
         for _ in range(check_every):
@@ -359,11 +360,18 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
             best_val[better] = score[better]
             best_tr[better] = chi_tr[better]
             best_epoch[better] = epoch
-            last_improved[better] = epoch
-        if np.sum(epoch - last_improved < patience) <= allowed:
-            break
+        history.append(best_val.copy())
+        if len(history) > lag:
+            # a replica still improves if its best score fell by more than the tolerance
+            # (relative 10 x min_improvement) over the last ``patience`` steps
+            old = history[-1 - lag]
+            improving = old - best_val > np.maximum(10 * min_improvement * best_val, min_improvement)
+            if np.sum(improving) <= allowed:
+                break
     ens = ReplicaEnsemble(weights=[b.numpy() for b in best[:-1]], skip=best[-1].numpy(), width=width,
                           x_scale=x_scale, c_scale=c_scale, base_c=ens0.base_c, base_theta=ens0.base_theta)
     # per point chi2 (the weights were divided by the point counts)
-    diag = dict(train_chi2=best_tr, val_chi2=best_val, best_epoch=best_epoch, epochs=epoch)
+    hist = np.asarray(history)
+    diag = dict(train_chi2=best_tr, val_chi2=best_val, best_epoch=best_epoch, epochs=epoch,
+                score_history=np.median(hist, axis=1) if hist.size else np.zeros(0))
     return ens, diag

@@ -1,0 +1,151 @@
+"""subtract_zlp_nn on simulated versions of the real-data failures of issue 12.
+
+Detector offset, 5 meV/ch on a short range, an unaligned SI, a handful of
+spectra; honest band gaps (NaN with a reason, never a grid-edge number).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import hyperspy_eels_ml  # noqa: F401  (attaches the methods)
+from hyperspy_eels_ml.simulation import thickness_bands_low_loss_si
+from hyperspy_eels_ml.zlp import fit_zlp, subtract_zlp_nn
+
+KW = dict(n_replicas=8, max_epochs=800, random_state=0, show_progressbar=False)
+
+
+def _rel(s, truth, r, lo=0.5, hi=5.0, dark=0.0):
+    e = s.axes_manager.signal_axes[0].axis
+    w = (e >= lo) & (e <= hi)
+    ti = truth.inelastic.data[..., w]
+    rel = np.linalg.norm(r.inelastic.data[..., w] - ti) / np.linalg.norm(ti)
+    floor = np.linalg.norm((s.data - dark - truth.zlp.data)[..., w] - ti) / np.linalg.norm(ti)
+    return rel, floor
+
+
+def _quiet(fn):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [str(w.message) for w in rec]
+
+
+def test_detector_offset_is_estimated_and_removed():
+    s, truth = thickness_bands_low_loss_si(shape=(4, 6), seed=11, energy_offset=-5.0, n_channels=1081)
+    vac, _ = thickness_bands_low_loss_si(shape=(3,), t_lambda=(0.0,), seed=12, energy_offset=-5.0, n_channels=1081)
+    offset = 40.0
+    s.data = s.data + offset
+    vac.data = vac.data + offset
+    r, _ = _quiet(lambda: subtract_zlp_nn(s, vacuum=vac, **KW))
+    assert abs(r.model.dark_level - offset) < 8, (r.model.dark_level, r.model.params["dark_level_source"])
+    rel, floor = _rel(s, truth, r, dark=offset)
+    assert rel < 1.6 * floor, (rel, floor)
+    # the offset ends up neither in the ZLP nor in the inelastic signal: t/lambda as without it
+    oracle = np.log((s.data - offset).clip(0).sum(-1) / truth.zlp.data.sum(-1))
+    err = np.abs(r.thickness.data - oracle)
+    assert np.max(err) < 0.05
+    # without the estimate the offset is in the inelastic signal (the failure of issue 12)
+    r0, _ = _quiet(lambda: subtract_zlp_nn(s, vacuum=vac, dark_level=None, **KW))
+    err0 = np.abs(r0.thickness.data - oracle)
+    assert np.median(err0) > 0.03 and np.median(err0) > 3 * np.median(err), (np.median(err0), np.median(err))
+
+
+def test_no_offset_means_no_dark_level():
+    s, _ = thickness_bands_low_loss_si(shape=(3, 4), seed=13, energy_offset=-5.0, n_channels=1081)
+    m, _ = _quiet(lambda: fit_zlp(s, n_replicas=2, max_epochs=25, random_state=0, show_progressbar=False))
+    assert m.dark_level == 0.0 and "not significant" in m.params["dark_level_source"]
+
+
+def test_fine_dispersion_short_range():
+    # 5 meV/ch, -1 to 9 eV (the second WS2 set / MoS2 geometry of issue 12)
+    s, truth = thickness_bands_low_loss_si(shape=(3, 4), seed=14, energy_offset=-1.0, dispersion=0.005,
+                                           n_channels=2001)
+    r, _ = _quiet(lambda: subtract_zlp_nn(s, **KW))
+    rel, floor = _rel(s, truth, r, lo=0.7, hi=5.0)
+    assert rel < 2.0 * floor, (rel, floor)
+    assert np.all(np.asarray(r.thickness.data) > 0)
+    g, _ = _quiet(lambda: r.fit_band_gap(show_progressbar=False))  # window from the data
+    eg = np.asarray(g.Eg.data, float)
+    assert np.isfinite(eg).mean() >= 0.5
+    # thick pixels recover the gap; thin ones (t/lambda ~0.15, columns 0-1) are biased high at this
+    # dispersion (a known limit, documented)
+    thick = eg[:, 2:]
+    assert np.all(np.abs(thick[np.isfinite(thick)] - 1.6) < 0.25), eg
+    assert abs(np.nanmedian(eg) - 1.6) < 0.3, eg
+
+
+def test_coarse_dispersion_band_gap_window():
+    # issue 12: fit_band_gap((1.0, 3.0)) failed at 0.3 eV/ch ("holds only 4 channels")
+    s, _ = thickness_bands_low_loss_si(shape=(2, 3), seed=15, energy_offset=-6.0, dispersion=0.3, n_channels=120)
+    r, _ = _quiet(lambda: subtract_zlp_nn(s, **KW))
+    g, _ = _quiet(lambda: r.fit_band_gap((1.0, 3.0), show_progressbar=False))
+    assert g.Eg.data.shape == (2, 3)
+
+
+def test_unaligned_si_warns():
+    s, _ = thickness_bands_low_loss_si(shape=(4, 5), seed=16)
+    s.data[::2] = np.roll(s.data[::2], 8, axis=-1)  # half the rows 0.2 eV off
+    _, msgs = _quiet(lambda: fit_zlp(s, n_replicas=2, max_epochs=25, random_state=0, show_progressbar=False))
+    assert any("unaligned" in m for m in msgs), msgs
+
+
+def test_few_spectra_many_replicas_stop_early():
+    s, truth = thickness_bands_low_loss_si(shape=(3,), seed=17)
+    r, _ = _quiet(lambda: subtract_zlp_nn(s, n_replicas=40, max_epochs=4000, random_state=0, show_progressbar=False))
+    assert r.model.diagnostics["epochs"] < 4000
+    rel, floor = _rel(s, truth, r)
+    assert rel < 2.0 * floor, (rel, floor)
+
+
+@pytest.fixture(scope="module")
+def bands():
+    s, truth = thickness_bands_low_loss_si(shape=(3, 6), seed=18)
+    r, _ = _quiet(lambda: subtract_zlp_nn(s, **KW))
+    return s, truth, r
+
+
+def test_band_gap_at_grid_edge_is_nan_with_reason(bands):
+    _, _, r = bands
+    # the gap (1.6 eV) lies below this window's search grid (from 2.25 eV): never a grid-edge number
+    g, msgs = _quiet(lambda: r.fit_band_gap((3.0, 4.5), exponent=1.5, show_progressbar=False))
+    eg = np.asarray(g.Eg.data, float)
+    assert np.isnan(eg).mean() > 0.8, eg
+    assert np.all(np.asarray(g.reason.data)[np.isnan(eg)] > 0)
+    assert any("Eg = NaN" in m for m in msgs)
+
+
+def test_vacuum_has_no_resolved_onset(bands):
+    _, _, r = bands
+    vac, _ = thickness_bands_low_loss_si(shape=(3,), t_lambda=(0.0,), seed=19)
+    rv, _ = _quiet(lambda: r.model.subtract(vac, show_progressbar=False))
+    g, msgs = _quiet(lambda: rv.fit_band_gap((1.0, 3.0), show_progressbar=False))
+    assert np.all(np.isnan(g.Eg.data)) and np.all(np.asarray(g.reason.data) == 2), g.reason.data
+    assert any("no resolved onset" in m for m in msgs)
+
+
+def test_result_repr_plot_and_flags(bands):
+    from matplotlib.figure import Figure
+
+    s, _, r = bands
+    text = repr(r)
+    assert "ZLPResult" in text and "navigation 3 x 6" in text and "np.int64" not in text
+    fig = r.plot()
+    assert isinstance(fig, Figure)
+    assert "np.int64" not in fig.axes[0].get_title() and fig.axes[0].get_xlabel() == "Energy loss (eV)"
+    assert r.flags.data.shape == s.data.shape[:-1] and not np.any(r.flags.data)
+    g, _ = _quiet(lambda: r.fit_band_gap((1.0, 3.0), show_progressbar=False))
+    assert isinstance(g.plot(), Figure) and "BandGapResult" in repr(g)
+    assert isinstance(r.model.plot_regions(), Figure)
+
+
+def test_sanity_flags_name_pixels():
+    s, _ = thickness_bands_low_loss_si(shape=(2, 4), seed=20)
+    m, _ = _quiet(lambda: fit_zlp(s, **KW))
+    bad = s.deepcopy()
+    bad.data[0, 1] *= 0.0
+    bad.data[0, 1, 70:100] = s.data[0, 1, 70:100]  # a ZLP core without its loss side: ZLP > data
+    r, msgs = _quiet(lambda: m.subtract(bad, show_progressbar=False))
+    assert r.flags.data[0, 1] & 1 and r.flags.data[0, 1] & 2
+    assert any("(0, 1)" in msg and "t/lambda <= 0" in msg for msg in msgs), msgs
