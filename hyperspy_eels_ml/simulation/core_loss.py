@@ -382,7 +382,7 @@ def core_loss(
                 if elnes and sub == "K" and el in R.K_ELNES:
                     sel = np.flatnonzero(ok)
                     ti = R.choose_types(rng, el, [present_names[r] for r in rows[sel]])
-                    R.k_elnes(sig_el, sel, ch_f[sel], None, dispersion, grid[0], el, ti, rng,
+                    R.k_elnes(sig_el, sel, ch_f[sel], dispersion, el, ti, rng,
                               amplitude=contrast[rows[sel], j : j + 1])
                     bonding[rows[sel], j] = ti
                 else:

@@ -257,7 +257,7 @@ def choose_types(rng, element, present_names):
     return np.minimum((rng.random((m, 1)) > c).sum(1), len(types) - 1)
 
 
-def k_elnes(sig, rows, ch_on, frac, dispersion, grid0, element, type_idx, rng, amplitude=1.0):
+def k_elnes(sig, rows, ch_on, dispersion, element, type_idx, rng, amplitude=1.0):
     """Replace the first ~55 eV of a K edge with onset-anchored ELNES (in place on ``sig`` rows).
 
     ``ch_on`` (m,) float channel of the (shifted) onset on the grid, ``type_idx`` (m,) bonding types.
@@ -318,7 +318,6 @@ def l23_white_lines(element, valence, l3_on, split, f_total, rng, metal):
     area ratio (m,). ``l3_on`` is the shifted L3 onset, ``split`` the L2-L3 spin-orbit splitting.
     """
     m = l3_on.size
-    z = _Z[element]
     nd = np.array([10 - three_d_holes(element, int(v)) for v in valence])
     ratio = np.empty(m)
     for d in np.unique(nd):
