@@ -72,3 +72,29 @@ def test_lazy_loaded_file_equals_eager(real, feox_path):
         warnings.simplefilter("ignore", UserWarning)
         rl = sl.classify_oxidation("Fe", model="svm").compute()
     np.testing.assert_array_equal(rl.labels.data, res.labels.data)
+
+
+def _mnedgenet(shared_data, name):
+    from exspy.signals import EELSSpectrum
+
+    p = shared_data / "oxidation" / f"MnEdgeNet__test_Mn_spectra__Data2_{name}.csv"
+    if not p.exists():
+        pytest.skip(f"{p} not found")
+    a = np.loadtxt(p, delimiter=",", skiprows=1, encoding="utf-8-sig")
+    s = EELSSpectrum(a[:, 1])
+    ax = s.axes_manager.signal_axes[0]
+    ax.scale, ax.offset, ax.units = float(np.mean(np.diff(a[:, 0]))), float(a[0, 0]), "eV"
+    return s
+
+
+def test_narrow_published_mn_windows_are_read_in_valence_order(shared_data):
+    """MnEdgeNet references (636-663 eV, background removed; the SVMs refuse them): valence in the right order."""
+    v = {}
+    for name in ("MnO", "YBaMn3AlO7", "LaMnO3", "SrMnO3"):
+        s = _mnedgenet(shared_data, name)
+        r = s.classify_oxidation("Mn", model="valence", remove_background=False)
+        assert int(r.n_masked) == 0
+        v[name] = float(np.asarray(r.mean_valence.data).reshape(-1)[0])
+        assert float(np.asarray(r.valence_uncertainty.data).reshape(-1)[0]) > 0
+    assert max(v["MnO"], v["YBaMn3AlO7"]) < v["LaMnO3"] < v["SrMnO3"], v
+    assert v["SrMnO3"] > 3.3 and v["YBaMn3AlO7"] < 2.5, v

@@ -95,3 +95,25 @@ def test_bad_input():
         white_line_spectra(2, ["Fe2+"], energy_offset=600, size=100)
     with pytest.raises(ValueError, match="edge must be"):
         white_line_spectra(2, ["Fe2+"], edge="K")
+
+
+@pytest.mark.parametrize("t_lambda", [0.01, 1.0])
+def test_power_law_background_is_not_bent_by_plural_scattering(t_lambda):
+    """The pre-edge of background='powerlaw' stays a power law over the whole axis (was bent over ~30 eV)."""
+    b = white_line_spectra(1, ["Mn2+"], noise=False, background="powerlaw", t_lambda=t_lambda, resolution=0.3,
+                           shift=0.0, parameter_spread=0.0, rng=0)
+    e, y = b.energy, b.spectra[0].astype(np.float64)
+    m = e < 634.0
+    slope, icpt = np.polyfit(np.log(e[m]), np.log(y[m]), 1)
+    assert slope < -0.5  # decreasing, as a pre-edge background
+    resid = y[m] / np.exp(np.polyval([slope, icpt], np.log(e[m])))
+    assert np.max(np.abs(resid - 1)) < 0.01
+
+
+def test_metal_end_members_are_priors_with_one_broad_white_line():
+    p = white_line_parameters()["species"]
+    for el in ("Mn", "Fe", "Co", "Ni", "Cu"):
+        m = p[f"{el}0"]
+        assert m["valence"] == 0 and m["L3_multiplets"] == [] and "prior" in m["L3"][2]
+    b = white_line_spectra(4, ["Fe0", "Fe2+"], labels=[0, 0, 1, 1], noise=False, shift=0.0, background=None, rng=1)
+    assert b.base_species == ["Fe0", "Fe2+"] and np.isfinite(b.spectra).all()

@@ -44,7 +44,7 @@ from .classifier import OxidationClassifier, _edge_key, prepare_arrays
 from .preprocess import FeatureSpec, extract_features
 from .valence import ValenceModel, compounds_for
 
-__all__ = ["classify_oxidation", "OxidationResult", "available_models"]
+__all__ = ["classify_oxidation", "OxidationResult", "OxidationResults", "available_models"]
 
 _MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models")
 _EDGE_NAMES = {"L23": "L2,3", "OK": "O K"}
@@ -246,6 +246,14 @@ class OxidationResult:
     mask : hyperspy.signal.BaseSignal
         True where no class was assigned (edge SNR below ``min_snr``, edge not
         found within ``max_shift``, or excluded by ``navigation_mask``).
+    fractions : hyperspy.signals.Signal1D
+        Valence models only: end-member fractions per pixel (signal axis
+        ``"end member"``, names in ``end_members``; sum 1; NaN where masked).
+    valence_uncertainty : hyperspy.signal.BaseSignal
+        Valence models only: half-width of the 68 % interval of ``mean_valence``.
+    calibration_used : hyperspy.signal.BaseSignal
+        Valence models only: True where the calibrated L3 onset (chemical
+        shift) entered the model.
     n_masked, n_pixels : int
         Number of masked pixels and of all pixels (dask scalars while lazy).
     model_info : dict
@@ -453,10 +461,12 @@ def classify_oxidation(
 
     Returns
     -------
-    OxidationResult
+    OxidationResult or OxidationResults
         ``probabilities``, ``classes``, ``labels`` (-1 where masked),
         ``mean_valence``, ``edge_position``, ``snr``, ``mask``, ``n_masked``,
-        ``plot()``.
+        ``plot()``; valence models add ``fractions``, ``valence_uncertainty``
+        and ``calibration_used``. A list of elements gives an
+        :class:`OxidationResults` dict ``{element: OxidationResult}``.
 
     Raises
     ------
