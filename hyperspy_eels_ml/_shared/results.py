@@ -31,19 +31,17 @@ __all__ = ["LazyResult"]
 class LazyResult:
     """Base class of result objects (lazy or eager).
 
-    Subclass attributes
-    -------------------
-    _signal_attributes : tuple of str
-        Attributes holding HyperSpy signals (lazy or eager).
-    _array_attributes : tuple of str
-        Attributes holding numpy or dask arrays.
-    _repr_parameters : tuple of str
-        Keys of ``self.parameters`` (or attribute names) shown in the repr.
-
     Parameters
     ----------
     **attributes
         Set as attributes (every name of ``_signal_attributes`` is required).
+
+    Notes
+    -----
+    Subclasses declare ``_signal_attributes`` (attributes holding HyperSpy
+    signals, lazy or eager), ``_array_attributes`` (numpy or dask arrays) and
+    ``_repr_parameters`` (keys of ``self.parameters``, or attribute names,
+    shown in the repr), and implement ``_plot(**kwargs)`` returning a Figure.
 
     Examples
     --------
