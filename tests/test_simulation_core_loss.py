@@ -306,6 +306,24 @@ def test_basic_preset_is_the_earlier_generator():
         core_loss(2, ["C"], realism="magic")
 
 
+@pytest.mark.parametrize("kw, msg", [
+    (dict(noise_correlation=0.99), "noise_correlation"),
+    (dict(correlated_fraction=1.5), "correlated_fraction"),
+    (dict(elnes_contrast=0.0), "elnes_contrast must be positive"),
+    (dict(white_line_strength=-1.0), "white_line_strength must be positive"),
+    (dict(visibility_width=0.0), "visibility_width"),
+    (dict(artefact_rates={"gremlins": 0.5}), "unknown artefact"),
+    (dict(artefact_rates={"splice": 2.0}), "probabilities"),
+    (dict(valence={"O": 2}), "no valence-dependent white lines"),
+    (dict(valence={"Fe": 2.5}), "integer formal valence"),
+    (dict(dispersion_error=0.5), "dispersion_error"),
+    (dict(composition="random"), "composition must be"),
+])
+def test_bad_realism_parameters(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        core_loss(2, ["Fe", "O"], energy_offset=500, size=256, **kw)
+
+
 def _bench_module():
     import importlib.util
     from pathlib import Path

@@ -274,6 +274,28 @@ def core_loss(
         raise ValueError("dispersion_error is a relative error and must stay within +-0.2")
     if composition not in ("compound", "independent"):
         raise ValueError(f"composition must be 'compound' or 'independent', got {composition!r}")
+    if np.any(np.asarray(noise_correlation) < 0) or np.any(np.asarray(noise_correlation) > 0.95):
+        raise ValueError("noise_correlation is a lag-1 autocorrelation and must be in [0, 0.95]")
+    if not 0.0 <= float(correlated_fraction) <= 1.0:
+        raise ValueError("correlated_fraction must be in [0, 1]")
+    for name, val in (("elnes_contrast", elnes_contrast), ("white_line_strength", white_line_strength)):
+        if np.any(np.asarray(val) <= 0):
+            raise ValueError(f"{name} must be positive")
+    if visibility_width is not None and not visibility_width > 0:
+        raise ValueError("visibility_width must be a positive energy width in eV (or None for 20 channels)")
+    if artefact_rates:
+        unknown = set(artefact_rates) - set(R.DEFAULT_ARTEFACT_RATES)
+        if unknown:
+            raise ValueError(f"unknown artefact(s) {sorted(unknown)}; known: {sorted(R.DEFAULT_ARTEFACT_RATES)}")
+        if any(not 0.0 <= float(v) <= 1.0 for v in artefact_rates.values()):
+            raise ValueError("artefact_rates are probabilities in [0, 1]")
+    if valence:
+        for el, v in valence.items():
+            if el not in R.VALENCES:
+                raise ValueError(f"valence: {el!r} has no valence-dependent white lines (only "
+                                 f"{', '.join(R.VALENCES)})")
+            if not (isinstance(v, (int, np.integer)) and 0 <= v <= 7):
+                raise ValueError(f"valence of {el} must be an integer formal valence 0-7 (0 = metal), got {v!r}")
 
     # amounts / presence
     span = energy[-1] - energy[0]
