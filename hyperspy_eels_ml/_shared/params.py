@@ -13,7 +13,7 @@ import numpy as np
 
 from .exceptions import ParameterError
 
-__all__ = ["check_int", "check_float", "check_float_range", "check_random_state", "check_choice",
+__all__ = ["ParamsMixin", "check_int", "check_float", "check_float_range", "check_random_state", "check_choice",
            "check_bool"]
 
 
@@ -108,3 +108,25 @@ def check_bool(name, value, allow_none=False):
     if not _is_bool(value):
         raise ParameterError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
     return bool(value)
+
+
+class ParamsMixin:
+    """scikit-learn's ``get_params``/``set_params`` for classes whose ``__init__`` only stores its arguments."""
+
+    @classmethod
+    def _param_names(cls):
+        import inspect
+
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        """Parameters of the estimator (scikit-learn protocol)."""
+        return {p: getattr(self, p) for p in self._param_names()}
+
+    def set_params(self, **params):
+        """Set parameters (scikit-learn protocol); returns self."""
+        for k, v in params.items():
+            if k not in self._param_names():
+                raise ParameterError(f"{type(self).__name__} has no parameter {k!r}.")
+            setattr(self, k, v)
+        return self

@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared.exceptions import EmptySignalError, NonFiniteDataError, ParameterError
-from .._shared.params import check_float, check_float_range, check_int, check_random_state
+from .._shared.params import ParamsMixin, check_float, check_float_range, check_int, check_random_state
 
 __all__ = ["UMAPHDBSCAN"]
 
 
-class UMAPHDBSCAN:
+class UMAPHDBSCAN(ParamsMixin):
     """UMAP embedding + HDBSCAN clustering with the density-dip merge (scikit-learn clusterer API).
 
     Parameters
@@ -60,27 +60,11 @@ class UMAPHDBSCAN:
         self.umap_kwargs = umap_kwargs
         self.hdbscan_kwargs = hdbscan_kwargs
 
-    _PARAMS = ("n_neighbors", "min_dist", "n_components", "metric", "min_cluster_size", "min_samples",
-               "merge_threshold", "random_state", "umap_kwargs", "hdbscan_kwargs")
-
-    def get_params(self, deep=True):
-        """Parameters (scikit-learn protocol)."""
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params):
-        """Set parameters (scikit-learn protocol); returns self."""
-        for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ParameterError(f"UMAPHDBSCAN has no parameter {k!r}.")
-            setattr(self, k, v)
-        return self
-
     def __repr__(self):
         return f"UMAPHDBSCAN(random_state={self.random_state!r})"
 
     def fit(self, X, y=None):
         """Fit on ``X`` (n_samples x n_features); sets ``labels_`` etc. and returns self."""
-        from .merge import rescue_index  # noqa: F401  (same package; keeps imports local)
         from .model import fit_umap_hdbscan
 
         X = np.asarray(X, dtype=np.float32)

@@ -32,7 +32,15 @@ import numpy as np
 from .._shared.batch import as_dask, canonical_chunks, compute, map_spectra, reduce_spectra
 from .._shared.exceptions import DegenerateDataError, EmptySignalError, EnergyAxisError, ParameterError
 from .._shared.imports import import_hdbscan, import_umap
-from .._shared.params import check_bool, check_choice, check_float, check_float_range, check_int, check_random_state
+from .._shared.params import (
+    ParamsMixin,
+    check_bool,
+    check_choice,
+    check_float,
+    check_float_range,
+    check_int,
+    check_random_state,
+)
 from .._shared.validation import check_finite_block, parse_energy_range, validate_eels
 from .._shared.warn import warn
 from .kernels import NORMALIZATIONS, embed_block, features, gram_block, sums_block
@@ -86,6 +94,12 @@ def _gather(data, flat_idx, nav_shape):
             return data[idx[0]]
         return data.vindex[idx]
     return np.asarray(data[idx])
+
+
+def _finite_flags(block, mask=None):
+    """Kernel of the first pass without PCA: checks finiteness (raises), one True per spectrum."""
+    check_finite_block(block, mask)
+    return np.ones((block.shape[0], 1), dtype=bool)
 
 
 def _version(name):
@@ -144,7 +158,7 @@ class _Prepared:
         self.preprocessed = vx is not v
 
 
-class UMAPClusterModel:
+class UMAPClusterModel(ParamsMixin):
     """PCA + UMAP + HDBSCAN segmentation model (scikit-learn conventions).
 
     ``__init__`` only stores the parameters; :meth:`fit` validates them and the
@@ -200,23 +214,6 @@ class UMAPClusterModel:
         self.edges = edges
         self.pre_edge_width = pre_edge_width
         self.post_edge_width = post_edge_width
-
-    # -- sklearn protocol -----------------------------------------------------------
-    @classmethod
-    def _param_names(cls):
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        """Parameters of the model (scikit-learn protocol)."""
-        return {p: getattr(self, p) for p in self._param_names()}
-
-    def set_params(self, **params):
-        """Set parameters (scikit-learn protocol); returns self."""
-        for k, v in params.items():
-            if k not in self._param_names():
-                raise ParameterError(f"UMAPClusterModel has no parameter {k!r}.")
-            setattr(self, k, v)
-        return self
 
     def __repr__(self):
         changed = {k: v for k, v in self.get_params().items()
@@ -313,8 +310,7 @@ class UMAPClusterModel:
             todo.append(reduce_spectra(x, gram_block, (E, E), mask=mask, normalization=self.normalization))
         else:
             # still check finiteness of every block in the first pass
-            todo.append(map_spectra(x, lambda b, mask=None: np.array([[np.isfinite(check_finite_block(b, mask)).all()]]).repeat(b.shape[0], 0),
-                                    1, dtype=bool, mask=mask, drop_signal_axis=True).all())
+            todo.append(map_spectra(x, _finite_flags, 1, dtype=bool, mask=mask, drop_signal_axis=True).all())
         vals = compute(*todo, show_progressbar=show_progressbar)
         fit_spectra = np.asarray(vals[0], dtype=np.float32)
         check_finite_block(fit_spectra)
@@ -351,8 +347,8 @@ class UMAPClusterModel:
             warn("HDBSCAN found no cluster (every fitted pixel is noise); lower min_cluster_size/min_samples.")
         elif n_clusters == 1:
             warn("umap_cluster found a single cluster. If the SI has several phases: for core-loss data remove "
-                 "the background before the edges first (background='PowerLaw', with edges=... or s.add_elements([...]), see the "
-                 "clustering user guide) and select the edges with signal_range.")
+                 "the background before the edges first (background='PowerLaw', with edges=... or "
+                 "s.add_elements([...]), see the clustering user guide) and select the edges with signal_range.")
         fit_full = fit_spectra
         if prep.channels != (0, prep.full.shape[-1]) or prep.preprocessed:
             # centroid signals need full-range spectra of the fitted pixels: gather them (small)
