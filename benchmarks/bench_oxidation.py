@@ -63,6 +63,8 @@ def main(argv=None):
     for m in available_models():
         if args.models and m["name"] not in args.models:
             continue
+        if m["model"] == "valence":  # benchmarked by bench_oxidation_real.py (real references) and its cards
+            continue
         for variant in m["variants"]:
             cal = variant == "calibrated"
             clf, _, _ = _resolve_model(m["model"], m["element"], m["edge"], cal)
@@ -107,7 +109,7 @@ def main(argv=None):
                 t = time.perf_counter()
                 clf.predict_proba_features(f)
                 t_m = min(t_m, time.perf_counter() - t)
-            rows.append((f"{m['name']}/{variant}", len(clf.classes), acc, float(np.mean(~ok)), acc_typ, curve,
+            rows.append((f"{m['name']}/{variant}", len(clf.classes_), acc, float(np.mean(~ok)), acc_typ, curve,
                          n / t_e2e, x.shape[0] / t_fm, x.shape[0] / t_m, peak_rss_gb(), res.masked_fraction))
     print()
     hdr = (f"{'model/variant':<26} {'acc':>6} {'masked':>6} {'acc@SNR>=10':>11} "

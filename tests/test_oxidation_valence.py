@@ -245,3 +245,22 @@ def test_extreme_scales_give_identical_answers():
                                    remove_background=False, show_progressbar=False)
         np.testing.assert_array_equal(np.asarray(r.labels.data), np.asarray(ref.labels.data))
         np.testing.assert_allclose(np.asarray(r.mean_valence.data), np.asarray(ref.mean_valence.data), atol=1e-3)
+
+
+def test_o_k_pre_peak_is_the_energy_reference_when_both_edges_are_in_the_window():
+    rng = np.random.default_rng(SEED)
+    fr = np.eye(3)[rng.integers(0, 3, 120)]
+    b = white_line_spectra(120, ["Mn2+", "Mn3+", "Mn4+"], fractions=fr, edge="both", dispersion=0.2,
+                           shift=(-5.0, 5.0), background="powerlaw", counts=(2000.0, 5000.0), energy_offset=480.0,
+                           size=1300, rng=SEED)
+    s = _sig(b.spectra, b.energy)
+    truth = fr @ np.array([2.0, 3.0, 4.0])
+    r = classify_oxidation(s, "Mn", model="valence", show_progressbar=False)
+    assert "O K pre-peak" in r.model_info["chemical_shift"]
+    assert np.asarray(r.calibration_used.data).mean() > 0.8  # the +-5 eV axis errors are absorbed
+    assert np.nanmean(np.abs(np.asarray(r.mean_valence.data) - truth)) < 0.25
+    r0 = classify_oxidation(s, "Mn", model="valence", o_k_reference=False, show_progressbar=False)
+    assert not np.asarray(r0.calibration_used.data).any()
+    data, e = _crop(b, 600.0, 700.0)  # no O K in the window
+    with pytest.raises(EnergyRangeError, match="o_k_reference=True needs the O K edge"):
+        classify_oxidation(_sig(data, e), "Mn", model="valence", o_k_reference=True)

@@ -384,6 +384,7 @@ def classify_oxidation(
     navigation_mask=None,
     low_loss=None,
     metals=None,
+    o_k_reference=None,
     lazy_output=None,
     show_progressbar=None,
     block_size=None,
@@ -448,6 +449,12 @@ def classify_oxidation(
         Default: only when the chemical shift is known (``energy_calibrated=True``
         or ``low_loss=``), because shape alone does not tell a metal's broad
         white line from a broadened oxide spectrum.
+    o_k_reference : bool, optional
+        Valence models of Mn and Fe: use the O K pre-peak of the same spectrum
+        as the energy reference (the 3d-oxide pre-peak lies within about
+        +-0.4 eV of 530.6 eV), i.e. the L3 onset to O K pre-peak distance.
+        Default: when the window holds the O K edge and nothing else calibrates
+        the axis.
     low_loss : EELSSpectrum, optional
         Low-loss partner (DualEELS, same navigation shape) whose zero-loss peak
         calibrates the axis per pixel: the absolute L3 onset (chemical shift)
@@ -529,7 +536,7 @@ def classify_oxidation(
     for el in elements:
         for ed in edges:
             jobs.append(_make_job(el, ed, models[ed], energy_calibrated, low_loss is not None, max_shift,
-                                  remove_background, v, metals))
+                                  remove_background, v, metals, o_k_reference))
     lo = min(j["need"][0] for j in jobs)
     hi = max(j["need"][1] for j in jobs)
     i0 = max(int(np.searchsorted(e, lo) - 1), 0)
@@ -563,7 +570,7 @@ def classify_oxidation(
     transports = [j["transport"] if isinstance(j["transport"], str)
                   else dask.delayed(j["transport"], pure=True, traverse=False) for j in jobs]
     widths = [j["n_out"] for j in jobs]
-    jobs_json = json.dumps([{k: j.get(k) for k in ("kind", "spec_json", "i0", "i1", "calibrated", "fallback")}
+    jobs_json = json.dumps([{k: j.get(k) for k in ("kind", "spec_json", "i0", "i1", "calibrated", "fallback", "ok")}
                             for j in jobs])
     out = map_spectra(data, _jobs_block, int(sum(widths)), np.float32, extra_args=tuple(transports),
                       block_size=block_size, energy=energy, jobs_json=jobs_json, min_snr=min_snr,
@@ -642,14 +649,16 @@ def _zlp_centres(low_loss, v):
     return z
 
 
-def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v, metals=None):
+def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v, metals=None,
+              o_k_reference=None):
     """Resolve the model of one (element, edge) and check the signal holds what it needs."""
     kind = model
     if isinstance(model, str) and model == "auto":
         kind = "valence" if (edge == "L23" and element is not None and _has_valence(element)) else "svm"
     e, d = v.energy, v.dispersion
     if kind == "valence" or isinstance(model, ValenceModel):
-        calibrated = bool(energy_calibrated) or has_zlp
+        ok_ref = _o_k_job(element, o_k_reference, energy_calibrated, has_zlp, v, remove_background, max_shift)
+        calibrated = bool(energy_calibrated) or has_zlp or ok_ref is not None
         # shape alone does not separate a metal's broad white line from a broadened oxide
         # spectrum (seen on real references): the metal end member needs the chemical shift
         use_metals = calibrated if metals is None else bool(metals)
@@ -666,10 +675,13 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
                                   "eV/channel the valence model accepts: the white lines are not resolved.")
         fspec = vspec.feature_spec(e, remove_background, what=what)
         need = (fspec.background_range[0] if remove_background else fspec.crop_range[0], fspec.crop_range[1])
+        if ok_ref is not None:  # the O K region and its pre-edge window
+            need = (min(need[0], fspec.search_range[0] - ok_ref[2] - 2.0 - 9.5), need[1])
+            info["o_k_pre_peak_reference_eV"] = ok_ref[0]
         need = (max(need[0], e[0]), min(need[1], e[-1]))
-        info = dict(info, energy_calibrated=calibrated, chemical_shift=("ZLP of low_loss" if has_zlp else
-                                                                       "calibrated axis" if calibrated else
-                                                                       "not used (shape only)"))
+        info = dict(info, energy_calibrated=calibrated, chemical_shift=(
+            "ZLP of low_loss" if has_zlp else "calibrated axis" if energy_calibrated else
+            f"O K pre-peak as reference ({ok_ref[0]:.1f} eV)" if ok_ref is not None else "not used (shape only)"))
         nc = len(compounds_for(vspec.element, vspec.end_members))
         k = len(vspec.end_members)
         fallback = None
@@ -684,7 +696,7 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
                 info["fallback"] = os.path.basename(ox_path)
         return dict(kind="valence", element=vspec.element, edge="L23", spec=fspec, vspec=vspec, model=vm,
                     transport=transport, info=info, need=need, calibrated=calibrated, n_out=k + nc + 6,
-                    fallback=fallback,
+                    fallback=fallback, ok=ok_ref,
                     spec_json=json.dumps({"fspec": fspec.to_dict(), "vspec": vspec.to_dict()}))
     if has_zlp:
         raise ValueError("low_loss= is used by the valence models (model='valence' or 'auto'); the SVM/CNN "
@@ -721,6 +733,28 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
     nc = len(spec.classes)
     return dict(kind="svm", element=spec.element, edge=spec.edge, spec=spec, clf=clf, transport=transport,
                 info=info, need=need, calibrated=spec.energy_calibrated, n_out=nc + 3, spec_json=spec.to_json())
+
+
+def _o_k_job(element, o_k_reference, energy_calibrated, has_zlp, v, remove_background, max_shift):
+    """``(pre_peak_eV, d_min, d_max)`` when the O K pre-peak serves as the energy reference, else None."""
+    from .valence import o_k_reference as _table, valence_spec
+
+    if o_k_reference is False or energy_calibrated or has_zlp:
+        return None
+    ref = _table(element)
+    if ref is None:
+        if o_k_reference:
+            raise ValueError(f"No O K pre-peak reference for {element} in the white-line table.")
+        return None
+    vs = valence_spec(element, metals=False)
+    # the O K window of an L3 onset at the tabulated positions must fit (pixels further off get no reference)
+    lo = vs.onset_range[0] - ref[1][1] - 2.0 - 9.0
+    if v.energy[0] > lo:
+        if o_k_reference:
+            raise EnergyRangeError(f"o_k_reference=True needs the O K edge and 9 eV below it: the signal starts at "
+                                   f"{v.energy[0]:g} eV, {lo:.1f} eV is needed.")
+        return None
+    return (ref[0], ref[1][0], ref[1][1])
 
 
 def _has_valence(element):
@@ -766,11 +800,12 @@ def _jobs_block(x, *transports, energy, jobs_json, min_snr, remove_background, h
             cols.append(_classify_block(xs, tr, es, job["spec_json"], min_snr, remove_background))
         else:
             cols.append(_valence_block(xs, tr, es, job["spec_json"], min_snr, remove_background,
-                                       job["calibrated"], zlp, job.get("fallback")))
+                                       job["calibrated"], zlp, job.get("fallback"), job.get("ok")))
     return np.concatenate(cols, axis=1)
 
 
-def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp, fallback=None):
+def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp, fallback=None,
+                   ok=None):
     """Columns: fractions (k), compound probabilities (nc), valence, 68 % half-width, onset eV, SNR, valid,
     calibration used (1: the calibrated onset entered the model; 0: shape only).
 
@@ -790,8 +825,14 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
     xs, es = prepare_valence(x, energy, fspec, remove_background)
     f, anchor, snr, at_boundary = extract_features(xs, es, fspec)
     onset_cal = np.full(len(f), np.nan)
-    if calibrated:
+    if ok is not None:  # O K pre-peak of the same spectrum as the energy reference
+        from .valence import o_k_pre_peak
+
+        pre = o_k_pre_peak(x, energy, np.where(at_boundary, np.nan, anchor), (ok[1], ok[2]))
+        onset_cal = anchor - (pre - ok[0])
+    elif calibrated:
         onset_cal = anchor - (zlp if zlp is not None else 0.0)
+    if calibrated:
         lo, hi = vspec.onset_range
         onset_cal = np.where((onset_cal > lo - 3.0) & (onset_cal < hi + 3.0), onset_cal, np.nan)
     valid = (snr >= min_snr) & ~at_boundary & np.isfinite(f).all(axis=1)

@@ -143,8 +143,8 @@ def evaluate(clf, n=3000, seed=HELDOUT_SEED, shifts=None, min_snr=EVAL_MIN_SNR):
     ok = S >= min_snr
     pred = np.argmax(clf.predict_proba_features(F), axis=1)
     hit = pred == L
-    per_class = {c: float(np.mean(hit[ok & (L == i)])) for i, c in enumerate(clf.classes)}
-    conf = np.zeros((len(clf.classes),) * 2, dtype=int)
+    per_class = {c: float(np.mean(hit[ok & (L == i)])) for i, c in enumerate(clf.classes_)}
+    conf = np.zeros((len(clf.classes_),) * 2, dtype=int)
     np.add.at(conf, (L[ok], pred[ok]), 1)
     typ = S >= TYPICAL_SNR
     res = {"n": int(len(L)), "masked_fraction": float(np.mean(~ok)), "min_snr": min_snr,
@@ -153,7 +153,7 @@ def evaluate(clf, n=3000, seed=HELDOUT_SEED, shifts=None, min_snr=EVAL_MIN_SNR):
            "accuracy_by_snr": {f"{lo:g}-{hi:g}": (float(np.mean(hit[(S >= lo) & (S < hi)]))
                                                   if np.any((S >= lo) & (S < hi)) else None)
                                for lo, hi in ((5, 10), (10, 20), (20, 50), (50, np.inf))}}
-    ends = [i for i, c in enumerate(clf.classes) if c in ("Fe2+", "Fe3+")]
+    ends = [i for i, c in enumerate(clf.classes_) if c in ("Fe2+", "Fe3+")]
     if len(ends) == 2:  # the two valences, as in the goal
         sel = ok & np.isin(L, ends)
         res["accuracy_fe2_fe3"] = float(np.mean(hit[sel]))
@@ -238,7 +238,7 @@ def build(name, out_dir=MODEL_DIR, verbose=True):
             rel.append(os.path.relpath(path[:-6] + ".json", os.path.dirname(out_dir)))
         files += rel
         card["variants"][variant] = {
-            "files": rel, "classes": clf.classes, "energy_calibrated": calibrated,
+            "files": rel, "classes": clf.classes_, "energy_calibrated": calibrated,
             "feature_spec": clf.spec.to_dict(),
             "expected_energy_range_eV": [round(clf.spec.background_range[0], 2), round(clf.spec.crop_range[1], 2)],
             "model_dispersion_eV": clf.spec.dispersion, "max_input_dispersion_eV": clf.spec.max_dispersion,
