@@ -361,3 +361,20 @@ def test_real_dev_spectra_fall_inside_the_simulated_range(shared_data):
     for fam in ("K", "3d L2,3"):
         al = [r["real"] for r in records if r["family"] == fam and r["feature"] == "corr_al"]
         assert al and np.mean(al) >= 0.8, (fam, al)
+
+
+def test_exelfs_modulates_the_tail_but_not_the_near_edge():
+    from hyperspy_eels_ml.simulation.realism import exelfs
+
+    disp = 0.5
+    sig = np.ones((200, 1200))
+    exelfs(sig, np.arange(200), np.full(200, 100.0), disp, np.random.default_rng(0))
+    x = (np.arange(1200) - 100) * disp  # eV above the onset
+    assert np.all(sig[:, x < 35] == 1.0)  # ELNES window untouched
+    band = (x > 50) & (x < 70)
+    amp = np.abs(sig[:, band] - 1).max(1)
+    assert 0.015 < np.median(amp) < 0.15 and amp.max() < 0.2  # a few % at 50-70 eV
+    far = np.abs(sig[:, (x > 350) & (x < 400)] - 1).max(1)
+    assert np.median(far) < 0.5 * np.median(amp)  # damped (1/k, Debye-Waller)
+    assert abs(sig[:, x > 50].mean() - 1) < 0.01  # oscillates about the atomic cross section
+    assert core_loss(2, ["O"], energy_offset=500, size=256, realism="basic").params["realism"] == "basic"

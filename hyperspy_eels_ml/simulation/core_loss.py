@@ -92,12 +92,13 @@ PRESETS = {
                       chemical_shift=(-2.0, 2.0), gain=(0.3, 40.0), read_noise=(0.0, 8.0),
                       noise_correlation=(0.0, 0.9), correlated_fraction=0.5, dark_offset=(-2.0, 2.0),
                       artefacts=True, elnes=True, valence_white_lines=True, white_line_strength=(0.3, 1.6),
-                      composition="compound", visibility_width=30.0, t_lambda=(0.03, 1.5), t_lambda_log=True),
+                      composition="compound", visibility_width=30.0, t_lambda=(0.03, 1.5), t_lambda_log=True,
+                      exelfs=True),
     "basic": dict(jump_ratio=(0.2, 1.5), instrument_shift=(-5.0, 5.0), dispersion_error=0.0,
                   chemical_shift=(-2.0, 2.0), gain=(0.8, 1.25), read_noise=(0.0, 3.0), noise_correlation=0.0,
                   correlated_fraction=0.0, dark_offset=0.0, artefacts=False, elnes=False,
                   valence_white_lines=False, white_line_strength=(0.3, 2.0), composition="independent",
-                  visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False),
+                  visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False, exelfs=False),
 }
 
 
@@ -141,6 +142,7 @@ def core_loss(
     composition=None,
     visibility_width=None,
     elnes_contrast=(0.5, 2.0),
+    exelfs=None,
 ):
     """Simulate ``n`` core-loss spectra of the given elements.
 
@@ -209,6 +211,10 @@ def core_loss(
         Scale of the ELNES peak heights (log-uniform, geometric mean 1 by default): sharpness and
         height of pi* and sigma* peaks vary with crystallinity, orientation (anisotropic pi*) and
         collection angle.
+    exelfs : bool
+        Extended fine structure (EXELFS) on K and L3 edges from 35 eV above the onset: one or two
+        damped shells ``a (k0/k) sin(2 k R + phi) exp(-2 sigma^2 (k^2 - k0^2))`` (R 1.8-3.2 A,
+        2-8 % at 50 eV), so real-like tails no longer follow a pure power law.
     valence_white_lines : bool
         L2,3 white lines of K, Ca and Sc-Cu from a drawn formal valence (hole count, L3:L2 area
         ratio, crystal-field doublets for d0/d1); ``params["valence"]`` (-1 = not a 3d-row element)
@@ -246,6 +252,7 @@ def core_loss(
     dark_offset = pre["dark_offset"] if dark_offset is None else dark_offset
     artefacts = pre["artefacts"] if artefacts is None else bool(artefacts)
     elnes = pre["elnes"] if elnes is None else bool(elnes)
+    exelfs = pre["exelfs"] if exelfs is None else bool(exelfs)
     valence_white_lines = pre["valence_white_lines"] if valence_white_lines is None else bool(valence_white_lines)
     white_line_strength = pre["white_line_strength"] if white_line_strength is None else white_line_strength
     composition = pre["composition"] if composition is None else composition
@@ -409,6 +416,8 @@ def core_loss(
                     bonding[rows[sel], j] = ti
                 else:
                     _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng)
+                if exelfs and sub in ("K", "L3", "L2,3"):
+                    R.exelfs(sig_el, np.flatnonzero(ok), ch_f[ok], dispersion, rng)
             # nominal channel of this onset
             e_nom = energy_offset + (onset + e_shift - energy_offset + shift[rows]) / (1.0 - eps[rows])
             ch_nom = np.round((e_nom - energy_offset) / dispersion).astype(np.int64)
