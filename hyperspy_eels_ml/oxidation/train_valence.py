@@ -57,8 +57,6 @@ def sample_fractions(rng, n, valences):
     F = np.zeros((n, k))
     kind = rng.choice(3, n, p=[0.35, 0.30, 0.35])
     ox = [i for i, v in enumerate(valences) if v > 0]
-    if len(ox) < 2:  # e.g. Ni (Ni0, Ni2+): binary mixtures instead
-        kind = np.where(kind == 2, 1, kind)
     for i in range(n):
         if kind[i] == 0:
             F[i, rng.integers(k)] = 1.0
