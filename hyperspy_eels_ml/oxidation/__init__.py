@@ -13,7 +13,8 @@
 """
 
 from .classifier import OxidationClassifier
-from .classify import OxidationResult, OxidationResults, available_models, classify_oxidation
+from .classify import available_models, classify_oxidation
+from .result import OxidationResult, OxidationResults
 from .preprocess import FeatureSpec
 from .valence import ValenceModel
 

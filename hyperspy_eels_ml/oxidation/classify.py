@@ -11,7 +11,7 @@ Pipeline (the same feature code as training, see
            --> OxidationResult (probabilities, labels, mean valence, edge position, mask)
 
 Lazy input gives lazy output (nothing is computed at call time); each dask
-worker loads a shipped or saved model once (:func:`~hyperspy_eels_ml._shared.get_cached`).
+worker loads a shipped or saved model once per file version (``_shared.cache.get_cached_file``).
 """
 
 from __future__ import annotations
@@ -26,28 +26,24 @@ import dask.array as da
 import numpy as np
 
 from .._shared import (
-    EmptySignalError,
     EnergyAxisError,
     EnergyRangeError,
     check_finite_block,
-    compute,
-    get_cached,
     navigation_map,
     per_pixel_spectra,
     record_provenance,
-    to_eager,
     validate_eels,
 )
 from .._shared.batch import map_spectra
 from .._shared.exceptions import ParameterError
 from .classifier import OxidationClassifier, _edge_key, prepare_arrays
 from .preprocess import FeatureSpec, extract_features
+from .result import _EDGE_NAMES, OxidationResult, OxidationResults
 from .valence import ValenceModel, compounds_for
 
 __all__ = ["classify_oxidation", "OxidationResult", "OxidationResults", "available_models"]
 
 _MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models")
-_EDGE_NAMES = {"L23": "L2,3", "OK": "O K"}
 
 
 # ----------------------------------------------------------------------------
@@ -216,157 +212,6 @@ def _classify_block(x, transport, energy, spec_json, min_snr, remove_background)
     if valid.any():
         out[valid, :nc] = clf.predict_proba_features(f[valid])
     return out
-
-
-# ----------------------------------------------------------------------------
-# result
-# ----------------------------------------------------------------------------
-class OxidationResult:
-    """Result of :func:`classify_oxidation`.
-
-    Attributes
-    ----------
-    probabilities : hyperspy.signals.Signal1D
-        Class probabilities per pixel: the signal's navigation axes plus a signal
-        axis ``"class"`` (one channel per class, in the order of ``classes``);
-        NaN where masked.
-    classes : list of str
-        Class names, e.g. ``["Fe2+", "Fe3O4", "Fe3+"]``.
-    labels : hyperspy.signal.BaseSignal
-        Index into ``classes`` of the most probable class per pixel (an image for
-        a 2-D scan); ``-1`` where masked.
-    mean_valence : hyperspy.signal.BaseSignal
-        Probability-weighted valence (Fe3O4 counts as 8/3); NaN where masked.
-    edge_position : hyperspy.signal.BaseSignal
-        Energy (eV, on the signal's axis) of the edge maximum the spectrum was
-        aligned on: an apparent chemical-shift map (relative only, when the axis
-        is uncalibrated). NaN where masked.
-    snr : hyperspy.signal.BaseSignal
-        Edge maximum over the noise per model channel (after background removal).
-    mask : hyperspy.signal.BaseSignal
-        True where no class was assigned (edge SNR below ``min_snr``, edge not
-        found within ``max_shift``, or excluded by ``navigation_mask``).
-    fractions : hyperspy.signals.Signal1D
-        Valence models only: end-member fractions per pixel (signal axis
-        ``"end member"``, names in ``end_members``; sum 1; NaN where masked).
-    valence_uncertainty : hyperspy.signal.BaseSignal
-        Valence models only: half-width of the 68 % interval of ``mean_valence``.
-    calibration_used : hyperspy.signal.BaseSignal
-        Valence models only: True where the calibrated L3 onset (chemical
-        shift) entered the model.
-    n_masked, n_pixels : int
-        Number of masked pixels and of all pixels (dask scalars while lazy).
-    model_info : dict
-        Model source, file, sha256, variant, classes.
-    parameters : dict
-        Parameters of the call.
-    """
-
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
-
-    _SIGNALS = ("probabilities", "labels", "mean_valence", "edge_position", "snr", "mask")
-
-    def _signal_names(self):
-        extra = tuple(n for n in ("fractions", "valence_uncertainty", "calibration_used") if n in self.__dict__)
-        return self._SIGNALS + extra
-
-    @property
-    def is_lazy(self):
-        """Whether the result signals are lazy (not yet computed)."""
-        return bool(self.labels._lazy)
-
-    @property
-    def masked_fraction(self):
-        return float(self.n_masked) / max(int(self.n_pixels), 1)
-
-    def compute(self, show_progressbar=None):
-        """Compute every lazy part in one pass over the data (in place); returns self."""
-        if not self.is_lazy:
-            return self
-        names = self._signal_names()
-        sigs = [getattr(self, n) for n in names]
-        vals = compute(*[s.data for s in sigs], self.n_masked, show_progressbar=show_progressbar)
-        for name, sig, val in zip(names, sigs, vals):
-            setattr(self, name, to_eager(sig, val))
-        self.n_masked = int(vals[-1])
-        return self
-
-    def class_fractions(self):
-        """Fraction of the unmasked pixels labelled with each class (dict)."""
-        lab = np.asarray(self.labels.data if not self.is_lazy else self.labels.data.compute()).reshape(-1)
-        ok = lab >= 0
-        return {c: float(np.mean(lab[ok] == i)) if ok.any() else float("nan") for i, c in enumerate(self.classes)}
-
-    def plot(self, figsize=None, cmap="viridis"):
-        """Probability map per class, label map and mean-valence map (like Figs. 6-7 of del-Pozo-Bueno 2023).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        import matplotlib.pyplot as plt
-        from matplotlib.colors import BoundaryNorm, ListedColormap
-
-        res = self if not self.is_lazy else self.__class__(**self.__dict__).compute()
-        nc = len(res.classes)
-        prob = np.asarray(res.probabilities.data)
-        labels = np.asarray(res.labels.data)
-        val = np.asarray(res.mean_valence.data)
-        nav = res._nav_axes
-        fig, axs = plt.subplots(1, nc + 2, figsize=figsize or (3.3 * (nc + 2), 3.4), squeeze=False)
-        axs = axs[0]
-
-        def show(ax, img, **kw):
-            if img.ndim == 2:
-                extent = None
-                if len(nav) == 2:
-                    x, y = nav
-                    extent = [x.axis[0], x.axis[-1], y.axis[-1], y.axis[0]]
-                return ax.imshow(img, interpolation="nearest", extent=extent, **kw)
-            return ax.imshow(np.atleast_2d(img.reshape(-1)), aspect="auto", interpolation="nearest", **kw)
-
-        for i, c in enumerate(res.classes):
-            im = show(axs[i], prob[..., i], vmin=0, vmax=1, cmap=cmap)
-            axs[i].set_title(f"P({c})")
-            fig.colorbar(im, ax=axs[i], fraction=0.046)
-        base = plt.get_cmap("tab10")
-        cm = ListedColormap([(0.8, 0.8, 0.8, 1.0)] + [base(i) for i in range(nc)])
-        norm = BoundaryNorm(np.arange(-1.5, nc + 0.5), cm.N)
-        im = show(axs[nc], labels, cmap=cm, norm=norm)
-        cb = fig.colorbar(im, ax=axs[nc], ticks=np.arange(-1, nc), fraction=0.046)
-        cb.ax.set_yticklabels(["masked"] + list(res.classes))
-        axs[nc].set_title(f"labels ({int(res.n_masked)} masked)")
-        im = show(axs[nc + 1], val, cmap="plasma")
-        fig.colorbar(im, ax=axs[nc + 1], fraction=0.046)
-        axs[nc + 1].set_title("mean valence (formal charge)")
-        units = [getattr(a, "units", "") or "" for a in nav]
-        names = [getattr(a, "name", "") or "" for a in nav]
-        names = [n if isinstance(n, str) and n and "Undefined" not in n else ("x", "y")[i % 2]
-                 for i, n in enumerate(names)]
-        for ax in axs:
-            if labels.ndim == 2 and len(nav) == 2:
-                ax.set_xlabel(f"{names[0]} ({units[0]})" if units[0] else f"{names[0]} (pixels)")
-                ax.set_ylabel(f"{names[1]} ({units[1]})" if units[1] else f"{names[1]} (pixels)")
-            elif labels.ndim == 1:
-                ax.set_yticks([])
-                ax.set_xlabel(f"{names[0]} ({units[0]})" if nav and units[0] else "position (pixels)")
-            else:
-                ax.set_xticks([])
-                ax.set_yticks([])
-        el = res.model_info.get("element", "")
-        fig.suptitle(f"classify_oxidation: {el} {_EDGE_NAMES.get(res.model_info.get('edge'), 'L2,3 + O K')}")
-        fig.tight_layout()
-        return fig
-
-    def __repr__(self):
-        lazy = " (lazy)" if self.is_lazy else ""
-        masked = "" if self.is_lazy else f", {int(self.n_masked)} of {int(self.n_pixels)} pixels masked"
-        edge = self.model_info.get("edge")
-        edge = "L2,3 + O K" if edge == "both" else _EDGE_NAMES.get(edge, str(edge))
-        kind = self.model_info.get("kind") or ""
-        kind = f" ({kind})" if kind else ""
-        return f"<OxidationResult{lazy}: {self.model_info.get('element')} {edge}{kind} {self.classes}{masked}>"
 
 
 # ----------------------------------------------------------------------------
@@ -985,37 +830,3 @@ def _combine_edges(r1, r2, params):
     for s_ in (out.probabilities, out.labels, out.mean_valence, out.mask):
         record_provenance(s_, "classify_oxidation", out.parameters, models=out.model_info, dependencies=_DEPS)
     return out
-
-
-class OxidationResults(dict):
-    """Results of several elements from one pass (``element=["Fe", "Mn"]``): ``{element: OxidationResult}``."""
-
-    @property
-    def is_lazy(self):
-        return any(r.is_lazy for r in self.values())
-
-    def compute(self, show_progressbar=None):
-        """Compute every element's lazy parts in one pass over the data; returns self."""
-        lazy = [r for r in self.values() if r.is_lazy]
-        if not lazy:
-            return self
-        names = OxidationResult._signal_names
-        arrs = []
-        for r in lazy:
-            arrs += [getattr(r, n).data for n in names(r)] + [r.n_masked]
-        vals = compute(*arrs, show_progressbar=show_progressbar)
-        i = 0
-        for r in lazy:
-            for n in names(r):
-                setattr(r, n, to_eager(getattr(r, n), vals[i]))
-                i += 1
-            r.n_masked = int(vals[i])
-            i += 1
-        return self
-
-    def plot(self, **kw):
-        """One figure per element (dict of matplotlib Figures)."""
-        return {el: r.plot(**kw) for el, r in self.items()}
-
-    def __repr__(self):
-        return "<OxidationResults " + ", ".join(f"{el}: {r!r}" for el, r in self.items()) + ">"
