@@ -127,6 +127,7 @@ def real_benchmark(root):
         ass = assessable_matrix(lo, hi)[0]
         best = per_element(edge_evidence(g, lo, hi))
         cl = classical_calls(best)[0] & ass
+        support = np.nan_to_num(best["snr"][0], nan=-1) >= HYBRID_SNR
         truth_all = set(e["elements"])
         truth = {el for el in truth_all if ass[LABELS.index(el)]}
         rows.append(dict(file=name, nav=tuple(s.data.shape[:-1]), window=(energy[0], energy[-1]),
@@ -134,7 +135,8 @@ def real_benchmark(root):
                          not_assessable=sorted(truth_all - truth), reported_na=sorted(
                              set(r.not_assessable) & (truth_all - truth)),
                          ours=set(r.elements), ours_sum=set(rs.elements),
-                         classical={LABELS[j] for j in np.flatnonzero(cl)}, seconds=dt))
+                         classical={LABELS[j] for j in np.flatnonzero(cl)},
+                         hybrid={el for el in rs.elements if support[LABELS.index(el)]}, seconds=dt))
     return rows, skipped
 
 
@@ -148,22 +150,27 @@ def _fmt(found, truth):
 def print_real(rows, skipped):
     print("\n## Real spectra (dev, ../shared/data): found/expected (+ false positives), C dropped\n")
     print("| file | nav | window (eV) | eV/ch | expected (assessable) | ours | ours (sum spectrum) | classical "
-          "(sum spectrum) | not assessable (reported) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "(sum spectrum) | hybrid (sum spectrum) | not assessable (reported) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['file'][:48]} | {r['nav'] or '1'} | {r['window'][0]:.0f}-{r['window'][1]:.0f} | "
+        print(f"| {r['file'][-40:]} | {r['nav'] or '1'} | {r['window'][0]:.0f}-{r['window'][1]:.0f} | "
               f"{r['dispersion']:.3g} | {','.join(sorted(r['truth']))} | {_fmt(r['ours'], r['truth'])} | "
               f"{_fmt(r['ours_sum'], r['truth'])} | {_fmt(r['classical'], r['truth'])} | "
+              f"{_fmt(r['hybrid'], r['truth'])} | "
               f"{','.join(r['not_assessable']) or '-'} ({','.join(r['reported_na']) or '-'}) |")
     for name, why in skipped:
-        print(f"| {name[:48]} | not analysed: {why} |||||||")
+        print(f"| {name[-40:]} | not analysed: {why} ||||||||")
     if rows:
         print("\n| method | micro-F1 | weighted F1 | exact match | files |")
         print("|---|---|---|---|---|")
         for key, label in (("ours", "identify_elements (SI rule)"), ("ours_sum", "identify_elements (sum spectrum)"),
-                           ("classical", "classical edge-jump (sum spectrum)")):
+                           ("classical", "classical edge-jump (sum spectrum)"),
+                           ("hybrid", f"hybrid: ours (sum) with evidence SNR >= {HYBRID_SNR:g}")):
             m, w, x = scores(rows, key)
             print(f"| {label} | {m:.2f} | {w:.2f} | {x:.2f} | {len(rows)} |")
+
+
+HYBRID_SNR = 3.0
 
 
 def sim_benchmark(n=3000, seed=424242):
@@ -178,8 +185,11 @@ def sim_benchmark(n=3000, seed=424242):
     p[b["assessable"] == 0] = 0.0
     best = per_element(edge_evidence(b["counts_grid"], b["lo"], b["hi"]))
     cl = (classical_calls(best) & (b["assessable"] > 0)).astype(float)
+    # hybrid candidate: a network call needs some physical support (evidence SNR >= HYBRID_SNR)
+    hy = ((p >= 0.5) & (np.nan_to_num(best["snr"], nan=-1) >= HYBRID_SNR)).astype(float)
     out = {"ours": metrics(p, b["y"], b["mask"], b["present"]), "ece": ece(p, b["y"], b["mask"]),
-           "classical": metrics(cl, b["y"], b["mask"], b["present"])}
+           "classical": metrics(cl, b["y"], b["mask"], b["present"]),
+           "hybrid": metrics(hy, b["y"], b["mask"], b["present"])}
     return out
 
 
@@ -187,15 +197,17 @@ def print_sim(res):
     print("\n## Simulated held-out spectra (fresh seed), threshold 0.5 on calibrated probabilities\n")
     print("| method | micro-F1 | weighted F1 (no C) | exact match (no C) | missed present below visibility |")
     print("|---|---|---|---|---|")
-    for k in ("ours", "classical"):
+    for k in ("ours", "classical", "hybrid"):
         m = res[k]
         print(f"| {k} | {m['micro_f1']:.3f} | {m['weighted_f1_no_C']:.3f} | {m['exact_match_no_C']:.3f} | "
               f"{m['missed_present_fraction_below_visibility']:.2f} |")
     print(f"\nECE (ours, calibrated): {res['ece']:.3f}\n")
-    print("| family | F1 ours | F1 classical | positives |")
-    print("|---|---|---|---|")
+    print("| family | F1 ours | precision ours | recall ours | F1 classical | F1 hybrid | positives |")
+    print("|---|---|---|---|---|---|---|")
     for f, v in res["ours"]["per_family"].items():
-        print(f"| {f} | {v['f1']:.3f} | {res['classical']['per_family'][f]['f1']:.3f} | {v['positives']} |")
+        print(f"| {f} | {v['f1']:.3f} | {v['precision']:.3f} | {v['recall']:.3f} | "
+              f"{res['classical']['per_family'][f]['f1']:.3f} | {res['hybrid']['per_family'][f]['f1']:.3f} | "
+              f"{v['positives']} |")
 
 
 def speed(n_side=256, channels=1024, million=False):
@@ -229,6 +241,8 @@ def speed(n_side=256, channels=1024, million=False):
     print("|---|---|---|---|---|---|---|")
     for side, n, dt, sps, rss, grow, ch in results:
         print(f"| {side}x{side}x{channels} | {n} | {dt:.1f} | {sps:.0f} | {rss:.0f} | {grow:.0f} | {ch:.0f} |")
+    return [dict(zip(("side", "n", "seconds", "spectra_per_s", "peak_rss_mb", "rss_growth_mb", "chunk_mb"), r))
+            for r in results]
 
 
 def main(argv=None):
@@ -237,19 +251,31 @@ def main(argv=None):
     ap.add_argument("--no-sim", action="store_true")
     ap.add_argument("--million", action="store_true")
     ap.add_argument("--n-sim", type=int, default=3000)
+    ap.add_argument("--json", help="also write the results to this JSON file")
     a = ap.parse_args(argv)
     import hyperspy_eels_ml  # noqa: F401
 
     root = data_dir()
+    report = {}
     if os.path.isdir(root):
         rows, skipped = real_benchmark(root)
         print_real(rows, skipped)
+        report["real"] = {
+            "files": [{k: (sorted(v) if isinstance(v, set) else v) for k, v in r.items()} for r in rows],
+            "not_analysed": [{"file": n, "reason": w} for n, w in skipped],
+            "scores_C_dropped": {k: dict(zip(("micro_f1", "weighted_f1", "exact_match"), scores(rows, k)))
+                                 for k in ("ours", "ours_sum", "classical", "hybrid")} if rows else {}}
     else:
         print(f"no real data at {root}: real-spectra table skipped", file=sys.stderr)
     if not a.no_sim:
-        print_sim(sim_benchmark(a.n_sim))
+        res = sim_benchmark(a.n_sim)
+        print_sim(res)
+        report["simulated"] = res
     if not a.no_speed:
-        speed(million=a.million)
+        report["speed"] = speed(million=a.million)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1, default=float)
 
 
 if __name__ == "__main__":

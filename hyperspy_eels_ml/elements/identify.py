@@ -39,7 +39,7 @@ from .evidence import edge_evidence, edge_groups, per_element
 from .network import MODEL_PATH, load_network
 from .preprocess import DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, assessable_matrix, preprocess_block
 
-__all__ = ["identify_elements", "ElementsResult", "Explanation", "FLAGS"]
+__all__ = ["identify_elements", "ElementsResult", "Explanation", "FLAGS", "select_elements"]
 
 N_EL = len(LABELS)
 Z_OFFSET = 4  # Be
@@ -226,32 +226,34 @@ def identify_elements(
 
     out = map_spectra(v.data, func, _N_OUT, np.float32, aligned=aligned, mask=v.mask, block_size=block_size,
                       energy=v.energy, model_path=model_path, tolerance=tolerance)
+    out = out.reshape(tuple(v.navigation_shape) + (_N_OUT,))  # a single spectrum: (5*80+2,), not (1, ...)
     lazy = v.lazy if lazy_output is None else lazy_output
     if not lazy:
         (out,) = compute(out, show_progressbar=show_progressbar)
     parent = v.signal
-    sig = {}
-    for name, sl, title, q in (("probabilities", _P, "Element probabilities", "probability"),
-                               ("assessable", _A, "Elements assessable", "assessable"),
-                               ("snr", _S, "Edge signal-to-noise ratio", "SNR"),
-                               ("jump_ratio", _J, "Edge jump ratio", "jump ratio"),
-                               ("measured_onset", _O, "Measured edge onset", "eV")):
-        s_ = per_pixel_spectra(parent, out[..., sl], _z_axis(), title, quantity=q)
-        s_.metadata.set_item("hyperspy_eels_ml.labels", list(LABELS))
-        sig[name] = s_
-    window = out[..., -2:]
     params = dict(threshold=threshold, navigation_mask=navigation_mask is not None,
                   energy_calibrated=energy_calibrated, low_loss=low_loss is not None, min_area=min_area,
                   model=model_path, tolerance=tolerance)
     models = {"elements_cnn": {"path": model_path, "sha256": file_sha256(model_path),
                                "created": net.meta.get("created")}}
-    for s_ in sig.values():
-        record_provenance(s_, "identify_elements", params, models=models)
-    probs = sig["probabilities"]
-    present = per_pixel_spectra(parent, (out[..., _P] >= threshold), _z_axis(), "Elements present",
-                                quantity="present")
-    present.metadata.set_item("hyperspy_eels_ml.labels", list(LABELS))
-    record_provenance(present, "identify_elements", params, models=models)
+    sig = {}
+    provenance = None
+    for name, data, title, q in (("probabilities", out[..., _P], "Element probabilities", "probability"),
+                                 ("present", out[..., _P] >= threshold, "Elements present", "present"),
+                                 ("assessable", out[..., _A], "Elements assessable", "assessable"),
+                                 ("snr", out[..., _S], "Edge signal-to-noise ratio", "SNR"),
+                                 ("jump_ratio", out[..., _J], "Edge jump ratio", "jump ratio"),
+                                 ("measured_onset", out[..., _O], "Measured edge onset", "eV")):
+        s_ = per_pixel_spectra(parent, data, _z_axis(), title, quantity=q)
+        if provenance is None:  # versions etc. gathered once
+            record_provenance(s_, "identify_elements", params, models=models)
+            provenance = s_.metadata.get_item("hyperspy_eels_ml").as_dictionary()
+        else:
+            s_.metadata.set_item("hyperspy_eels_ml", dict(provenance))
+        s_.metadata.set_item("hyperspy_eels_ml.labels", list(LABELS))
+        sig[name] = s_
+    window = out[..., -2:]
+    probs, present = sig["probabilities"], sig["present"]
     nav_shape = v.navigation_shape
     return ElementsResult(
         probabilities=probs, present=present, assessable=sig["assessable"],
@@ -260,6 +262,39 @@ def identify_elements(
         _navigation_shape=nav_shape, _signal=signal, _shift=shift, _tolerance=tolerance,
         _mask=v.mask,
     )
+
+
+def select_elements(present, min_area):
+    """Elements present over one connected region of at least ``min_area`` pixels.
+
+    Parameters
+    ----------
+    present : numpy.ndarray of bool
+        ``navigation_shape + (80,)`` per-pixel calls.
+    min_area : int
+        Minimum size of the largest connected region (8-connected in 2-D,
+        consecutive pixels in 1-D, full connectivity in higher dimensions).
+
+    Returns
+    -------
+    list of str
+    """
+    from scipy import ndimage
+
+    present = np.asarray(present, bool)
+    nav = present.shape[:-1]
+    if len(nav) == 0:
+        return [LABELS[j] for j in np.flatnonzero(present)]
+    structure = np.ones((3,) * len(nav), bool)
+    out = []
+    for j in range(present.shape[-1]):
+        col = present[..., j]
+        if col.sum() < min_area:
+            continue
+        lab, nlab = ndimage.label(col, structure=structure)
+        if nlab and np.bincount(lab.ravel())[1:].max() >= min_area:
+            out.append(LABELS[j])
+    return out
 
 
 @dataclass
@@ -367,25 +402,12 @@ class ElementsResult(LazyResult):
         :func:`identify_elements`), which rejects isolated false positives
         while keeping small particles that a 1 %-of-pixels rule would drop.
         """
-        from scipy import ndimage
-
         p, a, analysed = self._element_table()
-        n_an = int(analysed.sum())
-        pres = (np.nan_to_num(p, nan=-1.0) >= self.threshold)
+        pres = np.nan_to_num(p, nan=-1.0) >= self.threshold
         if self._nav_ndim == 0:
             return [LABELS[j] for j in np.flatnonzero(pres[0])]
-        need = self.min_area or self._default_min_area(n_an)
-        shape = self.navigation_shape
-        out = []
-        structure = np.ones((3,) * len(shape), bool) if len(shape) <= 3 else None
-        for j in range(N_EL):
-            col = pres[:, j]
-            if col.sum() < need:
-                continue
-            lab, nlab = ndimage.label(col.reshape(shape), structure=structure)
-            if nlab and np.bincount(lab.ravel())[1:].max() >= need:
-                out.append(LABELS[j])
-        return out
+        need = self.min_area or self._default_min_area(int(analysed.sum()))
+        return select_elements(pres.reshape(self.navigation_shape + (N_EL,)), need)
 
     @property
     def not_assessable(self):

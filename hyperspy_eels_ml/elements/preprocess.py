@@ -172,6 +172,9 @@ def usable_window(data, energy):
     if low.size > 12:
         m = int(low[-1]) + 1
         seg = np.abs(data[:, : m + 6].astype(np.float64)) + 1e-9
+        # channels already cut (fill/dark) must not look like a step: hold the first usable value
+        first = np.take_along_axis(seg, np.clip(a, 0, seg.shape[1] - 1)[:, None], 1)
+        seg = np.where(np.arange(seg.shape[1])[None, :] < a[:, None], first, seg)
         k = 5
         from numpy.lib.stride_tricks import sliding_window_view
 

@@ -10,13 +10,14 @@ Resumable, checkpointed steps on 2 CPU cores (fixed seeds)::
     # 3. per-element Platt calibration on held-out shards 0-1, metrics on 2-3, export + model card
     python -m hyperspy_eels_ml.elements.train finalize WORK
 
-``fit`` uses each new shard once (on-the-fly data, no overfitting to a fixed
-set); when the shard writer is behind it replays a random earlier shard
-instead of waiting. Loss: binary cross-entropy on logits, masked by the loss
+``fit`` always takes the least-used shard, so every new shard is used as soon
+as it is written (on-the-fly data) and, when the shard writers are behind,
+replays are spread evenly instead of waiting. Loss: binary cross-entropy on logits, masked by the loss
 mask of :mod:`~hyperspy_eels_ml.elements.simulate` (ambiguous / not-assessable
 labels ignored). Adam, learning rate 1e-3, cosine decay to 5e-5 over
-``--total-shards`` (``--lr-from`` restarts the cosine, e.g. for a second phase
-on a newer simulator, continuing from the checkpoint).
+``--total-shards`` or ``--minutes``, whichever ends first (``--lr-from``
+restarts the cosine, e.g. for a second phase on a newer simulator, continuing
+from the checkpoint).
 """
 
 from __future__ import annotations
@@ -80,21 +81,30 @@ def fit(work, total_shards, minutes, seed=SEED, lr_from=0, lr0=LR0):
         model = build_keras_model(seed)
         model.compile(optimizer=keras.optimizers.Adam(LR0), loss=loss)
     rng = np.random.default_rng(seed + state["done"])
-    t_end = time.time() + 60 * minutes
+    t_start = time.time()
+    t_end = t_start + 60 * minutes
     while state["done"] < total_shards and time.time() < t_end:
         shards = _shards(os.path.join(work, "train"))
         i = state["done"]
-        path = os.path.join(work, "train", f"shard_{i:05d}.npz")
-        if path not in shards:
-            older = [s for s in shards if s < path]
-            if not older:
-                time.sleep(10)
-                continue
-            path = str(rng.choice(older))
+        if not shards:
+            time.sleep(10)
+            continue
+        # the least-used shard (new shards first; replays spread evenly when the writers are behind)
+        if "uses" not in state:  # checkpoints of older runs: count the uses from the history
+            state["uses"] = {}
+            for h_ in state["history"]:
+                state["uses"][h_["shard"]] = state["uses"].get(h_["shard"], 0) + 1
+        uses = state["uses"]
+        n_min = min(uses.get(os.path.basename(p), 0) for p in shards)
+        fresh = [p for p in shards if uses.get(os.path.basename(p), 0) == n_min]
+        path = str(fresh[int(rng.integers(len(fresh)))])
+        if n_min > 0:
             state["replayed"] += 1
+        uses[os.path.basename(path)] = uses.get(os.path.basename(path), 0) + 1
         t0 = time.time()
         d = _load(path)
-        frac = min(max(i - lr_from, 0) / max(total_shards - lr_from - 1, 1), 1.0)
+        # cosine over shards or over the time budget, whichever runs out first
+        frac = min(max(max(i - lr_from, 0) / max(total_shards - lr_from - 1, 1), (t0 - t_start) / (60 * minutes)), 1.0)
         lr = LR_MIN + 0.5 * (lr0 - LR_MIN) * (1 + np.cos(np.pi * frac))
         model.optimizer.learning_rate.assign(lr)
         yt = np.concatenate([d["y"], d["mask"]], axis=1).astype(np.float32)
@@ -250,8 +260,7 @@ def finalize(work, out=MODEL_PATH):
 
     from ..simulation.edges import edge_table
     from .._shared.signals import dependency_versions
-    from .simulate import (CHEMICAL_SHIFT, COUNTS, DISPERSION_P, DISPERSIONS, GROUP, INSTRUMENT_SHIFT, JUMP_RATIO,
-                           simulator_options)
+    from .simulate import DISPERSION_P, DISPERSIONS, GROUP, INSTRUMENT_SHIFT, simulator_options
 
     meta = {
         "name": "elements_cnn",
@@ -263,8 +272,8 @@ def finalize(work, out=MODEL_PATH):
         "n_parameters": net.n_parameters,
         "input": "1 eV grid 0-3071 eV; channels I/max, arcsinh(20 dlnI/dE) (2 eV Gaussian smoothing), window mask",
         "ranges": {"dispersion_eV_per_channel": [0.05, 2.0], "window_eV": [50, 3100], "min_window_eV": 100,
-                   "instrument_shift_eV": list(INSTRUMENT_SHIFT), "chemical_shift_eV": list(CHEMICAL_SHIFT),
-                   "jump_ratio_strongest_edge": list(JUMP_RATIO), "counts_brightest_channel": list(COUNTS),
+                   "instrument_shift_eV": list(INSTRUMENT_SHIFT),
+                   "other_ranges": "simulation.core_loss realistic defaults (see its docstring)",
                    "training_dispersions": DISPERSIONS.tolist(), "training_dispersion_p": DISPERSION_P.tolist()},
         "recipe": {"training_script": "python -m hyperspy_eels_ml.elements.train fit WORK; ... finalize WORK",
                    "seed": SEED, "heldout_seed_base": HELDOUT_SEED_BASE, "batch": BATCH, "lr": [LR0, LR_MIN],

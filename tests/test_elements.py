@@ -1,0 +1,259 @@
+"""identify_elements: shipped model, preprocessing, assessable logic, SI rule, lazy/eager/distributed, API."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import hyperspy_eels_ml as hem
+from hyperspy_eels_ml.elements import LABELS, identify_elements
+from hyperspy_eels_ml.elements.identify import select_elements
+from hyperspy_eels_ml.elements.network import MODEL_PATH, load_network
+from hyperspy_eels_ml.elements.preprocess import assessable_matrix, preprocess_block, usable_window
+
+
+def _sim_signal(elements=("O", "Fe"), shape=(), offset=450.0, dispersion=0.5, size=1000, seed=0, amounts=None,
+                counts=(2e4, 5e4)):
+    """A simulated EELS signal (basic realism: clean, for API tests) of the given elements."""
+    from exspy.signals import EELSSpectrum
+
+    from hyperspy_eels_ml.simulation.core_loss import core_loss
+
+    n = int(np.prod(shape)) if shape else 1
+    amt = np.ones(len(elements)) if amounts is None else amounts
+    b = core_loss(n, list(elements), energy_offset=offset, dispersion=dispersion, size=size, amounts=amt,
+                  counts=counts, jump_ratio=(0.5, 1.0), rng=seed, realism="basic")
+    s = EELSSpectrum(b.spectra.reshape(tuple(shape) + (size,)))
+    ax = s.axes_manager.signal_axes[0]
+    ax.units, ax.scale, ax.offset, ax.name = "eV", dispersion, offset, "Energy loss"
+    return s
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_network()
+
+
+# --- shipped model ----------------------------------------------------------------------------
+def test_shipped_model_meets_floors_on_fresh_simulations(net):
+    """Fresh realistic simulations (a seed never used in training/calibration): F1 and calibration floors."""
+    from hyperspy_eels_ml.elements.simulate import training_batch
+    from hyperspy_eels_ml.elements.train import ece, metrics
+
+    b = training_batch(128, 31337)
+    p = net.predict_proba(b["x"].astype(np.float32))
+    m = metrics(p, b["y"], b["mask"], b["present"])
+    assert m["micro_f1"] >= 0.45, m
+    assert ece(p, b["y"], b["mask"]) <= 0.05
+
+
+def test_model_card_matches_the_shipped_model(net):
+    import json
+
+    with open(MODEL_PATH.replace(".npz", ".json")) as f:
+        card = json.load(f)
+    assert card["labels"] == list(LABELS) and len(LABELS) == 80
+    assert card["heldout_simulated"]["ece_calibrated"] <= 0.05
+    assert card["n_parameters"] == net.n_parameters
+    assert 3e5 <= net.n_parameters <= 2e6
+
+
+def test_tampered_or_corrupt_model_file_is_refused(tmp_path):
+    bad = tmp_path / "m.npz"
+    with np.load(MODEL_PATH, allow_pickle=False) as f:
+        d = {k: f[k] for k in f.files}
+    d["net_w_dense"] = d["net_w_dense"] * 1.01  # plausible-looking but modified weights
+    np.savez(bad, **d)
+    with pytest.raises(hem.ModelFileError, match="probe"):
+        load_network(str(bad))
+    d["net_w0"] = d["net_w0"][:2]
+    np.savez(bad, **d)
+    with pytest.raises(hem.ModelFileError, match="shape"):
+        load_network(str(bad))
+    trunc = tmp_path / "t.npz"
+    trunc.write_bytes(open(MODEL_PATH, "rb").read()[:1000])
+    with pytest.raises(hem.ModelFileError):
+        load_network(str(trunc))
+
+
+def test_model_round_trip(tmp_path, net):
+    from hyperspy_eels_ml.elements.network import export_npz
+
+    probe = np.random.default_rng(0).random((3, 3072, 3)).astype(np.float32)
+    out = tmp_path / "copy.npz"
+    export_npz(str(out), net.arrays, net.labels, net.calib_a, net.calib_b, net.meta, probe)
+    again = load_network(str(out))
+    np.testing.assert_allclose(again.predict_proba(probe), net.predict_proba(probe), rtol=1e-5, atol=1e-6)
+
+
+# --- preprocessing, assessable ------------------------------------------------------------------
+def test_usable_window_cuts_fill_corrupt_and_splice():
+    e = 100.0 + np.arange(800) * 0.5
+    y = 1e5 * (e / 100.0) ** -3
+    y[:10] = 0.0  # dark/fill channels
+    y[-6:] = -1.0  # fill at the end
+    y[-7] = 50 * y[-8]  # one corrupt channel before it
+    spliced = y.copy()
+    spliced[10:150] *= 40.0  # low loss recorded with another gain up to 175 eV
+    a, b, why = usable_window(np.stack([y, spliced]), e)
+    assert a[0] == 10 and b[0] == 800 - 7
+    assert 150 <= a[1] <= 165
+    assert any("spliced" in w for w in why) and any("fill" in w for w in why)
+
+
+def test_rebinning_conserves_counts_for_any_dispersion():
+    for d in (0.05, 0.3, 1.0, 2.0):
+        e = 400.0 + d * np.arange(int(600 / d))
+        y = (1e4 * (e / 400.0) ** -3)[None, :]
+        _, g, lo, hi, _ = preprocess_block(y, e)
+        assert lo[0] <= 401 and hi[0] >= 400 + 600 - d - 1.5
+        # only whole 1 eV bins inside the window are kept: at most ~1 eV of counts lost at each end
+        lost = y.sum() - g.sum()
+        assert -1e-5 * y.sum() <= lost <= 2.5 * y.max() / d
+        np.testing.assert_allclose(g[0, 500], y[0, np.abs(e - 500).argmin()] / d, rtol=0.02)
+
+
+def test_assessable_rule():
+    ass = assessable_matrix(np.array([400.0]), np.array([760.0]))[0]
+    have = {LABELS[j] for j in np.flatnonzero(ass)}
+    assert {"O", "Mn", "Fe", "Ti", "Cr"} <= have
+    assert not {"Si", "La", "Cu", "C", "Al", "Ni"} & have  # no Major edge in 410-730 eV
+    assert not assessable_matrix(np.array([400.0]), np.array([700.0]))[0][LABELS.index("Fe")]  # L3 708 eV
+    # 10 eV / 30 eV margins: O K (532 eV) not assessable in a window ending at 550 eV
+    assert not assessable_matrix(np.array([400.0]), np.array([550.0]))[0][LABELS.index("O")]
+
+
+def test_not_assessable_on_a_cropped_window():
+    s = _sim_signal(("O", "Fe", "La"), offset=450, size=800)  # 450-850 eV: La M4,5 (832) within 30 eV of the end
+    r = identify_elements(s, show_progressbar=False)
+    na = set(r.not_assessable)
+    assert {"La", "Si", "C", "Cu"} <= na
+    assert "O" not in na and "Fe" not in na
+    p = r.probabilities.data
+    assert np.isnan(p[LABELS.index("La")]) and np.isfinite(p[LABELS.index("O")])
+    assert "La" not in r.elements
+
+
+# --- SI rule --------------------------------------------------------------------------------------
+def test_connected_area_rule_keeps_a_small_particle_and_drops_scattered_pixels():
+    """Better than a 1 %-of-pixels rule both ways."""
+    pres = np.zeros((64, 64, 80), bool)
+    fe, ni = LABELS.index("Fe"), LABELS.index("Ni")
+    pres[10:14, 20:23, fe] = True  # 12-pixel particle: 0.3 % of the pixels, below a 1 % rule
+    pres[::4, ::4, ni] = True  # 256 isolated false positives (6 % of the pixels, above a 1 % rule)
+    assert select_elements(pres, 9) == ["Fe"]
+
+
+# --- API: eager/lazy/distributed, nothing mutated, metadata --------------------------------------
+def test_line_scan_lazy_equals_eager_and_input_untouched():
+    s = _sim_signal(("O", "Fe"), shape=(6,), seed=3)
+    before = s.data.copy()
+    r = identify_elements(s, show_progressbar=False)
+    rl = identify_elements(s.as_lazy(), show_progressbar=False)
+    assert rl.is_lazy and rl.probabilities._lazy
+    rl.compute()
+    np.testing.assert_allclose(np.nan_to_num(rl.probabilities.data, nan=-1),
+                               np.nan_to_num(r.probabilities.data, nan=-1), atol=1e-6)
+    assert r.elements == rl.elements
+    np.testing.assert_array_equal(s.data, before)
+    assert not s.metadata.has_item("Sample.elements")
+    assert r.probabilities.data.shape == (6, 80)
+    assert r.probabilities.axes_manager.signal_axes[0].offset == 4  # Z axis, Be = 4
+
+
+def test_distributed_equals_local():
+    distributed = pytest.importorskip("distributed")
+    s = _sim_signal(("O", "Fe"), shape=(2, 3), seed=4).as_lazy()
+    local = identify_elements(s, show_progressbar=False).compute()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        dist = identify_elements(s, show_progressbar=False).compute()
+    np.testing.assert_allclose(np.nan_to_num(dist.probabilities.data, nan=-1),
+                               np.nan_to_num(local.probabilities.data, nan=-1), atol=1e-6)
+
+
+def test_to_metadata_then_create_model_adds_the_edges():
+    s = _sim_signal(("O", "Fe"), seed=5)
+    r = identify_elements(s, show_progressbar=False)
+    s.set_microscope_parameters(beam_energy=200, convergence_angle=10, collection_angle=30)
+    found = r.to_metadata(s)
+    assert set(found) == set(s.metadata.Sample.elements)
+    if found:
+        m = s.create_model(auto_background=True, GOS="hydrogenic")  # offline GOS (K, L edges)
+        names = " ".join(c.name for c in m)
+        for el in found:
+            assert el in names
+
+
+def test_explain_and_plot_return_evidence_and_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    s = _sim_signal(("O", "Fe"), seed=6)
+    r = identify_elements(s, show_progressbar=False)
+    ex = r.explain("Fe")
+    l23 = [e for e in ex.edges if e["edge"].startswith("L")][0]
+    assert l23["tabulated_onset"] == 708.0 and l23["in_window"]
+    assert abs(l23["measured_onset"] - 708.0) <= 15 and l23["snr"] > 5 and l23["jump_ratio"] > 0
+    assert "tabulated" in str(ex)
+    assert isinstance(r.plot(), Figure)
+    si = identify_elements(_sim_signal(("O", "Fe"), shape=(3, 4), seed=7), show_progressbar=False)
+    assert isinstance(si.plot(elements=["O", "Fe"]), Figure)
+    with pytest.raises(ValueError, match="Unknown element"):
+        r.explain("Xx")
+
+
+def test_flags_for_contamination_and_low_energy_calls():
+    from hyperspy_eels_ml.elements.identify import FLAGS
+
+    assert "contamination" in FLAGS["C"] and "artefact" in FLAGS["Ga"] and "grid" in FLAGS["Cu"]
+
+
+def test_vacuum_pixels_masked_never_classified():
+    s = _sim_signal(("O", "Fe"), shape=(2, 3), seed=8)
+    mask = np.zeros((2, 3), bool)
+    mask[0, 1] = True
+    s.data[0, 1] = np.nan  # NaN only in the masked pixel is accepted
+    r = identify_elements(s, navigation_mask=mask, show_progressbar=False)
+    assert np.isnan(r.probabilities.data[0, 1]).all()
+    assert np.isfinite(r.probabilities.data[1, 1, LABELS.index("O")])
+
+
+# --- bad input ----------------------------------------------------------------------------------
+def _narrow(make_eels):
+    return make_eels(n_channels=64, scale=1.0, offset=500.0)  # 64 eV window
+
+
+CASES = [
+    ("hyperspy Signal1D", lambda m: __import__("hyperspy.api").api.signals.Signal1D(m(n_channels=400).data), {},
+     hem.NotEELSSignalError, "set_signal_type"),
+    ("axis in nm", lambda m: m(n_channels=400, units="nm"), {}, hem.EnergyAxisError, "units 'nm'"),
+    ("window too narrow", _narrow, {}, hem.EnergyRangeError, "at least 100 eV"),
+    ("below 50 eV", lambda m: m(n_channels=100, offset=-60.0, scale=1.0), {}, hem.EnergyRangeError, "50-3100"),
+    ("dispersion 5 eV", lambda m: m(n_channels=100, scale=5.0), {}, hem.EnergyAxisError, "0.05-2"),
+    ("NaN", lambda m: _nan(m), {}, hem.NonFiniteDataError, "NaN"),
+    ("threshold 2", lambda m: m(n_channels=400), {"threshold": 2.0}, hem.ParameterError, "threshold"),
+    ("min_area 0", lambda m: m(n_channels=400), {"min_area": 0}, hem.ParameterError, "min_area"),
+    ("missing model", lambda m: m(n_channels=400), {"model": "/nonexistent/model.npz"}, hem.ModelFileError,
+     "model.npz"),
+]
+
+
+def _nan(make_eels):
+    s = make_eels(n_channels=400)
+    s.data[1, 2, 3] = np.nan
+    return s
+
+
+@pytest.mark.parametrize("make_signal, kwargs, exc, match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_identify_elements_faults(make_eels, check_fault, make_signal, kwargs, exc, match):
+    check_fault(hem.identify_elements, make_signal(make_eels), kwargs, exc, match)
+
+
+def test_method_is_attached():
+    s = _sim_signal(("O",), seed=9)
+    r = s.identify_elements(show_progressbar=False)
+    assert isinstance(r, hem.ElementsResult)
