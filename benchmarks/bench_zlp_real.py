@@ -175,6 +175,7 @@ def run_case(key, loader, gap, replicas, seed):
     row["dE1"] = [round(float(x), 3) for x in cl["dE1"]]
     row["dE_rule"] = [str(x) for x in r.model.diagnostics.get("dE_rule", [])]
     row["replicas"] = r.replica_report
+    row["epochs"] = int(r.model.diagnostics["epochs"])
     f = np.atleast_1d(np.asarray(r.flags.data))
     row["flagged"] = int((f != 0).sum())
     if gap is not None:

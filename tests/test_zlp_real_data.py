@@ -106,7 +106,7 @@ def test_mos2_short_range_fine_dispersion(shared_data):
         warnings.simplefilter("ignore")
         s.align_zero_loss_peak(subpixel=True, show_progressbar=False, print_stats=False)  # maximum at -0.2 eV
         r = s.subtract_zlp_nn(n_replicas=16, random_state=0, show_progressbar=False)
-    t = float(r.thickness.data)
+    t = float(np.asarray(r.thickness.data).ravel()[0])
     assert 0 < t < 3, t
     e = s.axes_manager.signal_axes[0].axis
     m = (e > 3) & (e < 8)

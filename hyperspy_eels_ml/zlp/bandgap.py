@@ -95,9 +95,11 @@ def eg_grid_for(lo, hi, dispersion):
 def default_window(result):
     """Band-gap fit window from the data: ``(lo, hi)`` in eV.
 
-    ``lo`` = the larger of 2 x the ZLP FWHM and half the smallest specimen ``dE1``
-    (the ZLP-dominated region, where the subtracted signal is least certain, is
-    kept to the start of the window, below any gap it can resolve); ``hi`` = where
+    ``lo`` = the larger of 2 x the ZLP FWHM and 0.8 x the smallest specimen
+    ``dE1``: below ``dE1`` the networks are fitted to the data, so an onset
+    there is absorbed into the ZLP and cannot be resolved (with a vacuum
+    reference ``dE1`` is where the specimen departs from the vacuum, i.e. the
+    onset itself, hence the 0.8); ``hi`` = where
     the pixel-averaged inelastic signal (smoothed) first reaches 30 % of its
     maximum between ``lo`` and ``min(lo + 8 eV, end of axis)``, at least
     ``lo + 1 eV`` and 8 channels.
@@ -109,7 +111,7 @@ def default_window(result):
     disp = v.dispersion
     spec = ~np.asarray(model.clusters["vacuum"], bool)
     d1 = np.asarray(model.clusters["dE1"], float)[spec] if spec.any() else np.asarray(model.clusters["dE1"])
-    lo = max(2 * model.fwhm, 0.5 * float(d1.min()), e[0])
+    lo = max(2 * model.fwhm, 0.8 * float(d1.min()), e[0])
     data = result.inelastic.data
     mean = data.reshape(-1, e.size).mean(axis=0)
     if isinstance(mean, da.Array):
@@ -195,7 +197,7 @@ def warn_unresolved(res):
     """Warn (naming the pixels) where the band-gap fit returned NaN."""
     r = np.atleast_1d(np.asarray(res.reason.data))
     lo, hi = res.energy_range
-    for code, text, hint in ((1, "the best gap lies at the edge of the search grid",
+    for code, text, hint in ((1, "the best gap lies at the edge of the search grid or below the window start",
                               "move energy_range so that it starts below the onset and ends above it"),
                              (2, "no resolved onset (not better than no onset by 3 sigma)",
                               "the gap may be outside the window, the signal too weak, or the ZLP tail "

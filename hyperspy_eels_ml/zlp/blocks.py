@@ -68,7 +68,7 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
     Returns (P, 8): Eg, Eg16, Eg84, b, b16, b84, reduced chi^2, reason; Eg and b
     are NaN where the reason is not 0 (2: the onset is not resolved, median
     improvement over "no onset" below ``MIN_DELTA_CHI2``; else 1: the fits of
-    most replicas end at the edge of the Eg grid).
+    most replicas end at the edge of the Eg grid or below the window start).
     """
     from .bandgap import MIN_DELTA_CHI2, fit_onset
 
@@ -92,6 +92,7 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
         wts = 1.0 / sd**2
         eg, bb, _, edge, chi2, dchi2 = fit_onset(Ew, I, np.broadcast_to(wts[None], I.shape), eg_grid, b_values,
                                                  full_output=True)
+        edge = edge | (eg < Ew[0])  # an onset below the window start is not resolved by this window
         q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
         qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
         reason = np.where(np.median(dchi2, axis=0) < MIN_DELTA_CHI2, 2, np.where(edge.mean(axis=0) > 0.5, 1, 0))

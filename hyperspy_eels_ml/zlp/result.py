@@ -227,15 +227,16 @@ class BandGapResult(_Lazy):
     chi2 : hyperspy.signal.BaseSignal
         Reduced chi^2 of the median replica's fit (goodness of fit per pixel).
     reason : hyperspy.signal.BaseSignal
-        0 = fitted, 1 = gap at the edge of the search grid, 2 = no resolved
-        onset (amplitude not significant) (see :attr:`reason_names`).
+        0 = fitted, 1 = gap at the edge of the search grid or below the
+        window start, 2 = no resolved onset (amplitude not significant) (see
+        :attr:`reason_names`).
     energy_range : tuple of float
         The fit window used.
     """
 
     _signals = ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper", "chi2", "reason")
     _signal_attributes = _signals
-    reason_names = {0: "fitted", 1: "gap at the edge of the search grid", 2: "no resolved onset"}
+    reason_names = {0: "fitted", 1: "gap at the grid edge or below the window", 2: "no resolved onset"}
 
     def __init__(self, energy_range=None, **signals):
         super().__init__(**signals)
