@@ -1,0 +1,46 @@
+"""Figures of docs/user_guide/elements.rst (real spectra from ../shared/data; skipped when absent).
+
+    python docs/make_elements_figures.py
+"""
+
+import os
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+warnings.filterwarnings("ignore")
+
+import hyperspy.api as hs  # noqa: E402
+
+import hyperspy_eels_ml  # noqa: E402,F401
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "_static", "elements")
+DATA = os.environ.get("HYPERSPY_EELS_ML_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    p = os.path.join(DATA, "elements", "exspy_pkg__coreloss_spectrum.msa")
+    if os.path.exists(p):
+        s = hs.load(p)
+        s.set_signal_type("EELS")
+        r = s.identify_elements(show_progressbar=False)
+        fig = r.plot(elements=sorted(set(r.elements) | {"Mn", "O"}))
+        fig.axes[0].set_title(f"exspy Mn/O spectrum: found {', '.join(r.elements) or 'nothing'}")
+        fig.savefig(os.path.join(OUT, "mn_o_spectrum.png"), dpi=110)
+        print(r.explain("Mn"))
+        print(r.explain("O"))
+    p = os.path.join(DATA, "elements", "exspy-demos__LSMO_STO_linescan.hspy")
+    if os.path.exists(p):
+        s = hs.load(p)
+        s.set_signal_type("EELS")
+        r = s.identify_elements(show_progressbar=False)
+        fig = r.plot(elements=["O", "Ti", "Mn", "La"])
+        fig.savefig(os.path.join(OUT, "lsmo_sto_linescan.png"), dpi=110)
+        print("LSMO/STO line scan:", r.elements, r.flags)
+
+
+if __name__ == "__main__":
+    main()
