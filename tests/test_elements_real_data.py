@@ -42,3 +42,15 @@ def test_lsmo_sto_line_scan_lazy_equals_eager(shared_data):
     assert r.probabilities.data.shape == (10, 80)
     # Sr (L3 1940 eV) has no edge in 395-906 eV: not assessable, never "absent"
     assert "Sr" in r.not_assessable and np.isnan(r.probabilities.data[:, LABELS.index("Sr")]).all()
+
+
+def test_identification_to_quantification_on_a_real_spectrum(shared_data):
+    """r.to_metadata(s) then s.create_model() holds the edges of the elements found (user-guide flow)."""
+    s = _load(shared_data, "elements/exspy_pkg__coreloss_spectrum.msa")
+    r = identify_elements(s, show_progressbar=False)
+    s.set_microscope_parameters(beam_energy=200, convergence_angle=10, collection_angle=30)
+    found = r.to_metadata(s)
+    assert {"Mn", "O"} <= set(found)
+    m = s.create_model(GOS="hydrogenic")  # offline GOS (K and L shells)
+    names = " ".join(c.name for c in m)
+    assert "Mn_L3" in names and "O_K" in names
