@@ -204,6 +204,20 @@ def _versions():
     return out
 
 
+def _white_lines_provenance():
+    """sha256 of the species table the generator read (``simulation/data/white_lines.json``) and the Fe/Mn ratios."""
+    import hashlib
+
+    from ..simulation.oxidation import white_line_parameters
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "simulation", "data", "white_lines.json")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    sp = white_line_parameters()["species"]
+    ratios = {k: sp[k]["ratio"][:2] for k in ("Mn2+", "Mn3+", "Mn4+", "Fe2+", "Fe3+") if k in sp}
+    return {"file": "simulation/data/white_lines.json", "sha256": digest, "L3_L2_area_ratio_mean_sigma": ratios}
+
+
 def build(name, out_dir=MODEL_DIR, verbose=True):
     """Train every variant of one recipe, evaluate it and write files + model card."""
     recipe = RECIPES[name]
@@ -222,6 +236,7 @@ def build(name, out_dir=MODEL_DIR, verbose=True):
                 "background": "50 % power law removed by exspy remove_background (PowerLaw, fast) on the "
                               "pre-edge window; 50 % imperfect-subtraction residual (+-15 % tilt, +-10 % curvature)",
                 "shift_eV": "edge-aligned: uniform +-(max_shift - 1); calibrated: uniform +-1",
+                "white_lines": _white_lines_provenance(),
             }}
     files = []
     for variant in recipe.get("variants", ("aligned", "calibrated")):
