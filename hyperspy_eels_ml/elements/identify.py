@@ -57,9 +57,22 @@ FLAGS = {
 LOW_CONFIDENCE_EV = 100.0
 
 
+#: spectra processed at once inside a block: bounds the temporaries (features, cumulative sums of the
+#: evidence) to a few hundred MB per thread whatever the dask chunk size
+SUB_BATCH = 1024
+
+
 def _block(block, shift, mask=None, *, energy, model_path, tolerance):
-    """Everything per spectrum of one block: ``(n, 5*80 + 2)`` float32."""
+    """Everything per spectrum of one block: ``(n, 5*80 + 2)`` float32, in sub-batches of ``SUB_BATCH``."""
     n = block.shape[0]
+    if n > SUB_BATCH:
+        parts = []
+        for s0 in range(0, n, SUB_BATCH):
+            sl = slice(s0, s0 + SUB_BATCH)
+            sh = shift[sl] if np.ndim(shift) else shift
+            parts.append(_block(block[sl], sh, None if mask is None else mask[sl], energy=energy,
+                                model_path=model_path, tolerance=tolerance))
+        return np.concatenate(parts)
     out = np.full((n, _N_OUT), np.nan, dtype=np.float32)
     use = np.ones(n, bool) if mask is None else ~np.asarray(mask, bool)
     if not use.any():
