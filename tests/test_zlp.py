@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import hyperspy_eels_ml  # noqa: F401  (attaches the methods)
-from hyperspy_eels_ml._shared.validation import (
+from hyperspy_eels_ml import (
     EmptySignalError,
     EnergyRangeError,
     NonFiniteDataError,
