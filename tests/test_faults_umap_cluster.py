@@ -1,6 +1,6 @@
 """Fault battery of ``umap_cluster``: bad signals, axes, dtypes, values, ranges, masks and parameters.
 
-Format (shared by every ``tests/test_faults_<method>.py``): a table of cases
+Format (shared by every ``tests/test_faults_<method>.py`` and ``tests/test_faults_common.py``): a table of cases
 ``(id, make_signal, kwargs, exception, match)``; ``make_signal(make_eels)`` builds the input from the
 ``make_eels`` fixture (see ``tests/conftest.py``); the ``check_fault`` fixture asserts that the call
 raises ``exception`` with a message matching ``match`` and that the input is not modified.
@@ -30,12 +30,6 @@ def _nan_at(make_eels, lazy=False):
     return s.as_lazy() if lazy else s
 
 
-def _hs_signal1d(make_eels):
-    import hyperspy.api as hs
-
-    return hs.signals.Signal1D(make_eels().data)
-
-
 BASE = lambda m: m()  # noqa: E731
 BAD_PARAMETERS = [
     ("max_fit_samples", 0), ("max_fit_samples", 1), ("max_fit_samples", -1), ("max_fit_samples", "100"),
@@ -50,12 +44,7 @@ BAD_PARAMETERS = [
 
 CASES = [
     # (id, make_signal, kwargs, exception, match)
-    ("hyperspy Signal1D", _hs_signal1d, {}, hem.NotEELSSignalError, "set_signal_type"),
-    ("numpy array", lambda m: m().data, {}, hem.NotEELSSignalError, "bare array"),
-    ("axis in nm", lambda m: m(units="nm"), {}, hem.EnergyAxisError, "units 'nm'"),
-    ("non-uniform axis", lambda m: m(nonuniform=True), {}, hem.EnergyAxisError, "axis=s.axes_manager.signal_axes"),
-    ("decreasing axis", lambda m: m(scale=-0.5), {}, hem.EnergyAxisError, "increase"),
-    ("complex dtype", lambda m: m(dtype=np.complex64), {}, hem.EELSInputError, "real-valued"),
+    # the input-signal cases shared by every method are in tests/test_faults_common.py
     ("NaN", _nan_at, {}, hem.NonFiniteDataError, "navigation_mask="),
     ("NaN lazy", lambda m: _nan_at(m, lazy=True), {}, hem.NonFiniteDataError, "NaN/inf"),
     ("inf", _with(lambda d: np.where(np.arange(d.size).reshape(d.shape) == 7, np.inf, d)), {},
