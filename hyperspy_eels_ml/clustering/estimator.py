@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared.exceptions import EmptySignalError, NonFiniteDataError, ParameterError
-from .._shared.params import ParamsMixin, check_float, check_float_range, check_int, check_random_state
+from .._shared.params import ParamsMixin
 
 __all__ = ["UMAPHDBSCAN"]
 
@@ -65,22 +65,14 @@ class UMAPHDBSCAN(ParamsMixin):
 
     def fit(self, X, y=None):
         """Fit on ``X`` (n_samples x n_features); sets ``labels_`` etc. and returns self."""
-        from .model import fit_umap_hdbscan
+        from .model import check_umap_hdbscan_params, fit_umap_hdbscan
 
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2:
             raise ParameterError(f"UMAPHDBSCAN.fit needs a 2-D array (n_samples, n_features), got shape {X.shape}.")
         if not np.all(np.isfinite(X)):
             raise NonFiniteDataError("UMAPHDBSCAN.fit: X contains NaN/inf.")
-        p = dict(
-            n_neighbors=check_int("n_neighbors", self.n_neighbors, min=2),
-            min_dist=check_float("min_dist", self.min_dist, min=0),
-            n_components=check_int("n_components", self.n_components, min=1),
-            min_cluster_size=check_int("min_cluster_size", self.min_cluster_size, min=2, allow_none=True),
-            min_samples=check_int("min_samples", self.min_samples, min=1, allow_none=True),
-            merge_threshold=check_float_range("merge_threshold", self.merge_threshold, 0, 1, allow_none=True),
-            random_state=check_random_state(self.random_state),
-        )
+        p = check_umap_hdbscan_params(self)
         need = max(3, p["min_cluster_size"] or 10)
         if X.shape[0] < need:
             raise EmptySignalError(f"UMAPHDBSCAN needs at least {need} samples, got {X.shape[0]}.")

@@ -158,6 +158,19 @@ class _Prepared:
         self.preprocessed = vx is not v
 
 
+def check_umap_hdbscan_params(est):
+    """Validated UMAP/HDBSCAN/merge parameters of ``est`` (a UMAPClusterModel or UMAPHDBSCAN), as a dict."""
+    return dict(
+        n_neighbors=check_int("n_neighbors", est.n_neighbors, min=2),
+        min_dist=check_float("min_dist", est.min_dist, min=0),
+        n_components=check_int("n_components", est.n_components, min=1),
+        min_cluster_size=check_int("min_cluster_size", est.min_cluster_size, min=2, allow_none=True),
+        min_samples=check_int("min_samples", est.min_samples, min=1, allow_none=True),
+        merge_threshold=check_float_range("merge_threshold", est.merge_threshold, 0.0, 1.0, allow_none=True),
+        random_state=check_random_state(est.random_state),
+    )
+
+
 class UMAPClusterModel(ParamsMixin):
     """PCA + UMAP + HDBSCAN segmentation model (scikit-learn conventions).
 
@@ -225,23 +238,15 @@ class UMAPClusterModel(ParamsMixin):
     def _check_params(self):
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         npc = check_int("n_pca_components", self.n_pca_components, min=1, allow_none=True)
-        nn = check_int("n_neighbors", self.n_neighbors, min=2)
-        md = check_float("min_dist", self.min_dist, min=0)
-        nc = check_int("n_components", self.n_components, min=1)
         if not (isinstance(self.metric, str) or callable(self.metric)):
             raise ParameterError(f"metric must be a string (e.g. 'cosine') or a callable, got {self.metric!r}.")
-        mcs = check_int("min_cluster_size", self.min_cluster_size, min=2, allow_none=True)
-        ms = check_int("min_samples", self.min_samples, min=1, allow_none=True)
+        p = check_umap_hdbscan_params(self)
         mfs = check_int("max_fit_samples", self.max_fit_samples, min=3)
-        mt = check_float_range("merge_threshold", self.merge_threshold, 0.0, 1.0, allow_none=True)
-        rs = check_random_state(self.random_state)
         self._preprocessing()
         for name in ("umap_kwargs", "hdbscan_kwargs"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise ParameterError(f"{name} must be a dict or None, got {type(getattr(self, name)).__name__}.")
-        return dict(n_pca_components=npc, n_neighbors=nn, min_dist=md, n_components=nc,
-                    min_cluster_size=mcs, min_samples=ms, max_fit_samples=mfs, merge_threshold=mt,
-                    random_state=rs)
+        return dict(p, n_pca_components=npc, max_fit_samples=mfs)
 
     # -- fit ------------------------------------------------------------------------
     def fit(self, signal, navigation_mask=None, show_progressbar=None, block_size=None):
