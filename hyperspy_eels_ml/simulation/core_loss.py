@@ -398,11 +398,11 @@ def core_loss(
         c = (grid[0] - e_shift - lo) / fstep
         i0 = np.floor(c).astype(np.int64)
         w = (c - i0)[:, None]
-        idx = i0[:, None] + q * np.arange(grid.size)[None, :]
-        np.clip(idx, 0, fine_size - 2, out=idx)
-        sig_el = atomic[idx] * (1.0 - w) + atomic[idx + 1] * w
+        sig_el = _lerp_rows(atomic, i0, q, n_ext, w)
         if wl is not None:
-            sig_el += wl_s[rows, j : j + 1] * (wl[idx] * (1.0 - w) + wl[idx + 1] * w)
+            wl_el = _lerp_rows(wl, i0, q, n_ext, w)
+            wl_el *= wl_s[rows, j : j + 1]
+            sig_el += wl_el
         for onset, sub in onsets:
             ch_f = (onset + e_shift - grid[0]) / dispersion
             ch0 = np.round(ch_f).astype(np.int64)  # grid index
@@ -437,8 +437,14 @@ def core_loss(
                                                        metal=val[rows, j] == 0)
                 R.add_peaks(sig_el, np.arange(m), grid[0], dispersion, cen, fw, ar)
                 l3l2[rows, j] = np.where(holes > 0, ratio, np.nan)
-        contrib = amt[rows, j : j + 1] * sig_el * factor[rows]
-        ssd[rows] += contrib
+        contrib = sig_el
+        contrib *= amt[rows, j : j + 1]
+        if m == n:
+            contrib *= factor
+            ssd += contrib
+        else:
+            contrib *= factor[rows]
+            ssd[rows] += contrib
         mark = vis_start[rows] >= 0
         if mark.any():
             cols = np.clip(vis_start[rows[mark]][:, None] + np.arange(w_vis)[None, :], 0, n_ext - 1)
@@ -456,23 +462,37 @@ def core_loss(
     e_ref = grid[ext + ref_ch]
     # without an edge in the window (or an empty window) the background alone is scaled to the counts
     A = np.where(no_edge, 1.0, h / (jr - 1.0))
-    bg = A[:, None] * np.exp(-r[:, None] * (np.log(np.maximum(grid, 1.0))[None, :] - np.log(e_ref)[:, None]))
+    bg = np.log(np.maximum(grid, 1.0))[None, :] - np.log(e_ref)[:, None]
+    bg *= -r[:, None]
+    np.exp(bg, out=bg)
+    bg *= A[:, None]
     bg[:, : max(ext - int(100 / dispersion), 0)] = 0.0
-    total = ssd + bg
+    total = ssd
+    total += bg
+    del win, rise
 
     # plural scattering + resolution (zero-padded FFT convolution) on the physical grid
     tl = (_logu if pre["t_lambda_log"] else _u)(rng, n, t_lambda)
     kern = low_loss_kernel(dispersion, n, _u(rng, n, zlp_fwhm), tl, _u(rng, n, plasmon_energy),
                            _u(rng, n, plasmon_width), n_pad)
-    conv = np.fft.irfft(np.fft.rfft(total, n=n_pad, axis=1) * kern, n=n_pad, axis=1)[:, :n_ext]
+    spec = np.fft.rfft(total, n=n_pad, axis=1)
+    spec *= kern
+    full = np.fft.irfft(spec, n=n_pad, axis=1)  # (n, n_pad) C-contiguous; the first n_ext channels are used
     # recorded on the nominal axis: instrument shift and dispersion error
     e_phys = energy[None, :] - shift[:, None] - eps[:, None] * (energy[None, :] - energy_offset)
     pos = (e_phys - grid[0]) / dispersion
     np.clip(pos, 0, n_ext - 1.001, out=pos)
     p0 = np.floor(pos).astype(np.int64)
     fw_ = pos - p0
-    conv = np.take_along_axis(conv, p0, 1) * (1.0 - fw_) + np.take_along_axis(conv, p0 + 1, 1) * fw_
-    conv = np.maximum(conv, 0.0)
+    p0 += (np.arange(n) * full.shape[1])[:, None]  # flat indices into full
+    flat = full.reshape(-1)
+    conv = np.take(flat, p0)
+    conv *= 1.0 - fw_
+    p0 += 1
+    c1 = np.take(flat, p0)
+    c1 *= fw_
+    conv += c1
+    np.maximum(conv, 0.0, out=conv)
 
     # scale to counts, noise
     peak = _logu(rng, n, counts)
@@ -514,6 +534,31 @@ def core_loss(
                          present=present, visible=visible, amounts=amt, params=params)
 
 
+def _lerp_rows(profile, i0, q, size, w):
+    """``profile[i0 + q j] (1 - w) + profile[i0 + q j + 1] w`` for j < size, one row per ``i0``.
+
+    Reads the rows through a strided view of ``profile`` (no index arrays); indices are clipped to
+    the profile as before when a row runs past its ends.
+    """
+    fine_size = profile.size
+    span = q * (size - 1)
+    if i0.min() >= 0 and i0.max() + span + 1 <= fine_size - 1:
+        view = np.lib.stride_tricks.as_strided(profile, shape=(fine_size - span, size),
+                                               strides=(profile.strides[0], q * profile.strides[0]),
+                                               writeable=False)
+        a0 = view[i0]
+        a1 = view[i0 + 1]
+    else:
+        idx = i0[:, None] + q * np.arange(size)[None, :]
+        np.clip(idx, 0, fine_size - 2, out=idx)
+        a0 = profile[idx]
+        a1 = profile[idx + 1]
+    a0 *= 1.0 - w
+    a1 *= w
+    a0 += a1
+    return a0
+
+
 _FINE_MARGIN = 20.0  # eV: chemical shifts beyond this use an uncached fine grid
 
 
@@ -553,10 +598,12 @@ def _fine_structure_local(sig, ch0, ok, w, dispersion, rng):
     with energy above the onset: lifetime broadening), clipped so that
     max(m)/min(m) <= 10, then scaled so the integral over the region is preserved.
     """
+    from . import realism as R
+
     idx = np.flatnonzero(ok)
     n = idx.size
     cols = np.clip(ch0[idx, None] + np.arange(w)[None, :], 0, sig.shape[1] - 1)
-    seg = np.take_along_axis(sig[idx], cols, 1)
+    seg = R._take_rows(sig, idx, cols)
     rel = np.arange(w)[None, :] * dispersion
     m = np.ones((n, w))
     n_peaks = rng.integers(1, 5, n)
@@ -571,6 +618,4 @@ def _fine_structure_local(sig, ch0, ok, w, dispersion, rng):
     num = seg.sum(1, keepdims=True)
     den = (seg * m).sum(1, keepdims=True)
     m *= np.where(den > 0, num / np.maximum(den, 1e-300), 1.0)
-    rows = sig[idx]
-    np.put_along_axis(rows, cols, seg * m, 1)
-    sig[idx] = rows
+    R._put_rows(sig, idx, cols, seg * m)

@@ -181,9 +181,23 @@ def _dipole_factor(energy, E0_kV, beta_mrad, alpha_mrad=0.0):
     theta_e = e / (2.0 * gamma * T)
     beta = np.asarray(beta_mrad, dtype=np.float64) * 1e-3
     alpha = np.asarray(alpha_mrad, dtype=np.float64) * 1e-3
-    ang = np.where(alpha > beta, (beta / np.maximum(alpha, 1e-12)) ** 2 * np.log1p((alpha / theta_e) ** 2),
-                   np.log1p((beta / theta_e) ** 2))
-    return 4.0 * np.pi * A0_CM**2 * R_EV**2 / (e * T) * ang
+    # one branch per spectrum (the same operations as the two-branch np.where, so identical values)
+    big = alpha > beta
+    if np.any(big):
+        ang = np.divide(np.where(big, alpha, beta), theta_e)
+        np.square(ang, out=ang)
+        np.log1p(ang, out=ang)
+        ang *= np.where(big, (beta / np.maximum(alpha, 1e-12)) ** 2, 1.0)
+    else:
+        ang = np.divide(beta, theta_e)
+        np.square(ang, out=ang)
+        np.log1p(ang, out=ang)
+    out = np.multiply(e, T)
+    np.divide(4.0 * np.pi * A0_CM**2 * R_EV**2, out, out=out)
+    if out.shape == np.broadcast_shapes(out.shape, ang.shape):
+        out *= ang
+        return out
+    return out * ang
 
 
 def _gauss(x, centre, fwhm):

@@ -230,6 +230,23 @@ def sample_composition(n, elements, rng, in_window=None, p_oxygen=2 / 3, p_carbo
 # ---------------------------------------------------------------------------------------------
 # channel-domain helpers
 # ---------------------------------------------------------------------------------------------
+def _take_rows(sig, rows, cols):
+    """``np.take_along_axis(sig[rows], cols, 1)`` without copying whole rows (C-contiguous ``sig``)."""
+    if sig.flags.c_contiguous:
+        return np.take(sig.reshape(-1), (rows * sig.shape[1])[:, None] + cols)
+    return np.take_along_axis(sig[rows], cols, 1)
+
+
+def _put_rows(sig, rows, cols, vals):
+    """``sig[rows, cols] = vals`` per row (in place; last write wins on repeated columns, as before)."""
+    if sig.flags.c_contiguous:
+        sig.reshape(-1)[(rows * sig.shape[1])[:, None] + cols] = vals
+    else:
+        block = sig[rows]
+        np.put_along_axis(block, cols, vals, 1)
+        sig[rows] = block
+
+
 def bin_gauss(x_lo, dx, centre, fwhm):
     """Gaussian of unit area integrated over channels ``[x_lo, x_lo + dx)`` divided by ``dx``.
 
@@ -272,7 +289,7 @@ def k_elnes(sig, rows, ch_on, dispersion, element, type_idx, rng, amplitude=1.0)
     cols = c0[:, None] + np.arange(w)[None, :]
     valid = (cols >= 0) & (cols < sig.shape[1])
     colc = np.clip(cols, 0, sig.shape[1] - 1)
-    seg = np.take_along_axis(sig[rows], colc, 1) * valid
+    seg = _take_rows(sig, rows, colc) * valid
     x = (cols - ch_on[:, None]) * dispersion  # eV above the onset (channel centres)
     near = (x >= 1.0) & (x < 6.0)
     h = (seg * near).sum(1) / np.maximum(near.sum(1), 1)  # atomic edge height just above the onset
@@ -305,9 +322,7 @@ def k_elnes(sig, rows, ch_on, dispersion, element, type_idx, rng, amplitude=1.0)
     fac = np.where(s_tap > 0, (s_old - s_new) / np.maximum(s_tap, 1e-300), 0.0)
     fac = np.maximum(fac, -0.9)  # never push the continuum negative
     new = new * (1.0 + fac[:, None] * taper)
-    block = sig[rows]
-    np.put_along_axis(block, colc, np.where(valid, new, np.take_along_axis(block, colc, 1)), 1)
-    sig[rows] = block
+    _put_rows(sig, rows, colc, np.where(valid, new, _take_rows(sig, rows, colc)))
     return pos_out
 
 
@@ -341,19 +356,37 @@ def exelfs(sig, rows, ch_on, dispersion, rng, start=35.0, span=400.0):
     mod_c = np.zeros(xc.shape)
     n_shell = rng.integers(1, 3, m)
     sig2 = rng.uniform(0.05, 0.12, (m, 1)) ** 2
+    # shared by both shells (same operations as before: identical values)
+    amp_k = k0 / k
+    damp = np.exp(-2 * sig2 * (k**2 - k0**2))
+    two_k = 2 * k
     for j in range(2):
         a = rng.uniform(0.02, 0.08, (m, 1)) * (n_shell > j)[:, None]
         r = rng.uniform(1.8, 3.2, (m, 1))
         phi = rng.uniform(0.0, 2 * np.pi, (m, 1))
-        mod_c += a * (k0 / k) * np.sin(2 * k * r + phi) * np.exp(-2 * sig2 * (k**2 - k0**2))
-    i = np.arange(w)
-    f = (i % q) / q
-    mod = mod_c[:, i // q] * (1.0 - f) + mod_c[:, i // q + 1] * f
+        use = slice(None) if j == 0 else np.flatnonzero(n_shell > j)  # a = 0 adds nothing
+        ph = two_k[use] * r[use]
+        ph += phi[use]
+        np.sin(ph, out=ph)
+        term = a[use] * amp_k[use]
+        term *= ph
+        term *= damp[use]
+        if j == 0:
+            mod_c += term
+        else:
+            mod_c[use] += term
+    if q == 1:  # the linear interpolation below reduces to the coarse values themselves
+        mod = mod_c[:, :w]
+    else:
+        i = np.arange(w)
+        f = (i % q) / q
+        mod = mod_c[:, i // q] * (1.0 - f) + mod_c[:, i // q + 1] * f
     taper = np.clip((x - start) / 15.0, 0.0, 1.0)
-    block = sig[rows]
-    vals = np.take_along_axis(block, colc, 1)
-    np.put_along_axis(block, colc, np.where(valid, vals * (1.0 + taper * mod), vals), 1)
-    sig[rows] = block
+    taper *= mod
+    taper += 1.0
+    vals = _take_rows(sig, rows, colc)
+    taper *= vals
+    _put_rows(sig, rows, colc, taper if valid.all() else np.where(valid, taper, vals))
 
 
 def l23_white_lines(element, valence, l3_on, split, f_total, rng, metal):
@@ -426,9 +459,7 @@ def add_peaks(sig, rows, grid0, dispersion, cen, fw, ar, span=6.0):
         a = ar[:, p : p + 1]
         if np.any(a > 0):
             add += a * bin_gauss(x, dispersion, cen[:, p : p + 1], fw[:, p : p + 1])
-    block = sig[rows]
-    np.put_along_axis(block, colc, np.take_along_axis(block, colc, 1) + add * valid, 1)
-    sig[rows] = block
+    _put_rows(sig, rows, colc, _take_rows(sig, rows, colc) + add * valid)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,9 +482,11 @@ def convolve_rows(x, k):
     h = (k.shape[1] - 1) // 2
     xp = np.pad(x, ((0, 0), (h, h)), mode="edge")
     out = np.zeros_like(x)
+    tmp = np.empty_like(x)
     n = x.shape[1]
     for j in range(k.shape[1]):
-        out += k[:, j : j + 1] * xp[:, j : j + n]
+        np.multiply(xp[:, j : j + n], k[:, j : j + 1], out=tmp)
+        out += tmp
     return out
 
 
@@ -463,13 +496,17 @@ def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rate
     ``lam`` (m, n) expected electrons per channel. Returns (spectra, info dict of per-spectrum arrays).
     """
     m, n = lam.shape
-    x = gain[:, None] * rng.poisson(lam).astype(np.float64)
+    x = rng.poisson(lam).astype(np.float64)
+    x *= gain[:, None]
     lag1 = np.zeros(m)
     corr = rho > 0.02
     if corr.any():
         k, lag1[corr] = psf_kernel(rho[corr])
         x[corr] = convolve_rows(x[corr], k)
-    x += read_noise[:, None] * rng.standard_normal((m, n)) + dark_offset[:, None]
+    rn = rng.standard_normal((m, n))
+    rn *= read_noise[:, None]
+    rn += dark_offset[:, None]
+    x += rn
     flags = np.zeros(m, dtype=np.int64)
     splice = np.full((m, 2), np.nan)
     if artefacts:
