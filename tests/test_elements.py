@@ -87,6 +87,53 @@ def test_model_round_trip(tmp_path, net):
     np.testing.assert_allclose(again.predict_proba(probe), net.predict_proba(probe), rtol=1e-5, atol=1e-6)
 
 
+def test_fast_network_pass_equals_plain_convolution(net):
+    """The windowed fast pass (zero-input activations outside the window, tap-block matmuls) is exact."""
+    rng = np.random.default_rng(1)
+    x = np.zeros((5, 3072, 3), np.float32)
+    for i, (a, b) in enumerate(((400, 912), (60, 3071), (2900, 3072), (0, 3072), (1000, 1001))):
+        x[i, a:b] = rng.normal(size=(b - a, 3))
+    ref = net.logits_reference(x)
+    np.testing.assert_allclose(net.logits(x, batch=2), ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(net.logits(x[:1, 380:930], offset=380), ref[:1], rtol=1e-4, atol=1e-4)
+    assert np.abs(ref[0] - ref[1]).max() > 1e-2  # the window matters: the test can fail
+    with pytest.raises(ValueError, match="inside"):
+        net.logits(x[:1, :100], offset=3000)
+
+
+def test_segment_preprocessing_equals_full_grid_features():
+    """Features on the window segment equal those computed on the full 3072 eV grid."""
+    from hyperspy_eels_ml.elements.preprocess import embed, features, preprocess_segment
+
+    e = 380.0 + 0.25 * np.arange(2400)
+    rng = np.random.default_rng(2)
+    y = rng.poisson(1e4 * (e / 380.0) ** -3 * (1 + 0.3 * (e > 532)), size=(4, e.size)).astype(float)
+    y[1, :40] = 0.0  # a different window in one spectrum
+    x, g, g0, lo, hi, _ = preprocess_segment(y, e)
+    assert g0 > 0 and g0 + x.shape[1] < 3072 and lo[1] > lo[0]
+    full = features(embed(g, g0), lo, hi)
+    np.testing.assert_allclose(embed(x, g0), full, atol=1e-5)
+    assert np.abs(full[:, :, 1]).max() > 0.1
+
+
+def test_evidence_on_demand_equals_pixel_evidence():
+    s = _sim_signal(("O", "Fe"), shape=(2, 2), seed=11)
+    r = identify_elements(s, show_progressbar=False)
+    assert r._evidence is None  # not computed until asked for
+    rp = identify_elements(s, pixel_evidence=True, show_progressbar=False)
+    for k in ("snr", "jump_ratio", "measured_onset"):
+        np.testing.assert_allclose(np.nan_to_num(r.evidence[k].data, nan=-9),
+                                   np.nan_to_num(rp.evidence[k].data, nan=-9), rtol=1e-6)
+    np.testing.assert_allclose(np.nan_to_num(r.probabilities.data, nan=-1),
+                               np.nan_to_num(rp.probabilities.data, nan=-1))
+    assert np.nanmax(r.evidence["snr"].data[..., LABELS.index("Fe")]) > 5
+    rl = identify_elements(s.as_lazy(), show_progressbar=False)
+    assert rl.evidence["snr"]._lazy
+    rl.compute()
+    np.testing.assert_allclose(np.nan_to_num(rl.evidence["snr"].data, nan=-9),
+                               np.nan_to_num(rp.evidence["snr"].data, nan=-9), rtol=1e-6)
+
+
 # --- preprocessing, assessable ------------------------------------------------------------------
 def test_usable_window_cuts_fill_corrupt_and_splice():
     e = 100.0 + np.arange(800) * 0.5

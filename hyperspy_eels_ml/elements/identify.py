@@ -37,15 +37,19 @@ from .._shared.params import check_bool, check_float_range, check_int
 from .._shared.results import LazyResult
 from .evidence import edge_evidence, edge_groups, per_element
 from .network import MODEL_PATH, load_network
-from .preprocess import DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, assessable_matrix, preprocess_block
+from .preprocess import (DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, assessable_matrix, embed,
+                         preprocess_block, preprocess_segment)
 
 __all__ = ["identify_elements", "ElementsResult", "Explanation", "FLAGS", "select_elements"]
 
 N_EL = len(LABELS)
 Z_OFFSET = 4  # Be
-#: block output layout: probabilities, assessable, snr, jump, measured onset (80 each), window lo, hi
+#: block output layout: probabilities, assessable (80 each), window lo, hi; with the per-pixel
+#: evidence also snr, jump, measured onset (80 each) before the window
 _P, _A, _S, _J, _O = (slice(k * N_EL, (k + 1) * N_EL) for k in range(5))
-_N_OUT = 5 * N_EL + 2
+_N_OUT = 2 * N_EL + 2
+_N_OUT_EV = 5 * N_EL + 2
+_N_EV = 3 * N_EL + 2  # the evidence pass alone: snr, jump, onset, window
 
 #: elements that deserve a caution when found
 FLAGS = {
@@ -62,8 +66,14 @@ LOW_CONFIDENCE_EV = 100.0
 SUB_BATCH = 1024
 
 
-def _block(block, shift, mask=None, *, energy, model_path, tolerance):
-    """Everything per spectrum of one block: ``(n, 5*80 + 2)`` float32, in sub-batches of ``SUB_BATCH``."""
+def _block(block, shift, mask=None, *, energy, model_path, tolerance, evidence=False, network=True):
+    """Everything per spectrum of one block, in sub-batches of ``SUB_BATCH``.
+
+    ``network`` and ``evidence`` select the parts: probabilities + assessable (``(n, 2*80 + 2)``),
+    both (``(n, 5*80 + 2)``) or the evidence alone (``(n, 3*80 + 2)``); the last two columns are
+    the usable window.
+    """
+    n_out = (2 * N_EL if network else 0) + (3 * N_EL if evidence else 0) + 2
     n = block.shape[0]
     if n > SUB_BATCH:
         parts = []
@@ -71,30 +81,34 @@ def _block(block, shift, mask=None, *, energy, model_path, tolerance):
             sl = slice(s0, s0 + SUB_BATCH)
             sh = shift[sl] if np.ndim(shift) else shift
             parts.append(_block(block[sl], sh, None if mask is None else mask[sl], energy=energy,
-                                model_path=model_path, tolerance=tolerance))
+                                model_path=model_path, tolerance=tolerance, evidence=evidence, network=network))
         return np.concatenate(parts)
-    out = np.full((n, _N_OUT), np.nan, dtype=np.float32)
+    out = np.full((n, n_out), np.nan, dtype=np.float32)
     use = np.ones(n, bool) if mask is None else ~np.asarray(mask, bool)
     if not use.any():
         return out
     data = check_finite_block(np.asarray(block[use], dtype=np.float64))
-    x, g, lo, hi, _ = preprocess_block(data, energy, np.asarray(shift, np.float64).reshape(-1)[use]
-                                       if np.ndim(shift) else float(shift))
-    ass = assessable_matrix(lo, hi)
-    ok = np.isfinite(lo)
-    net = get_cached_file("elements_npz", model_path, load_network)
-    p = np.full((data.shape[0], N_EL), np.nan)
-    if ok.any():
-        p[ok] = net.predict_proba(x[ok])
-    p[~ass] = np.nan
-    ev = per_element(edge_evidence(g, lo, hi, tolerance=tolerance))
+    x, g, g0, lo, hi, _ = preprocess_segment(data, energy, np.asarray(shift, np.float64).reshape(-1)[use]
+                                             if np.ndim(shift) else float(shift))
     rows = np.flatnonzero(use)
     res = out[rows]
-    res[:, _P] = p
-    res[:, _A] = ass
-    res[:, _S] = ev["snr"]
-    res[:, _J] = ev["jump"]
-    res[:, _O] = ev["onset"]
+    col = 0
+    if network:
+        ass = assessable_matrix(lo, hi)
+        ok = np.isfinite(lo)
+        net = get_cached_file("elements_npz", model_path, load_network)
+        p = np.full((data.shape[0], N_EL), np.nan)
+        if ok.any():
+            p[ok] = net.predict_proba(x[ok], offset=g0)
+        p[~ass] = np.nan
+        res[:, _P] = p
+        res[:, _A] = ass
+        col = 2 * N_EL
+    if evidence:
+        ev = per_element(edge_evidence(embed(g, g0), lo, hi, tolerance=tolerance))
+        res[:, col:col + N_EL] = ev["snr"]
+        res[:, col + N_EL:col + 2 * N_EL] = ev["jump"]
+        res[:, col + 2 * N_EL:col + 3 * N_EL] = ev["onset"]
     res[:, -2] = lo
     res[:, -1] = hi
     out[rows] = res
@@ -129,6 +143,7 @@ def identify_elements(
     low_loss=None,
     min_area=None,
     model=None,
+    pixel_evidence=False,
     show_progressbar=None,
     lazy_output=None,
     block_size=None,
@@ -168,6 +183,13 @@ def identify_elements(
         pixels; 1 for a single spectrum.
     model : str, optional
         Path of an exported ``.npz`` network (default: the shipped model).
+    pixel_evidence : bool
+        Compute the per-pixel edge evidence (:attr:`ElementsResult.evidence`)
+        in the same pass as the probabilities. By default it is computed on
+        first access of ``evidence`` (a second pass over the data, lazy for a
+        lazy result): the network alone is about twice as fast, and
+        :meth:`~ElementsResult.explain` uses the evidence of the sum spectrum,
+        not of the pixels.
     %(show_progressbar)s
     %(lazy_output)s
     %(block_size)s
@@ -201,6 +223,7 @@ def identify_elements(
     """
     threshold = check_float_range("threshold", threshold, 0.0, 1.0)
     energy_calibrated = check_bool("energy_calibrated", energy_calibrated)
+    pixel_evidence = check_bool("pixel_evidence", pixel_evidence)
     lazy_output = check_bool("lazy_output", lazy_output, allow_none=True)
     if min_area is not None:
         min_area = check_int("min_area", min_area, min=1)
@@ -237,40 +260,58 @@ def identify_elements(
         sh = args[0] if aligned else func_shift
         return _block(block, sh, mask, **kw)
 
-    out = map_spectra(v.data, func, _N_OUT, np.float32, aligned=aligned, mask=v.mask, block_size=block_size,
-                      energy=v.energy, model_path=model_path, tolerance=tolerance)
-    out = out.reshape(tuple(v.navigation_shape) + (_N_OUT,))  # a single spectrum: (5*80+2,), not (1, ...)
+    n_out = _N_OUT_EV if pixel_evidence else _N_OUT
+    out = map_spectra(v.data, func, n_out, np.float32, aligned=aligned, mask=v.mask, block_size=block_size,
+                      energy=v.energy, model_path=model_path, tolerance=tolerance, evidence=pixel_evidence)
+    out = out.reshape(tuple(v.navigation_shape) + (n_out,))  # a single spectrum: (n_out,), not (1, ...)
     lazy = v.lazy if lazy_output is None else lazy_output
     if not lazy:
         (out,) = compute(out, show_progressbar=show_progressbar)
     parent = v.signal
     params = dict(threshold=threshold, navigation_mask=navigation_mask is not None,
                   energy_calibrated=energy_calibrated, low_loss=low_loss is not None, min_area=min_area,
-                  model=model_path, tolerance=tolerance)
+                  model=model_path, tolerance=tolerance, pixel_evidence=pixel_evidence)
     models = {"elements_cnn": {"path": model_path, "sha256": file_sha256(model_path),
                                "created": net.meta.get("created")}}
-    sig = {}
-    provenance = None
-    for name, data, title, q in (("probabilities", out[..., _P], "Element probabilities", "probability"),
-                                 ("present", out[..., _P] >= threshold, "Elements present", "present"),
-                                 ("assessable", out[..., _A], "Elements assessable", "assessable"),
-                                 ("snr", out[..., _S], "Edge signal-to-noise ratio", "SNR"),
-                                 ("jump_ratio", out[..., _J], "Edge jump ratio", "jump ratio"),
-                                 ("measured_onset", out[..., _O], "Measured edge onset", "eV")):
-        s_ = per_pixel_spectra(parent, data, _z_axis(), title, quantity=q)
-        if provenance is None:  # versions etc. gathered once
-            record_provenance(s_, "identify_elements", params, models=models)
-            provenance = s_.metadata.get_item("hyperspy_eels_ml").as_dictionary()
-        else:
-            s_.metadata.set_item("hyperspy_eels_ml", dict(provenance))
-        s_.metadata.set_item("hyperspy_eels_ml.labels", list(LABELS))
-        sig[name] = s_
+    state = {}
+
+    def signals(arrays):
+        sig = {}
+        for name, data, title, q in arrays:
+            s_ = per_pixel_spectra(parent, data, _z_axis(), title, quantity=q)
+            if "provenance" not in state:  # versions etc. gathered once
+                record_provenance(s_, "identify_elements", params, models=models)
+                state["provenance"] = s_.metadata.get_item("hyperspy_eels_ml").as_dictionary()
+            else:
+                s_.metadata.set_item("hyperspy_eels_ml", dict(state["provenance"]))
+            s_.metadata.set_item("hyperspy_eels_ml.labels", list(LABELS))
+            sig[name] = s_
+        return sig
+
+    def evidence_signals(ev):
+        return signals((("snr", ev[..., 0:N_EL], "Edge signal-to-noise ratio", "SNR"),
+                        ("jump_ratio", ev[..., N_EL:2 * N_EL], "Edge jump ratio", "jump ratio"),
+                        ("measured_onset", ev[..., 2 * N_EL:3 * N_EL], "Measured edge onset", "eV")))
+
+    sig = signals((("probabilities", out[..., _P], "Element probabilities", "probability"),
+                   ("present", out[..., _P] >= threshold, "Elements present", "present"),
+                   ("assessable", out[..., _A], "Elements assessable", "assessable")))
+    evidence = evidence_signals(out[..., 2 * N_EL:5 * N_EL]) if pixel_evidence else None
+
+    def evidence_pass(lazy_ev):
+        ev = map_spectra(v.data, func, _N_EV, np.float32, aligned=aligned, mask=v.mask, block_size=block_size,
+                         energy=v.energy, model_path=model_path, tolerance=tolerance, evidence=True,
+                         network=False)
+        ev = ev.reshape(tuple(v.navigation_shape) + (_N_EV,))
+        if not lazy_ev:
+            (ev,) = compute(ev, show_progressbar=show_progressbar)
+        return evidence_signals(ev)
+
     window = out[..., -2:]
-    probs, present = sig["probabilities"], sig["present"]
     nav_shape = v.navigation_shape
     return ElementsResult(
-        probabilities=probs, present=present, assessable=sig["assessable"],
-        evidence={"snr": sig["snr"], "jump_ratio": sig["jump_ratio"], "measured_onset": sig["measured_onset"]},
+        probabilities=sig["probabilities"], present=sig["present"], assessable=sig["assessable"],
+        _evidence=evidence, _evidence_pass=evidence_pass,
         window=window, threshold=threshold, min_area=min_area, parameters=params,
         _navigation_shape=nav_shape, _signal=signal, _shift=shift, _tolerance=tolerance,
         _mask=v.mask,
@@ -368,15 +409,29 @@ class ElementsResult(LazyResult):
     _array_attributes = ("window",)
     _repr_parameters = ("threshold", "energy_calibrated")
 
+    @property
+    def evidence(self):
+        """Per-pixel edge evidence: ``{"snr", "jump_ratio", "measured_onset"}`` signals (Z axis as
+        :attr:`probabilities`) of the best edge group of each element.
+
+        Computed on first access unless ``identify_elements(..., pixel_evidence=True)`` (a second
+        pass over the data; lazy signals while the result is lazy).
+        """
+        if self._evidence is None:
+            self._evidence = self._evidence_pass(self.is_lazy)
+        return self._evidence
+
     def compute(self, show_progressbar=None):
+        """Compute every lazy part (the per-pixel evidence only if it was requested or accessed)."""
         from .._shared.signals import to_eager
 
-        lazy = [(k, s) for k, s in self.evidence.items() if s._lazy]
+        ev = self._evidence or {}
+        lazy = [(k, s) for k, s in ev.items() if s._lazy]
         super().compute(show_progressbar=show_progressbar)
         if lazy:
             vals = compute(*(s.data for _, s in lazy), show_progressbar=show_progressbar)
             for (k, s), val in zip(lazy, vals):
-                self.evidence[k] = to_eager(s, val)
+                ev[k] = to_eager(s, val)
         return self
 
     # -- derived quantities --------------------------------------------------------------
@@ -396,15 +451,17 @@ class ElementsResult(LazyResult):
 
     def _element_table(self):
         if getattr(self, "_table", None) is None:
-            p = self._eager_array(self.probabilities).reshape(-1, N_EL)
-            a = self._eager_array(self.assessable).reshape(-1, N_EL)
-            analysed = np.isfinite(np.asarray(self._eager_array_window()).reshape(-1, 2)[:, 0])
-            self._table = (p, a, analysed)
-        return self._table
+            # one pass over the data for a lazy result (the result itself stays lazy)
+            p, a, w = compute(self.probabilities.data, self.assessable.data, self.window)
+            p = np.asarray(p).reshape(-1, N_EL)
+            a = np.asarray(a).reshape(-1, N_EL)
+            analysed = np.isfinite(np.asarray(w).reshape(-1, 2)[:, 0])
+            self._table = (p, a, analysed, np.asarray(w).reshape(-1, 2))
+        return self._table[:3]
 
     def _eager_array_window(self):
-        w = self.window
-        return np.asarray(w.compute() if hasattr(w, "compute") else w)
+        self._element_table()
+        return self._table[3]
 
     @property
     def elements(self):

@@ -45,6 +45,9 @@ __all__ = [
     "assessable_matrix",
     "major_onsets",
     "preprocess_block",
+    "preprocess_segment",
+    "rebin_segment",
+    "embed",
 ]
 
 N_GRID = 3072
@@ -244,52 +247,197 @@ def rebin_to_grid(data, energy, a, b, shift=0.0):
     return out.astype(np.float32), lo_ev, hi_ev
 
 
+def _grid_window(energy, a, b, shift):
+    """Usable window on the grid (eV, channel centres; NaN if empty) from native channels ``[a, b)``."""
+    d = float(energy[1] - energy[0])
+    lo_e = energy[0] + shift + (a - 0.5) * d
+    hi_e = energy[0] + shift + (b - 0.5) * d
+    g_lo = np.clip(np.ceil(lo_e + 0.5), ENERGY_LIMITS[0], N_GRID - 1)
+    g_hi = np.clip(np.floor(hi_e - 0.5), 0, N_GRID - 1)
+    empty = (b <= a) | (g_hi - g_lo < 2)
+    return np.where(empty, np.nan, g_lo), np.where(empty, np.nan, g_hi)
+
+
+@functools.lru_cache(maxsize=16)
+def _rebin_operator(e0, d, c, g0, g1):
+    """Sparse ``(c, g1 - g0)`` flux-conserving rebinning operator (native channels -> grid bins ``[g0, g1)``).
+
+    Entry ``(i, j)`` is the overlap (in native-bin units) of native bin ``i`` with grid bin ``g0 + j``, i.e.
+    exactly the linear interpolation of the cumulative sum at the grid's bin edges.
+    """
+    from scipy import sparse
+
+    edges = np.arange(g0, g1 + 1, dtype=np.float64) - 0.5
+    p = np.clip((edges - (e0 - 0.5 * d)) / d, 0.0, c)  # grid bin edges in native-bin units
+    kmax = int(np.ceil(1.0 / d)) + 2
+    i = np.floor(p[:-1])[:, None] + np.arange(kmax)[None, :]
+    w = np.minimum(p[1:, None], i + 1) - np.maximum(p[:-1, None], i)
+    j = np.broadcast_to(np.arange(g1 - g0)[:, None], i.shape)
+    keep = (w > 0) & (i >= 0) & (i < c)
+    return sparse.csr_matrix((w[keep], (i[keep].astype(np.int64), j[keep])), shape=(c, g1 - g0))
+
+
+def _segment_of(lo_ev, hi_ev, margin=16):
+    """Grid channels ``[g0, g1)`` covering every usable window of a block plus ``margin`` channels."""
+    ok = np.isfinite(lo_ev)
+    if not ok.any():
+        return 0, 0
+    return max(int(np.min(lo_ev[ok])) - margin, 0), min(int(np.max(hi_ev[ok])) + 1 + margin, N_GRID)
+
+
+def rebin_segment(data, energy, a, b, shift=0.0):
+    """Flux-conserving rebinning onto the grid channels that hold the usable windows.
+
+    Same numbers as :func:`rebin_to_grid` on the channels ``[g0, g1)`` (zero elsewhere); with one
+    energy shift for the block it is one sparse matrix product with a cached operator.
+
+    Returns
+    -------
+    seg : numpy.ndarray
+        ``(n, g1 - g0)`` float32 counts per eV (0 outside each spectrum's window).
+    g0 : int
+        Grid channel of ``seg[:, 0]``.
+    lo_ev, hi_ev : numpy.ndarray
+    """
+    n, c = data.shape
+    if np.ndim(shift) and np.ptp(np.asarray(shift, np.float64)) == 0:
+        shift = float(np.asarray(shift).reshape(-1)[0])
+    lo_ev, hi_ev = _grid_window(energy, a, b, np.asarray(shift, np.float64))
+    g0, g1 = _segment_of(lo_ev, hi_ev)
+    if g1 <= g0:
+        return np.zeros((n, 0), np.float32), 0, lo_ev, hi_ev
+    if np.ndim(shift):  # per-spectrum calibration: the general cumulative-sum path
+        full, _, _ = rebin_to_grid(data, energy, a, b, shift)
+        return np.ascontiguousarray(full[:, g0:g1]), g0, lo_ev, hi_ev
+    d = float(energy[1] - energy[0])
+    x = np.asarray(data, dtype=np.float64)
+    if (a > 0).any() or (b < c).any():
+        ch = np.arange(c)[None, :]
+        x = np.where((ch >= a[:, None]) & (ch < b[:, None]), x, 0.0)
+    op = _rebin_operator(float(energy[0]) + float(shift), d, c, g0, g1)
+    full = np.asarray((op.T @ x.T).T)
+    seg = np.zeros((n, g1 - g0), np.float32)
+    lo = np.nan_to_num(lo_ev, nan=1e9).astype(np.int64) - g0
+    hi = np.nan_to_num(hi_ev, nan=-1).astype(np.int64) - g0
+    for r, a_, b_ in _window_groups(lo, hi, g1 - g0):  # zero outside each spectrum's window
+        seg[r, a_:b_ + 1] = full[r, a_:b_ + 1]
+    return seg, g0, lo_ev, hi_ev
+
+
 def _smooth(x, sigma):
     from scipy.ndimage import gaussian_filter1d
 
     return gaussian_filter1d(x, sigma, axis=1, mode="nearest", truncate=3.0)
 
 
-def features(grid_counts, lo_ev, hi_ev):
-    """Network input ``(n, 3072, 3)`` float32 from rebinned spectra and their windows.
+def _window_groups(lo, hi, length):
+    """Rows sharing one window: ``[(rows, lo, hi)]`` with local channel limits clipped to ``[0, length)``.
+
+    Spectra of one SI nearly always share their usable window, so the per-spectrum
+    work becomes a few slice operations; rows without a window are left out.
+    """
+    ok = (lo <= hi) & (lo < length) & (hi >= 0)
+    if not ok.any():
+        return []
+    pairs = np.stack([lo[ok], hi[ok]], axis=1)
+    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+    rows_ok = np.flatnonzero(ok)
+    order = np.argsort(inv.reshape(-1), kind="stable")
+    splits = np.cumsum(np.bincount(inv.reshape(-1), minlength=len(uniq)))[:-1]
+    out = []
+    for r, (l, h) in zip(np.split(order, splits), uniq):
+        rows = rows_ok[r]
+        if rows[-1] - rows[0] == rows.size - 1:  # consecutive rows: a slice, no fancy-index copies
+            rows = slice(int(rows[0]), int(rows[-1]) + 1)
+        out.append((rows, int(max(l, 0)), int(min(h, length - 1))))
+    return out
+
+
+def features(grid_counts, lo_ev, hi_ev, offset=0):
+    """Network input ``(n, L, 3)`` float32 from rebinned spectra and their windows.
 
     Channels: ``I / max(I)`` in the window; ``arcsinh(20 d ln I / dE)`` of the
     spectrum smoothed by a 2 eV Gaussian (the relative derivative is taken over
     4 eV, with a floor at 1e-3 of the maximum so empty channels do not blow up);
     the window mask. Zero outside the window.
+
+    ``grid_counts`` ``(n, L)`` holds the grid channels ``[offset, offset + L)``
+    (the full grid: ``L = 3072``, ``offset = 0``). On a segment that extends at
+    least 10 channels beyond every window (:func:`preprocess_segment`) the result
+    equals the full-grid one on those channels: outside the windows the spectra
+    are held at their edge values, so the smoothing sees the same numbers.
     """
     x = np.asarray(grid_counts, dtype=np.float32)
-    n = x.shape[0]
-    lo = np.nan_to_num(lo_ev, nan=1e9).astype(np.int64)
-    hi = np.nan_to_num(hi_ev, nan=-1).astype(np.int64)
-    idx = np.arange(N_GRID)[None, :]
-    mask = (idx >= lo[:, None]) & (idx <= hi[:, None])
-    # fill outside the window with the edge values so smoothing sees no artificial step
-    rows = np.arange(n)
-    lo_c = np.clip(lo, 0, N_GRID - 1)
-    hi_c = np.clip(hi, 0, N_GRID - 1)
-    filled = np.where(idx < lo_c[:, None], x[rows, lo_c][:, None], x)
-    filled = np.where(idx > hi_c[:, None], x[rows, hi_c][:, None], filled)
-    filled = np.where(mask.any(axis=1, keepdims=True), filled, 0.0)
+    n, L = x.shape
+    lo = np.nan_to_num(lo_ev, nan=1e9).astype(np.int64) - offset
+    hi = np.nan_to_num(hi_ev, nan=-1).astype(np.int64) - offset
+    out = np.zeros((n, L, 3), np.float32)
+    groups = _window_groups(lo, hi, L)
+    if not groups:
+        return out
+    # hold the spectra at their edge values outside the window so smoothing sees no artificial step
+    filled = np.zeros_like(x)
+    for r, a, b in groups:
+        filled[r, a:b + 1] = x[r, a:b + 1]
+        filled[r, :a] = x[r, a][:, None]
+        filled[r, b + 1:] = x[r, b][:, None]
     s = _smooth(filled, 2.0)
-    mx = np.max(np.where(mask, s, -np.inf), axis=1, keepdims=True)
-    mx = np.where(np.isfinite(mx) & (mx > 0), mx, 1.0)
-    floor = 1e-3 * mx
-    den = np.maximum(s, floor)
-    deriv = np.zeros_like(s)
-    deriv[:, 2:-2] = (s[:, 4:] - s[:, :-4]) / (4.0 * den[:, 2:-2])
-    # the derivative is unreliable within 3 channels of the window limits
-    inner = (idx >= lo[:, None] + 3) & (idx <= hi[:, None] - 3)
-    deriv = np.where(inner, np.arcsinh(20.0 * deriv), 0.0)
-    xmax = np.max(np.where(mask, x, -np.inf), axis=1, keepdims=True)
-    xmax = np.where(np.isfinite(xmax) & (xmax > 0), xmax, 1.0)
-    norm = np.where(mask, np.clip(x / xmax, -0.5, 1.5), 0.0)
-    out = np.stack([norm, deriv, mask.astype(np.float32)], axis=-1).astype(np.float32)
+    for r, a, b in groups:
+        sw = s[r, a:b + 1]
+        mx = sw.max(axis=1, keepdims=True)
+        mx = np.where(np.isfinite(mx) & (mx > 0), mx, 1.0).astype(np.float32)
+        # the derivative is unreliable within 3 channels of the window limits
+        c0, c1 = max(a + 3, 2), min(b - 3, L - 3)
+        if c1 >= c0:
+            num = s[r, c0 + 2:c1 + 3] - s[r, c0 - 2:c1 - 1]
+            den = np.maximum(s[r, c0:c1 + 1], np.float32(1e-3) * mx)
+            den *= 4.0
+            num /= den
+            num *= 20.0
+            out[r, c0:c1 + 1, 1] = np.arcsinh(num)
+        xw = x[r, a:b + 1]
+        xmax = xw.max(axis=1, keepdims=True)
+        xmax = np.where(np.isfinite(xmax) & (xmax > 0), xmax, 1.0).astype(np.float32)
+        out[r, a:b + 1, 0] = np.clip(xw / xmax, -0.5, 1.5)
+        out[r, a:b + 1, 2] = 1.0
+    return out
+
+
+def preprocess_segment(data, energy, shift=0.0):
+    """Usable window, rebinning and features of a block on the grid channels that hold its windows.
+
+    The network input is zero outside the usable windows, so inference needs only
+    the channels ``[g0, g0 + L)`` (all windows plus a 16-channel margin).
+
+    Returns
+    -------
+    x : numpy.ndarray
+        ``(n, L, 3)`` network input on grid channels ``[g0, g0 + L)``.
+    grid_counts : numpy.ndarray
+        ``(n, L)`` rebinned counts per eV on the same channels.
+    g0 : int
+    lo_ev, hi_ev : numpy.ndarray
+        Usable windows (eV on the grid, NaN where none or shorter than ``MIN_WINDOW``).
+    reasons : list of str
+    """
+    data = np.asarray(data)
+    a, b, reasons = usable_window(data, energy)
+    g, g0, lo, hi = rebin_segment(data, energy, a, b, shift)
+    short = ~((hi - lo) >= MIN_WINDOW)
+    lo = np.where(short, np.nan, lo)
+    hi = np.where(short, np.nan, hi)
+    return features(g, lo, hi, g0), g, g0, lo, hi, reasons
+
+
+def embed(segment, g0):
+    """A segment ``(n, L, ...)`` on grid channels ``[g0, g0 + L)`` as full-grid ``(n, 3072, ...)`` (zeros elsewhere)."""
+    out = np.zeros((segment.shape[0], N_GRID) + segment.shape[2:], segment.dtype)
+    out[:, g0:g0 + segment.shape[1]] = segment
     return out
 
 
 def preprocess_block(data, energy, shift=0.0):
-    """Usable window, rebinning and features of a block of spectra.
+    """Usable window, rebinning and features of a block of spectra on the full grid.
 
     Returns
     -------
@@ -301,10 +449,5 @@ def preprocess_block(data, energy, shift=0.0):
         Usable windows (eV on the grid, NaN where none).
     reasons : list of str
     """
-    data = np.asarray(data)
-    a, b, reasons = usable_window(data, energy)
-    g, lo, hi = rebin_to_grid(data, energy, a, b, shift)
-    short = ~((hi - lo) >= MIN_WINDOW)
-    lo = np.where(short, np.nan, lo)
-    hi = np.where(short, np.nan, hi)
-    return features(g, lo, hi), g, lo, hi, reasons
+    x, g, g0, lo, hi, reasons = preprocess_segment(data, energy, shift)
+    return embed(x, g0), embed(g, g0), lo, hi, reasons
