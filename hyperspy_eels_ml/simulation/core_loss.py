@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .edges import _dipole_factor, edge_table, white_line_dfde
+from .edges import A0_CM, R_EV, beam_constants, edge_table, white_line_dfde
 
 __all__ = ["CoreLossBatch", "core_loss", "low_loss_kernel", "PRESETS"]
 
@@ -74,16 +74,49 @@ def low_loss_kernel(energy_step, n, fwhm_zlp, t_lambda, plasmon_energy, plasmon_
 
     Returns ``(n, size // 2 + 1)`` complex arrays for ``numpy.fft.rfft`` of length
     ``size``. ``exp(t/lambda (P(f) - 1))`` sums the Poisson series of plasmon
-    orders; the single plasmon is a Drude-like Lorentzian (unit area).
+    orders; the single plasmon is a Drude-like Lorentzian (unit area), whose
+    transform at ``f_k = k / (size step)`` is ``z^k`` with
+    ``z = exp(-2 pi (HWHM + i E_p) / (size step))``.
+
+    Evaluated in real arithmetic (one exponential and, where the phase is not
+    negligible, one cosine and one sine per point; ``z^k`` from a block
+    decomposition ``k = a B + b``): agrees with the direct complex formula to
+    about 1e-15 relative.
     """
-    f = np.fft.rfftfreq(size, d=energy_step)[None, :]  # cycles per eV
-    sig = (fwhm_zlp / 2.3548)[:, None]
-    zlp = np.exp(-2 * (np.pi * f * sig) ** 2)
-    ep = plasmon_energy[:, None]
-    gw = plasmon_width[:, None] / 2
-    # FT of a Lorentzian at ep with HWHM gw: exp(-2 pi i f ep) exp(-2 pi gw |f|)
-    p1 = np.exp(-2j * np.pi * f * ep) * np.exp(-2 * np.pi * gw * np.abs(f))
-    return zlp * np.exp(t_lambda[:, None] * (p1 - 1.0))
+    fwhm_zlp, t_lambda, plasmon_energy, plasmon_width = (
+        np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in (fwhm_zlp, t_lambda, plasmon_energy,
+                                                                          plasmon_width))
+    nf = size // 2 + 1
+    val = 1.0 / (size * energy_step)  # frequency step in cycles per eV (as numpy.fft.rfftfreq)
+    c = (-2.0 * np.pi * val) * (plasmon_width / 2 + 1j * plasmon_energy)  # log z, (n,)
+    nb = int(np.ceil(np.sqrt(nf)))
+    na = -(-nf // nb)
+    zb = np.exp(c[:, None] * np.arange(nb)[None, :])
+    za = np.exp(c[:, None] * (nb * np.arange(na))[None, :])
+    p1 = (za[:, :, None] * zb[:, None, :]).reshape(n, na * nb)[:, :nf]
+    # zlp * exp(t (p1 - 1)) = exp(-2 (pi f sigma)^2 + t (Re p1 - 1)) * exp(i t Im p1)
+    t = t_lambda[:, None]
+    g = np.pi * (np.arange(nf) * val)[None, :] * (fwhm_zlp / 2.3548)[:, None]
+    g *= g
+    g *= 2.0
+    mag = p1.real - 1.0
+    mag *= t
+    mag -= g
+    np.exp(mag, out=mag)
+    ph = p1.imag * t
+    out = np.empty((n, nf), np.complex128)
+    # |phase| <= t |z|^k; below 1e-8 cos = 1 and sin = phase exactly in double precision
+    decay = -c.real  # per-channel decay of log|z| (> 0)
+    with np.errstate(divide="ignore"):
+        kc = np.log(np.maximum(t_lambda, 1e-300) / 1e-8) / np.maximum(decay, 1e-300)
+    kc = int(min(nf, max(0.0, np.ceil(kc.max())) + 1))
+    np.cos(ph[:, :kc], out=out.real[:, :kc])
+    np.sin(ph[:, :kc], out=out.imag[:, :kc])
+    out.real[:, kc:] = 1.0
+    out.imag[:, kc:] = ph[:, kc:]
+    out.real *= mag
+    out.imag *= mag
+    return out
 
 
 #: parameter defaults of the two presets (``realism=``); ``None`` arguments take these
@@ -370,7 +403,7 @@ def core_loss(
     w_vis = max(int(round(visibility_width / dispersion)), 3) if visibility_width else 20
     s_vis = np.zeros((n, k))  # per element: single-scattering signal in w_vis channels above its first edge
     edge_at = np.full((n, k), -1, dtype=np.int64)  # nominal channel of that edge
-    factor = _dipole_factor(grid[None, :], e0[:, None], bet[:, None], alp[:, None])  # (n, E)
+    factor = _dipole_factor_rows(grid, e0, bet, alp)  # (n, E); applied to the element sum after the loop
     w_fs = max(int(round(40.0 / dispersion)), 2)
     bonding = np.full((n, k), -1, dtype=np.int64)
     l3l2 = np.full((n, k), np.nan)
@@ -440,15 +473,15 @@ def core_loss(
         contrib = sig_el
         contrib *= amt[rows, j : j + 1]
         if m == n:
-            contrib *= factor
             ssd += contrib
         else:
-            contrib *= factor[rows]
             ssd[rows] += contrib
         mark = vis_start[rows] >= 0
         if mark.any():
             cols = np.clip(vis_start[rows[mark]][:, None] + np.arange(w_vis)[None, :], 0, n_ext - 1)
-            s_vis[rows[mark], j] = np.take_along_axis(contrib[mark], cols, 1).sum(1)
+            s_vis[rows[mark], j] = (R._take_rows(contrib, np.flatnonzero(mark), cols)
+                                    * R._take_rows(factor, rows[mark], cols)).sum(1)
+    ssd *= factor  # dsigma/dE = (sum of amount x df/dE) x dipole factor
 
     # background set by the jump ratio of the strongest edge in the window
     win = ssd[:, ext : ext + size]
@@ -479,11 +512,16 @@ def core_loss(
     spec *= kern
     full = np.fft.irfft(spec, n=n_pad, axis=1)  # (n, n_pad) C-contiguous; the first n_ext channels are used
     # recorded on the nominal axis: instrument shift and dispersion error
-    e_phys = energy[None, :] - shift[:, None] - eps[:, None] * (energy[None, :] - energy_offset)
-    pos = (e_phys - grid[0]) / dispersion
+    pos = energy[None, :] - shift[:, None]  # e_phys = E - shift - eps (E - E_off), then grid channels
+    tmp = eps[:, None] * (energy - energy_offset)[None, :]
+    pos -= tmp
+    pos -= grid[0]
+    pos /= dispersion
     np.clip(pos, 0, n_ext - 1.001, out=pos)
-    p0 = np.floor(pos).astype(np.int64)
-    fw_ = pos - p0
+    np.floor(pos, out=tmp)
+    p0 = tmp.astype(np.int64)
+    fw_ = pos
+    fw_ -= tmp
     p0 += (np.arange(n) * full.shape[1])[:, None]  # flat indices into full
     flat = full.reshape(-1)
     conv = np.take(flat, p0)
@@ -532,6 +570,29 @@ def core_loss(
                   l3_l2=l3l2, bonding=bonding, white_line_strength=wl_s, elnes_contrast=contrast, realism=realism)
     return CoreLossBatch(spectra=spectra.astype(np.float32), energy=energy, elements=elements,
                          present=present, visible=visible, amounts=amt, params=params)
+
+
+def _dipole_factor_rows(energy, E0_kV, beta_mrad, alpha_mrad):
+    """:func:`~hyperspy_eels_ml.simulation.edges._dipole_factor` on a 1-D ``energy`` axis for per-spectrum
+    beam parameters, as outer products ``(n, E)`` (agrees with it to ~1e-15 relative).
+
+    ``4 pi a0^2 R^2 / (E T) * p * ln(1 + (theta / theta_E)^2)`` with ``theta_E = E / (2 gamma T)``,
+    ``theta = beta`` and ``p = 1``, or, for a convergence angle above the collection angle,
+    ``theta = alpha`` and ``p = (beta / alpha)^2``.
+    """
+    T, gamma = beam_constants(np.asarray(E0_kV, dtype=np.float64))
+    e = np.maximum(np.asarray(energy, dtype=np.float64), 1e-3)
+    beta = np.asarray(beta_mrad, dtype=np.float64) * 1e-3
+    alpha = np.asarray(alpha_mrad, dtype=np.float64) * 1e-3
+    big = alpha > beta
+    theta = np.where(big, alpha, beta) * (2.0 * gamma * T)  # theta / theta_E = theta 2 gamma T / E
+    pre = np.where(big, (beta / np.maximum(alpha, 1e-12)) ** 2, 1.0) * (4.0 * np.pi * A0_CM**2 * R_EV**2) / T
+    inv_e = 1.0 / e
+    out = np.multiply.outer(theta**2, inv_e**2)
+    np.log1p(out, out=out)
+    out *= inv_e[None, :]
+    out *= pre[:, None]
+    return out
 
 
 def _lerp_rows(profile, i0, q, size, w):
