@@ -301,3 +301,44 @@ def test_method_is_attached():
     s = _sim_signal(("O",), seed=9)
     r = s.identify_elements(show_progressbar=False)
     assert isinstance(r, hem.ElementsResult)
+
+
+# --- coincidence rule -----------------------------------------------------------------------------
+def test_coincidence_rule_removes_calls_explained_by_a_better_supported_element():
+    from hyperspy_eels_ml.elements.coincidence import resolve_coincidences
+
+    j = {el: LABELS.index(el) for el in ("O", "Sb", "Cr", "Te", "La", "Ni", "Fe")}
+    p = np.zeros((5, 80))
+    p[0, [j["O"], j["Sb"]]] = 0.99, 0.7  # O K 532 / Sb M5 528: Sb has no other edge in 450-650 eV
+    p[1, [j["Cr"], j["Te"]]] = 0.6, 0.9  # Cr L3 575 / Te M5 572: the better supported Te explains Cr
+    p[2, [j["La"], j["Ni"]]] = 0.95, 0.8  # Ni L3 855 on La M4 849 ...
+    p[3, [j["La"], j["Ni"]]] = 0.95, 0.8  # ... but with Ni M2,3 (68 eV) in the window Ni has its own edge
+    p[4, [j["O"], j["Fe"]]] = 0.99, 0.9  # no coincidence: nothing removed
+    lo = np.array([450.0, 450.0, 500.0, 55.0, 450.0])
+    hi = np.array([650.0, 650.0, 1000.0, 1000.0, 900.0])
+    amb = resolve_coincidences(p, lo, hi)
+    assert amb[0, j["Sb"]] == j["O"] and amb[0, j["O"]] == -1
+    assert amb[1, j["Cr"]] == j["Te"] and amb[1, j["Te"]] == -1
+    assert amb[2, j["Ni"]] == j["La"] and amb[2, j["La"]] == -1
+    assert (amb[3] == -1).all() and (amb[4] == -1).all()
+    assert (amb[:, [k for k in range(80) if k not in j.values()]] == -1).all()
+    # below the threshold nothing is resolved
+    assert (resolve_coincidences(p * 0.5, lo, hi) == -1).all()
+
+
+def test_coincidence_rule_in_the_result_and_explain():
+    """O + Cr in 450-950 eV at a low threshold: weak Sb (M5 528 eV, on O K) calls are explained by O."""
+    s = _sim_signal(("O", "Cr"), shape=(2, 2), seed=0).as_lazy()
+    r = identify_elements(s, show_progressbar=False, threshold=0.05)
+    r0 = identify_elements(s, show_progressbar=False, threshold=0.05, resolve_coincidences=False)
+    assert r.is_lazy
+    r.compute()
+    amb = np.asarray(r.ambiguous_with)
+    assert amb.shape == (2, 2, 80) and (np.asarray(r0.ambiguous_with) == -1).all()
+    np.testing.assert_array_equal(r.present.data, (np.nan_to_num(r.probabilities.data, nan=-1) >= 0.05) & (amb < 0))
+    removed = {LABELS[k] for k in np.flatnonzero((amb >= 0).any(axis=(0, 1)))}
+    assert "Sb" in removed and "O" not in removed
+    assert set(r.elements) == set(r0.elements) - removed
+    ex = r.explain("Sb")
+    assert "O" in ex.ambiguous_with and "ambiguous with O" in str(ex) and not ex.called
+    assert r.parameters["resolve_coincidences"] and not r0.parameters["resolve_coincidences"]

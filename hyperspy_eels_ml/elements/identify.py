@@ -35,6 +35,7 @@ from .._shared.cache import file_sha256, get_cached_file
 from .._shared.docstrings import fill_doc
 from .._shared.params import check_bool, check_float_range, check_int
 from .._shared.results import LazyResult
+from .coincidence import COINCIDENCE_EV, resolve_coincidences
 from .evidence import edge_evidence, edge_groups, per_element
 from .network import MODEL_PATH, load_network
 from .preprocess import (DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, assessable_matrix, embed,
@@ -144,6 +145,7 @@ def identify_elements(
     min_area=None,
     model=None,
     pixel_evidence=False,
+    resolve_coincidences=True,
     show_progressbar=None,
     lazy_output=None,
     block_size=None,
@@ -190,6 +192,13 @@ def identify_elements(
         lazy result): the network alone is about twice as fast, and
         :meth:`~ElementsResult.explain` uses the evidence of the sum spectrum,
         not of the pixels.
+    resolve_coincidences : bool
+        Apply the coincidence rule (:mod:`~hyperspy_eels_ml.elements.coincidence`):
+        an element called present whose every assessable Major edge lies within
+        10 eV of an edge of another called element with a probability at least
+        as high is reported as ambiguous with it (not present; see
+        :attr:`ElementsResult.ambiguous_with` and :meth:`~ElementsResult.explain`).
+        The probabilities are not changed.
     %(show_progressbar)s
     %(lazy_output)s
     %(block_size)s
@@ -224,6 +233,7 @@ def identify_elements(
     threshold = check_float_range("threshold", threshold, 0.0, 1.0)
     energy_calibrated = check_bool("energy_calibrated", energy_calibrated)
     pixel_evidence = check_bool("pixel_evidence", pixel_evidence)
+    resolve_coincidences = check_bool("resolve_coincidences", resolve_coincidences)
     lazy_output = check_bool("lazy_output", lazy_output, allow_none=True)
     if min_area is not None:
         min_area = check_int("min_area", min_area, min=1)
@@ -270,7 +280,8 @@ def identify_elements(
     parent = v.signal
     params = dict(threshold=threshold, navigation_mask=navigation_mask is not None,
                   energy_calibrated=energy_calibrated, low_loss=low_loss is not None, min_area=min_area,
-                  model=model_path, tolerance=tolerance, pixel_evidence=pixel_evidence)
+                  model=model_path, tolerance=tolerance, pixel_evidence=pixel_evidence,
+                  resolve_coincidences=resolve_coincidences)
     models = {"elements_cnn": {"path": model_path, "sha256": file_sha256(model_path),
                                "created": net.meta.get("created")}}
     state = {}
@@ -293,9 +304,10 @@ def identify_elements(
                         ("jump_ratio", ev[..., N_EL:2 * N_EL], "Edge jump ratio", "jump ratio"),
                         ("measured_onset", ev[..., 2 * N_EL:3 * N_EL], "Measured edge onset", "eV")))
 
+    amb = _ambiguity(out, threshold, resolve_coincidences)
     sig = signals((("probabilities", out[..., _P], "Element probabilities", "probability"),
-                   ("present", out[..., _P] >= threshold, "Elements present", "present"),
-                   ("assessable", out[..., _A], "Elements assessable", "assessable")))
+                   ("present", (out[..., _P] >= threshold) & (amb < 0), "Elements present", "present"),
+                   ("assessable", out[..., _A] > 0, "Elements assessable", "assessable")))
     evidence = evidence_signals(out[..., 2 * N_EL:5 * N_EL]) if pixel_evidence else None
 
     def evidence_pass(lazy_ev):
@@ -312,10 +324,31 @@ def identify_elements(
     return ElementsResult(
         probabilities=sig["probabilities"], present=sig["present"], assessable=sig["assessable"],
         _evidence=evidence, _evidence_pass=evidence_pass,
-        window=window, threshold=threshold, min_area=min_area, parameters=params,
+        window=window, ambiguous_with=amb, threshold=threshold, min_area=min_area, parameters=params,
         _navigation_shape=nav_shape, _signal=signal, _shift=shift, _tolerance=tolerance,
         _mask=v.mask,
     )
+
+
+def _ambiguity_block(o, threshold):
+    flat = o.reshape(-1, o.shape[-1])
+    amb = resolve_coincidences(flat[:, _P], flat[:, -2], flat[:, -1], threshold)
+    return amb.reshape(o.shape[:-1] + (N_EL,))
+
+
+def _ambiguity(out, threshold, resolve):
+    """``navigation_shape + (80,)`` int16: the element that explains each call's edges (-1: none)."""
+    shape = out.shape[:-1] + (N_EL,)
+    if not resolve:
+        full = np.full(shape, -1, np.int16)
+        if hasattr(out, "dask"):
+            import dask.array as da
+
+            return da.full(shape, -1, dtype=np.int16, chunks=out.chunks[:-1] + ((N_EL,),))
+        return full
+    if hasattr(out, "dask"):
+        return out.map_blocks(_ambiguity_block, threshold, dtype=np.int16, chunks=out.chunks[:-1] + ((N_EL,),))
+    return _ambiguity_block(np.asarray(out), threshold)
 
 
 def select_elements(present, min_area):
@@ -362,6 +395,9 @@ class Explanation:
     fraction_present: float
     flags: list
     edges: list = field(default_factory=list)  #: dicts: edge, tabulated_onset, measured_onset, jump_ratio, snr
+    #: ``{other element: fraction of the analysed pixels}`` where this element's call was removed because
+    #: all its assessable edges coincide with edges of the other, better-supported element
+    ambiguous_with: dict = field(default_factory=dict)
 
     def __str__(self):
         head = (f"{self.element}: {'PRESENT' if self.called else 'not found'}"
@@ -370,6 +406,10 @@ class Explanation:
         if self.fraction_present < 1.0 or self.fraction_present > 0:
             head += f", present in {100 * self.fraction_present:.1f} % of the analysed pixels"
         lines = [head]
+        for other, frac in self.ambiguous_with.items():
+            lines.append(f"  ambiguous with {other} in {100 * frac:.1f} % of the analysed pixels: every assessable "
+                         f"edge of {self.element} lies within {COINCIDENCE_EV:g} eV of an edge of {other}, which "
+                         "is called with a probability at least as high (not reported as present)")
         for f in self.flags:
             lines.append(f"  caution: {f}")
         if self.edges:
@@ -397,16 +437,19 @@ class ElementsResult(LazyResult):
     present : hyperspy.signals.Signal1D
         ``probabilities >= threshold`` (boolean).
     assessable : hyperspy.signals.Signal1D
-        1 where the element has a Major edge in the pixel's usable window.
+        True where the element has a Major edge in the pixel's usable window (boolean).
     evidence : dict of signals
         ``snr``, ``jump_ratio``, ``measured_onset`` of the best edge group of
         each element (power-law fit + jump test).
     window : numpy.ndarray or dask.array.Array
         ``navigation_shape + (2,)`` usable window (eV) of every pixel.
+    ambiguous_with : numpy.ndarray or dask.array.Array
+        ``navigation_shape + (80,)`` int16: for a call removed by the coincidence rule, the
+        index (in ``LABELS``) of the better-supported element whose edges explain it; -1 otherwise.
     """
 
     _signal_attributes = ("probabilities", "present", "assessable")
-    _array_attributes = ("window",)
+    _array_attributes = ("window", "ambiguous_with")
     _repr_parameters = ("threshold", "energy_calibrated")
 
     @property
@@ -452,12 +495,18 @@ class ElementsResult(LazyResult):
     def _element_table(self):
         if getattr(self, "_table", None) is None:
             # one pass over the data for a lazy result (the result itself stays lazy)
-            p, a, w = compute(self.probabilities.data, self.assessable.data, self.window)
+            p, a, w, amb = compute(self.probabilities.data, self.assessable.data, self.window,
+                                   self.ambiguous_with)
             p = np.asarray(p).reshape(-1, N_EL)
             a = np.asarray(a).reshape(-1, N_EL)
             analysed = np.isfinite(np.asarray(w).reshape(-1, 2)[:, 0])
-            self._table = (p, a, analysed, np.asarray(w).reshape(-1, 2))
+            self._table = (p, a, analysed, np.asarray(w).reshape(-1, 2), np.asarray(amb).reshape(-1, N_EL))
         return self._table[:3]
+
+    def _called(self):
+        """``(n_pixels, 80)`` bool: probability >= threshold and not ambiguous."""
+        p, _, _ = self._element_table()
+        return (np.nan_to_num(p, nan=-1.0) >= self.threshold) & (self._table[4] < 0)
 
     def _eager_array_window(self):
         self._element_table()
@@ -473,7 +522,7 @@ class ElementsResult(LazyResult):
         while keeping small particles that a 1 %-of-pixels rule would drop.
         """
         p, a, analysed = self._element_table()
-        pres = np.nan_to_num(p, nan=-1.0) >= self.threshold
+        pres = self._called()
         if self._nav_ndim == 0:
             return [LABELS[j] for j in np.flatnonzero(pres[0])]
         need = self.min_area or self._default_min_area(int(analysed.sum()))
@@ -570,9 +619,12 @@ class ElementsResult(LazyResult):
                           "in_window": bool(ev["evaluated"][0, g])})
         called = element in self.elements
         flags = self.flags.get(element, []) if called else []
+        amb = self._table[4][:, j]
+        amb_with = {LABELS[int(k)]: float(np.sum(amb == k) / n_an) for k in np.unique(amb[pres & (amb >= 0)])}
         return Explanation(element=element, called=called, assessable=bool(a[analysed, j].any()) if
                            analysed.any() else False, probability=prob,
-                           fraction_present=float(pres.sum() / n_an), flags=flags, edges=edges)
+                           fraction_present=float(self._called()[:, j].sum() / n_an), flags=flags, edges=edges,
+                           ambiguous_with=amb_with)
 
     # -- metadata ---------------------------------------------------------------------------
     def to_metadata(self, signal, include_flagged=True):
