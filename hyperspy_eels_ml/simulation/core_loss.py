@@ -38,7 +38,7 @@ import numpy as np
 
 from .edges import A0_CM, R_EV, beam_constants, edge_table, white_line_dfde
 
-__all__ = ["CoreLossBatch", "core_loss", "low_loss_kernel", "PRESETS"]
+__all__ = ["CoreLossBatch", "core_loss", "low_loss_kernel", "PRESETS", "REALISM_ALIASES"]
 
 
 @dataclass
@@ -119,9 +119,11 @@ def low_loss_kernel(energy_step, n, fwhm_zlp, t_lambda, plasmon_energy, plasmon_
     return out
 
 
-#: parameter defaults of the two presets (``realism=``); ``None`` arguments take these
+#: parameter defaults of the presets (``realism=``); ``None`` arguments take these. ``"realistic"`` is the
+#: latest realistic version (see :data:`REALISM_ALIASES`); versioned names stay fixed so that the recipes of
+#: models trained on an earlier version rebuild.
 PRESETS = {
-    "realistic": dict(jump_ratio=(0.03, 1.5), instrument_shift=(-10.0, 12.0), dispersion_error=(-0.02, 0.02),
+    "realistic-v1": dict(jump_ratio=(0.03, 1.5), instrument_shift=(-10.0, 12.0), dispersion_error=(-0.02, 0.02),
                       chemical_shift=(-2.0, 2.0), gain=(0.3, 40.0), read_noise=(0.0, 8.0),
                       noise_correlation=(0.0, 0.9), correlated_fraction=0.5, dark_offset=(-2.0, 2.0),
                       artefacts=True, elnes=True, valence_white_lines=True, white_line_strength=(0.3, 1.6),
@@ -133,6 +135,8 @@ PRESETS = {
                   valence_white_lines=False, white_line_strength=(0.3, 2.0), composition="independent",
                   visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False, exelfs=False),
 }
+#: preset aliases: ``"realistic"`` = the latest realistic version
+REALISM_ALIASES = {"realistic": "realistic-v1"}
 
 
 def core_loss(
@@ -270,8 +274,9 @@ def core_loss(
     from . import realism as R
 
     rng = np.random.default_rng(rng)
+    realism = REALISM_ALIASES.get(realism, realism)
     if realism not in PRESETS:
-        raise ValueError(f"realism must be one of {sorted(PRESETS)}, got {realism!r}")
+        raise ValueError(f"realism must be one of {sorted(set(PRESETS) | set(REALISM_ALIASES))}, got {realism!r}")
     pre = PRESETS[realism]
     jump_ratio = pre["jump_ratio"] if jump_ratio is None else jump_ratio
     t_lambda = pre["t_lambda"] if t_lambda is None else t_lambda
