@@ -329,16 +329,20 @@ def test_coincidence_rule_removes_calls_explained_by_a_better_supported_element(
 def test_coincidence_rule_in_the_result_and_explain():
     """O + Cr in 450-950 eV at a low threshold: weak Sb (M5 528 eV, on O K) calls are explained by O."""
     s = _sim_signal(("O", "Cr"), shape=(2, 2), seed=0).as_lazy()
-    r = identify_elements(s, show_progressbar=False, threshold=0.05)
-    r0 = identify_elements(s, show_progressbar=False, threshold=0.05, resolve_coincidences=False)
+    r = identify_elements(s, show_progressbar=False, threshold=0.05, resolve_coincidences=True)
+    r0 = identify_elements(s, show_progressbar=False, threshold=0.05)  # default: flagged, not removed
     assert r.is_lazy
     r.compute()
     amb = np.asarray(r.ambiguous_with)
-    assert amb.shape == (2, 2, 80) and (np.asarray(r0.ambiguous_with) == -1).all()
-    np.testing.assert_array_equal(r.present.data, (np.nan_to_num(r.probabilities.data, nan=-1) >= 0.05) & (amb < 0))
+    assert amb.shape == (2, 2, 80)
+    np.testing.assert_array_equal(np.asarray(r0.ambiguous_with), amb)
+    p = np.nan_to_num(r.probabilities.data, nan=-1)
+    np.testing.assert_array_equal(r.present.data, (p >= 0.05) & (amb < 0))
+    np.testing.assert_array_equal(r0.present.data, p >= 0.05)
     removed = {LABELS[k] for k in np.flatnonzero((amb >= 0).any(axis=(0, 1)))}
     assert "Sb" in removed and "O" not in removed
     assert set(r.elements) == set(r0.elements) - removed
     ex = r.explain("Sb")
     assert "O" in ex.ambiguous_with and "ambiguous with O" in str(ex) and not ex.called
+    assert "Sb" in r0.elements and any("ambiguous" in f and "O" in f for f in r0.flags["Sb"])
     assert r.parameters["resolve_coincidences"] and not r0.parameters["resolve_coincidences"]

@@ -180,11 +180,19 @@ def _family(el):
         else "L2,3"
 
 
-def metrics(p, y, mask, present, threshold=0.5):
-    """Micro/weighted F1, exact match, per-family F1 (masked labels) and missed-below-visibility."""
+def metrics(p, y, mask, present, threshold=0.5, assessable=None):
+    """Micro/weighted F1, exact match, per-family F1 (masked labels) and missed-below-visibility.
+
+    ``assessable`` (``(n, 80)``): labels that are not assessable are never called, as in
+    :func:`identify_elements` (NaN probability). Without it the raw network output on those
+    labels would count as a correct call in the weighted F1 (which forgives masked labels): that
+    inflated the weighted F1 of the first model card (0.91 instead of 0.81).
+    """
     from sklearn.metrics import f1_score
 
     pred = p >= threshold
+    if assessable is not None:
+        pred &= np.asarray(assessable) > 0
     m = mask > 0
     yt = (y > 0)
     tp = np.sum(pred & yt & m)
@@ -236,7 +244,7 @@ def finalize(work, out=MODEL_PATH):
     if len(held) < 2:
         raise RuntimeError("finalize needs >= 2 held-out shards (calibration, test)")
     n_cal = max(1, len(held) // 2)
-    keys = ("x", "y", "mask", "present")
+    keys = ("x", "y", "mask", "present", "assessable")
 
     def run(paths):
         ds = [_load(p, keys) for p in paths]
@@ -253,8 +261,9 @@ def finalize(work, out=MODEL_PATH):
         "ece_uncalibrated": round(ece(p_raw, d_test["y"], d_test["mask"]), 4),
         "ece_calibrated": round(ece(p_cal, d_test["y"], d_test["mask"]), 4),
         "threshold": 0.5,
-        "calibrated": metrics(p_cal, d_test["y"], d_test["mask"], d_test["present"]),
-        "uncalibrated": metrics(p_raw, d_test["y"], d_test["mask"], d_test["present"]),
+        "calibrated": metrics(p_cal, d_test["y"], d_test["mask"], d_test["present"], assessable=d_test["assessable"]),
+        "uncalibrated": metrics(p_raw, d_test["y"], d_test["mask"], d_test["present"],
+                                assessable=d_test["assessable"]),
     }
     import tensorflow as tf
 
