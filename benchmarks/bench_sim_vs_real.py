@@ -293,6 +293,10 @@ def analyse(energy, rows, elements, pre_subtracted, dispersion):
     return out, (ratio, lag1)
 
 
+#: extra ``core_loss`` keyword arguments (``--realism``); empty = the installed generator's defaults
+SIM_KW = {}
+
+
 def simulate(elements, energy, e0, beta, n, seed, extend_below=0.0):
     from hyperspy_eels_ml.simulation import core_loss
 
@@ -306,7 +310,7 @@ def simulate(elements, energy, e0, beta, n, seed, extend_below=0.0):
         j = elements.index("O")
         amt[:, j] = (amt.sum(1) - amt[:, j]) * rng.uniform(0.5, 2.5, n)
     b = core_loss(n, list(elements), energy_offset=off, dispersion=disp, size=size, amounts=amt, E0=e0, beta=beta,
-                  rng=seed)
+                  rng=seed, **SIM_KW)
     se = b.energy
     return se, b.spectra.astype(np.float64)
 
@@ -408,6 +412,8 @@ def main(argv=None):
     p.add_argument("--figure", default=None)
     p.add_argument("--compare", nargs=2, metavar=("BEFORE_JSON", "AFTER_JSON"),
                    help="print an RST before/after table from two --json outputs and exit")
+    p.add_argument("--realism", default=None,
+                   help="core_loss realism preset (e.g. realistic-v1); default: the generator's default")
     p.add_argument("--figure-from", default=None, metavar="JSON",
                    help="with --figure: draw the figure from a --json output instead of measuring")
     args = p.parse_args(argv)
@@ -423,6 +429,8 @@ def main(argv=None):
     logging.getLogger("hyperspy").setLevel(logging.ERROR)
     import hyperspy_eels_ml.simulation as sim
 
+    if args.realism:
+        SIM_KW["realism"] = args.realism
     records, shapes = measure(args.data, args.n, args.seed)
     # ---- report
     print(f"simulator: {sim.__file__}")
@@ -466,7 +474,8 @@ def main(argv=None):
             print(f"  {flag} {r['file'][:44]:44s} {r['element']:3s} {r['family']:15s} {r['feature']:6s} {r['real']:9.3g}  "
                   f"[{r['p5']:.3g}, {r['p95']:.3g}]")
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(simulator=sim.__file__, records=records, summary=summary,
+        Path(args.json).write_text(json.dumps(dict(simulator=sim.__file__, realism=args.realism, records=records,
+                                                   summary=summary,
                                                    overall=float(np.mean(tot)), n=args.n, shapes=shapes)))
     if args.figure:
         plot(shapes, args.figure)

@@ -424,3 +424,59 @@ def test_fixed_seed_outputs_are_those_the_shipped_models_were_trained_on(expecte
     assert float(np.nansum(b.params["l3_l2"])) == pytest.approx(expected[6], rel=1e-9)
     assert int(b.params["bonding"].sum()) == expected[7]
     assert int(b.params["artefacts"].sum()) == expected[8]
+
+
+def _edge_integral_ratio(realism, element, e_l3, strength, valence):
+    """50-eV integral of ``element`` L2,3 over that of O K per atom, noise-free, single scattering only."""
+    b = core_loss(1, [element, "O"], energy_offset=480.0, dispersion=0.05, size=int(round((e_l3 + 70 - 480) / 0.05)),
+                  amounts=[1.0, 1.0], E0=200.0, beta=30.0, alpha=0.0, noise=False, fine_structure=False,
+                  exelfs=False, instrument_shift=0.0, dispersion_error=0.0, chemical_shift=0.0, t_lambda=0.03,
+                  zlp_fwhm=0.3, jump_ratio=1e4, white_line_strength=strength, valence={element: valence},
+                  realism=realism, rng=0)
+    e, s = b.energy, b.spectra[0].astype(np.float64)
+    on_o = edge_onsets("O")["K"]
+    # the O K tail under the L2,3 edge: power law fitted 40-10 eV before the L3 onset, as in quantification
+    pre = (e > e_l3 - 40) & (e < e_l3 - 10)
+    r, lna = np.polyfit(np.log(e[pre]), np.log(s[pre]), 1)
+    tail = np.exp(lna) * e**r
+    w_o = (e >= on_o - 2) & (e <= on_o + 50)
+    w_l = (e >= e_l3 - 2) & (e <= e_l3 + 50)
+    o_k = s[w_o].sum() - np.interp(on_o - 5, e, s) * w_o.sum()
+    return (s[w_l] - tail[w_l]).sum() / o_k
+
+
+def test_v2_l23_edges_follow_the_hydrogenic_cross_section_relative_to_o_k():
+    """realistic-v2: Fe L2,3 (continuum + mean-strength white lines) / O K over 50 eV = exspy's hydrogenic ratio."""
+    import logging
+
+    from exspy.components import EELSCLEdge
+
+    from hyperspy_eels_ml.simulation.realism import L23_HYDROGENIC_SCALE
+
+    logging.getLogger("exspy").setLevel(logging.ERROR)
+
+    def hydrogenic(name, onset):
+        spl = EELSCLEdge(name, GOS="hydrogenic").GOS.integrateq(onset, 30e-3, 200.0)
+        x = np.arange(onset, onset + 50.0, 0.05)
+        return np.trapezoid(spl(x), x)
+
+    e_l3 = edge_onsets("Fe")["L3"]
+    expected = hydrogenic("Fe_L3", e_l3) / hydrogenic("O_K", edge_onsets("O")["K"])
+    mean_strength = (1.6 - 0.3) / np.log(1.6 / 0.3)  # mean of the log-uniform white-line strength prior
+    v2 = _edge_integral_ratio("realistic-v2", "Fe", e_l3, mean_strength, 3)
+    v1 = _edge_integral_ratio("realistic-v1", "Fe", e_l3, mean_strength, 3)
+    assert v2 == pytest.approx(expected, rel=0.12)
+    assert v1 / v2 == pytest.approx(1 / L23_HYDROGENIC_SCALE["Fe"], rel=0.02)  # v1 stays the xraylib strength
+    assert v1 > 1.4 * expected
+
+
+def test_v2_gain_range_covers_exported_spectra_scalings():
+    b = core_loss(400, ["O"], energy_offset=450.0, dispersion=0.5, size=256, realism="realistic-v2", rng=1)
+    g = b.params["gain"]
+    assert g.min() < 0.3 and g.max() > 200 and np.all((g >= 0.1) & (g <= 1500))
+    assert b.params["realism"] == "realistic-v2"
+    assert core_loss(2, ["O"], energy_offset=450.0, size=64, rng=1).params["realism"] == "realistic-v2"
+    v1 = core_loss(400, ["O"], energy_offset=450.0, dispersion=0.5, size=256, realism="realistic-v1", rng=1)
+    assert np.all((v1.params["gain"] >= 0.3) & (v1.params["gain"] <= 40))
+    with pytest.raises(ValueError, match="l23_cross_section"):
+        core_loss(2, ["O"], energy_offset=450.0, size=64, l23_cross_section="hartree")

@@ -128,15 +128,22 @@ PRESETS = {
                       noise_correlation=(0.0, 0.9), correlated_fraction=0.5, dark_offset=(-2.0, 2.0),
                       artefacts=True, elnes=True, valence_white_lines=True, white_line_strength=(0.3, 1.6),
                       composition="compound", visibility_width=30.0, t_lambda=(0.03, 1.5), t_lambda_log=True,
-                      exelfs=True),
+                      exelfs=True, l23_cross_section="atomic"),
     "basic": dict(jump_ratio=(0.2, 1.5), instrument_shift=(-5.0, 5.0), dispersion_error=0.0,
                   chemical_shift=(-2.0, 2.0), gain=(0.8, 1.25), read_noise=(0.0, 3.0), noise_correlation=0.0,
                   correlated_fraction=0.0, dark_offset=0.0, artefacts=False, elnes=False,
                   valence_white_lines=False, white_line_strength=(0.3, 2.0), composition="independent",
-                  visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False, exelfs=False),
+                  visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False, exelfs=False,
+                  l23_cross_section="atomic"),
 }
+#: v2: the L2,3 edges of K, Ca and Sc-Cu (continuum and mean white lines) scaled to exspy's hydrogenic
+#: (Egerton SIGMAL3) cross section relative to the K edges (:data:`~.realism.L23_HYDROGENIC_SCALE`)
+#: and the effective gain widened to 0.1-1500 counts per electron: the issue's 26 real spectra have noise per
+#: channel over sqrt(counts) (= sqrt(gain) for Poisson electrons) of 0.37-36, i.e. exported spectra carry
+#: intensity scalings (gain normalisation, binning sums, rate units) far beyond a camera's conversion gain
+PRESETS["realistic-v2"] = dict(PRESETS["realistic-v1"], l23_cross_section="hydrogenic", gain=(0.1, 1500.0))
 #: preset aliases: ``"realistic"`` = the latest realistic version
-REALISM_ALIASES = {"realistic": "realistic-v1"}
+REALISM_ALIASES = {"realistic": "realistic-v2"}
 
 
 def core_loss(
@@ -180,6 +187,7 @@ def core_loss(
     visibility_width=None,
     elnes_contrast=(0.5, 2.0),
     exelfs=None,
+    l23_cross_section=None,
 ):
     """Simulate ``n`` core-loss spectra of the given elements.
 
@@ -213,7 +221,8 @@ def core_loss(
     counts : float or (low, high)
         Expected electrons in the brightest channel (log-uniform).
     gain : float or (low, high)
-        Counts per electron (log-uniform; realistic default 0.3-40).
+        Counts per electron (log-uniform; realistic-v2 default 0.1-1500, v1 0.3-40): the camera's
+        conversion gain times any scaling of the exported counts.
     read_noise, dark_offset : float or (low, high)
         Gaussian read noise (counts rms, white) and residual dark-reference offset (counts; negative
         channels appear at low signal).
@@ -223,10 +232,12 @@ def core_loss(
         Signal-to-noise ratio over ``visibility_width`` eV above an element's first in-window edge
         above which the element counts as visible.
     rng : numpy.random.Generator or int, optional
-    realism : {"realistic", "basic"}
-        Preset of the defaults of every ``None`` argument. ``"basic"`` is the earlier generator
-        (no scale error, white noise, no artefacts, generic fine structure, neutral-atom white
-        lines, independent element draws, visibility over 20 channels).
+    realism : {"realistic", "realistic-v2", "realistic-v1", "basic"}
+        Preset of the defaults of every ``None`` argument. ``"realistic"`` is the latest realistic
+        version (``"realistic-v2"``); ``"realistic-v1"`` is the generator the shipped models were
+        trained on (v2 differs only by ``l23_cross_section="hydrogenic"``); ``"basic"`` is the
+        earlier generator (no scale error, white noise, no artefacts, generic fine structure,
+        neutral-atom white lines, independent element draws, visibility over 20 channels).
     dispersion_error : float or (low, high)
         Relative error of the dispersion (realistic +-2 %): a feature at true energy E appears at
         nominal ``energy_offset + (E - energy_offset + shift) / (1 - err)``.
@@ -266,6 +277,11 @@ def core_loss(
         probability 0.7).
     visibility_width : float, optional
         Energy width (eV) of the visibility window; ``None`` = 20 channels.
+    l23_cross_section : {"atomic", "hydrogenic"}
+        Strength of the L2,3 edges of K, Ca and Sc-Cu: ``"atomic"`` = the xraylib dipole cross
+        section plus the SIGPAR-calibrated white lines (v1); ``"hydrogenic"`` (v2 default) scales
+        both so that their 50-eV integral relative to the K edges equals that of exspy's hydrogenic
+        cross sections (:data:`~hyperspy_eels_ml.simulation.realism.L23_HYDROGENIC_SCALE`).
 
     Returns
     -------
@@ -295,6 +311,9 @@ def core_loss(
     white_line_strength = pre["white_line_strength"] if white_line_strength is None else white_line_strength
     composition = pre["composition"] if composition is None else composition
     visibility_width = pre["visibility_width"] if visibility_width is None else visibility_width
+    l23_cross_section = pre["l23_cross_section"] if l23_cross_section is None else l23_cross_section
+    if l23_cross_section not in ("atomic", "hydrogenic"):
+        raise ValueError(f"l23_cross_section must be 'atomic' or 'hydrogenic', got {l23_cross_section!r}")
 
     t = edge_table()
     elements = list(elements)
@@ -420,6 +439,7 @@ def core_loss(
         vis_start = np.full(n, -1, dtype=np.int64)  # grid channel of the element's first in-window edge
         e_shift = chem[rows, j]
         use_valence = valence_white_lines and el in R.VALENCES
+        l23_scale = float(R.L23_HYDROGENIC_SCALE.get(el, 1.0)) if l23_cross_section == "hydrogenic" else 1.0
         q = max(1, int(np.ceil(dispersion / 0.1)))  # fine grid: dispersion / q <= 0.1 eV
         fstep = dispersion / q
         # profiles on a fine grid with a fixed margin (cached across calls on the same axis) when the
@@ -427,11 +447,11 @@ def core_loss(
         if np.abs(e_shift).max() < _FINE_MARGIN - 1.0:
             lo = grid[0] - _FINE_MARGIN
             atomic, wl, onsets = _element_profiles(el, float(lo), float(grid[-1] + _FINE_MARGIN), float(fstep),
-                                                   bool(use_valence))
+                                                   bool(use_valence), l23_scale)
         else:
             lo = grid[0] - e_shift.max() - 1.0
             atomic, wl, onsets = _element_profiles.__wrapped__(el, lo, grid[-1] - e_shift.min() + 1.0, fstep,
-                                                               use_valence)
+                                                               use_valence, l23_scale)
         fine_size = atomic.size
         c = (grid[0] - e_shift - lo) / fstep
         i0 = np.floor(c).astype(np.int64)
@@ -471,6 +491,8 @@ def core_loss(
                 split = (t.onset[i2[0]] - on3) if i2 else 2.0
                 holes = np.array([R.three_d_holes(el, int(v)) for v in val[rows, j]], dtype=np.float64)
                 f_tot = white_line_calibration_f() * holes * wl_s[rows, j]
+                if l23_scale != 1.0:
+                    f_tot = f_tot * l23_scale
                 cen, fw, ar, ratio = R.l23_white_lines(el, val[rows, j], on3 + e_shift, split, f_tot, rng,
                                                        metal=val[rows, j] == 0)
                 R.add_peaks(sig_el, np.arange(m), grid[0], dispersion, cen, fw, ar)
@@ -629,11 +651,11 @@ _FINE_MARGIN = 20.0  # eV: chemical shifts beyond this use an uncached fine grid
 
 
 @functools.lru_cache(maxsize=256)
-def _element_profiles(element, lo, hi, fstep, valence_lines):
+def _element_profiles(element, lo, hi, fstep, valence_lines, l23_scale=1.0):
     """Atomic df/dE, fixed white lines (df/dE) and sorted (onset, subshell) of an element on a fine grid.
 
     With ``valence_lines`` the 3d-row L2,3 white lines are left out (drawn per spectrum instead).
-    Read-only arrays (cached).
+    ``l23_scale`` multiplies the L3, L2 (L2,3) subshells and their white lines. Read-only arrays (cached).
     """
     t = edge_table()
     fine = lo + fstep * np.arange(int((hi - lo) / fstep) + 2)
@@ -641,9 +663,11 @@ def _element_profiles(element, lo, hi, fstep, valence_lines):
     wl = np.zeros_like(fine)
     onsets = []
     for i in t.edges_of(element):
-        atomic += t.dfde_on(i, fine)
+        sc = l23_scale if t.subshell[i] in ("L3", "L2", "L2,3") else 1.0
+        atomic += t.dfde_on(i, fine) if sc == 1.0 else sc * t.dfde_on(i, fine)
         if not (valence_lines and t.subshell[i] in ("L3", "L2", "L2,3")):
-            wl += white_line_dfde(element, t.subshell[i], fine)
+            wl += white_line_dfde(element, t.subshell[i], fine) if sc == 1.0 else sc * white_line_dfde(
+                element, t.subshell[i], fine)
         onsets.append((float(t.onset[i]), str(t.subshell[i])))
     atomic.flags.writeable = False
     wl.flags.writeable = False
