@@ -352,7 +352,7 @@ def test_real_dev_spectra_fall_inside_the_simulated_range(shared_data):
              "oxidation/practical_EELS_QEM__intermediate_level__core_loss__Fe.txt",
              "oxidation/practical_EELS_QEM__intermediate_level__core_loss__CrO.txt",
              "oxidation/MnEdgeNet__test_Mn_spectra__Data2_LaMnO3.csv"]
-    records, _ = bench.measure(shared_data, n=80, seed=0, files=files, log=lambda *a: None)
+    records, _ = bench.measure(shared_data, n=120, seed=0, files=files, log=lambda *a: None)
     edge = [r for r in records if "p5" in r and r["family"] != "noise"]
     assert len(edge) >= 20
     inside = np.array([r["p5"] <= r["real"] <= r["p95"] for r in edge])
