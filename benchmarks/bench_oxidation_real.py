@@ -48,6 +48,16 @@ def _csv(path):
     return s
 
 
+def _txt(path):
+    from exspy.signals import EELSSpectrum
+
+    a = np.loadtxt(path)
+    s = EELSSpectrum(a[:, 1])
+    ax = s.axes_manager.signal_axes[0]
+    ax.scale, ax.offset, ax.units, ax.name = float(np.mean(np.diff(a[:, 0]))), float(a[0, 0]), "eV", "Energy loss"
+    return s
+
+
 def _load(path, reader=None):
     import hyperspy.api as hs
 
@@ -73,7 +83,7 @@ def cases(d):
          None, "770-817 eV"),
         ("EELS DB Cr2O3 (O K)", lambda: _load(os.path.join(
             ox, "practical_EELS_QEM__intermediate_level__core_loss__CrO.txt"), "MSA"), "Cr", 3.0, True, None,
-         "no Cr model"),
+         "Cr L onset at the end of the window"),
         ("LSMO line scan", lambda: _load(os.path.join(el, "exspy-demos__LSMO_linescan.hspy")), "Mn", 3.3, True,
          lambda: _load(os.path.join(zl, "exspy-demos__LSMO_linescan_low_loss.hspy")), "La0.7Sr0.3MnO3"),
         ("LSMO/STO line scan", lambda: _load(os.path.join(el, "exspy-demos__LSMO_STO_linescan.hspy")), "Mn", 3.3,
@@ -82,6 +92,15 @@ def cases(d):
          True, lambda: _load(os.path.join(zl, "exspy_pkg__lowloss_spectrum.msa")), "valence not stated"),
         ("FeO/Fe3O4 nanocube SI", lambda: _load(os.path.join(ox, "delpozo_SVM__EELS Spectrum Image (dark ref corrected).dm3")),
          "Fe", None, True, None, "expected 2-2.67 (FeO core, Fe3O4)"),
+        ("EELS DB La2NiO4", lambda: _txt(os.path.join(el, "hyperspy_pkg__La2NiO4_eels.txt")), "Ni", 2.0, True, None,
+         "Ni2+; La M4 (849 eV) just below Ni L3"),
+        ("exspy Cr L spectrum", lambda: _load(os.path.join(el, "exspy_pkg__Cr_L_cl.hspy")), "Cr", None, True, None,
+         "compound not stated"),
+        ("Cr/Fe/Al oxide line scan (Cr)", lambda: _load(os.path.join(
+            el, "practical_EELS_QEM__intermediate_level__core_loss__EELS Spectrum Image (high-loss).dm3")), "Cr", None,
+         True, lambda: _load(os.path.join(
+             zl, "practical_EELS_QEM__intermediate_level__core_loss__EELS Spectrum Image (low-loss).dm3")),
+         "valence not stated"),
         ("Cr/Fe/Al oxide line scan", lambda: _load(os.path.join(
             el, "practical_EELS_QEM__intermediate_level__core_loss__EELS Spectrum Image (high-loss).dm3")), "Fe", None,
          True, lambda: _load(os.path.join(
@@ -125,6 +144,15 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     row["class"] = r.classes[int(np.bincount(lab).argmax())] if ok.any() else "masked"
     row["mean_valence"] = _median(r.mean_valence, ok)
     row["half68"] = _median(r.valence_uncertainty, ok)
+    try:  # metal end member read from the shape alone (no chemical shift)
+        rm = s.classify_oxidation(element, model="valence", metals=True, **kw)
+        okm = np.asarray(rm.labels.data).reshape(-1) >= 0
+        labm = np.asarray(rm.labels.data).reshape(-1)[okm]
+        row["class_metals"] = rm.classes[int(np.bincount(labm).argmax())] if okm.any() else "masked"
+        row["mean_valence_metals"] = _median(rm.mean_valence, okm)
+        row["half68_metals"] = _median(rm.valence_uncertainty, okm)
+    except Exception as exc:
+        row["metals_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
     try:  # the axis taken as calibrated (an assumption: the sources do not all say so)
         rc = s.classify_oxidation(element, model="valence", energy_calibrated=True, **kw)
         okc = np.asarray(rc.labels.data).reshape(-1) >= 0
@@ -193,7 +221,13 @@ def main(argv=None):
     ap.add_argument("--data", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--rst", default=None, help="also write the table as an RST list-table to this file")
+    ap.add_argument("--models", default=None, help="a models folder (registry.json + oxidation/) to use instead "
+                                                   "of the package's (to compare retrained variants)")
     a = ap.parse_args(argv)
+    if a.models:
+        import hyperspy_eels_ml.oxidation.classify as C
+
+        C._MODELS_DIR = os.path.abspath(a.models)
     d = _data_dir(a.data)
     if not os.path.isdir(d):
         print(f"no data folder {d}")
@@ -203,17 +237,19 @@ def main(argv=None):
     t0 = time.time()
     for c in cases(d):
         rows.append(run_case(*c))
-    head = ("spectrum", "expected", "valence model, default (class, v +- 68 %)", "axis taken as calibrated",
+    head = ("spectrum", "expected", "valence model, default (class, v +- 68 %)", "metals=True (shape only)",
+            "axis taken as calibrated",
             "with ZLP partner", "L3/L2 ratio", "NNLS", "SVM (previous default)")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    errs = {"model (default)": [], "model (axis calibrated)": [], "ratio": [], "nnls": [], "svm": []}
+    errs = {"model (default)": [], "model (metals=True)": [], "model (axis calibrated)": [], "ratio": [], "nnls": [],
+            "svm": []}
     for r in rows:
         if "valence" in r or "error" in r:
-            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r.get('valence', r.get('error'))} | | | | | |")
+            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r.get('valence', r.get('error'))} | | | | | | |")
             continue
         if "ratio_baseline" not in r:
-            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r['class']} | | | | | |")
+            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r['class']} | | | | | | |")
             continue
         v = f"{r['class']}, {_f(r['mean_valence'])} +- {_f(r['half68'])}"
         z = f"{_f(r.get('mean_valence_zlp'))} +- {_f(r.get('half68_zlp'))}" if "mean_valence_zlp" in r else \
@@ -221,11 +257,14 @@ def main(argv=None):
         svm = f"{r.get('svm_class')} ({_f(r.get('svm_valence'))})" if "svm_valence" in r else r.get("svm_class")
         cal = f"{r['class_cal']}, {_f(r['mean_valence_cal'])} +- {_f(r['half68_cal'])}" if "class_cal" in r \
             else r.get("cal_error", "-")[:40]
-        print(f"| {r['name']} | {_f(r['expected'], 1)} | {v} | {cal} | {z} | {_f(r['ratio_baseline'])} | "
+        met = f"{r['class_metals']}, {_f(r['mean_valence_metals'])} +- {_f(r['half68_metals'])}" \
+            if "class_metals" in r else r.get("metals_error", "-")[:40]
+        print(f"| {r['name']} | {_f(r['expected'], 1)} | {v} | {met} | {cal} | {z} | {_f(r['ratio_baseline'])} | "
               f"{_f(r['nnls_baseline'])} | {svm} |")
         if r["expected"] is not None:
             errs["model (default)"].append(abs(r["mean_valence"] - r["expected"]))
             errs["model (axis calibrated)"].append(abs(r.get("mean_valence_cal", np.nan) - r["expected"]))
+            errs["model (metals=True)"].append(abs(r.get("mean_valence_metals", np.nan) - r["expected"]))
             errs["ratio"].append(abs(r["ratio_baseline"] - r["expected"]))
             errs["nnls"].append(abs(r["nnls_baseline"] - r["expected"]))
             if "svm_valence" in r:
@@ -235,6 +274,14 @@ def main(argv=None):
         v = np.asarray(v, dtype=float)
         print(f"mean |valence error| over spectra with a known valence, {k}: {np.nanmean(v):.2f} "
               f"(n = {np.isfinite(v).sum()})")
+    known = [r for r in rows if r.get("expected") is not None and "ratio_baseline" in r]
+    for label, sel in (("oxides only", lambda r: r["expected"] > 0), ("metals only", lambda r: r["expected"] == 0),
+                       ("Mn references", lambda r: r["element"] == "Mn")):
+        sub = [r for r in known if sel(r)]
+        if sub:
+            cell = lambda key: np.nanmean([abs(r.get(key, np.nan) - r["expected"]) for r in sub])  # noqa: E731
+            print(f"  {label} (n = {len(sub)}): model {cell('mean_valence'):.2f}, axis calibrated "
+                  f"{cell('mean_valence_cal'):.2f}, ratio {cell('ratio_baseline'):.2f}, NNLS {cell('nnls_baseline'):.2f}")
     print(f"total {time.time() - t0:.0f} s")
     if a.json:
         with open(a.json, "w") as fh:

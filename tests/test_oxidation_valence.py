@@ -203,6 +203,26 @@ def test_available_models_list_valence_models_with_support():
         assert set(m["supported_by"]["references"]) | set(m["supported_by"]["priors"]) == set(m["end_members"])
     assert "Fe0" in av["fe_l23_valence"]["supported_by"]["priors"]
     assert "Mn2+" in av["mn_l23_valence"]["supported_by"]["references"]
+    ti = av["ti_l23_valence"]  # TiO2 measured (Zanetta), Ti3+ from the literature shift: no metal end member
+    assert ti["end_members"] == ["Ti3+", "Ti4+"] and not ti["metals"]
+    assert "Ti4+" in ti["supported_by"]["references"]
+
+
+def test_titanium_crystal_field_split_lines_read_in_valence_order():
+    """Ti3+/Ti4+ (d1/d0, t2g/eg split lines) on a narrow 450-475 eV window, shape only, +-3 eV axis errors."""
+    rng = np.random.default_rng(SEED)
+    fr = np.eye(2)[rng.integers(0, 2, 80)]
+    b = white_line_spectra(80, ["Ti3+", "Ti4+"], fractions=fr, dispersion=0.1, background="residual",
+                           shift=(-3.0, 3.0), counts=(2000.0, 5000.0), rng=SEED)
+    data, e = _crop(b, 446.0, 478.0)
+    r = classify_oxidation(_sig(data, e), "Ti", model="valence", remove_background=False, show_progressbar=False)
+    assert r.classes == ["Ti3+", "Ti4+"] and r.model_info["name"] == "ti_l23_valence"
+    v = np.asarray(r.mean_valence.data)
+    truth = fr @ np.array([3.0, 4.0])
+    ok = np.isfinite(v)
+    assert ok.mean() > 0.9
+    assert np.median(np.abs(v[ok] - truth[ok])) < 0.3
+    assert np.median(v[ok & (truth == 4)]) > np.median(v[ok & (truth == 3)]) + 0.5
 
 
 def test_valence_model_files_safe_and_validated(tmp_path):

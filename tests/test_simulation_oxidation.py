@@ -117,3 +117,64 @@ def test_metal_end_members_are_priors_with_one_broad_white_line():
         assert m["valence"] == 0 and m["L3_multiplets"] == [] and "prior" in m["L3"][2]
     b = white_line_spectra(4, ["Fe0", "Fe2+"], labels=[0, 0, 1, 1], noise=False, shift=0.0, background=None, rng=1)
     assert b.base_species == ["Fe0", "Fe2+"] and np.isfinite(b.spectra).all()
+
+
+def _level_after_l2(b, cls):
+    """Mean intensity 8-12 eV above L2 over the L3 maximum (noise-free, no background)."""
+    p = white_line_parameters()["species"][cls]
+    l2 = p["L3"][0] + p["splitting"][0]
+    e = b.energy
+    sel = (e > l2 + 8) & (e < l2 + 12)
+    return b.spectra[:, sel].mean(axis=1) / b.spectra.max(axis=1)
+
+
+def test_continuum_multiplier_scales_the_double_step():
+    kw = dict(noise=False, background=None, shift=0.0, resolution=0.3, t_lambda=0.01, parameter_spread=0.0, rng=3)
+    lv = {c: float(_level_after_l2(white_line_spectra(1, ["Mn3+"], continuum=c, **kw), "Mn3+")[0])
+          for c in (0.0, 1.0, 2.0)}
+    assert lv[0.0] < 0.01 < lv[1.0]  # subtracted continuum: back to the pre-edge level after L2
+    assert 1.6 < lv[2.0] / lv[1.0] < 2.4, lv
+    b = white_line_spectra(50, ["Mn3+"], continuum=(0.0, 2.0), rng=1)
+    assert b.params["continuum"].min() >= 0 and b.params["continuum"].max() <= 2 and b.params["continuum"].std() > 0.3
+    # the default keeps the generator's earlier output (the shipped SVMs and the phantoms were made with it)
+    a = white_line_spectra(3, ["Fe2+", "Fe3+"], rng=5)
+    c = white_line_spectra(3, ["Fe2+", "Fe3+"], rng=5, continuum=1.0, dispersion_error=0.0, multiplet_jitter=(0.1, 0))
+    np.testing.assert_array_equal(a.spectra, c.spectra)
+    with pytest.raises(ValueError, match="continuum"):
+        white_line_spectra(2, ["Mn2+"], continuum=-1.0, rng=0)
+
+
+def test_dispersion_error_stretches_the_axis():
+    kw = dict(noise=False, background=None, shift=0.0, resolution=0.3, t_lambda=0.01, parameter_spread=0.0,
+              dispersion=0.05, rng=0)
+    b0 = white_line_spectra(1, ["Mn2+"], **kw)
+    b1 = white_line_spectra(1, ["Mn2+"], dispersion_error=0.02, **kw)
+    l3 = lambda b: b.energy[np.argmax(np.where(b.energy < 646, b.spectra[0], -np.inf))]  # noqa: E731
+    # a feature at true E appears at offset + (E - offset) / (1 + err)
+    expected = b0.energy[0] + (l3(b0) - b0.energy[0]) / 1.02
+    assert abs(l3(b1) - expected) < 0.1 and l3(b1) < l3(b0) - 0.3
+    with pytest.raises(ValueError, match="dispersion_error"):
+        white_line_spectra(1, ["Mn2+"], dispersion_error=0.6, rng=0)
+
+
+def test_multiplet_jitter_varies_the_shoulders_not_the_line():
+    kw = dict(noise=False, background=None, shift=0.0, resolution=0.3, t_lambda=0.01, parameter_spread=0.0)
+    a = white_line_spectra(20, ["Mn3+"], multiplet_jitter=(0.0, 0.0), rng=2, **kw).spectra
+    b = white_line_spectra(20, ["Mn3+"], multiplet_jitter=(0.3, 0.3), rng=2, **kw).spectra
+    assert np.ptp(a / a.max(axis=1, keepdims=True), axis=0).max() < 0.02  # no spread: the same shape (plasmons vary)
+    assert np.ptp(b / b.max(axis=1, keepdims=True), axis=0).max() > 0.1
+
+
+def test_metal_white_lines_are_asymmetric_with_a_strong_continuum():
+    """Metals (priors): a band-like tail above L3 and a larger continuum than the oxides."""
+    kw = dict(noise=False, background=None, shift=0.0, resolution=0.3, t_lambda=0.01, parameter_spread=0.0, rng=0,
+              dispersion=0.05)
+    for metal, oxide in (("Fe0", "Fe2+"), ("Co0", "Co2+")):
+        m = white_line_spectra(1, [metal], **kw)
+        t = white_line_spectra(1, [metal], continuum=0.0, **kw)  # the tail alone, without the continuum step
+        y, e = t.spectra[0] / t.spectra[0].max(), t.energy
+        e3 = e[np.argmax(y)]
+        above = y[np.argmin(np.abs(e - (e3 + 3.0)))]
+        below = y[np.argmin(np.abs(e - (e3 - 3.0)))]
+        assert above > 1.4 * below, (metal, above, below)  # a symmetric line gives 1.0
+        assert _level_after_l2(m, metal)[0] > 1.5 * _level_after_l2(white_line_spectra(1, [oxide], **kw), oxide)[0]

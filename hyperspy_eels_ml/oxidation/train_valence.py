@@ -9,7 +9,11 @@ Training data: :func:`hyperspy_eels_ml.simulation.white_line_spectra` with the
 element's metal and oxide end members mixed per spectrum (35 % pure, 30 %
 binary mixtures of neighbouring valences, 35 % Dirichlet mixtures of the
 oxides), input dispersions 0.05-0.5 eV/ch, resolution 0.3-2 eV, t/lambda
-0.1-1, calibration errors +-5 eV, 300-5000 counts at the edge maximum. Half of
+0.1-1, calibration errors +-5 eV, dispersion (scale) errors +-2 %, window alignment
+errors +-0.5 eV, the table's parameter spreads x1.5 with multiplet lines jittered
+(heights +-25 %, positions +-0.25 eV, 1 sigma), the continuum step
+0-2x the table's (0: continuum subtracted, as in many published references;
+large: thick areas), 300-5000 counts at the edge maximum. Half of
 the spectra keep a power-law background removed by the same exspy
 ``remove_background`` as at prediction; the other half carry an imperfect
 subtraction residual and are used as background-subtracted. For half of the
@@ -49,6 +53,16 @@ DISPERSIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
 TRAIN_SEED = 2024
 HELDOUT_SEED = 777
 CAL_ERROR = 0.3
+#: nuisance ranges of the training and held-out simulations (the same for both; other seeds)
+CONTINUUM = (0.0, 2.0)
+DISPERSION_ERROR = (-0.02, 0.02)
+#: window alignment error (eV, uniform): the onset found on a measured shape is not where it is on
+#: the simulated class-mean shape (an equal error is put on the calibrated onset)
+ALIGN_JITTER = 0.5
+#: scale of the table's parameter spreads, and (relative height, position in eV) jitter of the
+#: multiplet lines: compounds of one valence differ more than the class means of the table
+PARAMETER_SPREAD = 1.5
+MULTIPLET_JITTER = (0.25, 0.25)
 
 
 def sample_fractions(rng, n, valences):
@@ -82,12 +96,16 @@ def simulate(element, n, seed, vspec=None):
         for bg in ("powerlaw", "residual"):
             fr = sample_fractions(rng, per, vspec.valences)
             b = white_line_spectra(per, ems, fractions=fr, dispersion=d, shift=(-5.0, 5.0), resolution=(0.3, 2.0),
-                                   t_lambda=(0.1, 1.0), background=bg, counts=(300.0, 5000.0), rng=rng)
+                                   t_lambda=(0.1, 1.0), background=bg, counts=(300.0, 5000.0),
+                                   continuum=CONTINUUM, dispersion_error=DISPERSION_ERROR,
+                                   parameter_spread=PARAMETER_SPREAD, multiplet_jitter=MULTIPLET_JITTER, rng=rng)
             rb = bg == "powerlaw"
             fspec = vspec.feature_spec(b.energy, rb)
             x, e = prepare_valence(b.spectra, b.energy, fspec, rb)
-            f, anchor, snr, atb = extract_features(x, e, fspec)
-            cal = anchor - b.params["shift"] + CAL_ERROR * rng.standard_normal(per)
+            jit = rng.uniform(-ALIGN_JITTER, ALIGN_JITTER, per) if ALIGN_JITTER > 0 else None
+            f, anchor, snr, atb = extract_features(x, e, fspec, extra_shift=jit)
+            # a misplaced window (jitter) comes with an equally misplaced onset, as on real data
+            cal = anchor + (0.0 if jit is None else jit) - b.params["shift"] + CAL_ERROR * rng.standard_normal(per)
             cal = np.where(rng.uniform(size=per) < 0.5, cal, np.nan)
             out["X"].append(network_inputs(f, cal, vspec))
             out["F"].append(fr)
@@ -121,6 +139,15 @@ def evaluate(model, data, fspec, element, baselines=True):
     true_c = d.argmin(axis=1)
     pc = _compound_probs(fr, v, half, element, vspec.end_members).argmax(axis=1)
     m["compound_accuracy_pure"] = float(np.mean(pc[pure] == true_c[pure]))
+    metal = np.asarray(vspec.valences) == 0
+    if metal.any():  # can the metal be told from its shape alone (no calibrated onset)?
+        tm = F[:, metal].sum(axis=1)
+        pm = fr[:, metal].sum(axis=1)
+        pure_metal, oxide = tm > 0.999, tm < 1e-9
+        m["metal_shape_only"] = {
+            "pure_metal_read_as_metal": float(np.mean(pm[pure_metal & ~known] > 0.5)),
+            "oxide_read_as_metal": float(np.mean(pm[oxide & ~known] > 0.5)),
+            "metal_fraction_mae": float(np.mean(np.abs(pm - tm)[~known]))}
     m["compounds"] = names
     if baselines:
         sub = np.flatnonzero(ok)[:600]
@@ -159,7 +186,8 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
     card = {
         "name": name, "capability": "classify_oxidation", "model": "valence", "element": element, "edge": "L23",
         "file": os.path.basename(path), "end_members": list(vspec.end_members),
-        "compounds": list(compounds_for(element, vspec.end_members)), "metals": bool(metals),
+        "compounds": list(compounds_for(element, vspec.end_members)),
+        "metals": bool(any(v == 0 for v in vspec.valences)),
         "valences": list(vspec.valences), "feature_spec": vspec.to_dict(),
         "references": {s: {k: (p["species"][s][k][2] if isinstance(p["species"][s][k], list) else None)
                            for k in ("L3", "splitting", "ratio", "L3_fwhm")} for s in vspec.end_members},
@@ -168,6 +196,9 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
         "recipe": {"generator": "hyperspy_eels_ml.simulation.white_line_spectra", "n_train": int(keep.sum()),
                    "dispersions": list(DISPERSIONS), "resolution_eV": [0.3, 2.0], "t_lambda": [0.1, 1.0],
                    "shift_eV": [-5, 5], "counts": [300, 5000], "calibration_error_eV": CAL_ERROR,
+                   "continuum_multiplier": list(CONTINUUM), "dispersion_error": list(DISPERSION_ERROR),
+                   "alignment_jitter_eV": ALIGN_JITTER, "parameter_spread": PARAMETER_SPREAD,
+                   "multiplet_jitter": list(MULTIPLET_JITTER),
                    "fractions": "35 % pure, 30 % neighbouring binary, 35 % Dirichlet(0.7) of the oxides",
                    "network": {"hidden": list(model.hidden), "n_estimators": model.n_estimators,
                                "alpha": model.alpha, "bootstrap": True},
@@ -190,10 +221,13 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true")
     ap.add_argument("--n-train", type=int, default=12000)
     ap.add_argument("--oxides", action="store_true", help="oxide end members only (no metal)")
+    ap.add_argument("--out-dir", default=MODEL_DIR, help="where to write the model and its card (default: the "
+                                                         "package's models/oxidation)")
     a = ap.parse_args(argv)
     els = list(COMPOUNDS) if a.all else a.elements
+    os.makedirs(a.out_dir, exist_ok=True)
     for el in els:
-        card = train(el, a.n_train, metals=not a.oxides)
+        card = train(el, a.n_train, out_dir=a.out_dir, metals=not a.oxides)
         print(el, json.dumps(card["heldout"], indent=None)[:600], f"fit {card['fit_seconds']} s", flush=True)
 
 

@@ -53,6 +53,10 @@ COMPOUNDS = {
            "Co3+": {"Co3+": 1.0}},
     "Ni": {"Ni0": {"Ni0": 1.0}, "Ni2+": {"Ni2+": 1.0}},
     "Cu": {"Cu0": {"Cu0": 1.0}, "Cu+": {"Cu+": 1.0}, "Cu2+": {"Cu2+": 1.0}},
+    # oxide end members only (no metal parameters in the table); crystal-field split d0/d1 lines for Ti
+    "Ti": {"Ti3+": {"Ti3+": 1.0}, "Ti4+": {"Ti4+": 1.0}},
+    "V": {"V3+": {"V3+": 1.0}, "V4+": {"V4+": 1.0}, "V5+": {"V5+": 1.0}},
+    "Cr": {"Cr3+": {"Cr3+": 1.0}, "Cr6+": {"Cr6+": 1.0}},
 }
 
 

@@ -96,8 +96,19 @@ def _main_width_factor(name, which):
     return max(0.5 * (lo + hi), 0.3) / target
 
 
-def _species_single(rng, sp, e, n, edge, shift, name, spread=1.0, ok_amp=(0.3, 1.0)):
-    """Single-scattering metal edge (+ O K) of one species for n spectra on energies e (n, size)."""
+def _tail(e, centre, width, decay):
+    """Band-like tail of a metallic white line: exp(-(E - centre)/decay) above the line, smooth onset."""
+    x = e - centre
+    return np.exp(-np.clip(x, 0.0, None) / decay) * (0.5 + np.arctan(x / (0.5 * width)) / np.pi)
+
+
+def _species_single(rng, sp, e, n, edge, shift, name, spread=1.0, ok_amp=(0.3, 1.0), continuum=None,
+                    multiplet_jitter=(0.1, 0.0)):
+    """Single-scattering metal edge (+ O K) of one species for n spectra on energies e (n, size).
+
+    ``continuum``: per-spectrum multiplier (n,) of the species' continuum step height, or None (1).
+    ``multiplet_jitter``: (relative height sigma, position sigma in eV) of each multiplet line.
+    """
     l3 = _draw(rng, sp["L3"], n, positive=False, spread=spread)[:, None] + shift[:, None]
     split = _draw(rng, sp["splitting"], n, spread=spread)[:, None]
     ratio = _draw(rng, sp["ratio"], n, spread=spread)[:, None]
@@ -106,23 +117,40 @@ def _species_single(rng, sp, e, n, edge, shift, name, spread=1.0, ok_amp=(0.3, 1
     scale = sp.get("white_line_scale", 1.0)
     out = np.zeros_like(e)
     if edge in ("L23", "both"):
-        jit = lambda: 1 + 0.1 * spread * rng.standard_normal((n, 1))  # noqa: E731  multiplet height jitter
+        hj, pj = multiplet_jitter
+        jit = lambda: np.maximum(1 + hj * spread * rng.standard_normal((n, 1)), 0.0)  # noqa: E731  height jitter
+        pos = lambda: pj * rng.standard_normal((n, 1)) if pj > 0 else 0.0  # noqa: E731  position jitter
         l3_peaks = _pv(e, l3, w3)
         area3 = w3.copy()
+        tail = sp.get("tail")  # metals: asymmetric band-like line (height rel. to the line, decay in eV)
+        if tail is not None:
+            th = _draw(rng, tail["height"], n, spread=spread)[:, None]
+            td = _draw(rng, tail["decay"], n, spread=spread)[:, None]
+            l3_peaks += th * _tail(e, l3, w3, td)
+            area3 += th * td * 1.0645  # area of the tail in units of a unit-height Gaussian's FWHM x 1.0645
         for off, h in sp["L3_multiplets"]:
             hh = h * jit()
-            l3_peaks += hh * _pv(e, l3 + off, 0.8 * w3)
+            l3_peaks += hh * _pv(e, l3 + off + pos(), 0.8 * w3)
             area3 += hh * 0.8 * w3
         l2c = l3 + split
         l2_peaks = _pv(e, l2c, w2)
         area2 = w2.copy()
+        if tail is not None:
+            l2_peaks += th * _tail(e, l2c, w2, td)
+            area2 += th * td * 1.0645
         for off, h in sp["L2_multiplets"]:
             hh = h * jit()
-            l2_peaks += hh * _pv(e, l2c + off, 0.8 * w2)
+            l2_peaks += hh * _pv(e, l2c + off + pos(), 0.8 * w2)
             area2 += hh * 0.8 * w2
         # scale L2 so that the integrated L3/L2 ratio is `ratio`
         l2_peaks *= area3 / (area2 * ratio)
-        step_h = 0.125 + spread * rng.uniform(-0.075, 0.075, (n, 1))
+        c_tab = sp.get("continuum")  # step height relative to the main L3 line (default 0.125 +- 0.075)
+        if c_tab is None:
+            step_h = 0.125 + spread * rng.uniform(-0.075, 0.075, (n, 1))
+        else:
+            step_h = _draw(rng, c_tab, n, spread=spread)[:, None]
+        if continuum is not None:
+            step_h = step_h * np.asarray(continuum, dtype=np.float64).reshape(n, 1)
         gs = 0.75 + spread * rng.uniform(-0.25, 0.25, (n, 1))
         step = step_h * (2 / 3 * (0.5 + np.arctan((e - l3) / gs) / np.pi) + 1 / 3 * (0.5 + np.arctan((e - l2c) / gs) / np.pi))
         out += scale * (l3_peaks + l2_peaks) + step
@@ -158,6 +186,9 @@ def white_line_spectra(
     fractions=None,
     parameter_spread=1.0,
     o_k_amplitude=(0.3, 1.0),
+    continuum=1.0,
+    dispersion_error=0.0,
+    multiplet_jitter=(0.1, 0.0),
     rng=None,
 ):
     """Simulate oxidation-state reference spectra.
@@ -201,6 +232,17 @@ def white_line_spectra(
         every spectrum, as for one specimen).
     o_k_amplitude : float or (low, high)
         O K height relative to the metal edge (``edge="both"``).
+    continuum : float or (low, high)
+        Multiplier of the table's continuum (double-step) height, uniform per spectrum:
+        0 = the continuum subtracted, as in many published reference spectra; 1 = the table
+        (default); >1 = thick specimens, strong plural scattering or a poor subtraction.
+    dispersion_error : float or (low, high)
+        Relative error of the recorded dispersion (uniform): a feature at true energy E
+        appears at ``energy_offset + (E - energy_offset) / (1 + err)`` on the nominal axis.
+    multiplet_jitter : (float, float)
+        Per-spectrum variation of each multiplet/shoulder line: relative height sigma (times
+        ``parameter_spread``) and position sigma in eV. Compounds of one valence differ in
+        crystal field and covalency more than the class-mean shapes of the table say.
     rng : numpy.random.Generator or int, optional
 
     Returns
@@ -259,7 +301,15 @@ def white_line_spectra(
     ext = int(30 / dispersion)
     n_ext = size + 2 * ext
     grid = energy_offset + dispersion * (np.arange(n_ext) - ext)
-    e = np.broadcast_to(grid, (n, n_ext))
+    derr = per_spectrum(rng, dispersion_error, n)
+    if np.any(np.abs(derr) >= 0.5):
+        raise ValueError("dispersion_error must be within (-0.5, 0.5)")
+    # true energy of each nominal channel (a scale error of the spectrometer)
+    e = energy_offset + (grid[None, :] - energy_offset) * (1.0 + derr[:, None]) if np.any(derr) else \
+        np.broadcast_to(grid, (n, n_ext))
+    cmul = per_spectrum(rng, continuum, n)
+    if np.any(cmul < 0):
+        raise ValueError("continuum must be >= 0")
     single = np.zeros((n, n_ext))
     if fractions is None:
         fractions = comp[lab]
@@ -267,7 +317,8 @@ def white_line_spectra(
         rows = np.flatnonzero(fractions[:, bi] > 0)
         if rows.size:
             single[rows] += fractions[rows, bi, None] * _species_single(
-                rng, p["species"][sname], e[rows], rows.size, edge, sh[rows], sname, parameter_spread, o_k_amplitude)
+                rng, p["species"][sname], e[rows], rows.size, edge, sh[rows], sname, parameter_spread, o_k_amplitude,
+                cmul[rows], tuple(float(v) for v in multiplet_jitter))
     peak = single[:, ext : ext + size].max(axis=1, keepdims=True)
     # The background is added *after* the convolution: a measured pre-edge background already
     # contains plural scattering, and convolving a power law known on a finite grid only (30 eV
@@ -306,6 +357,7 @@ def white_line_spectra(
         spectra = np.sign(lam) * rng.poisson(np.abs(lam)) + rn * rng.standard_normal(lam.shape)
     else:
         spectra = lam
-    params = dict(shift=sh, resolution=res, t_lambda=tl, counts=top[:, 0], read_noise=rn[:, 0])
+    params = dict(shift=sh, resolution=res, t_lambda=tl, counts=top[:, 0], read_noise=rn[:, 0], continuum=cmul,
+                  dispersion_error=derr)
     return OxidationBatch(spectra=spectra.astype(np.float32), energy=energy, classes=classes, labels=lab,
                           fractions=fractions, base_species=base, params=params)
