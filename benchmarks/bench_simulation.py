@@ -10,6 +10,12 @@ thread and in two threads (numpy releases the GIL in the heavy loops; two
 threads is how the training scripts use 2 cores). Target: >= 2,000 spectra/s
 on 2 cores. The multiphase phantom is timed as spectra/s of a lazy SI
 computed chunk by chunk.
+
+The figure of the user guide: ``python benchmarks/bench_simulation.py --only "core_loss, 3072"``
+on an idle machine (add ``--cpu`` for spectra per CPU-second, comparable on a busy one).
+Two threads do not double the one-thread rate: ``Generator.poisson`` with an array of means
+holds the GIL (about a sixth of the time per spectrum), as do the per-spectrum Python loops
+of the composition sampler.
 """
 
 from __future__ import annotations
@@ -59,7 +65,9 @@ def main(argv=None):
     p.add_argument("--only", default=None, help="run only generators whose name contains this text (e.g. core_loss)")
     p.add_argument("--cpu", action="store_true",
                    help="also print spectra per CPU-second (one thread, best round): comparable on a shared machine")
-    p.add_argument("--realism", default=None, help="core_loss preset ('realistic' default, 'basic' = earlier one)")
+    p.add_argument("--realism", default=None,
+                   help="core_loss preset: 'realistic' (default, = realistic-v2), 'realistic-v1' (the generator "
+                        "the shipped models were trained on), 'basic' (the earlier one)")
     args = p.parse_args(argv)
     import warnings
 
