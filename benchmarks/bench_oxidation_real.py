@@ -13,7 +13,7 @@ valence +- 68 % half-width), the same with the chemical shift where a ZLP
 partner exists (``low_loss=``), the two baselines on the same aligned,
 background-subtracted window (L3/L2 ratio [+ calibrated onset] on the
 literature calibration points; NNLS of simulated end-member references) and
-the previous shipped SVM (``model="svm"``) for comparison. SIs and line scans
+the shipped SVM (``model="svm"``, the default of classify_oxidation) for comparison. SIs and line scans
 are summarised by the median over classified pixels.
 """
 
@@ -198,20 +198,22 @@ def _f(v, nd=2):
 
 def rst_table(rows):
     """The benchmark table as an RST list-table (for docs/user_guide/oxidation_real.inc)."""
-    head = ["spectrum", "expected", "default (class, v +- 68 %)", "axis taken as calibrated", "with ZLP partner",
-            "L3/L2 ratio", "NNLS", "SVM (previous default)"]
+    head = ["spectrum", "expected", "valence model, default (class, v +- 68 %)", "metals=True (shape only)",
+            "axis taken as calibrated", "with ZLP partner", "L3/L2 ratio", "NNLS", "SVM (default)"]
     out = [".. list-table::", "   :header-rows: 1", ""]
     out += ["   * - " + head[0]] + [f"     - {h}" for h in head[1:]]
     for r in rows:
         if "ratio_baseline" not in r:
             msg = r.get("valence", r.get("error", r.get("class", "")))
-            cells = [r["name"], _f(r["expected"], 1), msg.split(";")[0][:90], "", "", "", "", ""]
+            cells = [r["name"], _f(r["expected"], 1), msg.split(";")[0][:90], "", "", "", "", "", ""]
         else:
             cal = f"{r['class_cal']}, {_f(r['mean_valence_cal'])} +- {_f(r['half68_cal'])}" if "class_cal" in r else "-"
             z = f"{_f(r.get('mean_valence_zlp'))} +- {_f(r.get('half68_zlp'))}" if "mean_valence_zlp" in r else "-"
             svm = f"{r.get('svm_class')} ({_f(r.get('svm_valence'))})" if "svm_valence" in r else str(r.get("svm_class"))
+            met = f"{r['class_metals']}, {_f(r['mean_valence_metals'])} +- {_f(r['half68_metals'])}" \
+                if "class_metals" in r else "-"
             cells = [r["name"], _f(r["expected"], 1), f"{r['class']}, {_f(r['mean_valence'])} +- {_f(r['half68'])}",
-                     cal, z, _f(r["ratio_baseline"]), _f(r["nnls_baseline"]), svm]
+                     met, cal, z, _f(r["ratio_baseline"]), _f(r["nnls_baseline"]), svm]
         out += ["   * - " + cells[0]] + [f"     - {c}" if c else "     -" for c in cells[1:]]
     return "\n".join(out) + "\n"
 
@@ -239,7 +241,7 @@ def main(argv=None):
         rows.append(run_case(*c))
     head = ("spectrum", "expected", "valence model, default (class, v +- 68 %)", "metals=True (shape only)",
             "axis taken as calibrated",
-            "with ZLP partner", "L3/L2 ratio", "NNLS", "SVM (previous default)")
+            "with ZLP partner", "L3/L2 ratio", "NNLS", "SVM (default)")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     errs = {"model (default)": [], "model (metals=True)": [], "model (axis calibrated)": [], "ratio": [], "nnls": [],

@@ -136,7 +136,8 @@ def valence_cards_table():
 
     lines = [".. list-table::", "   :header-rows: 1", "", "   * - model", "     - end members",
              "     - valence MAE (shape only / calibrated onset)", "     - 68 % coverage",
-             "     - compound accuracy (pure end members)", "     - baselines, 600 spectra: MAE model / NNLS (all); model / L3-L2 ratio (oxide mixtures)"]
+             "     - compound accuracy (pure end members)", "     - baselines, 600 spectra: MAE model / NNLS (all); model / L3-L2 ratio (oxide mixtures)",
+             "     - metal from the shape alone: pure metal read as metal / oxide read as metal"]
     for m in _registry():
         card = json.load(open(os.path.join(_MODELS_DIR, m["model_card"])))
         if card.get("model") != "valence":
@@ -149,6 +150,8 @@ def valence_cards_table():
                   f"     - {h['compound_accuracy_pure']:.2f}",
                   f"     - {b['model_mae']:.2f} / {b['nnls_mae']:.2f}; {b['model_mae_oxides_only']:.2f} / "
                   f"{b['ratio_onset_mae_oxides_only']:.2f}"]
+        ms = h.get("metal_shape_only")
+        lines += [f"     - {ms['pure_metal_read_as_metal']:.2f} / {ms['oxide_read_as_metal']:.2f}" if ms else "     - -"]
     path = os.path.join(os.path.dirname(__file__), "user_guide", "oxidation_valence_cards.inc")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -251,7 +251,7 @@ def classify_oxidation(
     element : str or list of str
         ``"Fe"`` (SVM classes ``Fe2+`` wustite, ``Fe3O4`` magnetite, ``Fe3+``
         hematite) or ``"Mn"`` (``Mn2+``, ``Mn3+``, ``Mn4+``); with
-        ``model="valence"`` also ``"Co"``, ``"Ni"``, ``"Cu"`` and the metals
+        ``model="valence"`` also ``"Co"``, ``"Ni"``, ``"Cu"``, ``"Ti"`` and the metals
         (see :func:`available_models`). A list (``["Fe", "Mn"]``) classifies
         each element from its own edge in one pass and returns an
         :class:`OxidationResults` dict. Taken from the model when ``model`` is
@@ -293,7 +293,9 @@ def classify_oxidation(
         Valence models: include the metallic end member (Fe0, Mn0, ...).
         Default: only when the chemical shift is known (``energy_calibrated=True``
         or ``low_loss=``), because shape alone does not tell a metal's broad
-        white line from a broadened oxide spectrum.
+        white line from a broadened oxide spectrum (held-out simulations: 52-77 %
+        of pure metals recognised; real MnO is called Mn0). Elements with a
+        single oxide end member (Ni) always include the metal.
     o_k_reference : bool, optional
         Valence models of Mn and Fe: use the O K pre-peak of the same spectrum
         as the energy reference (the 3d-oxide pre-peak lies within about
