@@ -5,6 +5,8 @@
   evidence behind every call (:meth:`ElementsResult.explain`);
 * :mod:`~hyperspy_eels_ml.elements.evidence`: the power-law fit + jump test at
   tabulated onsets (also the classical baseline of the benchmark);
+* :mod:`~hyperspy_eels_ml.elements.coincidence`: calls whose every edge is explained
+  by a better-supported element (flagged; removed with ``resolve_coincidences=True``);
 * ``python -m hyperspy_eels_ml.elements.train``: rebuilds the shipped network
   and its model card.
 """
