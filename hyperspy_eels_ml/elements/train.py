@@ -9,6 +9,8 @@ Resumable, checkpointed steps on 2 CPU cores (fixed seeds)::
     python -m hyperspy_eels_ml.elements.train fit WORK --total-shards 60 --minutes 50
     # 3. per-element Platt calibration on held-out shards 0-1, metrics on 2-3, export + model card
     python -m hyperspy_eels_ml.elements.train finalize WORK
+    # (held-out metrics of the shipped model on shards 2-3 without recalibrating it)
+    python -m hyperspy_eels_ml.elements.train evaluate WORK
 
 ``fit`` always takes the least-used shard, so every new shard is used as soon
 as it is written (on-the-fly data) and, when the shard writers are behind,
@@ -306,6 +308,36 @@ def finalize(work, out=MODEL_PATH):
     return meta
 
 
+def evaluate(work, model=MODEL_PATH):
+    """Held-out metrics of a shipped model (no retraining, no recalibration) on ``WORK/heldout`` shards.
+
+    The calibration shards of :func:`finalize` (the first half) are left out; returns (and prints)
+    what the model card's ``heldout_simulated`` holds, with and without the coincidence rule.
+    """
+    from .coincidence import resolve_coincidences
+    from .network import load_network
+
+    net = load_network(model)
+    held = _shards(os.path.join(work, "heldout"))
+    if len(held) < 2:
+        raise RuntimeError("evaluate needs >= 2 held-out shards (the second half is evaluated)")
+    keys = ("x", "y", "mask", "present", "assessable", "lo", "hi")
+    ds = [_load(p, keys) for p in held[max(1, len(held) // 2):]]
+    d = {k: np.concatenate([x[k] for x in ds]) for k in keys}
+    z = net.logits(d.pop("x").astype(np.float32))
+    p_cal, p_raw = net.calibrated(z), 1 / (1 + np.exp(-z))
+    amb = resolve_coincidences(p_cal, d["lo"], d["hi"])
+    args = (d["y"], d["mask"], d["present"])
+    res = {"ece_uncalibrated": round(ece(p_raw, d["y"], d["mask"]), 4),
+           "ece_calibrated": round(ece(p_cal, d["y"], d["mask"]), 4), "threshold": 0.5,
+           "calibrated": metrics(p_cal, *args, assessable=d["assessable"]),
+           "uncalibrated": metrics(p_raw, *args, assessable=d["assessable"]),
+           "calibrated_coincidence_rule": metrics(np.where(amb >= 0, 0.0, p_cal), *args, assessable=d["assessable"]),
+           "shards": [os.path.basename(p) for p in held[max(1, len(held) // 2):]]}
+    print(json.dumps({k: v for k, v in res.items() if k not in ("uncalibrated",)}, indent=1))
+    return res
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -318,9 +350,14 @@ def main(argv=None):
     z = sub.add_parser("finalize")
     z.add_argument("work")
     z.add_argument("--out", default=MODEL_PATH)
+    e = sub.add_parser("evaluate", help="held-out metrics of the shipped model (no recalibration)")
+    e.add_argument("work")
+    e.add_argument("--model", default=MODEL_PATH)
     a = p.parse_args(argv)
     if a.cmd == "fit":
         fit(a.work, a.total_shards, a.minutes, lr_from=a.lr_from, lr0=a.lr0)
+    elif a.cmd == "evaluate":
+        evaluate(a.work, a.model)
     else:
         finalize(a.work, a.out)
 
