@@ -88,11 +88,11 @@ def resolve_coincidences(p, lo, hi, threshold=0.5, delta=COINCIDENCE_EV):
     Returns
     -------
     numpy.ndarray
-        ``(n, 80)`` int16: index of the element that explains the call (-1: not ambiguous).
+        ``(n, 80)`` int8: index of the element that explains the call (-1: not ambiguous).
     """
     p = np.nan_to_num(np.asarray(p, np.float64), nan=-1.0)
     n = p.shape[0]
-    out = np.full((n, len(LABELS)), -1, np.int16)
+    out = np.full((n, len(LABELS)), -1, np.int8)
     called = p >= threshold
     if n == 0 or not called.any():
         return out

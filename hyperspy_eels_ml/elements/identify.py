@@ -343,9 +343,9 @@ def _ambiguity_block(o, threshold):
 
 
 def _ambiguity(out, threshold):
-    """``navigation_shape + (80,)`` int16: the element that explains each call's edges (-1: none)."""
+    """``navigation_shape + (80,)`` int8: the element that explains each call's edges (-1: none)."""
     if hasattr(out, "dask"):
-        return out.map_blocks(_ambiguity_block, threshold, dtype=np.int16, chunks=out.chunks[:-1] + ((N_EL,),))
+        return out.map_blocks(_ambiguity_block, threshold, dtype=np.int8, chunks=out.chunks[:-1] + ((N_EL,),))
     return _ambiguity_block(np.asarray(out), threshold)
 
 
@@ -443,7 +443,7 @@ class ElementsResult(LazyResult):
     window : numpy.ndarray or dask.array.Array
         ``navigation_shape + (2,)`` usable window (eV) of every pixel.
     ambiguous_with : numpy.ndarray or dask.array.Array
-        ``navigation_shape + (80,)`` int16: for a call that the coincidence rule finds ambiguous
+        ``navigation_shape + (80,)`` int8: for a call that the coincidence rule finds ambiguous
         (removed from ``present`` only with ``resolve_coincidences=True``), the index (in
         ``LABELS``) of the better-supported element whose edges explain it; -1 otherwise.
     """
