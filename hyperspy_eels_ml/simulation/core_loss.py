@@ -630,7 +630,13 @@ def _lerp_rows(profile, i0, q, size, w):
     """
     fine_size = profile.size
     span = q * (size - 1)
-    if i0.min() >= 0 and i0.max() + span + 1 <= fine_size - 1:
+    if q == 1 and i0.min() >= 0 and i0.max() + span + 1 <= fine_size - 1:
+        # unit stride: the second sample is the first one shifted by a channel (one gather)
+        view = np.lib.stride_tricks.sliding_window_view(profile, size + 1)
+        both = view[i0]
+        a0 = both[:, :-1].copy()
+        a1 = both[:, 1:]
+    elif i0.min() >= 0 and i0.max() + span + 1 <= fine_size - 1:
         view = np.lib.stride_tricks.as_strided(profile, shape=(fine_size - span, size),
                                                strides=(profile.strides[0], q * profile.strides[0]),
                                                writeable=False)
@@ -642,8 +648,7 @@ def _lerp_rows(profile, i0, q, size, w):
         a0 = profile[idx]
         a1 = profile[idx + 1]
     a0 *= 1.0 - w
-    a1 *= w
-    a0 += a1
+    a0 += a1 * w
     return a0
 
 
