@@ -54,3 +54,25 @@ def test_identification_to_quantification_on_a_real_spectrum(shared_data):
     m = s.create_model(GOS="hydrogenic")  # offline GOS (K and L shells)
     names = " ".join(c.name for c in m)
     assert "Mn_L3" in names and "O_K" in names
+
+
+def test_coincident_calls_on_cr2o3_are_flagged_and_removable(shared_data):
+    """Cr2O3 O K + Cr L onset (510-612 eV): O K / Sb M5 and Cr L3 / Te M5 coincide. Whatever the network
+    calls there, every call the coincidence rule removes is flagged as ambiguous by default, and Cr and O,
+    which have the higher probabilities, are never removed."""
+    import hyperspy.api as hs
+
+    p = shared_data / "oxidation/practical_EELS_QEM__intermediate_level__core_loss__CrO.txt"
+    if not p.exists():
+        pytest.skip("Cr2O3 spectrum not in the data folder")
+    s = hs.load(p, reader="MSA")
+    s.set_signal_type("EELS")
+    r = identify_elements(s, show_progressbar=False)
+    rr = identify_elements(s, show_progressbar=False, resolve_coincidences=True)
+    assert {"Cr", "O"} <= set(rr.elements) <= set(r.elements)
+    removed = set(r.elements) - set(rr.elements)
+    for el in removed:
+        assert any("ambiguous" in f for f in r.flags[el])
+        assert set(rr.explain(el).ambiguous_with) <= {"Cr", "O"}
+    for el in set(r.elements) - removed:
+        assert not any("ambiguous" in f for f in r.flags.get(el, []))
