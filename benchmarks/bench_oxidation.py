@@ -47,7 +47,7 @@ def main(argv=None):
 
     import hyperspy_eels_ml  # noqa: F401
     from hyperspy_eels_ml.oxidation import available_models, classify_oxidation
-    from hyperspy_eels_ml.oxidation.classify import _resolve_model
+    from hyperspy_eels_ml.oxidation.shipped import _resolve_model
     from hyperspy_eels_ml.oxidation.train import simulate, simulate_features
 
     def signal(data, energy, shape=None):

@@ -122,7 +122,7 @@ def run_case(name, load, element, expected, rb, load_ll, note):
         reference_windows,
         valence_features,
     )
-    from hyperspy_eels_ml.oxidation.classify import _resolve_valence
+    from hyperspy_eels_ml.oxidation.shipped import _resolve_valence
 
     row = {"name": name, "element": element, "expected": expected, "note": note}
     try:
@@ -227,7 +227,7 @@ def main(argv=None):
                                                    "of the package's (to compare retrained variants)")
     a = ap.parse_args(argv)
     if a.models:
-        import hyperspy_eels_ml.oxidation.classify as C
+        import hyperspy_eels_ml.oxidation.shipped as C
 
         C._MODELS_DIR = os.path.abspath(a.models)
     d = _data_dir(a.data)

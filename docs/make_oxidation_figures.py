@@ -87,7 +87,7 @@ def phantom():
 
 
 def shift_curves():
-    from hyperspy_eels_ml.oxidation.classify import _MODELS_DIR, _registry
+    from hyperspy_eels_ml.oxidation.shipped import _MODELS_DIR, _registry
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for m in _registry():
@@ -110,7 +110,7 @@ def shift_curves():
 
 def cards_table():
     """``docs/user_guide/oxidation_cards.inc``: held-out numbers of every shipped model, from the model cards."""
-    from hyperspy_eels_ml.oxidation.classify import _MODELS_DIR, _registry
+    from hyperspy_eels_ml.oxidation.shipped import _MODELS_DIR, _registry
 
     lines = [".. list-table::", "   :header-rows: 1", "", "   * - model / variant", "     - accuracy (SNR >= 5)",
              "     - masked", "     - accuracy (SNR >= 10)", "     - per class", "     - at -5 / 0 / +5 eV"]
@@ -132,7 +132,7 @@ def cards_table():
 
 def valence_cards_table():
     """``docs/user_guide/oxidation_valence_cards.inc``: held-out numbers of the valence models (model cards)."""
-    from hyperspy_eels_ml.oxidation.classify import _MODELS_DIR, _registry
+    from hyperspy_eels_ml.oxidation.shipped import _MODELS_DIR, _registry
 
     lines = [".. list-table::", "   :header-rows: 1", "", "   * - model", "     - end members",
              "     - valence MAE (shape only / calibrated onset)", "     - 68 % coverage",

@@ -1,0 +1,179 @@
+"""Planning of :func:`~hyperspy_eels_ml.oxidation.classify_oxidation`: one job per (element, edge) model, with the
+energy range it needs, checked against the signal before anything is computed."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import dask.array as da
+import numpy as np
+
+from .._shared import EnergyAxisError, EnergyRangeError
+from .classifier import OxidationClassifier
+from .result import _EDGE_NAMES
+from .valence import ValenceModel, compounds_for
+from .shipped import _has_valence, _resolve_model, _resolve_valence
+
+
+def _models_per_edge(model, edges):
+    """``model`` per edge: one value for all, or a dict {"L23": ..., "OK": ...} (edge='both')."""
+    if isinstance(model, dict):
+        bad = sorted(set(model) - {"L23", "OK"})
+        if bad or any(e not in model for e in edges):
+            raise ValueError(f"model as a dict needs the keys {edges} ('L23', 'OK'), got {sorted(model)}.")
+        return {e: model[e] for e in edges}
+    if len(edges) > 1:
+        # the O K edge has a shipped SVM only; a user L2,3 classifier/file pairs with it
+        return {"L23": model, "OK": "svm" if (not isinstance(model, str) or model in ("cnn", "valence", "auto"))
+                else model}
+    return {edges[0]: model}
+
+
+def _rechunk_navigation(data):
+    """Lazy SIs with tiny navigation chunks (e.g. 1 pixel) -> blocks of about 32 MB (one task per block)."""
+    from .._shared.batch import canonical_chunks
+
+    if not isinstance(data, da.Array) or data.ndim < 2:
+        return data
+    nblocks = int(np.prod([len(c) for c in data.chunks[:-1]]))
+    per_block = data.size / max(nblocks, 1) * data.dtype.itemsize
+    if nblocks > 1 and per_block < 4 * 2**20:
+        return data.rechunk(canonical_chunks(data.shape, data.dtype.itemsize)[:-1] + (-1,))
+    return data
+
+
+def _zlp_centres(low_loss, v):
+    """Zero-loss-peak centre per pixel (eV) of the low-loss partner, via exspy."""
+    from .._shared import validate_eels as _val
+
+    ll = _val(low_loss, what="classify_oxidation(low_loss=...)", min_channels=5)
+    if ll.navigation_shape != v.navigation_shape:
+        raise ValueError(f"low_loss has navigation shape {ll.navigation_shape}, the core-loss signal "
+                         f"{v.navigation_shape}; give the low-loss partner of the same acquisition.")
+    if not (ll.energy[0] < 0 < ll.energy[-1]):
+        raise EnergyRangeError(f"low_loss must contain the zero-loss peak (0 eV); it covers "
+                               f"{ll.energy[0]:g}-{ll.energy[-1]:g} eV.")
+    c = low_loss.estimate_zero_loss_peak_centre()
+    z = c.data.compute() if hasattr(c.data, "compute") else np.asarray(c.data)
+    z = np.asarray(z, dtype=np.float64).reshape(v.navigation_shape)
+    if not np.isfinite(z).all():
+        raise ValueError("The zero-loss peak centre could not be found in every low-loss spectrum.")
+    return z
+
+
+def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v, metals=None,
+              o_k_reference=None):
+    """Resolve the model of one (element, edge) and check the signal holds what it needs."""
+    kind = model
+    if isinstance(model, str) and model == "auto":
+        kind = "valence" if (edge == "L23" and element is not None and _has_valence(element)) else "svm"
+    e, d = v.energy, v.dispersion
+    if kind == "valence" or isinstance(model, ValenceModel):
+        ok_ref = _o_k_job(element, o_k_reference, energy_calibrated, has_zlp, v, remove_background, max_shift)
+        calibrated = bool(energy_calibrated) or has_zlp or ok_ref is not None
+        # shape alone does not separate a metal's broad white line from a broadened oxide
+        # spectrum (seen on real references): the metal end member needs the chemical shift
+        use_metals = calibrated if metals is None else bool(metals)
+        vm, transport, info = _resolve_valence(model if isinstance(model, ValenceModel) else "valence", element,
+                                               oxides_only=not use_metals)
+        vspec = vm.spec_
+        if max_shift is not None:
+            vspec = vspec.__class__(**dict(vspec.to_dict() | {"max_shift": float(max_shift)},
+                                           **{k: tuple(vspec.to_dict()[k]) for k in
+                                              ("end_members", "valences", "window", "onset_range")}))
+        what = f"classify_oxidation ({vspec.element} L2,3 valence model)"
+        if d > vspec.max_dispersion:
+            raise EnergyAxisError(f"The signal's dispersion {d:g} eV/channel is coarser than the {vspec.max_dispersion:g} "
+                                  "eV/channel the valence model accepts: the white lines are not resolved.")
+        fspec = vspec.feature_spec(e, remove_background, what=what)
+        need = (fspec.background_range[0] if remove_background else fspec.crop_range[0], fspec.crop_range[1])
+        if ok_ref is not None:  # the O K region and its pre-edge window
+            need = (min(need[0], fspec.search_range[0] - ok_ref[2] - 2.0 - 9.5), need[1])
+            info["o_k_pre_peak_reference_eV"] = ok_ref[0]
+        need = (max(need[0], e[0]), min(need[1], e[-1]))
+        info = dict(info, energy_calibrated=calibrated, chemical_shift=(
+            "ZLP of low_loss" if has_zlp else "calibrated axis" if energy_calibrated else
+            f"O K pre-peak as reference ({ok_ref[0]:.1f} eV)" if ok_ref is not None else "not used (shape only)"))
+        nc = len(compounds_for(vspec.element, vspec.end_members))
+        k = len(vspec.end_members)
+        fallback = None
+        if use_metals and metals is None and isinstance(transport, str):
+            # pixels whose calibration is not trusted fall back to the oxide model (shape only)
+            try:
+                ox, ox_path, _ = _resolve_valence("valence", vspec.element, oxides_only=True)
+            except (ValueError, OSError):
+                ox = None
+            if ox is not None and ox_path != transport and ox.spec_.n_inputs == vspec.n_inputs:
+                fallback = ox_path
+                info["fallback"] = os.path.basename(ox_path)
+        return dict(kind="valence", element=vspec.element, edge="L23", spec=fspec, vspec=vspec, model=vm,
+                    transport=transport, info=info, need=need, calibrated=calibrated, n_out=k + nc + 6,
+                    fallback=fallback, ok=ok_ref,
+                    spec_json=json.dumps({"fspec": fspec.to_dict(), "vspec": vspec.to_dict()}))
+    if has_zlp:
+        raise ValueError("low_loss= is used by the valence models (model='valence' or 'auto'); the SVM/CNN "
+                         "classifiers take energy_calibrated=True instead.")
+    ec = energy_calibrated
+    if ec is None and not isinstance(model, OxidationClassifier) and str(model) in ("svm", "cnn", "auto"):
+        ec = False
+    clf, transport, info = _resolve_model(kind, element, edge, ec)
+    spec = clf.spec
+    if max_shift is not None:
+        spec = spec.replace(max_shift=float(max_shift))
+    what = f"classify_oxidation ({spec.element} {_EDGE_NAMES[spec.edge]} model)"
+    if d > spec.max_dispersion:
+        raise EnergyAxisError(
+            f"The signal's dispersion {d:g} eV/channel is much coarser than the model's {spec.dispersion:g} "
+            f"eV/channel (at most {spec.max_dispersion:g} eV/channel is accepted): the white-line shapes are "
+            "not resolved. Acquire with a finer dispersion.")
+    need = (spec.background_range[0] if remove_background else spec.crop_range[0], spec.crop_range[1])
+    half = 0.5 * d
+    if need[0] < e[0] - half or need[1] > e[-1] + half:
+        how = ("edge-aligned, calibration errors up to "
+               f"+-{spec.max_shift:g} eV" if not spec.energy_calibrated else "calibrated axis")
+        bg = (f"pre-edge background window {spec.background_range[0]:.1f}-{spec.background_range[1]:.1f} eV + "
+              if remove_background else "")
+        hint = " For narrow windows use model='valence' (L3 and L2 with a few eV either side)." \
+            if spec.edge == "L23" and _has_valence(spec.element) else ""
+        raise EnergyRangeError(
+            f"{what} needs the energy range {need[0]:.1f}-{need[1]:.1f} eV ({bg}{spec.element} "
+            f"{_EDGE_NAMES[spec.edge]} window, {how}), but the signal covers {e[0]:g}-{e[-1]:g} eV. "
+            "Use a signal that contains this range"
+            + (", pass a smaller max_shift" if not spec.energy_calibrated else "")
+            + (", or remove_background=False for background-subtracted data." if remove_background else ".")
+            + hint)
+    nc = len(spec.classes)
+    return dict(kind="svm", element=spec.element, edge=spec.edge, spec=spec, clf=clf, transport=transport,
+                info=info, need=need, calibrated=spec.energy_calibrated, n_out=nc + 3, spec_json=spec.to_json())
+
+
+def _o_k_job(element, o_k_reference, energy_calibrated, has_zlp, v, remove_background, max_shift):
+    """``(pre_peak_eV, d_min, d_max)`` when the O K pre-peak serves as the energy reference, else None."""
+    from .valence import o_k_reference as _table, valence_spec
+
+    if o_k_reference is False or energy_calibrated or has_zlp:
+        return None
+    ref = _table(element)
+    if ref is None:
+        if o_k_reference:
+            raise ValueError(f"No O K pre-peak reference for {element} in the white-line table.")
+        return None
+    vs = valence_spec(element, metals=False)
+    # the O K window of an L3 onset at the tabulated positions must fit (pixels further off get no reference)
+    lo = vs.onset_range[0] - ref[1][1] - 2.0 - 9.0
+    if v.energy[0] > lo:
+        if o_k_reference:
+            raise EnergyRangeError(f"o_k_reference=True needs the O K edge and 9 eV below it: the signal starts at "
+                                   f"{v.energy[0]:g} eV, {lo:.1f} eV is needed.")
+        return None
+    return (ref[0], ref[1][0], ref[1][1])
+
+
+def _check_element(element):
+    from ..simulation.oxidation import white_line_parameters
+
+    p = white_line_parameters()
+    elements = sorted({s["element"] for s in p["species"].values()})
+    if element not in elements:
+        raise ValueError(f"Unknown element {element!r}; elements with white-line references: {elements}.")

@@ -1,0 +1,117 @@
+"""Block functions of :func:`~hyperspy_eels_ml.oxidation.classify_oxidation`: one 2-D block of spectra in, arrays out
+(run inside dask tasks; pure numpy plus the model evaluation, no HyperSpy signals)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .._shared import check_finite_block
+from .classifier import prepare_arrays
+from .preprocess import FeatureSpec, extract_features
+from .valence import ValenceModel, compounds_for
+from .shipped import _load_model_file
+
+
+def _classify_block(x, transport, energy, spec_json, min_snr, remove_background):
+    """Columns: probabilities (n_classes, NaN where masked), anchor eV, SNR, valid (0/1).
+
+    The background is removed here, block by block, with exspy's ``remove_background``
+    on an eager signal wrapping the block: per-spectrum identical to a call on the
+    whole signal, and the task graph holds only numpy data (exspy's lazy
+    ``remove_background`` builds a graph that ``dask.distributed`` cannot serialise).
+    """
+    check_finite_block(x)
+    spec = FeatureSpec.from_dict(json.loads(spec_json))
+    clf = _load_model_file(transport) if isinstance(transport, str) else transport
+    if clf.spec != spec:
+        clf = clf.with_spec(max_shift=spec.max_shift)
+    nc = len(spec.classes)
+    x, energy = prepare_arrays(x, energy, spec, remove_background)
+    f, anchor, snr, at_boundary = extract_features(x, energy, spec)
+    valid = (snr >= min_snr) & ~at_boundary & np.isfinite(f).all(axis=1)
+    out = np.full((x.shape[0], nc + 3), np.nan, dtype=np.float32)
+    out[:, nc] = anchor
+    out[:, nc + 1] = snr
+    out[:, nc + 2] = valid
+    if valid.any():
+        out[valid, :nc] = clf.predict_proba_features(f[valid])
+    return out
+
+
+def _jobs_block(x, *transports, energy, jobs_json, min_snr, remove_background, has_zlp):
+    """All (element, edge) models on one block of spectra; columns of each job side by side."""
+    zlp = None
+    if has_zlp:
+        zlp, x = x[:, -1].astype(np.float64), x[:, :-1]
+    check_finite_block(x)
+    cols = []
+    for job, tr in zip(json.loads(jobs_json), transports):
+        xs, es = x[:, job["i0"] : job["i1"]], energy[job["i0"] : job["i1"]]
+        if job["kind"] == "svm":
+            cols.append(_classify_block(xs, tr, es, job["spec_json"], min_snr, remove_background))
+        else:
+            cols.append(_valence_block(xs, tr, es, job["spec_json"], min_snr, remove_background,
+                                       job["calibrated"], zlp, job.get("fallback"), job.get("ok")))
+    return np.concatenate(cols, axis=1)
+
+
+def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp, fallback=None,
+                   ok=None):
+    """Columns: fractions (k), compound probabilities (nc), valence, 68 % half-width, onset eV, SNR, valid,
+    calibration used (1: the calibrated onset entered the model; 0: shape only).
+
+    A calibrated onset more than 3 eV outside the end members' tabulated onsets
+    is not trusted (an axis or ZLP partner that does not share the energy
+    reference): such pixels fall back to shape only, and the result says so.
+    """
+    from .valence import ValenceSpec, _compound_probs, network_inputs, prepare_valence
+
+    d = json.loads(spec_json)
+    fspec, vspec = FeatureSpec.from_dict(d["fspec"]), ValenceSpec.from_dict(d["vspec"])
+    from .._shared.cache import get_cached_file
+
+    vm = get_cached_file("oxidation-valence", transport, ValenceModel.load) if isinstance(transport, str) \
+        else transport
+    k, nc = len(vspec.end_members), len(compounds_for(vspec.element, vspec.end_members))
+    xs, es = prepare_valence(x, energy, fspec, remove_background)
+    f, anchor, snr, at_boundary = extract_features(xs, es, fspec)
+    onset_cal = np.full(len(f), np.nan)
+    if ok is not None:  # O K pre-peak of the same spectrum as the energy reference
+        from .valence import o_k_pre_peak
+
+        pre = o_k_pre_peak(x, energy, np.where(at_boundary, np.nan, anchor), (ok[1], ok[2]))
+        onset_cal = anchor - (pre - ok[0])
+    elif calibrated:
+        onset_cal = anchor - (zlp if zlp is not None else 0.0)
+    if calibrated:
+        lo, hi = vspec.onset_range
+        onset_cal = np.where((onset_cal > lo - 3.0) & (onset_cal < hi + 3.0), onset_cal, np.nan)
+    valid = (snr >= min_snr) & ~at_boundary & np.isfinite(f).all(axis=1)
+    out = np.full((len(f), k + nc + 6), np.nan, dtype=np.float32)
+    out[:, k + nc + 2] = anchor
+    out[:, k + nc + 3] = snr
+    out[:, k + nc + 4] = valid
+    out[:, k + nc + 5] = np.isfinite(onset_cal)
+    groups = [(valid, vm, vspec)]
+    if fallback is not None:
+        ox = get_cached_file("oxidation-valence", fallback, ValenceModel.load)
+        no_cal = valid & ~np.isfinite(onset_cal)
+        groups = [(valid & np.isfinite(onset_cal), vm, vspec), (no_cal, ox, ox.spec_)]
+    names = list(compounds_for(vspec.element, vspec.end_members))
+    for sel, model, sp in groups:
+        if not sel.any():
+            continue
+        fr, val, half = model.predict(network_inputs(f[sel], onset_cal[sel], sp))
+        cp = _compound_probs(fr, val, half, sp.element, sp.end_members)
+        ei = [list(vspec.end_members).index(e) for e in sp.end_members]
+        ci = [names.index(c) for c in compounds_for(sp.element, sp.end_members)]
+        rows = np.flatnonzero(sel)
+        out[rows, :k] = 0.0
+        out[rows, k : k + nc] = 0.0
+        out[np.ix_(rows, ei)] = fr
+        out[np.ix_(rows, [k + c for c in ci])] = cp
+        out[rows, k + nc] = val
+        out[rows, k + nc + 1] = half
+    return out
