@@ -5,15 +5,16 @@ Data flow: ``signal`` -> :func:`~hyperspy_eels_ml._shared.validation.validate_ee
 -> batched replica networks (:mod:`.network`) -> per-chunk subtraction
 (:meth:`ZLPModel.subtract`, :mod:`.blocks`) -> :class:`ZLPResult` signals; band
 gaps with :meth:`ZLPResult.fit_band_gap` (:mod:`.bandgap`) or the
-:class:`BandGap` component.
+:class:`BandGap` component; bulk plasmon and Kramers-Kronig per replica with
+:meth:`ZLPResult.fit_plasmon` and :meth:`ZLPResult.kramers_kronig` (:mod:`.physics`).
 """
 
 from .bandgap import fit_onset
-from .components import BandGap
+from .components import BandGap, DrudePlasmon
 from .fit import ZLPNotCentredError, fit_zlp
 from .model import ZLPModel
-from .result import BandGapResult, ZLPResult
+from .result import BandGapResult, KramersKronigResult, PlasmonResult, ZLPResult
 from .subtract import subtract_zlp_nn
 
 __all__ = ["subtract_zlp_nn", "fit_zlp", "ZLPModel", "ZLPResult", "ZLPNotCentredError", "BandGap",
-           "BandGapResult", "fit_onset"]
+           "BandGapResult", "PlasmonResult", "KramersKronigResult", "DrudePlasmon", "fit_onset"]

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 from hyperspy._components.expression import Expression
 
-__all__ = ["BandGap"]
+__all__ = ["BandGap", "DrudePlasmon"]
 
 
 class BandGap(Expression):
@@ -62,6 +62,40 @@ class BandGap(Expression):
         """Vectorised over the navigation space."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.nan_to_num(super().function_nd(axis))
+
+
+class DrudePlasmon(Expression):
+    r"""Bulk plasmon as the Drude energy-loss function, usable in ``EELSModel``.
+
+    .. math::
+
+        I(E) = A\,\frac{E\,\Gamma\,E_p^2}{(E^2 - E_p^2)^2 + (E\,\Gamma)^2}, \qquad \Gamma = \mathrm{width}
+
+    (Egerton, *Electron Energy-Loss Spectroscopy in the Electron Microscope*,
+    3rd ed., eq. 3.43). :meth:`~hyperspy_eels_ml.zlp.ZLPResult.fit_plasmon` fits
+    the same function (times the angular factor when the microscope parameters
+    are known) with a vectorised least-squares over all replicas and pixels.
+
+    Parameters
+    ----------
+    A : float
+        Amplitude (>= 0).
+    Ep : float
+        Plasmon energy (eV).
+    width : float
+        Width ``Gamma`` (eV, > 0; the parameter cannot be called ``gamma``, a sympy function).
+    """
+
+    _id_name = "5d0c2a43-9b1e-4a57-8f39-1c7a2e6b90d4"
+
+    def __init__(self, A=1.0, Ep=15.0, width=4.0, module="numpy", **kwargs):
+        super().__init__(expression="A * x * width * Ep ** 2 / ((x ** 2 - Ep ** 2) ** 2 + (x * width) ** 2)",
+                         name="DrudePlasmon", A=A, Ep=Ep, width=width, position="Ep", module=module,
+                         autodoc=False, **kwargs)
+        self._id_name = DrudePlasmon._id_name
+        self.A.bmin, self.Ep.bmin, self.width.bmin = 0.0, 0.0, 1e-3
+        self.isbackground = False
+        self.convolved = False
 
 
 def _quiet(f):

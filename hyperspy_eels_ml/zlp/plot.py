@@ -5,7 +5,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 
-__all__ = ["plot_result", "plot_regions", "plot_band_gap"]
+__all__ = ["plot_result", "plot_regions", "plot_band_gap", "plot_pixel_values", "plot_dielectric"]
 
 
 def _np(a):
@@ -103,4 +103,64 @@ def plot_band_gap(res):
         ax.set_xlabel("Spectrum index")
         ax.set_ylabel("Band gap Eg (eV)")
         ax.set_title(f"Band gap, window {res.energy_range[0]:g}-{res.energy_range[1]:g} eV (NaN not shown)")
+    return fig
+
+
+def plot_pixel_values(res, quantities, title):
+    """Per-pixel values with 68 % intervals: one map per quantity (SIs) or error bars (line scans, few spectra)."""
+    import matplotlib.pyplot as plt
+
+    vals = [tuple(_np(getattr(res, n + suffix).data).astype(float) for suffix in ("", "_lower", "_upper"))
+            for n, _ in quantities]
+    if vals[0][0].ndim == 2:
+        fig, axs = plt.subplots(1, len(quantities), figsize=(4.5 * len(quantities), 4), squeeze=False)
+        for ax, (v, _, _), (_, label) in zip(axs[0], vals, quantities):
+            im = ax.imshow(v)
+            ax.set_title(label)
+            ax.set_xlabel("x (pixel)")
+            ax.set_ylabel("y (pixel)")
+            fig.colorbar(im, ax=ax, label="eV")
+    else:
+        fig, axs = plt.subplots(len(quantities), 1, figsize=(7, 2.6 * len(quantities)), squeeze=False, sharex=True)
+        for ax, (v, lo, hi), (_, label) in zip(axs[:, 0], vals, quantities):
+            v, lo, hi = np.atleast_1d(v), np.atleast_1d(lo), np.atleast_1d(hi)
+            x = np.arange(v.size)
+            ax.errorbar(x, v, yerr=[v - lo, hi - v], fmt="o", capsize=3)
+            ax.set_ylabel(label)
+        axs[-1, 0].set_xlabel("Spectrum index")
+    fig.suptitle(title + " (68 % intervals; NaN not shown)")
+    return fig
+
+
+def plot_dielectric(res, index=None, ax=None):
+    """eps1, eps2 of one pixel with their 68 % bands."""
+    import matplotlib.pyplot as plt
+
+    th = _np(res.thickness.data)
+    nav = th.shape
+    if index is None and nav:
+        flat = np.nanargmin(np.abs(th - np.nanmedian(th)).ravel()) if np.isfinite(th).any() else 0
+        index = np.unravel_index(flat, nav)
+    idx = tuple(int(i) for i in index) if nav else ()
+
+    def get(name):
+        d = getattr(res, name).data
+        return _np(d[idx] if idx else d)
+
+    e = res.eps1.axes_manager.signal_axes[0].axis
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
+    for name, col in (("eps1", "C0"), ("eps2", "C3")):
+        ax.plot(e, get(name), color=col, label=f"{name} (median)")
+        ax.fill_between(e, get(name + "_lower"), get(name + "_upper"), color=col, alpha=0.3, label=f"{name} 68 %")
+    ax.axhline(0, color="0.5", lw=0.6)
+    ax.set_xlabel("Energy (eV)")
+    ax.set_ylabel("Dielectric function")
+    t = th[idx] if idx else th
+    ax.set_title(f"Kramers-Kronig, {'pixel ' + str(idx) if idx else 'single spectrum'}, "
+                 f"thickness {float(t):.3g} nm")
+    ax.set_xlim(e[0], e[-1])
+    ax.legend(fontsize=8)
     return fig

@@ -8,7 +8,7 @@ from .._shared.results import LazyResult
 from .._shared.signals import navigation_map, record_provenance
 from .._shared.warn import warn
 
-__all__ = ["ZLPResult", "BandGapResult", "replica_report"]
+__all__ = ["ZLPResult", "BandGapResult", "PlasmonResult", "KramersKronigResult", "replica_report"]
 
 #: bits of :attr:`ZLPResult.flags`
 FLAG_THICKNESS = 1  #: t/lambda <= 0
@@ -192,6 +192,81 @@ class ZLPResult(_Lazy):
         return fit_band_gap_replicas(self, energy_range, exponent=exponent, show_progressbar=show_progressbar,
                                      lazy_output=lazy_output)
 
+    def fit_plasmon(self, energy_range=None, *, deconvolve=True, show_progressbar=None, lazy_output=None):
+        """Bulk plasmon energy and width per pixel, with 68 % intervals from the replicas.
+
+        Every replica's inelastic spectrum (``data + noise - zlp_r``, as in
+        :meth:`fit_band_gap`) is Fourier-log deconvolved with its own ZLP
+        (exspy's ``fourier_log_deconvolution``; ``deconvolve=False`` fits the
+        inelastic signal as it is) and fitted in ``energy_range`` with
+        ``A Im(-1/eps_Drude(E; Ep, Gamma))`` times the angular factor
+        ``ln(1 + beta^2/theta_E^2)`` when the beam energy and collection angle
+        are in the metadata (vectorised Levenberg-Marquardt over replicas and
+        pixels; the :class:`~hyperspy_eels_ml.zlp.DrudePlasmon` component is the
+        same model for ``create_model``).
+
+        Parameters
+        ----------
+        energy_range : tuple of float, optional
+            ``(start, end)`` in eV around the plasmon peak. Default: where the
+            pixel-averaged inelastic signal is above half its maximum (see
+            :func:`~hyperspy_eels_ml.zlp.physics.default_plasmon_window`).
+        deconvolve : bool
+            Remove plural scattering first (recommended above t/lambda ~ 0.3).
+        show_progressbar, lazy_output : optional
+
+        Returns
+        -------
+        PlasmonResult
+            ``Ep``, ``Ep_lower``, ``Ep_upper``, ``width``, ``width_lower``,
+            ``width_upper``, ``chi2``, ``reason`` maps; NaN with a reason where the
+            fit hit a bound, did not converge or found no peak.
+        """
+        from .physics import fit_plasmon_replicas
+
+        return fit_plasmon_replicas(self, energy_range, deconvolve=deconvolve, show_progressbar=show_progressbar,
+                                    lazy_output=lazy_output)
+
+    def kramers_kronig(self, n=None, t=None, *, iterations=1, cutoff=None, show_progressbar=None, lazy_output=None):
+        """Dielectric function and absolute thickness per pixel, with 68 % bands from the replicas.
+
+        For every replica: Fourier-log deconvolution of ``data + noise - zlp_r``
+        with ``zlp_r`` (exspy's ``fourier_log_deconvolution``), then exspy's
+        ``kramers_kronig_analysis`` with that replica's ZLP integral as ``I0``,
+        all replicas of a block of pixels in one call. Needs the beam energy
+        and collection angle in the metadata
+        (``s.set_microscope_parameters``). Like exspy's, the analysis neglects
+        retardation, instrumental broadening and (with ``iterations=1``) surface
+        losses.
+
+        Parameters
+        ----------
+        n : float, optional
+            Refractive index (for the sum-rule normalisation and the absolute
+            thickness); give ``n`` or ``t``.
+        t : float, optional
+            Known thickness (nm) instead of ``n``.
+        iterations : int
+            exspy's surface-loss correction iterations (1 = none).
+        cutoff : float, optional
+            The single-scattering distribution is set to 0 below this energy
+            (eV; default 3 x the ZLP FWHM): there it is ZLP mismatch and noise,
+            which the sum rule divides by E. Lower it for metals with a
+            significant intraband signal near 0 eV.
+        show_progressbar, lazy_output : optional
+
+        Returns
+        -------
+        KramersKronigResult
+            ``eps1``, ``eps1_lower``, ``eps1_upper``, ``eps2``, ``eps2_lower``,
+            ``eps2_upper`` (spectra on E > 0 with the input's navigation axes) and
+            ``thickness``, ``thickness_lower``, ``thickness_upper`` (nm maps).
+        """
+        from .physics import kramers_kronig_replicas
+
+        return kramers_kronig_replicas(self, n=n, t=t, iterations=iterations, cutoff=cutoff,
+                                       show_progressbar=show_progressbar, lazy_output=lazy_output)
+
     def plot(self, index=None, energy_range=None, ax=None):
         """Plot one spectrum with the ZLP and inelastic medians and their 68 % bands.
 
@@ -261,3 +336,97 @@ class BandGapResult(_Lazy):
         from .plot import plot_band_gap
 
         return plot_band_gap(self)
+
+
+class PlasmonResult(_Lazy):
+    """Bulk plasmon energy and width per pixel: replica median, 68 % interval, goodness of fit.
+
+    Attributes
+    ----------
+    Ep, Ep_lower, Ep_upper : hyperspy.signal.BaseSignal
+        Plasmon energy (eV, the Drude ``Ep``): replica median and 16 / 84 % percentiles.
+    width, width_lower, width_upper : hyperspy.signal.BaseSignal
+        Drude width ``Gamma`` (eV).
+    chi2 : hyperspy.signal.BaseSignal
+        Reduced chi^2 of the median replica fit.
+    reason : hyperspy.signal.BaseSignal
+        0 fitted, 1 Ep at the window edge or width at a bound, 2 not converged,
+        3 no significant peak (see :attr:`reason_names`); NaN values elsewhere.
+    energy_range : tuple of float
+        The fit window.
+    deconvolved : bool
+        Whether plural scattering was removed first.
+    """
+
+    _signals = ("Ep", "Ep_lower", "Ep_upper", "width", "width_lower", "width_upper", "chi2", "reason")
+    _signal_attributes = _signals
+
+    def __init__(self, energy_range=None, deconvolved=True, **signals):
+        from .physics import PLASMON_REASONS
+
+        super().__init__(**signals)
+        self.energy_range = energy_range
+        self.deconvolved = deconvolved
+        self.reason_names = PLASMON_REASONS
+
+    def __repr__(self):
+        lo, hi = self.energy_range
+        txt = ""
+        if not self.is_lazy:
+            ep = np.asarray(self.Ep.data, float)
+            ok = np.isfinite(ep)
+            txt = (f", median Ep {np.nanmedian(ep):.3g} eV, width {np.nanmedian(self.width.data):.3g} eV"
+                   if ok.any() else ", no plasmon fitted") + f", {int((~ok).sum())} of {ep.size} NaN"
+        return (f"<PlasmonResult: {self._nav_text()}, window {lo:g}-{hi:g} eV, "
+                f"{'lazy' if self.is_lazy else 'computed'}{txt}>")
+
+    def plot(self):
+        """Ep and width with their 68 % intervals (maps for SIs, error bars otherwise); returns a Figure."""
+        return LazyResult.plot(self)
+
+    def _plot(self):
+        from .plot import plot_pixel_values
+
+        return plot_pixel_values(self, (("Ep", "Bulk plasmon energy Ep (eV)"), ("width", "Plasmon width (eV)")),
+                                 f"Bulk plasmon (Drude), window {self.energy_range[0]:g}-{self.energy_range[1]:g} eV")
+
+
+class KramersKronigResult(_Lazy):
+    """Dielectric function and absolute thickness per pixel from Kramers-Kronig analysis of every replica.
+
+    Attributes
+    ----------
+    eps1, eps1_lower, eps1_upper, eps2, eps2_lower, eps2_upper : hyperspy.signals.Signal1D
+        Real and imaginary parts of the dielectric function (replica median and
+        16 / 84 % percentiles) on the energies above 0 eV, with the input's navigation axes.
+    thickness, thickness_lower, thickness_upper : hyperspy.signal.BaseSignal
+        Absolute thickness (nm) from the Kramers-Kronig sum rule (given ``t``
+        when the normalisation used ``t``).
+    n, t : float or None
+        The normalisation used.
+    """
+
+    _signals = ("eps1", "eps1_lower", "eps1_upper", "eps2", "eps2_lower", "eps2_upper", "thickness",
+                "thickness_lower", "thickness_upper")
+    _signal_attributes = _signals
+
+    def __init__(self, n=None, t=None, **signals):
+        super().__init__(**signals)
+        self.n, self.t = n, t
+
+    def __repr__(self):
+        txt = ""
+        if not self.is_lazy:
+            th = np.asarray(self.thickness.data, float)
+            txt = f", median thickness {np.nanmedian(th):.3g} nm" if np.isfinite(th).any() else ""
+        norm = f"n = {self.n:g}" if self.n is not None else f"t = {self.t:g} nm"
+        return f"<KramersKronigResult: {self._nav_text()}, {norm}, {'lazy' if self.is_lazy else 'computed'}{txt}>"
+
+    def plot(self, index=None, ax=None):
+        """eps1 and eps2 of one pixel with their 68 % bands (default: the median-thickness pixel); a Figure."""
+        return LazyResult.plot(self, index=index, ax=ax)
+
+    def _plot(self, index=None, ax=None):
+        from .plot import plot_dielectric
+
+        return plot_dielectric(self, index=index, ax=ax)
