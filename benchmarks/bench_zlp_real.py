@@ -20,7 +20,12 @@ log-ratio has it), the dark level found, dE1, the replica report, the sanity fla
 band gap where the material has one (WS2 published 1.6 +0.3/-0.2 eV, Roest et
 al. 2021; MoS2 1.2 (bulk, indirect) to 1.9 eV (monolayer, direct)), vacuum
 self-consistency (fraction of a vacuum spectrum's 0.5-5 eV channels whose
-inelastic 68 % band includes 0, and its t/lambda) and the wall time.
+inelastic 68 % band includes 0, and its t/lambda) and the wall time. A second
+table: the bulk plasmon of ``fit_plasmon`` (Drude, per replica, after
+Fourier-log deconvolution) against the baseline of reading the maximum off the
+smoothed raw spectrum, and the absolute thickness of ``kramers_kronig`` with an
+assumed refractive index (``KK_N``) on the files whose metadata hold the beam
+energy and collection angle.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+
+#: refractive index assumed for every file's Kramers-Kronig normalisation (the materials' n are not recorded);
+#: the absolute thickness scales with 1 / (1 - 1/n^2): n = 3 -> 2 changes it by x 1.19
+KK_N = 3.0
 
 
 def data_dir():
@@ -170,6 +180,15 @@ def run_case(key, loader, gap, replicas, seed):
     tx = exspy_thickness(spec)
     row["t_lambda_exspy"] = [float(np.nanmedian(tx)), float(np.nanpercentile(tx, 5)), float(np.nanpercentile(tx, 95))]
     row["dark_level"] = r.model.dark_level
+    # independent check of the dark level: the outer 30 % of the energy-gain side, where no electron of the
+    # beam arrives (ZLP tail < 1e-4 of its peak there), when the axis has one (median counts per channel)
+    raw_all = np.asarray(spec.data, float).reshape(-1, e.size)
+    peak = np.median(raw_all.max(axis=1))
+    far = e < e[0] + 0.3 * (0 - e[0])
+    far &= np.median(raw_all, axis=0) < 1e-4 * peak + 10 * np.sqrt(np.abs(np.median(raw_all[:, far], axis=0)) + 1) \
+        if far.any() else far
+    row["gain_side_level"] = float(np.median(raw_all[:, far])) if far.sum() >= 5 else float("nan")
+    row["gain_side_channels"] = int(far.sum())
     row["dark_source"] = r.model.params.get("dark_level_source")
     cl = r.model.clusters
     row["dE1"] = [round(float(x), 3) for x in cl["dE1"]]
@@ -189,6 +208,41 @@ def run_case(key, loader, gap, replicas, seed):
                                upper=float(np.nanmedian(g.Eg_upper.data)) if np.isfinite(eg).any() else float("nan"),
                                nan=int((~np.isfinite(eg)).sum()), n=int(eg.size),
                                chi2=float(np.nanmedian(g.chi2.data)), expected=list(gap))
+    # bulk plasmon per replica, against the baseline of reading the maximum off the raw data
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = r.fit_plasmon(show_progressbar=False)
+        ep = np.atleast_1d(np.asarray(p.Ep.data, float))
+        ok = np.isfinite(ep)
+        lo_w = p.energy_range[0]
+        from hyperspy_eels_ml.zlp.features import smooth
+
+        raw2 = np.asarray(spec.data, float).reshape(-1, e.size)
+        sel = e >= lo_w
+        peak = [float(e[sel][np.argmax(smooth(x, max(3, round(1.0 / (e[1] - e[0])) | 1))[sel])]) for x in raw2]
+        row["plasmon"] = dict(window=[round(x, 2) for x in p.energy_range],
+                              Ep=float(np.nanmedian(ep)) if ok.any() else float("nan"),
+                              Ep_lower=float(np.nanmedian(p.Ep_lower.data)) if ok.any() else float("nan"),
+                              Ep_upper=float(np.nanmedian(p.Ep_upper.data)) if ok.any() else float("nan"),
+                              width=float(np.nanmedian(p.width.data)) if ok.any() else float("nan"),
+                              nan=int((~ok).sum()), n=int(ep.size), chi2=float(np.nanmedian(p.chi2.data)),
+                              raw_peak=float(np.median(peak)))
+    except Exception as exc:  # noqa: BLE001 - reported in the table (e.g. the axis ends before the plasmon)
+        row["plasmon"] = dict(error=f"{type(exc).__name__}: {str(exc)[:120]}")
+    md = spec.metadata
+    if md.get_item("Acquisition_instrument.TEM.beam_energy") and \
+            md.get_item("Acquisition_instrument.TEM.Detector.EELS.collection_angle"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                k = r.kramers_kronig(n=KK_N, show_progressbar=False)
+            th = np.atleast_1d(np.asarray(k.thickness.data, float))
+            row["kk"] = dict(n=KK_N, thickness=float(np.nanmedian(th)),
+                             lower=float(np.nanmedian(k.thickness_lower.data)),
+                             upper=float(np.nanmedian(k.thickness_upper.data)))
+        except Exception as exc:  # noqa: BLE001
+            row["kk"] = dict(error=f"{type(exc).__name__}: {str(exc)[:120]}")
     target = vac
     if target is not None:
         with warnings.catch_warnings():
@@ -239,6 +293,28 @@ def main(argv=None):
               f"{fmt(tx[0]):>8} ({fmt(tx[1])}-{fmt(tx[2])}) "
               f"{r['dark_level']:>7.3g} {rep['trained']}/{rep['retrained']}/{rep['dropped']:>2} {r['flagged']:>4} "
               f"{gtxt:>20} {fmt(r.get('vacuum_band_has_0')):>5} {r['seconds']:>6.1f}")
+    print()
+    print(f"{'case':<10} {'dark level found':>16} {'outer gain side':>15} {'channels':>8}")
+    for r in rows:
+        if "error" not in r:
+            print(f"{r['case']:<10} {r['dark_level']:>16.3g} {fmt(r.get('gain_side_level')):>15} "
+                  f"{r.get('gain_side_channels', 0):>8}")
+    print()
+    print(f"{'case':<10} {'plasmon window':>14} {'Ep NN (68 %)':>22} {'width':>6} {'raw max':>7} {'NaN':>6} "
+          f"{'KK t nm (68 %), n=' + str(KK_N):>28}")
+    for r in rows:
+        if "error" in r:
+            continue
+        p = r.get("plasmon", {})
+        if "error" in p:
+            ptxt = p["error"][:60]
+        else:
+            ptxt = (f"{p['window'][0]:5.1f}-{p['window'][1]:5.1f} {fmt(p['Ep']):>8} ({fmt(p['Ep_lower'])}-"
+                    f"{fmt(p['Ep_upper'])}) {fmt(p['width']):>6} {fmt(p['raw_peak']):>7} {p['nan']:>2}/{p['n']:<3}")
+        k = r.get("kk")
+        ktxt = "- (no beam energy/collection angle)" if k is None else (
+            k["error"][:40] if "error" in k else f"{fmt(k['thickness'])} ({fmt(k['lower'])}-{fmt(k['upper'])})")
+        print(f"{r['case']:<10} {ptxt} {ktxt:>28}")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
 

@@ -69,10 +69,20 @@ def test_fine_dispersion_short_range():
     g, _ = _quiet(lambda: r.fit_band_gap(show_progressbar=False))  # window from the data
     eg = np.asarray(g.Eg.data, float)
     assert np.isfinite(eg).mean() >= 0.5
-    # thick pixels recover the gap; thin ones (t/lambda ~0.15, columns 0-1) are biased high at this
-    # dispersion (a known limit, documented)
-    thick = eg[:, 2:]
-    assert np.all(np.abs(thick[np.isfinite(thick)] - 1.6) < 0.25), eg
+    # thick pixels recover the gap of the same onset model fitted to the noise-free truth (the model
+    # A (E - Eg)^b itself reads the simulated 1.6 eV onset about 0.1 eV low); thin ones (t/lambda ~0.15,
+    # columns 0-1) are biased high at this dispersion (a known limit, documented)
+    from hyperspy_eels_ml.zlp import fit_onset
+    from hyperspy_eels_ml.zlp.bandgap import eg_grid_for
+
+    e = s.axes_manager.signal_axes[0].axis
+    lo, hi = g.energy_range
+    w = (e >= lo) & (e <= hi)
+    egt, _, _ = fit_onset(e[w], truth.inelastic.data[..., w], 1.0 / np.clip(s.data[..., w], 1, None),
+                          eg_grid_for(lo, hi, 0.005), list(np.round(np.arange(0.3, 2.55, 0.1), 2)))
+    thick, thick_t = eg[:, 2:], egt[:, 2:]
+    ok = np.isfinite(thick)
+    assert np.all(np.abs(thick[ok] - thick_t[ok]) < 0.25), (eg, egt)
     assert abs(np.nanmedian(eg) - 1.6) < 0.3, eg
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.validation import check_finite_block
-from .features import interp_clusters, noise_sd, pixel_zlp_replicas
+from .features import interp_clusters, noise_sd, pixel_zlp_replicas, variance_counts
 
 __all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT"]
 
@@ -85,7 +85,8 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
         Z, _, c = pixel_zlp_replicas(Jb, energy, core, c_grid, table, cols=window)  # (R, p, nW)
         Jw = Jb[:, window]
         frac = interp_clusters(c, base_c, scatter)[:, window]
-        sd = noise_sd(Jw, np.median(Z, axis=0), frac, count_gain)
+        # weights from smoothed counts (observed counts as weights bias the onset upwards, see variance_counts)
+        sd = noise_sd(variance_counts(Jb, energy[1] - energy[0])[:, window], np.median(Z, axis=0), frac, count_gain)
         noise = np.stack([np.random.default_rng(_seed_of(J[a + i])).standard_normal((R, Jw.shape[1]))
                           for i in range(Jb.shape[0])], axis=1)
         I = Jw[None] + noise * sd[None] - Z

@@ -162,12 +162,13 @@ def _seed_of(spectrum):
 
 def replica_spectra(J, table, energy, core, c_grid, count_gain, base_c, scatter, dark):
     """Every replica's spectrum of every pixel: ``(data + noise_r, zlp_r)``, each (R, P, n_E) float64."""
-    from .features import interp_clusters, noise_sd, pixel_zlp_replicas
+    from .features import interp_clusters, noise_sd, pixel_zlp_replicas, variance_counts
 
     Jb = np.asarray(J, np.float64) - float(dark)
     Z, _, c = pixel_zlp_replicas(Jb.astype(np.float32), energy, core, c_grid, table)
     R = Z.shape[0]
-    sd = noise_sd(Jb, np.median(Z, axis=0), interp_clusters(c, base_c, scatter), count_gain)
+    sd = noise_sd(variance_counts(Jb, energy[1] - energy[0]), np.median(Z, axis=0),
+                  interp_clusters(c, base_c, scatter), count_gain)
     noise = np.stack([np.random.default_rng(_seed_of(J[i])).standard_normal((R, Jb.shape[1]))
                       for i in range(Jb.shape[0])], axis=1)
     return Jb[None] + noise * sd[None], Z.astype(np.float64), sd
