@@ -211,29 +211,44 @@ def sample_composition(n, elements, rng, in_window=None, p_oxygen=2 / 3, p_carbo
             partners.setdefault(pos[a], []).append(pos[b])
             partners.setdefault(pos[b], []).append(pos[a])
     amt = np.zeros((n, k))
-    n_major = rng.choice([1, 2, 3, 4], size=n, p=[0.3, 0.35, 0.25, 0.1])
-    u = rng.random((n, 6))
+    n_major = rng.choice([1, 2, 3, 4], size=n, p=[0.3, 0.35, 0.25, 0.1]).tolist()
+    u = rng.random((n, 6)).tolist()
+    # the same random draws in the same order as a plain per-row numpy loop; the bookkeeping (which
+    # columns are non-zero) in Python sets, since the rows are short
+    pool_in = majors_pool[iw[majors_pool]]
+    n_pool = majors_pool.size
+    majors_list = majors_pool.tolist()
+    log005, log001, log03 = np.log(0.05), np.log(0.01), np.log(0.3)
     for s in range(n):
-        if majors_pool.size:
-            pool_in = majors_pool[iw[majors_pool]]
-            pool = pool_in if (pool_in.size and u[s, 0] < 0.9) else majors_pool
+        row = amt[s]
+        us = u[s]
+        nz = set()
+        if n_pool:
+            pool = pool_in if (pool_in.size and us[0] < 0.9) else majors_pool
             m = min(n_major[s], pool.size)
             pick = rng.choice(pool, size=m, replace=False)
-            amt[s, pick] = np.exp(rng.uniform(np.log(0.05), 0.0, m))
-            if u[s, 2] < 0.15:  # a minor element
-                j = majors_pool[rng.integers(majors_pool.size)]
-                if amt[s, j] == 0:
-                    amt[s, j] = amt[s].max() * rng.uniform(0.01, 0.05)
-        if io is not None and (u[s, 3] < p_oxygen or not amt[s].any()):
-            amt[s, io] = max(amt[s].sum(), 0.05) * rng.uniform(0.5, 2.5)
-        if ic is not None and (u[s, 4] < p_carbon or not amt[s].any()):
-            amt[s, ic] = np.exp(rng.uniform(np.log(0.01), np.log(0.3))) if amt[s].any() else 1.0
-        if u[s, 1] < p_partner:  # the near-coincident partner of any present element
-            cand = [p for i in np.flatnonzero(amt[s]) for p in partners.get(int(i), []) if amt[s, p] == 0]
+            row[pick] = np.exp(rng.uniform(log005, 0.0, m))
+            nz.update(pick.tolist())
+            if us[2] < 0.15:  # a minor element
+                j = majors_list[rng.integers(n_pool)]
+                if j not in nz:
+                    row[j] = row.max() * rng.uniform(0.01, 0.05)
+                    nz.add(j)
+        if io is not None and (us[3] < p_oxygen or not nz):
+            row[io] = max(row.sum(), 0.05) * rng.uniform(0.5, 2.5)
+            nz.add(io)
+        if ic is not None and (us[4] < p_carbon or not nz):
+            row[ic] = np.exp(rng.uniform(log001, log03)) if nz else 1.0
+            nz.add(ic)
+        if us[1] < p_partner:  # the near-coincident partner of any present element
+            cand = [p for i in sorted(nz) for p in partners.get(i, []) if p not in nz]
             if cand:
-                amt[s, cand[rng.integers(len(cand))]] = np.exp(rng.uniform(np.log(0.05), 0.0))
-        if not amt[s].any():
-            amt[s, rng.integers(k)] = 1.0
+                v = np.exp(rng.uniform(log005, 0.0))  # drawn before the index (as ``a[i()] = v()`` evaluates)
+                c = cand[rng.integers(len(cand))]
+                row[c] = v
+                nz.add(c)
+        if not nz:
+            row[rng.integers(k)] = 1.0
     return amt
 
 
