@@ -480,3 +480,17 @@ def test_v2_gain_range_covers_exported_spectra_scalings():
     assert np.all((v1.params["gain"] >= 0.3) & (v1.params["gain"] <= 40))
     with pytest.raises(ValueError, match="l23_cross_section"):
         core_loss(2, ["O"], energy_offset=450.0, size=64, l23_cross_section="hartree")
+
+
+def test_compound_composition_draws_are_those_of_the_training_generator():
+    """sample_composition with many near-coincident partners: same draws as at commit 7d00742."""
+    import hashlib
+
+    from hyperspy_eels_ml.simulation.realism import sample_composition
+
+    els = ["N", "Sc", "Cd", "O", "C", "Sb", "Cu", "Pr", "Mg", "Dy", "Ga", "Eu", "Co", "Ba", "Ti", "Fe"]
+    a = sample_composition(200, els, np.random.default_rng(42), in_window=np.arange(16) % 3 != 0)
+    assert hashlib.sha256(np.packbits(a > 0).tobytes()).hexdigest() == (
+        "8e964bda00742c6455c61200181cae64214cadca151d8473dfe2990febcf9e1e")
+    np.testing.assert_allclose([a.sum(), (a * np.arange(16)).sum()], [331.2606439018359, 1813.5545518772735],
+                               rtol=1e-12)
