@@ -371,7 +371,9 @@ def exelfs(sig, rows, ch_on, dispersion, rng, start=35.0, span=400.0):
     if not valid.any():
         return
     colc = np.clip(cols, 0, sig.shape[1] - 1)
-    x = (cols - ch_on[:, None]) * dispersion  # eV above the onset
+    # eV above the onset, needed only where the taper rises (beyond, the taper is exactly 1)
+    nt = min(w, int(np.ceil(15.0 / dispersion)) + 2)
+    x = (cols[:, :nt] - ch_on[:, None]) * dispersion
     # the oscillation period is >= 20 eV: evaluate on a ~1 eV grid and interpolate linearly
     q = max(1, int(round(1.0 / dispersion)))
     nc = (w + q - 1) // q + 1
@@ -407,11 +409,13 @@ def exelfs(sig, rows, ch_on, dispersion, rng, start=35.0, span=400.0):
         f = (i % q) / q
         mod = mod_c[:, i // q] * (1.0 - f) + mod_c[:, i // q + 1] * f
     taper = np.clip((x - start) / 15.0, 0.0, 1.0)
-    taper *= mod
+    fac = mod + 1.0  # 1 + taper * mod with taper = 1 beyond the first nt channels
+    taper *= mod[:, :nt]
     taper += 1.0
+    fac[:, :nt] = taper
     vals = _take_rows(sig, rows, colc)
-    taper *= vals
-    _put_rows(sig, rows, colc, taper if valid.all() else np.where(valid, taper, vals))
+    fac *= vals
+    _put_rows(sig, rows, colc, fac if valid.all() else np.where(valid, fac, vals))
 
 
 def l23_white_lines(element, valence, l3_on, split, f_total, rng, metal):
