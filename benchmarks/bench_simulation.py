@@ -14,8 +14,8 @@ computed chunk by chunk.
 The figure of the user guide: ``python benchmarks/bench_simulation.py --only "core_loss, 3072"``
 on an idle machine (add ``--cpu`` for spectra per CPU-second, comparable on a busy one).
 Two threads do not double the one-thread rate: ``Generator.poisson`` with an array of means
-holds the GIL (about a sixth of the time per spectrum), as do the per-spectrum Python loops
-of the composition sampler.
+appears to hold the GIL (two threads took as long as one doing both; about a sixth of the
+time per spectrum), as do the per-spectrum Python loops of the composition sampler.
 """
 
 from __future__ import annotations
