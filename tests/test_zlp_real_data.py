@@ -112,3 +112,22 @@ def test_mos2_short_range_fine_dispersion(shared_data):
     m = (e > 3) & (e < 8)
     # beyond the onset the ZLP is a small part of the signal and never above it
     assert np.all(r.zlp.data[m] <= s.data[m] + 3 * np.sqrt(np.clip(s.data[m], 1, None)))
+
+
+def test_ws2_plasmon_per_replica(ws2):
+    """fit_plasmon on the WS2 spectra: a resolved bulk plasmon in every spectrum, near the raw maximum."""
+    from hyperspy_eels_ml.zlp.features import smooth
+
+    spec, _, r = ws2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = r.fit_plasmon(show_progressbar=False)
+    ep, lo, hi = (np.asarray(x.data, float) for x in (p.Ep, p.Ep_lower, p.Ep_upper))
+    assert ep.shape == (6,) and np.all(np.asarray(p.reason.data) == 0), p.reason.data
+    assert np.all((lo <= ep) & (ep <= hi))
+    e = spec.axes_manager.signal_axes[0].axis
+    sel = e >= p.energy_range[0]
+    raw_max = np.array([e[sel][np.argmax(smooth(x, 41)[sel])] for x in np.asarray(spec.data, float)])
+    # a Drude peak lies near the maximum of the spectrum (Gamma << Ep); the fit window holds it
+    assert np.all(np.abs(ep - raw_max) < 2.0), (ep, raw_max)
+    assert np.all((ep > p.energy_range[0]) & (ep < p.energy_range[1]))

@@ -20,7 +20,10 @@ both the ZLP uncertainty and the counting noise.
   :class:`~hyperspy_eels_ml.zlp.DrudePlasmon` component with ``create_model``/
   ``multifit``) gives the same numbers (tested) but costs about 10 ms per fit,
   i.e. 3 hours for 100 replicas of a 10^4-pixel SI. Fits that hit the window
-  edge or a width bound, or do not converge, give NaN with a reason.
+  edge or a width bound, or do not converge, give NaN with a reason. Where
+  the reduced chi^2 of the median replica exceeds 1 (the loss function is not
+  one Drude peak), the interval is widened by ``sqrt(chi^2)`` (the PDG scale
+  factor), so a poor model shows as a wide interval, not a precise number.
 * **Kramers-Kronig.** exspy's
   :meth:`~exspy.signals.EELSSpectrum.kramers_kronig_analysis` (normalised by
   the refractive index ``n`` or a known thickness ``t``) on every replica's
@@ -279,6 +282,11 @@ def plasmon_block(J, table, energy, core, c_grid, window, count_gain, batch, bas
         chi = np.median(fit["chi2"].reshape(R, p), axis=0) / dof
         at = fit["at_bound"].reshape(R, p).mean(axis=0) > 0.5
         nc = (~fit["converged"]).reshape(R, p).mean(axis=0) > 0.5
+        # a Drude peak that does not describe the data (reduced chi^2 > 1: interband transitions, several
+        # plasmons) makes the replica spread too small: widen the interval by sqrt(chi2) (PDG scale factor)
+        f = np.sqrt(np.maximum(chi, 1.0))
+        q[1], q[2] = q[0] - (q[0] - q[1]) * f, q[0] + (q[2] - q[0]) * f
+        qg[1], qg[2] = qg[0] - (qg[0] - qg[1]) * f, qg[0] + (qg[2] - qg[0]) * f
         reason = np.where(dchi < MIN_DELTA_CHI2, 3, np.where(at, 1, np.where(nc, 2, 0)))
         q[:, reason != 0] = np.nan
         qg[:, reason != 0] = np.nan

@@ -221,6 +221,12 @@ class ZLPResult(_Lazy):
             ``Ep``, ``Ep_lower``, ``Ep_upper``, ``width``, ``width_lower``,
             ``width_upper``, ``chi2``, ``reason`` maps; NaN with a reason where the
             fit hit a bound, did not converge or found no peak.
+
+        Notes
+        -----
+        The 68 % interval is the replica spread, widened by ``sqrt(chi2)``
+        where the reduced chi^2 of the median replica exceeds 1 (a loss
+        function that is not one Drude peak); the ``chi2`` map shows where.
         """
         from .physics import fit_plasmon_replicas
 
