@@ -494,3 +494,29 @@ def test_compound_composition_draws_are_those_of_the_training_generator():
         "8e964bda00742c6455c61200181cae64214cadca151d8473dfe2990febcf9e1e")
     np.testing.assert_allclose([a.sum(), (a * np.arange(16)).sum()], [331.2606439018359, 1813.5545518772735],
                                rtol=1e-12)
+
+
+def test_v2_generic_fine_structure_modulates_only_its_own_edge():
+    """v1 applied the generic fine structure of the weak Fe L1 (846 eV) to the whole Fe L2,3 continuum under it
+    (up to x2.5 over 40 eV, which looks like Ce M5); v2 modulates only the L1 cross section itself."""
+    fixed = dict(energy_offset=600.0, dispersion=0.5, size=800, amounts=[1.0, 1.0], E0=200.0, beta=30.0, alpha=0.0,
+                 background_exponent=3.0, plasmon_energy=20.0, plasmon_width=6.0, counts=1e4, gain=1.0,
+                 white_line_strength=1.0, elnes_contrast=1.0, valence={"Fe": 3}, exelfs=False, **CLEAN)
+    e = 600.0 + 0.5 * np.arange(800)
+    win = (e > 850) & (e < 884)
+    ref = (e > 760) & (e < 800)  # below L1: the L2,3 continuum, normalises each spectrum
+
+    def dev(realism):
+        on = core_loss(30, ["Fe", "O"], realism=realism, fine_structure=True, rng=4, **fixed).spectra
+        off = core_loss(30, ["Fe", "O"], realism=realism, fine_structure=False, rng=4, **fixed).spectra
+        on = on / on[:, ref].mean(1, keepdims=True)
+        off = off / off[:, ref].mean(1, keepdims=True)
+        return np.abs(on[:, win] / off[:, win] - 1).max(1)
+
+    d1, d2 = dev("realistic-v1"), dev("realistic-v2")
+    assert np.median(d1) > 0.2 and d1.max() > 0.5, d1  # v1: the L1 window reshapes the L2,3 continuum
+    # v2: only the L1 cross section itself (about a tenth of the signal there) is modulated
+    assert np.median(d2) < 0.1 and d2.max() < 0.15, d2
+    assert np.median(d1) > 3 * np.median(d2)
+    with pytest.raises(ValueError, match="fine_structure_scope"):
+        core_loss(2, ["O"], energy_offset=450.0, size=64, fine_structure_scope="all")

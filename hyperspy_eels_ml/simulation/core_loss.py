@@ -128,20 +128,24 @@ PRESETS = {
                       noise_correlation=(0.0, 0.9), correlated_fraction=0.5, dark_offset=(-2.0, 2.0),
                       artefacts=True, elnes=True, valence_white_lines=True, white_line_strength=(0.3, 1.6),
                       composition="compound", visibility_width=30.0, t_lambda=(0.03, 1.5), t_lambda_log=True,
-                      exelfs=True, l23_cross_section="atomic"),
+                      exelfs=True, l23_cross_section="atomic", fine_structure_scope="window"),
     "basic": dict(jump_ratio=(0.2, 1.5), instrument_shift=(-5.0, 5.0), dispersion_error=0.0,
                   chemical_shift=(-2.0, 2.0), gain=(0.8, 1.25), read_noise=(0.0, 3.0), noise_correlation=0.0,
                   correlated_fraction=0.0, dark_offset=0.0, artefacts=False, elnes=False,
                   valence_white_lines=False, white_line_strength=(0.3, 2.0), composition="independent",
                   visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False, exelfs=False,
-                  l23_cross_section="atomic"),
+                  l23_cross_section="atomic", fine_structure_scope="window"),
 }
 #: v2: the L2,3 edges of K, Ca and Sc-Cu (continuum and mean white lines) scaled to exspy's hydrogenic
 #: (Egerton SIGMAL3) cross section relative to the K edges (:data:`~.realism.L23_HYDROGENIC_SCALE`)
 #: and the effective gain widened to 0.1-1500 counts per electron: the issue's 26 real spectra have noise per
 #: channel over sqrt(counts) (= sqrt(gain) for Poisson electrons) of 0.37-36, i.e. exported spectra carry
 #: intensity scalings (gain normalisation, binning sums, rate units) far beyond a camera's conversion gain
-PRESETS["realistic-v2"] = dict(PRESETS["realistic-v1"], l23_cross_section="hydrogenic", gain=(0.1, 1500.0))
+#: and the generic fine structure of each edge applied to that edge's own cross section only (v1 modulated
+#: everything in the 40 eV above each onset: the weak Fe L1 multiplied the Fe L2,3 continuum by up to x2.5,
+#: which looks like Ce M5)
+PRESETS["realistic-v2"] = dict(PRESETS["realistic-v1"], l23_cross_section="hydrogenic", gain=(0.1, 1500.0),
+                               fine_structure_scope="edge")
 #: preset aliases: ``"realistic"`` = the latest realistic version
 REALISM_ALIASES = {"realistic": "realistic-v2"}
 
@@ -188,6 +192,7 @@ def core_loss(
     elnes_contrast=(0.5, 2.0),
     exelfs=None,
     l23_cross_section=None,
+    fine_structure_scope=None,
 ):
     """Simulate ``n`` core-loss spectra of the given elements.
 
@@ -282,6 +287,10 @@ def core_loss(
         section plus the SIGPAR-calibrated white lines (v1); ``"hydrogenic"`` (v2 default) scales
         both so that their 50-eV integral relative to the K edges equals that of exspy's hydrogenic
         cross sections (:data:`~hyperspy_eels_ml.simulation.realism.L23_HYDROGENIC_SCALE`).
+    fine_structure_scope : {"window", "edge"}
+        What the generic fine structure of an edge modulates: ``"window"`` (v1) everything of the
+        element in the 40 eV above the onset (so a weak edge such as Fe L1 reshapes the L2,3
+        continuum under it); ``"edge"`` (v2 default) only that edge's own cross section.
 
     Returns
     -------
@@ -312,6 +321,10 @@ def core_loss(
     composition = pre["composition"] if composition is None else composition
     visibility_width = pre["visibility_width"] if visibility_width is None else visibility_width
     l23_cross_section = pre["l23_cross_section"] if l23_cross_section is None else l23_cross_section
+    fine_structure_scope = pre["fine_structure_scope"] if fine_structure_scope is None else fine_structure_scope
+    if fine_structure_scope not in ("window", "edge"):
+        raise ValueError(f"fine_structure_scope must be 'window' or 'edge', got {fine_structure_scope!r}")
+    fs_own_edge = fine_structure_scope == "edge"
     if l23_cross_section not in ("atomic", "hydrogenic"):
         raise ValueError(f"l23_cross_section must be 'atomic' or 'hydrogenic', got {l23_cross_section!r}")
 
@@ -446,10 +459,12 @@ def core_loss(
         # shifts fit in it, else on a grid spanning exactly the shifts
         if np.abs(e_shift).max() < _FINE_MARGIN - 1.0:
             lo = grid[0] - _FINE_MARGIN
+            prof_args = (el, float(lo), float(grid[-1] + _FINE_MARGIN), float(fstep))
             atomic, wl, onsets = _element_profiles(el, float(lo), float(grid[-1] + _FINE_MARGIN), float(fstep),
                                                    bool(use_valence), l23_scale)
         else:
             lo = grid[0] - e_shift.max() - 1.0
+            prof_args = (el, lo, grid[-1] - e_shift.min() + 1.0, fstep)
             atomic, wl, onsets = _element_profiles.__wrapped__(el, lo, grid[-1] - e_shift.min() + 1.0, fstep,
                                                                use_valence, l23_scale)
         fine_size = atomic.size
@@ -473,7 +488,12 @@ def core_loss(
                               amplitude=contrast[rows[sel], j : j + 1])
                     bonding[rows[sel], j] = ti
                 else:
-                    _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng)
+                    if fs_own_edge:  # v2: modulate only this edge's own cross section
+                        sc = l23_scale if sub in ("L3", "L2", "L2,3") else 1.0
+                        own = _subshell_profile(*prof_args, sub, sc)
+                        _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng, own=(own, i0, q, w))
+                    else:
+                        _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng)
                 if exelfs and sub in ("K", "L3", "L2,3"):
                     R.exelfs(sig_el, np.flatnonzero(ok), ch_f[ok], dispersion, rng)
             # nominal channel of this onset
@@ -679,6 +699,18 @@ def _element_profiles(element, lo, hi, fstep, valence_lines, l23_scale=1.0):
     return atomic, (wl if wl.any() else None), tuple(sorted(onsets))
 
 
+@functools.lru_cache(maxsize=256)
+def _subshell_profile(element, lo, hi, fstep, subshell, scale=1.0):
+    """Atomic df/dE of one subshell on the fine grid of :func:`_element_profiles` (read-only, cached)."""
+    t = edge_table()
+    fine = lo + fstep * np.arange(int((hi - lo) / fstep) + 2)
+    prof = t.dfde_on(t.index(element, subshell), fine)
+    if scale != 1.0:
+        prof = scale * prof
+    prof.flags.writeable = False
+    return prof
+
+
 def white_line_calibration_f():
     """Calibrated 3d L2,3 white-line oscillator strength per hole (Egerton 1993 SIGPAR deficit)."""
     from .edges import WHITE_LINE_CALIBRATION
@@ -686,12 +718,16 @@ def white_line_calibration_f():
     return WHITE_LINE_CALIBRATION["L23_3d_f_per_hole"]
 
 
-def _fine_structure_local(sig, ch0, ok, w, dispersion, rng):
+def _fine_structure_local(sig, ch0, ok, w, dispersion, rng, own=None):
     """Random generic fine structure in the ``w`` channels above each spectrum's onset (in place).
 
     Modulation ``m = 1 + sum_i a_i g_i`` with 1-4 Gaussians (widths 1-6 eV growing
     with energy above the onset: lifetime broadening), clipped so that
     max(m)/min(m) <= 10, then scaled so the integral over the region is preserved.
+
+    ``own=None`` (v1) modulates everything in the window (all edges of the element there);
+    ``own=(profile, i0, q, frac)`` (v2) modulates only this edge's own df/dE, read from its fine-grid
+    ``profile`` as :func:`_lerp_rows` does, and preserves that edge's integral.
     """
     from . import realism as R
 
@@ -710,6 +746,19 @@ def _fine_structure_local(sig, ch0, ok, w, dispersion, rng):
         m += amp * np.exp(-0.5 * ((rel - pos) / width) ** 2)
     m = np.clip(m, 0.1, None)
     m = np.minimum(m, 10 * m.min(axis=1, keepdims=True))
+    if own is not None:
+        prof, i0, q, frac = own
+        pi = np.clip(i0[idx, None] + q * cols, 0, prof.size - 2)
+        f = frac[idx]
+        own_seg = prof[pi] * (1.0 - f) + prof[pi + 1] * f
+        num = own_seg.sum(1, keepdims=True)
+        den = (own_seg * m).sum(1, keepdims=True)
+        m *= np.where(den > 0, num / np.maximum(den, 1e-300), 1.0)
+        m -= 1.0
+        m *= own_seg
+        m += seg
+        R._put_rows(sig, idx, cols, np.maximum(m, 0.0))
+        return
     num = seg.sum(1, keepdims=True)
     den = (seg * m).sum(1, keepdims=True)
     m *= np.where(den > 0, num / np.maximum(den, 1e-300), 1.0)
