@@ -1,8 +1,5 @@
 """identify_elements: shipped model, preprocessing, assessable logic, SI rule, lazy/eager/distributed, API."""
 
-import os
-import shutil
-
 import numpy as np
 import pytest
 
@@ -97,8 +94,22 @@ def test_fast_network_pass_equals_plain_convolution(net):
     np.testing.assert_allclose(net.logits(x, batch=2), ref, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(net.logits(x[:1, 380:930], offset=380), ref[:1], rtol=1e-4, atol=1e-4)
     assert np.abs(ref[0] - ref[1]).max() > 1e-2  # the window matters: the test can fail
+    # an all-zero spectrum alone in its batch (head from the zero-input activations only), default batch
+    x0 = np.concatenate([np.zeros((1, 3072, 3), np.float32), x])
+    np.testing.assert_allclose(net.logits(x0, batch=1), net.logits_reference(x0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(net.logits(x0), net.logits_reference(x0), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="inside"):
         net.logits(x[:1, :100], offset=3000)
+
+
+def test_fast_arcsinh_equals_numpy():
+    from hyperspy_eels_ml.elements.preprocess import _asinh
+
+    z = np.concatenate([np.linspace(-1e4, 1e4, 20001), np.geomspace(1e-12, 30, 500),
+                        -np.geomspace(1e-12, 30, 500), [0.0]]).astype(np.float32)
+    np.testing.assert_allclose(_asinh(z.copy()), np.arcsinh(z), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(_asinh(-z), -_asinh(z))  # odd, as arcsinh
+    assert np.all(np.diff(_asinh(np.sort(z))) >= 0)  # monotonic
 
 
 def test_segment_preprocessing_equals_full_grid_features():
@@ -346,3 +357,19 @@ def test_coincidence_rule_in_the_result_and_explain():
     assert "O" in ex.ambiguous_with and "ambiguous with O" in str(ex) and not ex.called
     assert "Sb" in r0.elements and any("ambiguous" in f and "O" in f for f in r0.flags["Sb"])
     assert r.parameters["resolve_coincidences"] and not r0.parameters["resolve_coincidences"]
+
+
+def test_blas_limited_to_one_thread_while_blocks_run_and_restored_after():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from hyperspy_eels_ml.elements.identify import _one_blas_thread
+
+    def blas_threads():
+        return [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with _one_blas_thread():
+            with _one_blas_thread():  # a second worker thread entering: still one thread
+                assert set(blas_threads()) == {1}
+            assert set(blas_threads()) == {1}  # the first is still running
+        assert blas_threads() == before

@@ -128,7 +128,6 @@ def edge_evidence(grid_counts, lo_ev, hi_ev, tolerance=15.0):
     onset = np.full((n, G), np.nan)
     jump = np.full((n, G), np.nan)
     snr = np.full((n, G), np.nan)
-    rows = np.arange(n)
     tol = int(round(tolerance))
     for g, (_, _, _, on) in enumerate(groups):
         ok = (on >= lo + LOW_MARGIN) & (on <= hi - HIGH_MARGIN)

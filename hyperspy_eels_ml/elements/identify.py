@@ -15,8 +15,10 @@ probability is NaN and it is listed as not assessable, never as absent.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,7 +69,43 @@ LOW_CONFIDENCE_EV = 100.0
 SUB_BATCH = 1024
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE = {"users": 0, "limiter": None}
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """BLAS limited to one thread while any block runs in this process (dask already runs one block
+    per worker thread; OpenBLAS's own threads on top of that made the small products of the network
+    3.5x slower per CPU-second on 2 cores). The limit is process-wide, so it is reference-counted
+    across the worker threads and the previous setting is restored when the last block ends."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_STATE["users"] == 0:
+            _BLAS_STATE["limiter"] = threadpool_limits(limits=1, user_api="blas")
+        _BLAS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["users"] -= 1
+            if _BLAS_STATE["users"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
+
+
 def _block(block, shift, mask=None, *, energy, model_path, tolerance, evidence=False, network=True):
+    """Everything per spectrum of one block (one BLAS thread, :func:`_one_blas_thread`)."""
+    with _one_blas_thread():
+        return _block_batches(block, shift, mask, energy=energy, model_path=model_path, tolerance=tolerance,
+                              evidence=evidence, network=network)
+
+
+def _block_batches(block, shift, mask=None, *, energy, model_path, tolerance, evidence=False, network=True):
     """Everything per spectrum of one block, in sub-batches of ``SUB_BATCH``.
 
     ``network`` and ``evidence`` select the parts: probabilities + assessable (``(n, 2*80 + 2)``),
@@ -81,7 +119,7 @@ def _block(block, shift, mask=None, *, energy, model_path, tolerance, evidence=F
         for s0 in range(0, n, SUB_BATCH):
             sl = slice(s0, s0 + SUB_BATCH)
             sh = shift[sl] if np.ndim(shift) else shift
-            parts.append(_block(block[sl], sh, None if mask is None else mask[sl], energy=energy,
+            parts.append(_block_batches(block[sl], sh, None if mask is None else mask[sl], energy=energy,
                                 model_path=model_path, tolerance=tolerance, evidence=evidence, network=network))
         return np.concatenate(parts)
     out = np.full((n, n_out), np.nan, dtype=np.float32)

@@ -110,6 +110,7 @@ class NumpyNetwork:
         self.meta = dict(meta or {})
         self._taps = None
         self._zero = None
+        self._zero_head = None
 
     # -- reference (plain im2col) forward pass: the definition the fast pass is tested against --------
     def logits_reference(self, x, batch=1024):
@@ -144,15 +145,14 @@ class NumpyNetwork:
 
     # -- fast pass ----------------------------------------------------------------------------------
     def _tap_weights(self):
+        """Per layer, the kernel split in stride blocks ``(s * cin, f)``; a last block that would be
+        partly zero padding (kernel 3, stride 2) keeps only its non-zero rows."""
         if self._taps is None:
             taps = []
             for i, (f, k, s) in enumerate(CONV_LAYERS):
                 w = self.arrays[f"w{i}"]
-                cin = w.shape[1]
                 m = -(-k // s)
-                wp = np.zeros((m * s, cin, f), np.float32)
-                wp[:k] = w
-                taps.append([np.ascontiguousarray(wp[t * s:(t + 1) * s].reshape(s * cin, f)) for t in range(m)])
+                taps.append([np.ascontiguousarray(w[t * s:min((t + 1) * s, k)].reshape(-1, f)) for t in range(m)])
             self._taps = taps
         return self._taps
 
@@ -197,13 +197,13 @@ class NumpyNetwork:
         if m > 1:
             tmp = np.empty((R, f), np.float32)
             for t in range(1, m):
-                np.matmul(flat[t:t + R], taps[t], out=tmp)
+                np.matmul(flat[t:t + R, :taps[t].shape[0]], taps[t], out=tmp)
                 q[:R] += tmp
         q += self.arrays[f"b{i}"]
         np.maximum(q, 0, out=q)
         return q.reshape(nb, L, f)[:, : j1 - j0], j0, j1
 
-    def logits(self, x, batch=256, offset=0):
+    def logits(self, x, batch=64, offset=0):
         """Raw logits ``(n, 80)``.
 
         Parameters
@@ -233,11 +233,29 @@ class NumpyNetwork:
                 if b > a:
                     v, a, b = self._conv(v, i, a, b, pl, n_full, zero[i])
                 n_full = -(-n_full // s)
-            full = np.broadcast_to(zero[-1], (nb,) + zero[-1].shape).copy()
-            if b > a:
-                full[:, a:b] = v
-            out[s0:s0 + nb] = self._head(full)
+            out[s0:s0 + nb] = self._head_window(v, a, b, nb)
         return out
+
+    def _head_window(self, v, a, b, nb):
+        """The head when only the last-conv positions ``[a, b)`` differ from the zero-input ones:
+        the 1x1 reduction on those positions and the dense layer as the (cached) contribution of
+        the zero-input positions plus the window's rows of the dense weights (exact)."""
+        A = self.arrays
+        if self._zero_head is None:
+            r0 = np.maximum(self._zero_acts()[-1] @ A["w_reduce"][0] + A["b_reduce"], 0)  # (positions, 8)
+            self._zero_head = (r0, r0.reshape(-1) @ A["w_dense"] + A["b_dense"])
+        r0, d0 = self._zero_head
+        wd = A["w_dense"]
+        nr = r0.shape[1]
+        if b > a:
+            r = v.reshape(-1, v.shape[-1]) @ A["w_reduce"][0] + A["b_reduce"]
+            np.maximum(r, 0, out=r)
+            rows = slice(a * nr, b * nr)
+            h = r.reshape(nb, -1) @ wd[rows] + (d0 - r0[a:b].reshape(-1) @ wd[rows])
+        else:
+            h = np.broadcast_to(d0, (nb, d0.size)).copy()
+        np.maximum(h, 0, out=h)
+        return h @ A["w_out"] + A["b_out"]
 
     def calibrated(self, logits):
         """Calibrated probabilities from logits (per-element Platt scaling)."""

@@ -353,6 +353,20 @@ def _window_groups(lo, hi, length):
     return out
 
 
+def _asinh(z):
+    """``arcsinh`` of float32 values as ``sign(z) log(|z| + sqrt(z^2 + 1))`` in about a quarter of the
+    time of ``np.arcsinh`` (which was half of the preprocessing time); it differs from ``np.arcsinh``
+    by <= 1e-6 in absolute value (float32 rounding of the log; values here are of order 1-10).
+    ``|z|`` is bounded here (<= 1e4: the derivative channel's floor), so z^2 cannot overflow."""
+    t = np.abs(z)
+    u = t * t
+    u += 1.0
+    np.sqrt(u, out=u)
+    u += t
+    np.log(u, out=u)
+    return np.copysign(u, z, out=u)
+
+
 def features(grid_counts, lo_ev, hi_ev, offset=0):
     """Network input ``(n, L, 3)`` float32 from rebinned spectra and their windows.
 
@@ -394,7 +408,7 @@ def features(grid_counts, lo_ev, hi_ev, offset=0):
             den *= 4.0
             num /= den
             num *= 20.0
-            out[r, c0:c1 + 1, 1] = np.arcsinh(num)
+            out[r, c0:c1 + 1, 1] = _asinh(num)
         xw = x[r, a:b + 1]
         xmax = xw.max(axis=1, keepdims=True)
         xmax = np.where(np.isfinite(xmax) & (xmax > 0), xmax, 1.0).astype(np.float32)

@@ -65,8 +65,14 @@ def _loss():
     return masked_bce
 
 
-def fit(work, total_shards, minutes, seed=SEED, lr_from=0, lr0=LR0):
-    """Train one epoch per shard until ``total_shards`` are done or ``minutes`` have passed."""
+def fit(work, total_shards, minutes, seed=SEED, lr_from=0, lr0=LR0, init=None, max_uses=None):
+    """Train one epoch per shard until ``total_shards`` are done or ``minutes`` have passed.
+
+    ``init``: a ``.keras`` checkpoint to start from when ``WORK`` has none yet (fine-tuning a
+    previous model on a newer simulator: its weights and optimiser state, a fresh shard count).
+    ``max_uses``: when every shard has been used that often, wait for the shard writers instead of
+    replaying (limits replays in a fine-tuning phase fed by slow writers).
+    """
     import keras
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -79,6 +85,10 @@ def fit(work, total_shards, minutes, seed=SEED, lr_from=0, lr0=LR0):
         with open(state_path) as f:
             state = json.load(f)
         print(f"resumed after {state['done']} shards", flush=True)
+    elif init:
+        model = keras.saving.load_model(init, custom_objects={"masked_bce": loss}, safe_mode=True)
+        state["init"] = os.path.abspath(init)
+        print(f"starting from {init}", flush=True)
     else:
         model = build_keras_model(seed)
         model.compile(optimizer=keras.optimizers.Adam(LR0), loss=loss)
@@ -98,6 +108,9 @@ def fit(work, total_shards, minutes, seed=SEED, lr_from=0, lr0=LR0):
                 state["uses"][h_["shard"]] = state["uses"].get(h_["shard"], 0) + 1
         uses = state["uses"]
         n_min = min(uses.get(os.path.basename(p), 0) for p in shards)
+        if max_uses is not None and n_min >= max_uses:
+            time.sleep(5)
+            continue
         fresh = [p for p in shards if uses.get(os.path.basename(p), 0) == n_min]
         path = str(fresh[int(rng.integers(len(fresh)))])
         if n_min > 0:
@@ -242,6 +255,10 @@ def finalize(work, out=MODEL_PATH):
     from .network import NumpyNetwork
 
     net = NumpyNetwork(arrays, LABELS)
+    phases = None
+    if os.path.exists(os.path.join(work, "phases.json")):  # training phases (one string each), for the card
+        with open(os.path.join(work, "phases.json")) as f:
+            phases = json.load(f)
     held = _shards(os.path.join(work, "heldout"))
     if len(held) < 2:
         raise RuntimeError("finalize needs >= 2 held-out shards (calibration, test)")
@@ -292,13 +309,15 @@ def finalize(work, out=MODEL_PATH):
                    "train_seconds": round(state["seconds"]), "simulator_options": simulator_options(),
                    "loss": "masked binary cross-entropy (ambiguous and not-assessable labels ignored)",
                    "calibration": "per-element Platt scaling on held-out simulated shards "
-                                  f"{[os.path.basename(p) for p in held[:n_cal]]}"},
+                                  f"{[os.path.basename(p) for p in held[:n_cal]]}",
+                   **({"phases": phases} if phases else {})},
         "heldout_simulated": res,
         "versions": {**dependency_versions("numpy", "hyperspy", "exspy", "keras", "scikit-learn"),
                      "tensorflow": tf.__version__, "python": platform.python_version(),
                      "edge_table": edge_table().meta.get("source", "")},
         "history": state["history"][-5:],
     }
+    res["o_fe_false_calls"] = o_fe_false_calls(net)
     probe = _load(held[-1], ("x",))["x"][:8].astype(np.float32)
     export_npz(out, arrays, LABELS, a, b, meta, probe)
     card = out.replace(".npz", ".json")
@@ -308,17 +327,44 @@ def finalize(work, out=MODEL_PATH):
     return meta
 
 
-def evaluate(work, model=MODEL_PATH):
+def o_fe_false_calls(net, n=96, seed=4242, realisms=("basic", "realistic-v1", "realistic-v2")):
+    """Calls of other elements (Ce in particular) on simulated O + Fe spectra (450-950 eV, 0.5 eV/ch).
+
+    The check of the known Ce false positive (the v1 simulator's fine structure at the Fe L1 onset
+    looked like Ce M5): per simulator version, the fraction of spectra with a calibrated p(Ce) >= 0.5,
+    its median and maximum, and the fraction with any call other than O and Fe (C excepted).
+    """
+    from ..simulation.core_loss import core_loss
+    from .preprocess import preprocess_block
+
+    ce, keep = LABELS.index("Ce"), [j for j, el in enumerate(LABELS) if el not in ("O", "Fe", "C")]
+    out = {}
+    for realism in realisms:
+        b = core_loss(n, ["O", "Fe"], energy_offset=450.0, dispersion=0.5, size=1000, amounts=np.ones(2),
+                      counts=(2e4, 5e4), jump_ratio=(0.5, 1.0), rng=seed, realism=realism)
+        x, _, lo, hi, _ = preprocess_block(b.spectra, b.energy)
+        p = net.calibrated(net.logits(x.astype(np.float32)))
+        out[realism] = {"ce_called": round(float(np.mean(p[:, ce] >= 0.5)), 4),
+                        "p_ce_median": round(float(np.median(p[:, ce])), 4),
+                        "p_ce_max": round(float(p[:, ce].max()), 4),
+                        "any_other_call": round(float(np.mean((p[:, keep] >= 0.5).any(axis=1))), 4),
+                        "n": n, "seed": seed}
+    return out
+
+
+def evaluate(work, model=MODEL_PATH, heldout=None):
     """Held-out metrics of a shipped model (no retraining, no recalibration) on ``WORK/heldout`` shards.
 
     The calibration shards of :func:`finalize` (the first half) are left out; returns (and prints)
-    what the model card's ``heldout_simulated`` holds, with and without the coincidence rule.
+    what the model card's ``heldout_simulated`` holds, with and without the coincidence rule, and
+    the O + Fe false-call check (:func:`o_fe_false_calls`). ``heldout``: another folder of held-out
+    shards (e.g. those of an older simulator version), of which the second half is evaluated too.
     """
     from .coincidence import resolve_coincidences
     from .network import load_network
 
     net = load_network(model)
-    held = _shards(os.path.join(work, "heldout"))
+    held = _shards(heldout or os.path.join(work, "heldout"))
     if len(held) < 2:
         raise RuntimeError("evaluate needs >= 2 held-out shards (the second half is evaluated)")
     keys = ("x", "y", "mask", "present", "assessable", "lo", "hi")
@@ -333,7 +379,8 @@ def evaluate(work, model=MODEL_PATH):
            "calibrated": metrics(p_cal, *args, assessable=d["assessable"]),
            "uncalibrated": metrics(p_raw, *args, assessable=d["assessable"]),
            "calibrated_coincidence_rule": metrics(np.where(amb >= 0, 0.0, p_cal), *args, assessable=d["assessable"]),
-           "shards": [os.path.basename(p) for p in held[max(1, len(held) // 2):]]}
+           "shards": [os.path.basename(p) for p in held[max(1, len(held) // 2):]],
+           "o_fe_false_calls": o_fe_false_calls(net)}
     print(json.dumps({k: v for k, v in res.items() if k not in ("uncalibrated",)}, indent=1))
     return res
 
@@ -347,17 +394,24 @@ def main(argv=None):
     f.add_argument("--minutes", type=float, default=50)
     f.add_argument("--lr-from", type=int, default=0, help="shard index where the cosine schedule (re)starts")
     f.add_argument("--lr0", type=float, default=LR0)
+    f.add_argument("--init", default=None, help=".keras checkpoint to start from (fine-tuning)")
+    f.add_argument("--max-uses", type=int, default=None, help="wait for new shards rather than use one more often")
     z = sub.add_parser("finalize")
     z.add_argument("work")
     z.add_argument("--out", default=MODEL_PATH)
     e = sub.add_parser("evaluate", help="held-out metrics of the shipped model (no recalibration)")
     e.add_argument("work")
     e.add_argument("--model", default=MODEL_PATH)
+    e.add_argument("--heldout", default=None, help="folder of held-out shards (default WORK/heldout)")
+    e.add_argument("--json", default=None, help="also write the results to this file")
     a = p.parse_args(argv)
     if a.cmd == "fit":
-        fit(a.work, a.total_shards, a.minutes, lr_from=a.lr_from, lr0=a.lr0)
+        fit(a.work, a.total_shards, a.minutes, lr_from=a.lr_from, lr0=a.lr0, init=a.init, max_uses=a.max_uses)
     elif a.cmd == "evaluate":
-        evaluate(a.work, a.model)
+        res = evaluate(a.work, a.model, a.heldout)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(res, f, indent=1)
     else:
         finalize(a.work, a.out)
 
