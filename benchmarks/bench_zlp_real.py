@@ -21,6 +21,10 @@ band gap where the material has one (WS2 published 1.6 +0.3/-0.2 eV, Roest et
 al. 2021; MoS2 1.2 (bulk, indirect) to 1.9 eV (monolayer, direct)), vacuum
 self-consistency (fraction of a vacuum spectrum's 0.5-5 eV channels whose
 inelastic 68 % band includes 0, and its t/lambda) and the wall time. A second
+table: the dark level found against two independent estimates, the median of
+the outer 30 % of the energy-gain side more than 20 FWHM below 0 eV (pure
+offset if the offset is constant) and the median of the last 5 % of the loss
+side (an upper bound: offset plus an inelastic background >= 0). A third
 table: the bulk plasmon of ``fit_plasmon`` (Drude, per replica, after
 Fourier-log deconvolution) against the baseline of reading the maximum off the
 smoothed raw spectrum, and the absolute thickness of ``kramers_kronig`` with an
@@ -181,12 +185,13 @@ def run_case(key, loader, gap, replicas, seed):
     row["t_lambda_exspy"] = [float(np.nanmedian(tx)), float(np.nanpercentile(tx, 5)), float(np.nanpercentile(tx, 95))]
     row["dark_level"] = r.model.dark_level
     # independent check of the dark level: the outer 30 % of the energy-gain side, where no electron of the
-    # beam arrives (channels below 1e-3 of the ZLP peak), when the axis has one (median counts per channel)
+    # beam arrives (and more than 20 FWHM below 0 eV), when the axis has one (median counts per channel)
     raw_all = np.asarray(spec.data, float).reshape(-1, e.size)
-    peak = np.median(raw_all.max(axis=1))
-    far = (e < e[0] + 0.3 * (0 - e[0])) & (np.median(raw_all, axis=0) < 1e-3 * peak)
+    far = (e < e[0] + 0.3 * (0 - e[0])) & (e < -20 * r.model.fwhm)  # > 20 FWHM below the ZLP
     row["gain_side_level"] = float(np.median(raw_all[:, far])) if far.sum() >= 5 else float("nan")
     row["gain_side_channels"] = int(far.sum())
+    # and an upper bound: the last 5 % of the loss side (dark level + an inelastic background >= 0)
+    row["far_tail_level"] = float(np.median(raw_all[:, e > e[-1] - 0.05 * (e[-1] - e[0])]))
     row["dark_source"] = r.model.params.get("dark_level_source")
     cl = r.model.clusters
     row["dE1"] = [round(float(x), 3) for x in cl["dE1"]]
@@ -292,11 +297,11 @@ def main(argv=None):
               f"{r['dark_level']:>7.3g} {rep['trained']}/{rep['retrained']}/{rep['dropped']:>2} {r['flagged']:>4} "
               f"{gtxt:>20} {fmt(r.get('vacuum_band_has_0')):>5} {r['seconds']:>6.1f}")
     print()
-    print(f"{'case':<10} {'dark level found':>16} {'outer gain side':>15} {'channels':>8}")
+    print(f"{'case':<10} {'dark level found':>16} {'outer gain side':>15} {'channels':>8} {'last 5 % (bound)':>16}")
     for r in rows:
         if "error" not in r:
             print(f"{r['case']:<10} {r['dark_level']:>16.3g} {fmt(r.get('gain_side_level')):>15} "
-                  f"{r.get('gain_side_channels', 0):>8}")
+                  f"{r.get('gain_side_channels', 0):>8} {fmt(r.get('far_tail_level')):>16}")
     print()
     print(f"{'case':<10} {'plasmon window':>14} {'Ep NN (68 %)':>22} {'width':>6} {'raw max':>7} {'NaN':>6} "
           f"{'KK t nm (68 %), n=' + str(KK_N):>28}")

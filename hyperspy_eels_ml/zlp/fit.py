@@ -240,7 +240,7 @@ def _training_spectra(v, max_training_pixels, rng):
 
 
 def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=None, max_training_pixels=2000,
-            hidden=(10, 15, 5), max_epochs=1500, learning_rate=0.02, patience=600, count_gain=1.0, dark_level="auto",
+            hidden=(10, 15, 5), max_epochs=4000, learning_rate=0.02, patience=600, count_gain=1.0, dark_level="auto",
             physical=True, random_state=None, show_progressbar=None):
     """Train the replica ensemble of ZLP networks on a low-loss signal.
 

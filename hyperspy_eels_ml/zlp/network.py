@@ -192,9 +192,9 @@ def _init_weights(rng, n_replicas, sizes):
     return ws
 
 
-def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epochs=1500, learning_rate=0.01,
+def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epochs=4000, learning_rate=0.01,
                    check_every=25, patience=600, monotonic_weight=100.0, curvature_weight=30.0,
-                   upper_weight=100.0, prior_weight=10.0, min_improvement=1e-3, max_points=128, random_state=0,
+                   upper_weight=100.0, prior_weight=10.0, min_improvement=1e-3, max_points=256, random_state=0,
                    stable_tolerance=0.25, jit_compile=True, progress=None):
     """Train all replicas at once; per-replica early stopping on the out-of-bag spectra.
 

@@ -247,7 +247,7 @@ def default_plasmon_window(result, min_energy=None):
 
 
 def plasmon_block(J, table, energy, core, c_grid, window, count_gain, batch, base_c, scatter, dark, deconvolve,
-                  factor, gamma_bounds):
+                  factor, gamma_bounds, fwhm):
     """Replica Drude fits of every spectrum of a block: (P, 8) Ep 50/16/84, Gamma 50/16/84, chi2/dof, reason."""
     from ..zlp.bandgap import MIN_DELTA_CHI2
 
@@ -269,7 +269,9 @@ def plasmon_block(J, table, energy, core, c_grid, window, count_gain, batch, bas
                         bounds=dict(Ep=(Ew[0], Ew[-1]), gamma=gamma_bounds))
         # the fitted spectrum is the single scattering convolved with the (normalised) ZLP, whose centroid is
         # not at 0 eV for an asymmetric ZLP: to first order that shifts the peak by the centroid
-        centroid = (Z * energy).sum(axis=2) / np.maximum(Z.sum(axis=2), 1e-30)
+        # (of the core, |E| <= 5 FWHM: a long tail's first moment is not a shift of the peak)
+        cm = np.abs(energy) <= 5 * fwhm
+        centroid = (Z[..., cm] * energy[cm]).sum(axis=2) / np.maximum(Z[..., cm].sum(axis=2), 1e-30)
         Ep, G = fit["Ep"].reshape(R, p) - centroid, fit["gamma"].reshape(R, p)
         bad = (fit["at_bound"] | ~fit["converged"]).reshape(R, p)
         ok = ~bad
@@ -344,7 +346,7 @@ def fit_plasmon_replicas(result, energy_range=None, *, deconvolve=True, show_pro
                       energy=e, core=model.core, c_grid=c_grid, window=window, count_gain=float(result.count_gain),
                       batch=batch, base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
                       dark=model.dark_level, deconvolve=bool(deconvolve), factor=factor,
-                      gamma_bounds=(2 * disp, 4 * (hi - lo) + 10.0))
+                      gamma_bounds=(2 * disp, 4 * (hi - lo) + 10.0), fwhm=float(model.fwhm))
     if not v.navigation_shape:
         out = out[0]
     parts = [out[..., k] for k in range(8)]

@@ -17,7 +17,7 @@ __all__ = ["subtract_zlp_nn"]
 
 
 def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=None,
-                    max_training_pixels=2000, hidden=(10, 15, 5), max_epochs=1500, learning_rate=0.02, patience=600,
+                    max_training_pixels=2000, hidden=(10, 15, 5), max_epochs=4000, learning_rate=0.02, patience=600,
                     count_gain=1.0, dark_level="auto", random_state=None, show_progressbar=None, lazy_output=None):
     """Subtract the zero-loss peak with a replica ensemble of neural networks.
 
@@ -61,8 +61,10 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
         replica's held-out score improves, or when the replica-median ZLP
         moved by less than a quarter of its 68 % band over the last
         ``patience`` steps; the rule that stopped is in
-        ``model.diagnostics["stop_rule"]``). 1,500 steps (was 4,000) give the
-        same results on the simulated benchmark SI, which stops at about 800.
+        ``model.diagnostics["stop_rule"]``). A 1,500-step schedule gave the
+        same results on the simulated benchmark SI (which stops at about 800)
+        but a t/lambda of 0.10 instead of 0.18 on the real 16x16 SI, whose
+        training stops (ZLP stable) at about 3,100 steps: 4,000 stays.
     count_gain : float
         Detector counts per electron (Poisson variance = ``count_gain x counts``);
         every count threshold of the method scales with it, so data x a with
