@@ -18,6 +18,14 @@ B. A stress set of :func:`white_line_spectra` beyond the training ranges: parame
    continuum 0-2x, +-2 % dispersion errors (seed 31337).
 C. Window alignment error alone (the NNLS baseline scans a +-1 eV shift, the networks
    do not): oxide model vs NNLS at 0, +-0.5 and +-1 eV.
+D. Shrinkage toward the middle valence: the slope of predicted on true mean valence
+   (1 = no shrinkage) of the oxide model, shape only, on the core_loss spectra of A
+   (per-valence means), the stress set of B and a held-out set at the training ranges
+   (seed 777), with the stress set's mean prediction per pure end member.
+
+B, C and D draw their end-member fractions from one fixed prior (:data:`EVAL_PRIOR`, the
+recipe's original one), whatever prior a model was trained with, so that models trained on
+other priors are compared on identical spectra.
 
 Prints one line per check; mean absolute valence errors.
 """
@@ -31,6 +39,8 @@ import warnings
 
 import numpy as np
 
+#: fraction prior of the evaluation sets (train_valence's FRACTION_KINDS, DIRICHLET_ALPHA before this session)
+EVAL_PRIOR = dict(FRACTION_KINDS=(0.35, 0.30, 0.35), DIRICHLET_ALPHA=0.7)
 VALS = {"Mn": [0, 2, 3, 4], "Fe": [0, 2, 3], "Co": [0, 2, 3], "Ni": [0, 2], "Cu": [0, 1, 2]}
 E0 = {"Mn": 600.0, "Fe": 670.0, "Co": 740.0, "Ni": 815.0, "Cu": 895.0}
 
@@ -72,6 +82,7 @@ def check_core_loss(el, ox, full):
 def _simulate(el, spec, n, seed, **nuis):
     import hyperspy_eels_ml.oxidation.train_valence as T
 
+    nuis = dict(EVAL_PRIOR, **nuis)
     saved = {k: getattr(T, k) for k in nuis}
     try:
         for k, v in nuis.items():
@@ -119,10 +130,42 @@ def check_alignment(el, ox):
     print(f"C {el} window alignment error, oxide model / NNLS: " + "; ".join(cells))
 
 
+def check_shrinkage(el, ox):
+    from hyperspy_eels_ml.oxidation.valence import network_inputs, valence_features
+    from hyperspy_eels_ml.simulation import core_loss
+
+    vs, pm = [], []
+    for v in VALS[el][1:]:
+        b = core_loss(60, [el, "O"], energy_offset=E0[el], dispersion=0.2, size=600, amounts=np.array([1.0, 1.0]),
+                      valence={el: v}, rng=9000 + v, artefacts=False, jump_ratio=(0.3, 1.5), counts=(1e3, 1e5))
+        f, _, _, atb, _ = valence_features(b.spectra, b.energy, ox.spec_, True)
+        f = f[~atb]
+        _, vo, _ = ox.predict(network_inputs(f, np.full(len(f), np.nan), ox.spec_))
+        vs.append(v)
+        pm.append(float(vo.mean()))
+    cells = [f"core_loss {np.polyfit(vs, pm, 1)[0]:.2f} (" + ", ".join(f"{v}: {p:.2f}" for v, p in zip(vs, pm)) + ")"]
+    for name, seed, nuis in (("stress", 31337, dict(ALIGN_JITTER=0.7, CONTINUUM=(0.0, 2.0), PARAMETER_SPREAD=2.0,
+                                                    DISPERSION_ERROR=(-0.02, 0.02), MULTIPLET_JITTER=(0.3, 0.3))),
+                             ("held-out", 777, {})):
+        data, vspec, _ = _simulate(el, ox.spec_, 600, seed, **nuis)
+        sel = ~data["at_boundary"] & ~np.isfinite(data["onset"])
+        F = data["F"][sel]
+        vt = F @ np.asarray(vspec.valences)
+        _, v, _ = ox.predict(data["X"][sel])
+        cell = f"{name} {np.polyfit(vt, v, 1)[0]:.2f}"
+        if name == "stress":
+            pure = F.max(axis=1) > 0.999
+            cell += " (pure: " + ", ".join(f"{k:g}: {v[pure & (np.abs(vt - k) < 1e-6)].mean():.2f}"
+                                           for k in vspec.valences) + ")"
+        cells.append(cell)
+    print(f"D {el} shrinkage, slope of predicted on true valence (oxide model, shape only): " + "; ".join(cells))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=None)
     ap.add_argument("--elements", nargs="*", default=["Mn", "Fe", "Co"])
+    ap.add_argument("--checks", default="ABCD", help="which checks to run (default: ABCD)")
     a = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     import hyperspy_eels_ml  # noqa: F401
@@ -132,9 +175,14 @@ def main(argv=None):
     print(f"models: {os.path.abspath(mdir)}")
     for el in a.elements:
         ox, full = _load(mdir, el)
-        check_core_loss(el, ox, full)
-        check_stress(el, ox, full)
-        check_alignment(el, ox)
+        if "A" in a.checks:
+            check_core_loss(el, ox, full)
+        if "B" in a.checks:
+            check_stress(el, ox, full)
+        if "C" in a.checks:
+            check_alignment(el, ox)
+        if "D" in a.checks:
+            check_shrinkage(el, ox)
     return 0
 
 

@@ -283,11 +283,27 @@ class _QuietNumexpr(logging.Filter):
     """
 
     def filter(self, record):
-        return not (getattr(_TLS, "quiet", False) and "Numexpr" in record.getMessage())
+        msg = record.getMessage()
+        return not (getattr(_TLS, "quiet", False) and ("Numexpr" in msg or "Power-law parameter estimation" in msg))
 
 
 _TLS = threading.local()
 _QUIET = _QuietNumexpr()
+
+
+def _powerlaw_subtract(data, energy, window):
+    """``data`` minus a power law fitted by least squares in log-log space on ``window`` (NaN rows if I <= 0)."""
+    sel = (energy >= window[0]) & (energy <= window[1])
+    flat = data.reshape(-1, data.shape[-1])
+    y = flat[:, sel]
+    good = (y > 0).all(axis=1)
+    lx = np.log(energy[sel])
+    A = np.vstack([np.ones_like(lx), lx]).T
+    coef = np.linalg.lstsq(A, np.log(np.where(y > 0, y, 1.0)).T, rcond=None)[0]  # (2, n)
+    bg = np.exp(coef[0][:, None] + coef[1][:, None] * np.log(energy)[None])
+    out = flat - bg
+    out[~good] = np.nan
+    return out.reshape(data.shape)
 
 
 def _prepare(signal, spec, remove_background):
@@ -302,11 +318,21 @@ def _prepare(signal, spec, remove_background):
         expr_log = logging.getLogger("hyperspy._components.expression")
         if _QUIET not in expr_log.filters:
             expr_log.addFilter(_QUIET)
+        pl_log = logging.getLogger("hyperspy._components.power_law")  # its failure is handled below
+        if _QUIET not in pl_log.filters:
+            pl_log.addFilter(_QUIET)
         _TLS.quiet = True
         try:
             with np.errstate(all="ignore"):  # thread-local, unlike warnings.catch_warnings
                 s = s.remove_background(signal_range=tuple(spec.background_range), background_type="PowerLaw",
                                         fast=True, zero_fill=False, show_progressbar=False)
+        except ValueError:
+            # hyperspy's two-area estimate fails for the whole block when one spectrum decays so steeply
+            # (e.g. the tail of another edge's white line) that E**-r underflows: fit log I = a - r log E
+            # per spectrum instead (the same power law, by least squares; NaN where the window has I <= 0)
+            s = s.deepcopy()
+            s.data = _powerlaw_subtract(np.asarray(s.data, dtype=np.float64), s.axes_manager.signal_axes[0].axis,
+                                        spec.background_range).astype(s.data.dtype)
         finally:
             _TLS.quiet = False
     e = s.axes_manager.signal_axes[0].axis

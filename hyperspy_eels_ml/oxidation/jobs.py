@@ -12,7 +12,7 @@ import numpy as np
 from .._shared import EnergyAxisError, EnergyRangeError
 from .classifier import OxidationClassifier
 from .result import _EDGE_NAMES
-from .valence import ValenceModel, compounds_for
+from .valence import EDGE_CLEARANCE, ValenceModel, compounds_for
 from .shipped import _has_valence, _resolve_model, _resolve_valence
 
 
@@ -77,6 +77,7 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
         use_metals = calibrated if metals is None else bool(metals)
         vm, transport, info = _resolve_valence(model if isinstance(model, ValenceModel) else "valence", element,
                                                oxides_only=not use_metals)
+        info = dict(info)
         vspec = vm.spec_
         if max_shift is not None:
             vspec = vspec.__class__(**dict(vspec.to_dict() | {"max_shift": float(max_shift)},
@@ -86,7 +87,13 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
         if d > vspec.max_dispersion:
             raise EnergyAxisError(f"The signal's dispersion {d:g} eV/channel is coarser than the {vspec.max_dispersion:g} "
                                   "eV/channel the valence model accepts: the white lines are not resolved.")
-        fspec = vspec.feature_spec(e, remove_background, what=what)
+        avoid, strict = _edges_to_avoid(vspec, v, remove_background, what) if remove_background else ((), True)
+        fspec = vspec.feature_spec(e, remove_background, what=what, avoid=avoid, strict=strict)
+        if remove_background:
+            info["background_window_eV"] = [round(x, 2) for x in fspec.background_range]
+            bg0 = vspec.feature_spec(e, remove_background, what=what).background_range[0]
+            info["edges_avoided"] = [f"{n} ({x:g} eV)" for n, x in avoid
+                                     if bg0 - EDGE_CLEARANCE < x < vspec.onset_range[0]]
         need = (fspec.background_range[0] if remove_background else fspec.crop_range[0], fspec.crop_range[1])
         if ok_ref is not None:  # the O K region and its pre-edge window
             need = (min(need[0], fspec.search_range[0] - ok_ref[2] - 2.0 - 9.5), need[1])
@@ -146,6 +153,59 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
     nc = len(spec.classes)
     return dict(kind="svm", element=spec.element, edge=spec.edge, spec=spec, clf=clf, transport=transport,
                 info=info, need=need, calibrated=spec.energy_calibrated, n_out=nc + 3, spec_json=spec.to_json())
+
+
+def _sample_elements(signal):
+    """``metadata.Sample.elements`` as a list (None when not set)."""
+    try:
+        els = signal.metadata.get_item("Sample.elements", None)
+    except Exception:  # pragma: no cover - metadata without get_item
+        els = None
+    return list(els) if els else None
+
+
+def _edges_to_avoid(vspec, v, remove_background, what):
+    """Other elements' edges the pre-edge window must avoid, and whether failing to is an error.
+
+    With ``metadata.Sample.elements`` set: every major edge of the other elements
+    (no clean window -> :class:`EnergyRangeError`). Without: the strong L2,3/M4,5
+    white-line edges of any element in the default window or between it and the L3
+    onset that the data show (an excess over the power law fitted just below the
+    tabulated onset, on the median of the first spectra); no clean window -> a warning.
+    """
+    from .valence import other_edges
+
+    e = v.energy
+    els = _sample_elements(v.signal)
+    if els is not None:
+        return other_edges(vspec.element, els, (e[0], e[-1])), True
+    bg0 = vspec.feature_spec(e, remove_background, what=what).background_range[0]
+    cand = other_edges(vspec.element, None, (max(e[0], bg0 - EDGE_CLEARANCE), vspec.onset_range[0]))
+    if not cand:
+        return (), False
+    sample = _first_spectra(v.data)
+    return [c for c in cand if _edge_present(sample, e, c[1])], False
+
+
+def _first_spectra(data, n=64):
+    """Up to ``n`` spectra of the first navigation row, as numpy (one small compute for lazy data)."""
+    x = data
+    while x.ndim > 2:
+        x = x[0]
+    x = x[None] if x.ndim == 1 else x[:n]
+    return np.asarray(x.compute() if hasattr(x, "compute") else x, dtype=np.float64)
+
+
+def _edge_present(spectra, energy, onset, pre=(10.0, 1.0), post=(1.0, 6.0), threshold=0.15):
+    """Whether the median spectrum rises above its pre-edge power law just past ``onset`` (relative excess)."""
+    y = np.median(spectra, axis=0)
+    b = (energy >= onset - pre[0]) & (energy <= onset - pre[1])
+    a = (energy >= onset + post[0]) & (energy <= onset + post[1])
+    if b.sum() < 4 or a.sum() < 2 or np.any(y[b] <= 0):
+        return False
+    c = np.polyfit(np.log(energy[b]), np.log(y[b]), 1)
+    bg = np.exp(np.polyval(c, np.log(energy[a])))
+    return bool(np.mean(y[a] - bg) > threshold * np.mean(bg))
 
 
 def _o_k_job(element, o_k_reference, energy_calibrated, has_zlp, v, remove_background, max_shift):

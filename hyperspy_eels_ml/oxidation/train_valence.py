@@ -63,13 +63,17 @@ ALIGN_JITTER = 0.5
 #: multiplet lines: compounds of one valence differ more than the class means of the table
 PARAMETER_SPREAD = 1.5
 MULTIPLET_JITTER = (0.25, 0.25)
+#: prior over end-member fractions: shares of (pure, neighbouring binary, Dirichlet over the oxides) samples
+#: and the Dirichlet concentration (alpha < 1: mass near the corners, i.e. near-pure samples)
+FRACTION_KINDS = (0.35, 0.30, 0.35)
+DIRICHLET_ALPHA = 0.7
 
 
 def sample_fractions(rng, n, valences):
     """End-member fractions: pure, neighbouring binary, or Dirichlet over the oxides."""
     k = len(valences)
     F = np.zeros((n, k))
-    kind = rng.choice(3, n, p=[0.35, 0.30, 0.35])
+    kind = rng.choice(3, n, p=list(FRACTION_KINDS))
     ox = [i for i, v in enumerate(valences) if v > 0]
     for i in range(n):
         if kind[i] == 0:
@@ -79,7 +83,7 @@ def sample_fractions(rng, n, valences):
             f = rng.uniform()
             F[i, j], F[i, j + 1] = f, 1 - f
         else:
-            F[i, ox] = rng.dirichlet(np.full(len(ox), 0.7))
+            F[i, ox] = rng.dirichlet(np.full(len(ox), DIRICHLET_ALPHA))
     return F
 
 
@@ -199,7 +203,8 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
                    "continuum_multiplier": list(CONTINUUM), "dispersion_error": list(DISPERSION_ERROR),
                    "alignment_jitter_eV": ALIGN_JITTER, "parameter_spread": PARAMETER_SPREAD,
                    "multiplet_jitter": list(MULTIPLET_JITTER),
-                   "fractions": "35 % pure, 30 % neighbouring binary, 35 % Dirichlet(0.7) of the oxides",
+                   "fractions": (f"{FRACTION_KINDS[0]:.0%} pure, {FRACTION_KINDS[1]:.0%} neighbouring binary, "
+                                 f"{FRACTION_KINDS[2]:.0%} Dirichlet({DIRICHLET_ALPHA:g}) of the oxides"),
                    "network": {"hidden": list(model.hidden), "n_estimators": model.n_estimators,
                                "alpha": model.alpha, "bootstrap": True},
                    "seeds": {"train": TRAIN_SEED, "heldout": HELDOUT_SEED, "model": 0},

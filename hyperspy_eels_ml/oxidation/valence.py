@@ -39,8 +39,8 @@ import numpy as np
 
 from .preprocess import FeatureSpec, extract_features
 
-__all__ = ["ValenceSpec", "ValenceModel", "valence_spec", "ratio_onset_baseline", "nnls_baseline",
-           "VALENCE_FORMAT"]
+__all__ = ["ValenceSpec", "ValenceModel", "valence_spec", "other_edges", "ratio_onset_baseline", "nnls_baseline",
+           "VALENCE_FORMAT", "EDGE_CLEARANCE"]
 
 VALENCE_FORMAT = "hyperspy_eels_ml.ValenceModel"
 #: (element, compound classes) reported as labels; mixtures are weighted end members
@@ -141,17 +141,27 @@ class ValenceSpec:
                 f"{-self.window[0] + 0.5:g} eV below the L3 onset to {self.window[1] + 0.5:g} eV above it "
                 f"(about {lo + self.window[0] - 0.5:.0f}-{hi + self.window[1] + 0.5:.0f} eV on a calibrated axis)")
 
-    def feature_spec(self, energy, remove_background, what="classify_oxidation"):
+    def feature_spec(self, energy, remove_background, what="classify_oxidation", avoid=(), strict=True):
         """The :class:`FeatureSpec` for a signal with channel energies ``energy`` (narrow windows allowed).
 
         The onset is searched within ``onset_range +- max_shift`` intersected with
         the energies where the whole model window fits inside the data.
+
+        ``avoid``: ``(name, onset_eV)`` of other elements' edges (:func:`other_edges`).
+        With ``remove_background``, the pre-edge window then starts at least
+        :data:`EDGE_CLEARANCE` eV above the highest of them below the lowest
+        tabulated L3 onset (none inside the fit window, none between it and the L3),
+        narrowing the window and, if needed, raising the lowest onset searched, as
+        long as the tabulated onsets stay searchable. When no such window exists:
+        ``strict`` -> :class:`EnergyRangeError`, else a ``UserWarning`` and the
+        default window.
 
         Raises
         ------
         EnergyRangeError
             The window cannot hold the L3 and L2 lines (or, with
             ``remove_background``, a pre-edge window); the message says the minimum.
+            ``strict`` and no pre-edge window free of the ``avoid`` edges.
         """
         from .._shared.exceptions import EnergyRangeError
 
@@ -173,12 +183,92 @@ class ValenceSpec:
                 "room for the window.")
         bg_end = lo + self.window[0] - self.background_gap
         bg_start = max(e0, bg_end - self.background_width)
+        if remove_background and avoid:
+            lo, bg_start = self._clean_window(lo, hi, bg_start, bg_end, avoid, strict, what)
+            bg_end = lo + self.window[0] - self.background_gap
         gap = self.background_gap - self.window[0]
         return FeatureSpec(
             element=self.element, edge="L23", classes=tuple(self.end_members), dispersion=self.dispersion,
             window=tuple(self.window), anchor_range=(lo, hi), reference_anchor=0.5 * (lo + hi),
             background_gap=gap, background_width=bg_end - bg_start, smoothing=self.smoothing,
             max_dispersion=self.max_dispersion, energy_calibrated=False, max_shift=0.0, anchor="onset_rel")
+
+
+    def _clean_window(self, lo, hi, bg_start, bg_end, avoid, strict, what):
+        """(lowest onset searched, window start) with a pre-edge window free of the ``avoid`` edges."""
+        import warnings
+
+        from .._shared.exceptions import EnergyRangeError
+
+        # edges below the lowest tabulated onset spoil the background; edges at or above it overlap the
+        # white lines themselves (a coincidence, not a background problem) and are not handled here
+        lim = min(self.onset_range[0], hi)
+        near = sorted((x, n) for n, x in avoid if bg_start - EDGE_CLEARANCE < x < lim)
+        if not near:
+            return lo, bg_start
+        x, name = near[-1]
+        start = x + EDGE_CLEARANCE
+        lo_need = start + self.min_background_width + self.background_gap - self.window[0]
+        # the tabulated onsets (+-1 eV) must stay inside the onset search
+        if lo_need <= self.onset_range[0] - 1.0 and hi - max(lo, lo_need) >= 1.0:
+            return max(lo, lo_need), max(bg_start, start)
+        names = ", ".join(f"{n} ({v:g} eV)" for v, n in near)
+        msg = (f"{what}: no pre-edge background window for the {self.element} L2,3 edge avoids {names}: a window "
+               f"must start {EDGE_CLEARANCE:g} eV above {name} and span at least {self.min_background_width:g} eV "
+               f"ending {self.background_gap - self.window[0]:g} eV below the {self.element} L3 onset (tabulated "
+               f"{self.onset_range[0]:g}-{self.onset_range[1]:g} eV), which leaves no room. Remove the background "
+               "yourself (e.g. a model with both edges: s.create_model()) and pass remove_background=False.")
+        if strict:
+            raise EnergyRangeError(msg)
+        warnings.warn(msg + f" Using the default window {bg_start:.1f}-{bg_end:.1f} eV, which holds or precedes "
+                      "that edge: the background under the white lines is wrong.", UserWarning, stacklevel=4)
+        return lo, bg_start
+
+
+#: eV above another element's edge onset before a pre-edge window may start (white lines and sharp
+#: thresholds peak within a few eV of the tabulated onset)
+EDGE_CLEARANCE = 8.0
+#: edges that spoil a pre-edge window when no elements are given: white-line edges (exspy: "Major",
+#: "Sharp peak") of the L2,3 and M4,5 shells
+_STRONG_SHELLS = ("L3", "L2", "M5", "M4")
+
+
+def other_edges(element, elements=None, energy_range=None):
+    """Tabulated edge onsets (exspy's element database) of elements other than ``element``.
+
+    Parameters
+    ----------
+    element : str
+        The element analysed (excluded).
+    elements : sequence of str, optional
+        The sample's elements (``metadata.Sample.elements``): all their major
+        edges. None: the strong white-line edges (L2,3, M4,5 with a sharp peak)
+        of every element.
+    energy_range : (float, float), optional
+        Keep onsets inside it.
+
+    Returns
+    -------
+    list of (str, float)
+        ``("La M4", 849.0)``, ... sorted by energy.
+    """
+    import exspy
+
+    db = exspy.material.elements
+    names = [e for e in (db.keys() if elements is None else elements) if e != element and e in db]
+    out = []
+    for el in names:
+        shells = db[el].Atomic_properties.Binding_energies.as_dictionary()
+        for sh, info in shells.items():
+            x = float(info["onset_energy (eV)"])
+            if elements is None:
+                if sh not in _STRONG_SHELLS or info.get("threshold") != "Sharp peak" or info.get("relevance") != "Major":
+                    continue
+            elif info.get("relevance") != "Major":
+                continue
+            if energy_range is None or energy_range[0] <= x <= energy_range[1]:
+                out.append((f"{el} {sh}", x))
+    return sorted(out, key=lambda t: t[1])
 
 
 def valence_spec(element, end_members=None, metals=True, **kw):
