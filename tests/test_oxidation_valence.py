@@ -284,3 +284,25 @@ def test_o_k_pre_peak_is_the_energy_reference_when_both_edges_are_in_the_window(
     data, e = _crop(b, 600.0, 700.0)  # no O K in the window
     with pytest.raises(EnergyRangeError, match="o_k_reference=True needs the O K edge"):
         classify_oxidation(_sig(data, e), "Mn", model="valence", o_k_reference=True)
+
+
+def test_cerium_m45_mixed_valence_from_its_own_window():
+    """Ce3+/Ce4+ (M5/M4 ratio, Ce4+ satellites +5 eV) on a 876-912 eV window, shape only, +-2 eV axis errors."""
+    rng = np.random.default_rng(SEED)
+    f4 = np.concatenate([np.zeros(15), np.ones(15), rng.uniform(0, 1, 30)])
+    b = white_line_spectra(60, ["Ce3+", "Ce4+"], fractions=np.column_stack([1 - f4, f4]), dispersion=0.1,
+                           background="residual", shift=(-2.0, 2.0), counts=(2000.0, 5000.0), rng=SEED)
+    data, e = _crop(b, 876.0, 912.0)
+    r = classify_oxidation(_sig(data, e), "Ce", model="valence", remove_background=False, show_progressbar=False)
+    v = np.asarray(r.mean_valence.data)
+    truth = 3.0 + f4
+    ok = np.isfinite(v)
+    assert ok.mean() > 0.9 and r.classes == ["Ce3+", "Ce4+"]
+    assert np.mean(np.abs(v[ok] - truth[ok])) < 0.25
+    assert np.mean(v[:15][ok[:15]]) < 3.3 < 3.7 < np.mean(v[15:30][ok[15:30]])
+    assert r.model_info["edge"] == "L23" and "ce_m45_valence" in str(r.model_info)
+    av = {m["name"]: m for m in available_models()}
+    ce = av["ce_m45_valence"]  # no Ce reference spectrum: both end members are priors
+    assert ce["edge"] == "M45" and ce["supported_by"] == {"references": [], "priors": ["Ce3+", "Ce4+"]}
+    with pytest.raises(EnergyRangeError, match="Ce M5 and M4 lines"):
+        classify_oxidation(_sig(*_crop(b, 876.0, 895.0)), "Ce", model="valence", remove_background=False)

@@ -83,13 +83,14 @@ def classify_oxidation(
     element : str or list of str
         ``"Fe"`` (SVM classes ``Fe2+`` wustite, ``Fe3O4`` magnetite, ``Fe3+``
         hematite) or ``"Mn"`` (``Mn2+``, ``Mn3+``, ``Mn4+``); with
-        ``model="valence"`` also ``"Co"``, ``"Ni"``, ``"Cu"``, ``"Ti"`` and the metals
-        (see :func:`available_models`). A list (``["Fe", "Mn"]``) classifies
+        ``model="valence"`` also ``"Co"``, ``"Ni"``, ``"Cu"``, ``"Ti"``, ``"Ce"``
+        (its M4,5 lines; priors only) and the metals (see :func:`available_models`).
+        A list (``["Fe", "Mn"]``) classifies
         each element from its own edge in one pass and returns an
         :class:`OxidationResults` dict. Taken from the model when ``model`` is
         a classifier or a file.
     edge : {"L23", "OK", "both"}
-        Metal L2,3 white lines, the O K edge (Fe only), or both: the L2,3 and
+        Metal L2,3 white lines (Ce: its M4,5 white lines), the O K edge (Fe only), or both: the L2,3 and
         O K probabilities are multiplied (independent evidence) and renormalised.
     model : {"svm", "cnn", "valence", "auto"}, OxidationClassifier, ValenceModel, str or dict
         Shipped model kind, a fitted :class:`OxidationClassifier` or

@@ -12,7 +12,7 @@ import numpy as np
 from .._shared import EnergyAxisError, EnergyRangeError
 from .classifier import OxidationClassifier
 from .result import _EDGE_NAMES
-from .valence import EDGE_CLEARANCE, ValenceModel, compounds_for
+from .valence import EDGE_CLEARANCE, ValenceModel, compounds_for, edge_lines
 from .shipped import _has_valence, _resolve_model, _resolve_valence
 
 
@@ -83,7 +83,7 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
             vspec = vspec.__class__(**dict(vspec.to_dict() | {"max_shift": float(max_shift)},
                                            **{k: tuple(vspec.to_dict()[k]) for k in
                                               ("end_members", "valences", "window", "onset_range")}))
-        what = f"classify_oxidation ({vspec.element} L2,3 valence model)"
+        what = f"classify_oxidation ({vspec.element} {edge_lines(vspec.element)[2]} valence model)"
         if d > vspec.max_dispersion:
             raise EnergyAxisError(f"The signal's dispersion {d:g} eV/channel is coarser than the {vspec.max_dispersion:g} "
                                   "eV/channel the valence model accepts: the white lines are not resolved.")

@@ -8,7 +8,7 @@ import os
 
 from .classifier import OxidationClassifier
 from .result import _EDGE_NAMES
-from .valence import ValenceModel
+from .valence import ValenceModel, valence_model_name
 
 
 _MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models")
@@ -41,7 +41,9 @@ def available_models():
             from ..simulation.oxidation import white_line_parameters
 
             sp = white_line_parameters()["species"]
-            priors = [s for s in card["end_members"] if "prior" in str(sp[s]["L3"][2])]
+            # a reference only when both the line position and the white-line ratio are measured/literature
+            priors = [s for s in card["end_members"]
+                      if "prior" in str(sp[s]["L3"][2]) or "prior" in str(sp[s]["ratio"][2])]
             out.append({
                 "name": m["name"], "element": card["element"], "edge": card["edge"], "model": "valence",
                 "variants": ["any calibration (chemical shift used when calibrated)"],
@@ -135,7 +137,7 @@ def _sha256(path):
 
 
 def _has_valence(element):
-    return any(m["name"] == f"{element.lower()}_l23_valence" for m in _registry())
+    return any(m["name"] == valence_model_name(element) for m in _registry())
 
 
 def _resolve_valence(model, element, oxides_only=False):
@@ -148,7 +150,7 @@ def _resolve_valence(model, element, oxides_only=False):
                               "edge": "L23", "kind": "valence"}
     if element is None:
         raise ValueError("Give element= (e.g. 'Mn', 'Fe' or ['Fe', 'Mn']) to use a shipped model.")
-    name = f"{element.lower()}_l23_valence"
+    name = valence_model_name(element)
     reg = {m["name"]: m for m in _registry()}
     if oxides_only and name + "_oxide" in reg:
         name += "_oxide"

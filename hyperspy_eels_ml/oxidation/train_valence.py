@@ -37,6 +37,7 @@ import numpy as np
 from .preprocess import extract_features
 from .valence import (
     COMPOUNDS,
+    M45_ELEMENTS,
     compounds_for,
     ValenceModel,
     _compound_probs,
@@ -46,6 +47,7 @@ from .valence import (
     ratio_onset_baseline,
     reference_windows,
     valence_spec,
+    valence_model_name,
 )
 
 MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "oxidation")
@@ -67,6 +69,15 @@ MULTIPLET_JITTER = (0.25, 0.25)
 #: and the Dirichlet concentration (alpha < 1: mass near the corners, i.e. near-pure samples)
 FRACTION_KINDS = (0.35, 0.30, 0.35)
 DIRICHLET_ALPHA = 0.7
+
+
+#: what stands behind an element's end members beyond the white-line table's per-parameter sources
+REAL_REFERENCES = {
+    "Ce": "none: no Ce spectrum in ../shared/data. The M5/M4 positions (883/901 eV Ce3+, +1 eV Ce4+) come from "
+          "globalsino.com's EELS pages; the M5/M4 ratios (1.25 Ce3+, 0.85 Ce4+), widths and the Ce4+ satellites "
+          "(+5 eV, 0.2 of each line) are priors of white_lines.json: both end members are priors, unverified on "
+          "measured spectra.",
+}
 
 
 def sample_fractions(rng, n, valences):
@@ -182,13 +193,14 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
     t_fit = time.time() - t0
     held, _, fspec_h = simulate(element, n_heldout, HELDOUT_SEED, vspec)
     metrics = evaluate(model, held, fspec_h, element)
-    name = f"{element.lower()}_l23_valence" + ("" if metals else "_oxide")
+    name = valence_model_name(element, oxides_only=not metals)
     path = model.save(os.path.join(out_dir, name + ".npz"))
     from ..simulation.oxidation import white_line_parameters
 
     p = white_line_parameters()
     card = {
-        "name": name, "capability": "classify_oxidation", "model": "valence", "element": element, "edge": "L23",
+        "name": name, "capability": "classify_oxidation", "model": "valence", "element": element,
+        "edge": "M45" if element in M45_ELEMENTS else "L23",
         "file": os.path.basename(path), "end_members": list(vspec.end_members),
         "compounds": list(compounds_for(element, vspec.end_members)),
         "metals": bool(any(v == 0 for v in vspec.valences)),
@@ -197,6 +209,7 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
                            for k in ("L3", "splitting", "ratio", "L3_fwhm")} for s in vspec.end_members},
         "supported_by": "end members whose parameters are 'measured'/literature in white_lines.json are supported "
                         "by reference spectra; 'prior' and 'metal_prior' entries are priors (unverified)",
+        "real_references": REAL_REFERENCES.get(element, "see docs/user_guide/oxidation.rst (real-reference table)"),
         "recipe": {"generator": "hyperspy_eels_ml.simulation.white_line_spectra", "n_train": int(keep.sum()),
                    "dispersions": list(DISPERSIONS), "resolution_eV": [0.3, 2.0], "t_lambda": [0.1, 1.0],
                    "shift_eV": [-5, 5], "counts": [300, 5000], "calibration_error_eV": CAL_ERROR,

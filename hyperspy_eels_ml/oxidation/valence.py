@@ -57,7 +57,22 @@ COMPOUNDS = {
     "Ti": {"Ti3+": {"Ti3+": 1.0}, "Ti4+": {"Ti4+": 1.0}},
     "V": {"V3+": {"V3+": 1.0}, "V4+": {"V4+": 1.0}, "V5+": {"V5+": 1.0}},
     "Cr": {"Cr3+": {"Cr3+": 1.0}, "Cr6+": {"Cr6+": 1.0}},
+    # M4,5 white lines (M5 in the table's "L3" fields, M4 in "L2"); Ce4+ with its satellites about 5 eV above
+    "Ce": {"Ce3+": {"Ce3+": 1.0}, "Ce4+": {"Ce4+": 1.0}},
 }
+#: elements whose valence models read M4,5 white lines (the table's edge "M45"): (lower line, upper line, edge)
+M45_ELEMENTS = {"Ce": ("M5", "M4", "M4,5")}
+
+
+def edge_lines(element):
+    """(lower line, upper line, edge label) of ``element``'s white lines: ('L3', 'L2', 'L2,3') or M5/M4."""
+    return M45_ELEMENTS.get(element, ("L3", "L2", "L2,3"))
+
+
+def valence_model_name(element, oxides_only=False):
+    """File/registry name of ``element``'s valence model, e.g. ``mn_l23_valence``, ``ce_m45_valence``."""
+    edge = "m45" if element in M45_ELEMENTS else "l23"
+    return f"{element.lower()}_{edge}_valence" + ("_oxide" if oxides_only else "")
 
 
 def compounds_for(element, end_members):
@@ -137,8 +152,9 @@ class ValenceSpec:
 
     def minimum_text(self):
         lo, hi = self.onset_range
-        return (f"the {self.element} L3 and L2 lines: at least {self.window[1] - self.window[0] + 1:.0f} eV from "
-                f"{-self.window[0] + 0.5:g} eV below the L3 onset to {self.window[1] + 0.5:g} eV above it "
+        a, b, _ = edge_lines(self.element)
+        return (f"the {self.element} {a} and {b} lines: at least {self.window[1] - self.window[0] + 1:.0f} eV from "
+                f"{-self.window[0] + 0.5:g} eV below the {a} onset to {self.window[1] + 0.5:g} eV above it "
                 f"(about {lo + self.window[0] - 0.5:.0f}-{hi + self.window[1] + 0.5:.0f} eV on a calibrated axis)")
 
     def feature_spec(self, energy, remove_background, what="classify_oxidation", avoid=(), strict=True):
@@ -178,7 +194,8 @@ class ValenceSpec:
         if hi - lo < 1.0:  # room to search for the onset over at least 1 eV
             raise EnergyRangeError(
                 f"{what} ({self.element} valence model) needs {self.minimum_text()}{need_bg}; the signal covers "
-                f"{e0:g}-{e1:g} eV, where no L3 onset within {self.onset_range[0] - self.max_shift:g}-"
+                f"{e0:g}-{e1:g} eV, where no {edge_lines(self.element)[0]} onset within "
+                f"{self.onset_range[0] - self.max_shift:g}-"
                 f"{self.onset_range[1] + self.max_shift:g} eV (tabulated onsets +-{self.max_shift:g} eV) leaves "
                 "room for the window.")
         bg_end = lo + self.window[0] - self.background_gap
@@ -213,9 +230,10 @@ class ValenceSpec:
         if lo_need <= self.onset_range[0] - 1.0 and hi - max(lo, lo_need) >= 1.0:
             return max(lo, lo_need), max(bg_start, start)
         names = ", ".join(f"{n} ({v:g} eV)" for v, n in near)
-        msg = (f"{what}: no pre-edge background window for the {self.element} L2,3 edge avoids {names}: a window "
+        a, _, edge = edge_lines(self.element)
+        msg = (f"{what}: no pre-edge background window for the {self.element} {edge} edge avoids {names}: a window "
                f"must start {EDGE_CLEARANCE:g} eV above {name} and span at least {self.min_background_width:g} eV "
-               f"ending {self.background_gap - self.window[0]:g} eV below the {self.element} L3 onset (tabulated "
+               f"ending {self.background_gap - self.window[0]:g} eV below the {self.element} {a} onset (tabulated "
                f"{self.onset_range[0]:g}-{self.onset_range[1]:g} eV), which leaves no room. Remove the background "
                "yourself (e.g. a model with both edges: s.create_model()) and pass remove_background=False.")
         if strict:
@@ -262,7 +280,8 @@ def other_edges(element, elements=None, energy_range=None):
         for sh, info in shells.items():
             x = float(info["onset_energy (eV)"])
             if elements is None:
-                if sh not in _STRONG_SHELLS or info.get("threshold") != "Sharp peak" or info.get("relevance") != "Major":
+                if sh not in _STRONG_SHELLS or info.get("threshold") != "Sharp peak" \
+                        or info.get("relevance") != "Major":
                     continue
             elif info.get("relevance") != "Major":
                 continue
