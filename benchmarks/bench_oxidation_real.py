@@ -134,10 +134,16 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     row["range"] = f"{e.axis[0]:.0f}-{e.axis[-1]:.0f} eV, {e.scale:.3g} eV/ch"
     kw = dict(remove_background=rb, show_progressbar=False)
     try:
-        r = s.classify_oxidation(element, model="valence", **kw)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = s.classify_oxidation(element, model="valence", **kw)
     except Exception as exc:
         row["valence"] = f"refused: {type(exc).__name__}: {str(exc)[:160]}"
         return row
+    # the pre-edge window: other elements' edges avoided, or a warning that no clean window exists
+    row["edges_avoided"] = r.model_info.get("edges_avoided", [])
+    row["window_warning"] = [str(w.message)[:120] for w in caught
+                             if issubclass(w.category, UserWarning) and "pre-edge" in str(w.message)]
     ok = np.asarray(r.labels.data).reshape(-1) >= 0
     row["n_pixels"], row["n_classified"] = int(ok.size), int(ok.sum())
     lab = np.asarray(r.labels.data).reshape(-1)[ok]
@@ -284,6 +290,10 @@ def main(argv=None):
             cell = lambda key: np.nanmean([abs(r.get(key, np.nan) - r["expected"]) for r in sub])  # noqa: E731
             print(f"  {label} (n = {len(sub)}): model {cell('mean_valence'):.2f}, axis calibrated "
                   f"{cell('mean_valence_cal'):.2f}, ratio {cell('ratio_baseline'):.2f}, NNLS {cell('nnls_baseline'):.2f}")
+    for r in rows:
+        if r.get("edges_avoided") or r.get("window_warning"):
+            print(f"pre-edge window, {r['name']}: edges {r['edges_avoided']}; "
+                  + ("warning: " + r["window_warning"][0] if r.get("window_warning") else "clean window used"))
     print(f"total {time.time() - t0:.0f} s")
     if a.json:
         with open(a.json, "w") as fh:
