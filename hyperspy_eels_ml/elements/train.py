@@ -44,7 +44,8 @@ LR0, LR_MIN = 1e-3, 5e-5
 
 
 def _shards(folder):
-    return sorted(glob.glob(os.path.join(folder, "shard_*.npz")))
+    """Finished shards (a writer's ``shard_XXXXX.npz.tmp.npz`` in progress is not one)."""
+    return sorted(p for p in glob.glob(os.path.join(folder, "shard_*.npz")) if not p.endswith(".tmp.npz"))
 
 
 def _load(path, keys=("x", "y", "mask")):
