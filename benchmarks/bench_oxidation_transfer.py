@@ -21,7 +21,8 @@ C. Window alignment error alone (the NNLS baseline scans a +-1 eV shift, the net
 D. Shrinkage toward the middle valence: the slope of predicted on true mean valence
    (1 = no shrinkage) of the oxide model, shape only, on the core_loss spectra of A
    (per-valence means), the stress set of B and a held-out set at the training ranges
-   (seed 777), with the stress set's mean prediction per pure end member.
+   (seed 777), with the stress set's mean prediction per pure end member and the
+   held-out slope of true on predicted valence.
 
 B, C and D draw their end-member fractions from one fixed prior (:data:`EVAL_PRIOR`, the
 recipe's original one), whatever prior a model was trained with, so that models trained on
@@ -153,6 +154,8 @@ def check_shrinkage(el, ox):
         vt = F @ np.asarray(vspec.valences)
         _, v, _ = ox.predict(data["X"][sel])
         cell = f"{name} {np.polyfit(vt, v, 1)[0]:.2f}"
+        if name == "held-out":  # 1 = calibrated readings (E[true | predicted] = predicted)
+            cell += f" (true on predicted {np.polyfit(v, vt, 1)[0]:.2f})"
         if name == "stress":
             pure = F.max(axis=1) > 0.999
             cell += " (pure: " + ", ".join(f"{k:g}: {v[pure & (np.abs(vt - k) < 1e-6)].mean():.2f}"
