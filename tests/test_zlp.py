@@ -201,6 +201,29 @@ def test_band_gap_component_registered_with_hyperspy():
     assert entry["module"] == "hyperspy_eels_ml.zlp.components" and entry["class"] == "BandGap"
 
 
+def test_drude_plasmon_component_registered_and_restored_from_a_saved_model(tmp_path):
+    import hyperspy.api as hs
+    from hyperspy.extensions import ALL_EXTENSIONS
+
+    from hyperspy_eels_ml.zlp import DrudePlasmon
+
+    entry = ALL_EXTENSIONS["components1D"][DrudePlasmon._id_name]
+    assert entry["module"] == "hyperspy_eels_ml.zlp.components" and entry["class"] == "DrudePlasmon"
+    e = np.arange(2.0, 60.0, 0.1)
+    truth = DrudePlasmon(A=50.0, Ep=16.7, width=3.5)
+    s = hs.signals.Signal1D(truth.function(e) + 0.01)
+    s.axes_manager[0].offset, s.axes_manager[0].scale, s.axes_manager[0].units = e[0], 0.1, "eV"
+    m = s.create_model()
+    m.append(DrudePlasmon(A=30.0, Ep=15.0, width=5.0))
+    m.fit()
+    assert abs(m[-1].Ep.value - 16.7) < 0.05 and abs(m[-1].width.value - 3.5) < 0.05
+    m.store("fit")
+    s.save(tmp_path / "m.hspy")
+    m2 = hs.load(tmp_path / "m.hspy").models.restore("fit")
+    assert type(m2[-1]).__name__ == "DrudePlasmon"
+    assert abs(m2[-1].Ep.value - m[-1].Ep.value) < 1e-9
+
+
 def test_single_spectrum_and_vacuum_reference():
     s, truth = thickness_bands_low_loss_si(shape=(12,), seed=7)
     vac, _ = thickness_bands_low_loss_si(shape=(3,), t_lambda=(0.0,), seed=8)
