@@ -150,24 +150,18 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     row["class"] = r.classes[int(np.bincount(lab).argmax())] if ok.any() else "masked"
     row["mean_valence"] = _median(r.mean_valence, ok)
     row["half68"] = _median(r.valence_uncertainty, ok)
-    try:  # metal end member read from the shape alone (no chemical shift)
-        rm = s.classify_oxidation(element, model="valence", metals=True, **kw)
-        okm = np.asarray(rm.labels.data).reshape(-1) >= 0
-        labm = np.asarray(rm.labels.data).reshape(-1)[okm]
-        row["class_metals"] = rm.classes[int(np.bincount(labm).argmax())] if okm.any() else "masked"
-        row["mean_valence_metals"] = _median(rm.mean_valence, okm)
-        row["half68_metals"] = _median(rm.valence_uncertainty, okm)
-    except Exception as exc:
-        row["metals_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
-    try:  # the axis taken as calibrated (an assumption: the sources do not all say so)
-        rc = s.classify_oxidation(element, model="valence", energy_calibrated=True, **kw)
-        okc = np.asarray(rc.labels.data).reshape(-1) >= 0
-        labc = np.asarray(rc.labels.data).reshape(-1)[okc]
-        row["class_cal"] = rc.classes[int(np.bincount(labc).argmax())] if okc.any() else "masked"
-        row["mean_valence_cal"] = _median(rc.mean_valence, okc)
-        row["half68_cal"] = _median(rc.valence_uncertainty, okc)
-    except Exception as exc:
-        row["cal_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+    # metal end member read from the shape alone (no chemical shift); the axis taken as calibrated (an
+    # assumption: the sources do not all say so)
+    for suffix, extra in (("metals", dict(metals=True)), ("cal", dict(energy_calibrated=True))):
+        try:
+            rv = s.classify_oxidation(element, model="valence", **extra, **kw)
+            okv = np.asarray(rv.labels.data).reshape(-1) >= 0
+            labv = np.asarray(rv.labels.data).reshape(-1)[okv]
+            row[f"class_{suffix}"] = rv.classes[int(np.bincount(labv).argmax())] if okv.any() else "masked"
+            row[f"mean_valence_{suffix}"] = _median(rv.mean_valence, okv)
+            row[f"half68_{suffix}"] = _median(rv.valence_uncertainty, okv)
+        except Exception as exc:
+            row[f"{suffix}_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
     if load_ll is not None:
         try:
             rl = s.classify_oxidation(element, model="valence", low_loss=load_ll(), **kw)

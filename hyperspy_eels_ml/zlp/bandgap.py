@@ -193,19 +193,27 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progres
     return res
 
 
+def nan_pixels(reason, code):
+    """Which pixels of a per-pixel ``reason`` map carry ``code``, as text for a warning (None if none)."""
+    r = np.atleast_1d(np.asarray(reason))
+    bad = r == code
+    if not bad.any():
+        return None
+    if r.size == 1 and np.ndim(reason) == 0:
+        return "the spectrum"
+    first = [tuple(int(x) for x in i) for i in np.argwhere(bad)[:5]]
+    return f"{bad.sum()} of {r.size} pixels (first: {first})"
+
+
 def warn_unresolved(res):
     """Warn (naming the pixels) where the band-gap fit returned NaN."""
-    r = np.atleast_1d(np.asarray(res.reason.data))
     lo, hi = res.energy_range
     for code, text, hint in ((1, "the best gap lies at the edge of the search grid or below the window start",
                               "move energy_range so that it starts below the onset and ends above it"),
                              (2, "no resolved onset (not better than no onset by 3 sigma)",
                               "the gap may be outside the window, the signal too weak, or the ZLP tail "
                               "unsubtracted")):
-        bad = r == code
-        if bad.any():
-            idx = np.argwhere(bad)
-            where = "the spectrum" if r.size == 1 and np.ndim(res.reason.data) == 0 else \
-                f"{bad.sum()} of {r.size} pixels (first: {[tuple(int(x) for x in i) for i in idx[:5]]})"
+        where = nan_pixels(res.reason.data, code)
+        if where:
             warn(f"fit_band_gap({lo:g}-{hi:g} eV): {text} for {where}: Eg = NaN there. {hint}.",
-                          UserWarning)
+                 UserWarning)

@@ -41,6 +41,7 @@ from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.signals import navigation_map, per_pixel_spectra, record_provenance
 from .._shared.validation import EELSInputError, EnergyRangeError, check_finite_block
 from .._shared.warn import warn
+from .bandgap import nan_pixels
 
 __all__ = ["drude_loss", "fit_drude", "fit_plasmon_replicas", "kramers_kronig_replicas", "default_plasmon_window"]
 
@@ -371,14 +372,10 @@ def fit_plasmon_replicas(result, energy_range=None, *, deconvolve=True, show_pro
 
 def warn_plasmon(res):
     """Warn (naming the pixels) where the plasmon fit returned NaN."""
-    r = np.atleast_1d(np.asarray(res.reason.data))
     lo, hi = res.energy_range
     for code in (1, 2, 3):
-        bad = r == code
-        if bad.any():
-            idx = np.argwhere(bad)
-            where = "the spectrum" if r.size == 1 and np.ndim(res.reason.data) == 0 else \
-                f"{bad.sum()} of {r.size} pixels (first: {[tuple(int(x) for x in i) for i in idx[:5]]})"
+        where = nan_pixels(res.reason.data, code)
+        if where:
             warn(f"fit_plasmon({lo:g}-{hi:g} eV): {PLASMON_REASONS[code]} for {where}: Ep = NaN there; widen or "
                  "move energy_range around the plasmon peak.", UserWarning)
 
