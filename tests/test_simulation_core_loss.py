@@ -426,6 +426,34 @@ def test_fixed_seed_outputs_are_those_the_shipped_models_were_trained_on(expecte
     assert int(b.params["artefacts"].sum()) == expected[8]
 
 
+# Fixed-seed outputs of realistic-v2 (the generator elements_cnn was fine-tuned on) computed at commit 97c6c3d,
+# before the v3 speed work: the same cases and checksums as above ("basic" is not repeated)
+_REPRO_EXPECTED_V2 = [
+    ('realistic 5 el 1 eV', 2543671278.3467274, 167573594.10530636, 2543706653.0458717, '946f5499eb7bb6e0', '004200112b481200', 38.6112754188409, -40, 19),
+    ('realistic 0.1 eV', 392413300.27854407, 159213243.61132625, 392413439.920582, 'ffff', 'fffb', 19.55545019555784, -8, 24),
+    ('noise-free K/L', 10708835538.50565, 1930964752.1139903, 10708835538.50565, '1022a10893222041e0', '1022a10000022040e0', 7.701794680090359, -48, 0),
+    ('artefacts', 33849057227.527176, 4208622993.1003075, 35130603998.48711, '68b87fbeffa56d80', '00b82bbec2a12d80', 53.11300498568431, -51, 255),
+    ('lanthanides, alpha > beta', 1271526663.8730392, 292446176.30547285, 1271527604.8165114, 'b5a7c684be925670', '8407448488000040', 0.0, -41, 20),
+]
+
+
+@pytest.mark.parametrize("expected", _REPRO_EXPECTED_V2, ids=[e[0] for e in _REPRO_EXPECTED_V2])
+def test_fixed_seed_outputs_of_realistic_v2_are_unchanged(expected):
+    """realistic-v2 reproduces its fixed-seed outputs (speed work for v3 must not change v1 or v2)."""
+    kw, seed = _REPRO_CASES[expected[0]]
+    kw = dict(kw)
+    n, elements = kw.pop("n"), kw.pop("elements")
+    b = core_loss(n, elements, rng=seed, realism="realistic-v2", **kw)
+    s = b.spectra.astype(np.float64)
+    got = (float(s.sum()), float((s * np.arange(s.shape[1])).sum() / s.shape[1]), float(np.abs(s).sum()))
+    np.testing.assert_allclose(got, expected[1:4], rtol=1e-6)
+    assert np.packbits(b.present).tobytes().hex() == expected[4]
+    assert np.packbits(b.visible).tobytes().hex() == expected[5]
+    assert float(np.nansum(b.params["l3_l2"])) == pytest.approx(expected[6], rel=1e-9)
+    assert int(b.params["bonding"].sum()) == expected[7]
+    assert int(b.params["artefacts"].sum()) == expected[8]
+
+
 def _edge_integral_ratio(realism, element, e_l3, strength, valence):
     """50-eV integral of ``element`` L2,3 over that of O K per atom, noise-free, single scattering only."""
     b = core_loss(1, [element, "O"], energy_offset=480.0, dispersion=0.05, size=int(round((e_l3 + 70 - 480) / 0.05)),
