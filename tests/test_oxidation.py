@@ -274,9 +274,13 @@ def _flat(offset, scale, size):
 
 def test_clear_errors():
     with pytest.raises(EnergyRangeError, match=r"needs the energy range 6\d\d\.\d-7\d\d\.\d eV"):
-        classify_oxidation(_flat(400.0, 0.2, 1000), "Fe")
+        classify_oxidation(_flat(400.0, 0.2, 1000), "Fe", model="svm")
     with pytest.raises(EnergyRangeError, match="remove_background=False"):
-        classify_oxidation(_flat(690.0, 0.2, 300), "Fe")
+        classify_oxidation(_flat(690.0, 0.2, 300), "Fe", model="svm")
+    # the default (model="auto") names the valence model's minimum and what the SVM needed
+    with pytest.raises(EnergyRangeError, match=r"Fe L3 and L2 lines.*The SVM, tried first by model='auto', "
+                                               r"also refused.*needs the energy range 6\d\d\.\d-7\d\d\.\d eV"):
+        classify_oxidation(_flat(400.0, 0.2, 1000), "Fe")
     with pytest.raises(ValueError, match="Give element="):
         classify_oxidation(_flat(600.0, 0.2, 1000))
     with pytest.raises(ValueError, match="Unknown element 'Xx'"):

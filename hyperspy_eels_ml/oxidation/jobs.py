@@ -62,12 +62,58 @@ def _zlp_centres(low_loss, v):
     return z
 
 
+def _has_svm(element, edge):
+    from .shipped import _registry
+
+    return element is not None and any(m["name"] == f"{element.lower()}_{edge.lower()}_svm" for m in _registry())
+
+
 def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v, metals=None,
               o_k_reference=None):
-    """Resolve the model of one (element, edge) and check the signal holds what it needs."""
+    """Resolve the model of one (element, edge) and check the signal holds what it needs.
+
+    ``model="auto"`` (the default): the shipped SVM where it applies (a shipped SVM for the element and
+    edge, a window and dispersion it accepts, no ``low_loss=``, ``metals=True`` or
+    ``o_k_reference=True``, which only the valence models use), else the valence model. The choice and
+    its reason go to ``info["model_choice"]`` (and so to ``metadata.hyperspy_eels_ml``).
+    """
+    if not (isinstance(model, str) and model == "auto"):
+        return _build_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v,
+                          metals, o_k_reference)
+    args = (energy_calibrated, has_zlp, max_shift, remove_background, v, metals, o_k_reference)
+    has_val = edge == "L23" and element is not None and _has_valence(element)
+    if not has_val:
+        job = _build_job(element, edge, "svm", *args)
+        job["info"]["model_choice"] = f"svm (auto: no valence model for {element} {_EDGE_NAMES.get(edge, edge)})"
+        return job
+    needs_val = [w for w, on in (("low_loss=", has_zlp), ("metals=True", bool(metals)),
+                                 ("o_k_reference=True", bool(o_k_reference))) if on]
+    reason, svm_exc = None, None
+    if needs_val:
+        reason = f"{' and '.join(needs_val)} need the valence model"
+    elif not _has_svm(element, edge):
+        reason = f"no shipped SVM for {element}"
+    else:
+        try:
+            job = _build_job(element, edge, "svm", *args)
+        except (EnergyRangeError, EnergyAxisError) as exc:
+            svm_exc = exc
+            reason = f"the SVM refused the signal: {exc}"
+        else:
+            job["info"]["model_choice"] = "svm (auto: the signal holds the SVM's window and dispersion)"
+            return job
+    try:
+        job = _build_job(element, edge, "valence", *args)
+    except (EnergyRangeError, EnergyAxisError) as exc:
+        svm = "" if svm_exc is None else f" (The SVM, tried first by model='auto', also refused: {svm_exc})"
+        raise type(exc)(f"{exc}{svm}") from None
+    job["info"]["model_choice"] = f"valence (auto: {reason})"
+    return job
+
+
+def _build_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remove_background, v, metals=None,
+               o_k_reference=None):
     kind = model
-    if isinstance(model, str) and model == "auto":
-        kind = "valence" if (edge == "L23" and element is not None and _has_valence(element)) else "svm"
     e, d = v.energy, v.dispersion
     if kind == "valence" or isinstance(model, ValenceModel):
         ok_ref = _o_k_job(element, o_k_reference, energy_calibrated, has_zlp, v, remove_background, max_shift)

@@ -53,12 +53,13 @@ def _jobs_block(x, *transports, energy, jobs_json, min_snr, remove_background, h
             cols.append(_classify_block(xs, tr, es, job["spec_json"], min_snr, remove_background))
         else:
             cols.append(_valence_block(xs, tr, es, job["spec_json"], min_snr, remove_background,
-                                       job["calibrated"], zlp, job.get("fallback"), job.get("ok")))
+                                       job["calibrated"], zlp, job.get("fallback"), job.get("ok"),
+                                       job.get("estimator") or "unbiased"))
     return np.concatenate(cols, axis=1)
 
 
 def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp, fallback=None,
-                   ok=None):
+                   ok=None, estimator="unbiased"):
     """Columns: fractions (k), compound probabilities (nc), valence, 68 % half-width, onset eV, SNR, valid,
     calibration used (1: the calibrated onset entered the model; 0: shape only).
 
@@ -103,7 +104,7 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
     for sel, model, sp in groups:
         if not sel.any():
             continue
-        fr, val, half = model.predict(network_inputs(f[sel], onset_cal[sel], sp))
+        fr, val, half = model.predict(network_inputs(f[sel], onset_cal[sel], sp), estimator=estimator)
         cp = _compound_probs(fr, val, half, sp.element, sp.end_members)
         ei = [list(vspec.end_members).index(e) for e in sp.end_members]
         ci = [names.index(c) for c in compounds_for(sp.element, sp.end_members)]

@@ -463,10 +463,17 @@ class ValenceModel:
                       "interval_scale": self.interval_scale_, "interval_floor": self.interval_floor_}
         return self
 
-    def predict(self, X):
-        """-> fractions (n, k), mean valence (n,), 68 % half-width (n,)."""
+    def predict(self, X, estimator="unbiased"):
+        """-> fractions (n, k), mean valence (n,), 68 % half-width (n,).
+
+        ``estimator``: ``"unbiased"`` (default; the posterior mean when the model has
+        no de-shrinking calibration, :meth:`calibrate_unbiased`) or ``"posterior_mean"``.
+        The fractions are the networks' posterior means in both cases.
+        """
         if not self.is_fitted:
             raise RuntimeError("This ValenceModel is not fitted; call fit() or load().")
+        if estimator not in ("unbiased", "posterior_mean"):
+            raise ValueError(f"estimator must be 'unbiased' or 'posterior_mean', got {estimator!r}.")
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.spec_.n_inputs:
             raise ValueError(f"expected (n, {self.spec_.n_inputs}) inputs, got {X.shape}")
@@ -475,7 +482,60 @@ class ValenceModel:
         v = fr @ vals  # (m, n)
         sd = v.std(axis=0, ddof=1)
         half = self.interval_scale_ * (sd + self.interval_floor_)
-        return fr.mean(axis=0), v.mean(axis=0), half
+        v = v.mean(axis=0)
+        if estimator == "unbiased" and self.deshrink_:
+            known = X[:, -1] > 0.5  # the calibrated-onset flag of network_inputs
+            for key, rows in (("calibrated", known), ("shape_only", ~known)):
+                c = self.deshrink_.get(key)
+                if c is None or not rows.any():
+                    continue
+                hr = half[rows]
+                a, b = np.interp(hr, c["half"], c["a"]), np.interp(hr, c["half"], c["b"])
+                v[rows] = np.clip((v[rows] - a) / b, vals.min() - c["clip"], vals.max() + c["clip"])
+                half[rows] = c["scale"] * hr / b
+        return fr.mean(axis=0), v, half
+
+    #: de-shrinking (classical calibration) per input kind; empty: the posterior mean is reported
+    deshrink_ = {}
+
+    def calibrate_unbiased(self, X, fractions, n_bins=4, min_slope=0.3, clip=0.25, kinds=("calibrated",
+                                                                                            "shape_only")):
+        """Undo the posterior mean's shrinkage toward the middle valence (classical calibration).
+
+        On held-out simulations ``X`` (not the training data), the posterior mean v
+        is regressed on the true valence, v = a + b v_true, in ``n_bins`` quantile bins
+        of the ensemble's 68 % half-width h (ambiguous spectra shrink more than clear
+        ones), separately for spectra with and without a calibrated onset. The unbiased
+        estimate is (v - a(h)) / b(h) with a, b interpolated in h, clipped to ``clip``
+        beyond the end members' valence range; its 68 % half-width is h / b(h),
+        rescaled to 68 % coverage on the same set. ``b`` is kept within
+        [``min_slope``, 1]. Only the input ``kinds`` given are calibrated.
+        """
+        X = np.asarray(X, dtype=np.float32)
+        vt = np.asarray(fractions, dtype=np.float64) @ np.asarray(self.spec_.valences)
+        vals = np.asarray(self.spec_.valences)
+        self.deshrink_ = {}
+        _, v, h = self.predict(X, estimator="posterior_mean")
+        known = X[:, -1] > 0.5
+        out = {}
+        for key, rows in (("calibrated", known), ("shape_only", ~known)):
+            if key not in kinds or rows.sum() < 50 * n_bins:
+                continue
+            vr, hr, tr = v[rows], h[rows], vt[rows]
+            edges = np.quantile(hr, np.linspace(0, 1, n_bins + 1))
+            c = {"half": [], "a": [], "b": [], "clip": float(clip), "n": int(rows.sum())}
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                r = (hr >= lo) & (hr <= hi)
+                b = float(np.clip(np.polyfit(tr[r], vr[r], 1)[0], min_slope, 1.0))
+                c["a"].append(float(np.mean(vr[r]) - b * np.mean(tr[r])))
+                c["b"].append(b)
+                c["half"].append(float(np.median(hr[r])))
+            a, b = np.interp(hr, c["half"], c["a"]), np.interp(hr, c["half"], c["b"])
+            vd = np.clip((vr - a) / b, vals.min() - clip, vals.max() + clip)
+            c["scale"] = float(np.quantile(np.abs(vd - tr) / (hr / b), 0.6827))
+            out[key] = c
+        self.deshrink_ = out
+        return self
 
     # ------------------------------------------------------------------ io
     def save(self, path, card=None):
@@ -493,8 +553,8 @@ class ValenceModel:
         head = {"format": VALENCE_FORMAT, "format_version": 1, "spec": self.spec_.to_dict(),
                 "params": self.get_params(), "n_estimators": len(self.layers_), "n_layers": len(self.layers_[0]),
                 "interval_scale": self.interval_scale_, "interval_floor": self.interval_floor_,
-                "info": self.info_}
-        head["digest"] = _digest(head["spec"], arrays)
+                "info": self.info_, "deshrink": self.deshrink_}
+        head["digest"] = _digest(_digest_spec(head), arrays)
         np.savez_compressed(path, header=np.array(json.dumps(head, sort_keys=True, default=_json_default)),
                             **arrays)
         return path
@@ -519,7 +579,7 @@ class ValenceModel:
             m, nl = int(head["n_estimators"]), int(head["n_layers"])
         except Exception as exc:
             raise ModelFileError(path, f"invalid header ({exc})") from None
-        if head.get("digest") != _digest(head["spec"], arrays):
+        if head.get("digest") != _digest(_digest_spec(head), arrays):
             raise ModelFileError(path, "the header's digest does not match the arrays and specification")
         layers = []
         for i in range(m):
@@ -541,11 +601,28 @@ class ValenceModel:
         obj.interval_scale_ = float(head["interval_scale"])
         obj.interval_floor_ = float(head["interval_floor"])
         obj.info_ = head.get("info", {})
+        try:
+            obj.deshrink_ = {k: {"half": [float(x) for x in c["half"]], "a": [float(x) for x in c["a"]],
+                                 "b": [float(x) for x in c["b"]], "scale": float(c["scale"]),
+                                 "clip": float(c["clip"]), "n": int(c.get("n", 0))}
+                             for k, c in (head.get("deshrink") or {}).items() if k in ("calibrated", "shape_only")}
+        except Exception as exc:
+            raise ModelFileError(path, f"invalid de-shrinking calibration ({exc})") from None
+        for c in obj.deshrink_.values():
+            nums = np.array(c["half"] + c["a"] + c["b"] + [c["scale"], c["clip"]])
+            if not (np.isfinite(nums).all() and len(c["half"]) == len(c["a"]) == len(c["b"]) >= 1
+                    and min(c["b"]) > 0 and np.all(np.diff(c["half"]) >= 0)):
+                raise ModelFileError(path, "invalid de-shrinking calibration")
         return obj
 
     def __repr__(self):
         state = "fitted" if self.is_fitted else "not fitted"
         return f"<ValenceModel {self.element} {list(self.spec.end_members)}, {state}>"
+
+
+def _digest_spec(head):
+    """What the file digest covers besides the arrays: the spec, and the de-shrinking calibration when present."""
+    return dict(head["spec"], _deshrink=head["deshrink"]) if head.get("deshrink") else head["spec"]
 
 
 def _compound_probs(fractions, valence, half, element, end_members=None):
