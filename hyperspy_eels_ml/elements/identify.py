@@ -181,6 +181,7 @@ def identify_elements(
     energy_calibrated=False,
     low_loss=None,
     min_area=None,
+    sum_spectrum=True,
     model=None,
     pixel_evidence=False,
     resolve_coincidences=False,
@@ -221,6 +222,18 @@ def identify_elements(
         consecutive in a line scan) of at least ``min_area`` pixels. Default 9
         for a spectrum image, 3 for a line scan, capped at half the analysed
         pixels; 1 for a single spectrum.
+    sum_spectrum : bool
+        Second opinion of the sum spectrum for the SI rule (line scans and SIs):
+        an element is also reported when the network calls it on the sum of the
+        analysed (unmasked) pixels and it is called in at least ``min_area``
+        pixels, connected or not. At low counts per pixel the calls of a present
+        element are scattered (no connected region) while the sum spectrum shows
+        it clearly. On 200 simulated SIs of 16x16 pixels at 20-3,000 counts in the
+        brightest channel (``python benchmarks/bench_identify.py --si-sim 200``) it
+        raises the SI-level weighted F1 from 0.82 to 0.85 (0.77 to 0.85 below 200
+        counts) at an equal exact match (model card, ``si_rule_simulated``). The sum is computed in the same pass over the data as
+        the probabilities. With per-pixel shifts (``low_loss`` SI) the mean shift
+        is used for the sum.
     model : str, optional
         Path of an exported ``.npz`` network (default: the shipped model).
     pixel_evidence : bool
@@ -276,6 +289,7 @@ def identify_elements(
     pixel_evidence = check_bool("pixel_evidence", pixel_evidence)
     resolve_coincidences = check_bool("resolve_coincidences", resolve_coincidences)
     lazy_output = check_bool("lazy_output", lazy_output, allow_none=True)
+    sum_spectrum = check_bool("sum_spectrum", sum_spectrum)
     if min_area is not None:
         min_area = check_int("min_area", min_area, min=1)
     v = validate_eels(signal, what="identify_elements", navigation_mask=navigation_mask)
@@ -316,11 +330,18 @@ def identify_elements(
                       energy=v.energy, model_path=model_path, tolerance=tolerance, evidence=pixel_evidence)
     out = out.reshape(tuple(v.navigation_shape) + (n_out,))  # a single spectrum: (n_out,), not (1, ...)
     lazy = v.lazy if lazy_output is None else lazy_output
+    # sum spectrum of the unmasked pixels for the SI rule's second opinion (same pass over the data)
+    total = (_sum_of_pixels(v.data, v.mask, len(v.navigation_shape))
+             if (sum_spectrum and len(v.navigation_shape)) else None)
     if not lazy:
-        (out,) = compute(out, show_progressbar=show_progressbar)
+        if total is not None and hasattr(total, "dask"):
+            out, total = compute(out, total, show_progressbar=show_progressbar)
+        else:
+            (out,) = compute(out, show_progressbar=show_progressbar)
     parent = v.signal
     params = dict(threshold=threshold, navigation_mask=navigation_mask is not None,
                   energy_calibrated=energy_calibrated, low_loss=low_loss is not None, min_area=min_area,
+                  sum_spectrum=sum_spectrum,
                   model=model_path, tolerance=tolerance, pixel_evidence=pixel_evidence,
                   resolve_coincidences=resolve_coincidences)
     models = {"elements_cnn": {"path": model_path, "sha256": file_sha256(model_path),
@@ -368,10 +389,27 @@ def identify_elements(
         probabilities=sig["probabilities"], present=sig["present"], assessable=sig["assessable"],
         _evidence=evidence, _evidence_pass=evidence_pass,
         window=window, ambiguous_with=amb, threshold=threshold, min_area=min_area, parameters=params,
-        resolve_coincidences=resolve_coincidences,
+        resolve_coincidences=resolve_coincidences, sum_spectrum=total, sum_spectrum_rule=sum_spectrum,
+        _energy=v.energy, _model_path=model_path,
         _navigation_shape=nav_shape, _signal=signal, _shift=shift, _tolerance=tolerance,
         _mask=v.mask,
     )
+
+
+def _sum_of_pixels(data, mask, nav_ndim):
+    """Sum spectrum of the unmasked pixels (lazy for lazy data: computed in the same pass)."""
+    axes = tuple(range(nav_ndim))
+    if hasattr(data, "dask"):
+        import dask.array as da
+
+        d = data.astype(np.float64)
+        if mask is not None:
+            d = da.where(np.asarray(mask, bool)[..., None], 0.0, d)
+        return d.sum(axis=axes)
+    d = np.asarray(data, dtype=np.float64)
+    if mask is not None:
+        d = np.where(np.asarray(mask, bool)[..., None], 0.0, d)
+    return d.sum(axis=axes)
 
 
 def _ambiguity_block(o, threshold):
@@ -487,7 +525,7 @@ class ElementsResult(LazyResult):
     """
 
     _signal_attributes = ("probabilities", "present", "assessable")
-    _array_attributes = ("window", "ambiguous_with")
+    _array_attributes = ("window", "ambiguous_with", "sum_spectrum")
     _repr_parameters = ("threshold", "energy_calibrated")
 
     @property
@@ -533,8 +571,14 @@ class ElementsResult(LazyResult):
     def _element_table(self):
         if getattr(self, "_table", None) is None:
             # one pass over the data for a lazy result (the result itself stays lazy)
-            p, a, w, amb = compute(self.probabilities.data, self.assessable.data, self.window,
-                                   self.ambiguous_with)
+            tot = getattr(self, "sum_spectrum", None)
+            if tot is not None:
+                p, a, w, amb, tot = compute(self.probabilities.data, self.assessable.data, self.window,
+                                            self.ambiguous_with, tot)
+                self._sum_total = np.asarray(tot, np.float64)
+            else:
+                p, a, w, amb = compute(self.probabilities.data, self.assessable.data, self.window,
+                                       self.ambiguous_with)
             p = np.asarray(p).reshape(-1, N_EL)
             a = np.asarray(a).reshape(-1, N_EL)
             analysed = np.isfinite(np.asarray(w).reshape(-1, 2)[:, 0])
@@ -565,7 +609,45 @@ class ElementsResult(LazyResult):
         if self._nav_ndim == 0:
             return [LABELS[j] for j in np.flatnonzero(pres[0])]
         need = self.min_area or self._default_min_area(int(analysed.sum()))
-        return select_elements(pres.reshape(self.navigation_shape + (N_EL,)), need)
+        found = set(select_elements(pres.reshape(self.navigation_shape + (N_EL,)), need))
+        self._from_sum = set()
+        if getattr(self, "sum_spectrum_rule", False):
+            ps = self.sum_spectrum_probabilities
+            if ps is not None:
+                n_called = pres[analysed].sum(axis=0)
+                extra = {LABELS[j] for j in np.flatnonzero((np.nan_to_num(ps, nan=-1.0) >= self.threshold)
+                                                           & (n_called >= need))} - found
+                self._from_sum = extra
+                found |= extra
+        return [el for el in LABELS if el in found]
+
+    @property
+    def sum_spectrum_probabilities(self):
+        """Calibrated probabilities ``(80,)`` of the sum spectrum of the analysed pixels (NaN where
+        not assessable), the second opinion of the SI rule; None for a single spectrum or with
+        ``sum_spectrum=False``."""
+        if getattr(self, "_sum_probs", None) is None:
+            if getattr(self, "sum_spectrum", None) is None or self._nav_ndim == 0:
+                return None
+            self._element_table()
+            tot = getattr(self, "_sum_total", None)
+            if tot is None:
+                tot = np.asarray(self.sum_spectrum, np.float64)
+            shift = self._shift
+            if np.ndim(shift):
+                sh = np.asarray(shift, np.float64).reshape(-1)
+                if self._mask is not None:
+                    sh = sh[~np.asarray(self._mask, bool).reshape(-1)]
+                shift = float(np.nanmean(sh)) if sh.size else 0.0
+            ps = np.full(N_EL, np.nan)
+            if np.all(np.isfinite(tot)) and np.any(tot != 0):
+                x, _, lo, hi, _ = preprocess_block(tot[None, :], self._energy, shift)
+                if np.isfinite(lo[0]):
+                    net = get_cached_file("elements_npz", self._model_path, load_network)
+                    ps = net.predict_proba(x.astype(np.float32))[0].astype(np.float64)
+                    ps[~assessable_matrix(lo, hi)[0]] = np.nan
+            self._sum_probs = ps
+        return self._sum_probs
 
     @property
     def not_assessable(self):
@@ -589,6 +671,9 @@ class ElementsResult(LazyResult):
             if self._rests_below(el):
                 notes.append(f"low confidence: rests only on edges below {LOW_CONFIDENCE_EV:g} eV "
                              "(crowded M2,3/N4,5/L2,3 region on the plasmon tail)")
+            if el in getattr(self, "_from_sum", ()):
+                notes.append("found in the sum spectrum; its pixel calls are scattered (no connected region "
+                             "of min_area pixels): low counts per pixel, or check the map")
             if notes:
                 out[el] = notes
         return out

@@ -329,16 +329,18 @@ def finalize(work, out=MODEL_PATH):
 
 
 def o_fe_false_calls(net, n=96, seed=4242, realisms=("basic", "realistic-v1", "realistic-v2")):
-    """Calls of other elements (Ce in particular) on simulated O + Fe spectra (450-950 eV, 0.5 eV/ch).
+    """Calls of other elements (Ce, Ne in particular) on simulated O + Fe spectra (450-950 eV, 0.5 eV/ch).
 
     The check of the known Ce false positive (the v1 simulator's fine structure at the Fe L1 onset
     looked like Ce M5): per simulator version, the fraction of spectra with a calibrated p(Ce) >= 0.5,
-    its median and maximum, and the fraction with any call other than O and Fe (C excepted).
+    its median and maximum, the same for Ne (K 867 eV: the Fe L1 step at 846 eV moved by a positive
+    instrument shift), and the fraction with any call other than O and Fe (C excepted).
     """
     from ..simulation.core_loss import core_loss
     from .preprocess import preprocess_block
 
-    ce, keep = LABELS.index("Ce"), [j for j, el in enumerate(LABELS) if el not in ("O", "Fe", "C")]
+    ce, ne = LABELS.index("Ce"), LABELS.index("Ne")
+    keep = [j for j, el in enumerate(LABELS) if el not in ("O", "Fe", "C")]
     out = {}
     for realism in realisms:
         b = core_loss(n, ["O", "Fe"], energy_offset=450.0, dispersion=0.5, size=1000, amounts=np.ones(2),
@@ -348,6 +350,8 @@ def o_fe_false_calls(net, n=96, seed=4242, realisms=("basic", "realistic-v1", "r
         out[realism] = {"ce_called": round(float(np.mean(p[:, ce] >= 0.5)), 4),
                         "p_ce_median": round(float(np.median(p[:, ce])), 4),
                         "p_ce_max": round(float(p[:, ce].max()), 4),
+                        "ne_called": round(float(np.mean(p[:, ne] >= 0.5)), 4),
+                        "p_ne_median": round(float(np.median(p[:, ne])), 4),
                         "any_other_call": round(float(np.mean((p[:, keep] >= 0.5).any(axis=1))), 4),
                         "n": n, "seed": seed}
     return out
