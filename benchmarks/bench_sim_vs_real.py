@@ -414,6 +414,10 @@ def main(argv=None):
                    help="print an RST before/after table from two --json outputs and exit")
     p.add_argument("--realism", default=None,
                    help="core_loss realism preset (e.g. realistic-v1); default: the generator's default")
+    p.add_argument("--calibrate-k-ptc", action="store_true",
+                   help="recompute realism.K_PTC_SCALE_V3 (realistic-v3 K-ELNES first-12-eV peak heights) from the "
+                        "literature ranges realism.K_PTC_LITERATURE on noise-free thin simulated spectra and exit "
+                        "(no real data involved)")
     p.add_argument("--figure-from", default=None, metavar="JSON",
                    help="with --figure: draw the figure from a --json output instead of measuring")
     args = p.parse_args(argv)
@@ -422,6 +426,9 @@ def main(argv=None):
         return
     if args.compare:
         print(compare_table(*args.compare))
+        return
+    if args.calibrate_k_ptc:
+        calibrate_k_ptc()
         return
     warnings.filterwarnings("ignore")
     import logging
@@ -479,6 +486,69 @@ def main(argv=None):
                                                    overall=float(np.mean(tot)), n=args.n, shapes=shapes)))
     if args.figure:
         plot(shapes, args.figure)
+
+
+def k_ptc_per_type(scale, n=80, seed=0):
+    """Median, 5 % and 95 % of the peak-to-continuum per K-ELNES bonding type with the v3 table built from
+    ``scale``: noise-free, thin (t/lambda 0.03-0.3), 0.5-1.2 eV resolution, no axis errors, 0.25 eV/ch."""
+    from unittest import mock
+
+    import hyperspy_eels_ml.simulation.realism as R
+    from hyperspy_eels_ml.simulation import core_loss
+    from hyperspy_eels_ml.simulation.edges import edge_onsets
+
+    table = R._scaled_elnes(scale)
+    res = {}
+    for el, types in table.items():
+        on = edge_onsets(el)["K"]
+        disp = 0.25
+        for ti, t in enumerate(types):
+            def fixed(rng, element, ctx, table=None, ti=ti):
+                return np.full(len(ctx[0]), ti)
+
+            with mock.patch.object(R, "K_ELNES_V3", table), mock.patch.object(R, "choose_types", fixed):
+                b = core_loss(n, [el], energy_offset=on - 60, dispersion=disp, size=int(160 / disp), amounts=[1.0],
+                              noise=False, instrument_shift=0.0, dispersion_error=0.0, t_lambda=(0.03, 0.3),
+                              zlp_fwhm=(0.5, 1.2), jump_ratio=(0.3, 1.5), realism="realistic-v3", rng=seed + ti)
+            e = b.energy
+            sub = remove_bg(e, b.spectra.astype(np.float64), max(e[0] + 1, on - 40), on - 4)
+            p = edge_features(e, sub, on, None, disp)["ptc"]
+            res[(el, t[0])] = (float(np.nanmedian(p)), float(np.nanpercentile(p, 5)), float(np.nanpercentile(p, 95)))
+    return res
+
+
+def calibrate_k_ptc():
+    """Secant search of the height multiplier per type that puts the median PTC at the geometric mean of the
+    literature range; prints the table and the ``K_PTC_SCALE_V3`` dict."""
+    import hyperspy_eels_ml.simulation.realism as R
+
+    lit = R.K_PTC_LITERATURE
+    names = [(el, name) for el, d in lit.items() for name in d]
+    target = {(el, name): float(np.sqrt(lo * hi)) for el, d in lit.items() for name, (lo, hi) in d.items()}
+    pts = {k: [] for k in names}
+
+    def as_dict(sc):
+        return {el: {name: sc[(el, name)] for name in d} for el, d in lit.items()}
+
+    for s0 in (1.0, 0.3):
+        m = k_ptc_per_type(as_dict({k: s0 for k in names}))
+        for k in names:
+            pts[k].append((s0, m[k][0]))
+    for _ in range(2):
+        sc = {}
+        for k in names:
+            (a, ma), (b, mb) = sorted(pts[k], key=lambda p: abs(p[1] - target[k]))[:2]
+            sc[k] = float(np.clip(a + (target[k] - ma) * (b - a) / (mb - ma), 0.02, 3.0)) if mb != ma else b
+            sc[k] = round(sc[k], 2)
+        m = k_ptc_per_type(as_dict(sc))
+        for k in names:
+            pts[k].append((sc[k], m[k][0]))
+    check = k_ptc_per_type(as_dict(sc), seed=100)
+    print(f"{'element':7s} {'bonding type':30s} {'literature':>10s} {'scale':>6s} {'sim median [5-95 %]':>22s}")
+    for k in names:
+        lo, hi = lit[k[0]][k[1]]
+        print(f"{k[0]:7s} {k[1]:30s} {lo:4.1f}-{hi:<5.1f} {sc[k]:6.2f} {check[k][0]:8.2f} [{check[k][1]:.2f}-{check[k][2]:.2f}]")
+    print("K_PTC_SCALE_V3 =", as_dict(sc))
 
 
 def compare_table(before_json, after_json):

@@ -347,6 +347,7 @@ def core_loss(
     fast = bool(pre["single_precision"])
     nearest = pre["profile_shift"] == "nearest"
     batched = pre["sampler"] == "vectorised"
+    elnes_table = R.K_ELNES_V3 if pre["k_elnes_prior"] == "v3" else R.K_ELNES
     if l23_cross_section not in ("atomic", "hydrogenic"):
         raise ValueError(f"l23_cross_section must be 'atomic' or 'hydrogenic', got {l23_cross_section!r}")
 
@@ -509,9 +510,9 @@ def core_loss(
             if fine_structure and ok.any():
                 if elnes and sub == "K" and el in R.K_ELNES:
                     sel = np.flatnonzero(ok)
-                    ti = R.choose_types(rng, el, (present_names[rows[sel]], elements))
+                    ti = R.choose_types(rng, el, (present_names[rows[sel]], elements), table=elnes_table)
                     R.k_elnes(sig_el, sel, ch_f[sel], dispersion, el, ti, rng,
-                              amplitude=contrast[rows[sel], j : j + 1])
+                              amplitude=contrast[rows[sel], j : j + 1], table=elnes_table)
                     bonding[rows[sel], j] = ti
                 else:
                     if fs_own_edge:  # v2: modulate only this edge's own cross section
