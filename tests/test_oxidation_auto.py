@@ -86,3 +86,19 @@ def test_neither_model_fits_names_both_minima():
     s, _ = _mn(600.0, 700.0, 1.0, "powerlaw", n=2)
     with pytest.raises(EnergyAxisError, match="valence model accepts.*SVM, tried first.*much coarser"):
         classify_oxidation(s, "Mn")
+
+
+def test_lazy_input_and_several_elements_choose_per_element():
+    s, _ = _mn(636.0, 663.0, 0.1, "residual", n=8)
+    lz = s.as_lazy()
+    r = classify_oxidation(lz, "Mn", remove_background=False, show_progressbar=False)
+    assert r.model_info["model_choice"].startswith("valence (auto")  # decided at call time, nothing computed
+    assert hasattr(r.mean_valence.data, "compute")
+    r.compute(show_progressbar=False)
+    e = classify_oxidation(s, "Mn", remove_background=False, show_progressbar=False)
+    np.testing.assert_allclose(np.asarray(r.mean_valence.data), np.asarray(e.mean_valence.data), rtol=1e-5)
+    # Fe and Mn in one wide window: each element's own choice (the SVMs here)
+    b = white_line_spectra(4, ["Fe2+", "Fe3+"], dispersion=0.2, energy_offset=600.0, size=750,
+                           background="powerlaw", rng=SEED)
+    both = classify_oxidation(_sig(b.spectra, b.energy), ["Fe", "Mn"], show_progressbar=False)
+    assert all(both[el].model_info["model_choice"].startswith("svm (auto") for el in ("Fe", "Mn"))

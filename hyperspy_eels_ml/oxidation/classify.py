@@ -107,7 +107,8 @@ def classify_oxidation(
         for Mn), elements without an SVM (Co, Ni, Cu, Ti, Ce), ``low_loss=``,
         ``metals=True`` or ``o_k_reference=True``. The choice and its reason are
         in ``result.model_info["model_choice"]`` and the results'
-        ``metadata.hyperspy_eels_ml``. With ``edge="both"`` a dict
+        ``metadata.hyperspy_eels_ml``. With ``edge="both"`` (two SVMs whose
+        probabilities are multiplied) ``"auto"`` means ``"svm"``, and a dict
         ``{"L23": ..., "OK": ...}`` gives each edge its own model.
     energy_calibrated : bool, optional
         False (default for shipped models): each spectrum is aligned on its own

@@ -23,6 +23,9 @@ def _models_per_edge(model, edges):
         if bad or any(e not in model for e in edges):
             raise ValueError(f"model as a dict needs the keys {edges} ('L23', 'OK'), got {sorted(model)}.")
         return {e: model[e] for e in edges}
+    if len(edges) > 1 and isinstance(model, str) and model == "auto":
+        # edge="both" multiplies class probabilities of the same classes: the two shipped SVMs
+        return {"L23": "svm", "OK": "svm"}
     if len(edges) > 1:
         # the O K edge has a shipped SVM only; a user L2,3 classifier/file pairs with it
         return {"L23": model, "OK": "svm" if (not isinstance(model, str) or model in ("cnn", "valence", "auto"))
