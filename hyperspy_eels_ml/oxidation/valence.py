@@ -451,6 +451,7 @@ class ValenceModel:
                            for W, b in zip(net.coefs_, net.intercepts_)])
             info.append({"n_iter": int(net.n_iter_), "best_validation_score": float(net.best_validation_score_)})
         self.layers_ = layers
+        self.deshrink_ = {}  # a refit invalidates any unbiased-estimator calibration (calibrate_unbiased)
         self.interval_scale_ = 1.0
         self.interval_floor_ = 0.0
         v_true = np.asarray(fractions_cal, dtype=np.float64) @ np.asarray(self.spec_.valences)
