@@ -95,6 +95,10 @@ def test_narrow_published_mn_windows_are_read_in_valence_order(shared_data):
         r = s.classify_oxidation("Mn", model="valence", remove_background=False)
         assert int(r.n_masked) == 0
         v[name] = float(np.asarray(r.mean_valence.data).reshape(-1)[0])
+        # the default (model="auto") accepts the window (issue 13, item 1) with the valence model
+        d = s.classify_oxidation("Mn", remove_background=False)
+        assert d.model_info["model_choice"].startswith("valence (auto: the SVM refused")
+        assert float(np.asarray(d.mean_valence.data).reshape(-1)[0]) == v[name]
         assert float(np.asarray(r.valence_uncertainty.data).reshape(-1)[0]) > 0
     assert max(v["MnO"], v["YBaMn3AlO7"]) < v["LaMnO3"] < v["SrMnO3"], v
     assert v["SrMnO3"] > 3.3 and v["YBaMn3AlO7"] < 2.5, v
