@@ -11,11 +11,13 @@ threads is how the training scripts use 2 cores). Target: >= 2,000 spectra/s
 on 2 cores. The multiphase phantom is timed as spectra/s of a lazy SI
 computed chunk by chunk.
 
-The figure of the user guide: ``python benchmarks/bench_simulation.py --only "core_loss, 3072"``
-on an idle machine (add ``--cpu`` for spectra per CPU-second, comparable on a busy one).
-Two threads do not double the one-thread rate: ``Generator.poisson`` with an array of means
-appears to hold the GIL (two threads took as long as one doing both; about a sixth of the
-time per spectrum), as do the per-spectrum Python loops of the composition sampler.
+The figures of the user guide: ``python benchmarks/bench_simulation.py --only "core_loss, 3072"
+--realism realistic-v3`` (and ``realistic-v2``, ``realistic-v1``) on an idle machine (add ``--cpu`` for
+spectra per CPU-second, comparable on a busy one). ``--gil`` checks which steps release the GIL:
+a second thread counts in a pure-Python loop while the main thread runs the step, and the
+table gives its counting rate relative to that during ``numpy.exp`` (which releases the GIL), with a 0.5 s switch interval so that a step holding the GIL shuts the
+counting thread out: about 1 for ``Generator.poisson`` on an array (it releases the GIL; the
+earlier note that it held it was wrong), near 0 for a Python loop.
 """
 
 from __future__ import annotations
@@ -66,9 +68,14 @@ def main(argv=None):
     p.add_argument("--cpu", action="store_true",
                    help="also print spectra per CPU-second (one thread, best round): comparable on a shared machine")
     p.add_argument("--realism", default=None,
-                   help="core_loss preset: 'realistic' (default, = realistic-v2), 'realistic-v1' (the generator "
-                        "the shipped models were trained on), 'basic' (the earlier one)")
+                   help="core_loss preset: 'realistic' (default, = realistic-v2), 'realistic-v3' (faster, "
+                        "literature K-edge peak heights), 'realistic-v1' (the generator the shipped models were "
+                        "trained on), 'basic' (the earlier one)")
+    p.add_argument("--gil", action="store_true", help="check which steps release the GIL and exit")
     args = p.parse_args(argv)
+    if args.gil:
+        gil_check()
+        return
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -130,6 +137,57 @@ def main(argv=None):
         print(f"{name:52s} {r1:12,.0f} {r2:13,.0f}" + (f" {row[3]:10,.0f}" if args.cpu else ""))
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB; batch {args.batch}; "
           f"{os.cpu_count()} CPU(s)")
+
+
+def gil_check(rounds=4):
+    """Counting rate of a pure-Python thread while the main thread runs each step, relative to numpy.exp.
+
+    Valid for steps that are one long call (the counting thread, once it has the GIL, keeps it for the
+    switch interval): not a measure of how much of a whole ``core_loss`` call holds the GIL.
+    """
+    import threading
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lam = rng.uniform(0, 1, (256, 1)) * np.exp(rng.uniform(0, np.log(1e3), (256, 3072)))
+    count, stop = [0], [False]
+
+    def spin():
+        while not stop[0]:
+            count[0] += 1
+
+    def pyloop():
+        x = 0
+        for i in range(3_000_000):
+            x += i
+
+    steps = [("numpy.exp (releases the GIL)", lambda: np.exp(-lam)),
+             ("Generator.poisson, (256, 3072) means", lambda: rng.poisson(lam)),
+             ("Generator.standard_normal, (256, 3072)", lambda: rng.standard_normal(lam.shape)),
+             ("pure-Python loop (holds the GIL)", pyloop)]
+    import sys
+
+    # a long switch interval: a step that holds the GIL keeps the counting thread out for its whole duration
+    # (CPU contention from other processes then cannot blur the difference)
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.5)
+    th = threading.Thread(target=spin)
+    th.start()
+    time.sleep(0.05)
+    rates = {name: [] for name, _ in steps}
+    for _ in range(rounds):
+        for name, fn in steps:
+            c0, t0 = count[0], time.perf_counter()
+            fn()
+            rates[name].append((count[0] - c0) / (time.perf_counter() - t0))
+    stop[0] = True
+    th.join()
+    sys.setswitchinterval(old_interval)
+    ref = float(np.median(rates[steps[0][0]]))
+    print(f"{'step in the main thread':42s} {'other thread counting rate / during numpy.exp':>46s}")
+    for name, _ in steps:
+        print(f"{name:42s} {np.median(rates[name]) / ref:46.2f}")
 
 
 if __name__ == "__main__":
