@@ -18,7 +18,7 @@ Figures:
   model does and does not capture (fine structure is not fitted);
 * ``phantoms.png``: ground truth and spectra of each of the five phantoms;
 * ``oxidation.png``: white-line references of Fe and Mn oxidation states;
-* ``realism.png``: the realism mechanisms of ``core_loss`` (C K ELNES per bonding
+* ``realism.png``: the realism mechanisms of ``core_loss`` with ``REALISM_PRESET`` (C K ELNES per bonding
   type, valence white lines, correlated noise, recording artefacts);
 * ``sim_vs_real_families.png`` is written by ``benchmarks/bench_sim_vs_real.py
   --figure`` (see the user guide).
@@ -168,10 +168,18 @@ def oxidation(axs):
         ax.legend(fontsize="small")
 
 
+#: the preset realism.png shows (named in its panel titles and in the guide's caption)
+REALISM_PRESET = "realistic-v3"
+
+
 def realism(axs):
-    """Realism mechanisms of core_loss, noise-free where the mechanism is not the noise."""
-    from hyperspy_eels_ml.simulation import core_loss
+    """Realism mechanisms of core_loss (preset REALISM_PRESET), noise-free where the mechanism is not the noise."""
+    from functools import partial
+
+    from hyperspy_eels_ml.simulation import core_loss as _core_loss
     from hyperspy_eels_ml.simulation.realism import K_ELNES
+
+    core_loss = partial(_core_loss, realism=REALISM_PRESET)
 
     from hyperspy_eels_ml.simulation.edges import edge_onsets
 
@@ -184,7 +192,7 @@ def realism(axs):
         if i.size:
             sub = b.spectra[i[0]] - b.spectra[i[0]][:100].mean()
             ax.plot(b.energy, sub / sub.max() + 0.8 * ti, label=name)
-    ax.set_title("C K ELNES by bonding type (offset)")
+    ax.set_title(f"C K ELNES by bonding type (offset), {REALISM_PRESET}", fontsize=9)
     ax.set_xlim(278, 320)
     ax.legend(fontsize=6)
     ax = axs[1]
@@ -194,7 +202,7 @@ def realism(axs):
         x = b.energy - edge_onsets(el)["L3"]
         y = b.spectra[0] - b.spectra[0][:50].mean()
         ax.plot(x, y / y.max() + 1.1 * k, label=f"{el}{v}+  L3:L2 area {b.params['l3_l2'][0, 0]:.2f}")
-    ax.set_title("L2,3 white lines from the valence (offset)")
+    ax.set_title(f"L2,3 white lines from the valence (offset), {REALISM_PRESET}", fontsize=9)
     ax.set_xlabel("Energy above the L3 onset (eV)")
     ax.set_xlim(-5, 40)
     ax.legend(fontsize=6)
@@ -204,7 +212,7 @@ def realism(axs):
     for k, rho in enumerate((0.0, 0.9)):
         b = core_loss(1, ["N", "O"], noise_correlation=rho, **kw)
         ax.plot(b.energy, b.spectra[0] + 1500 * k, lw=0.8, label=f"lag-1 {b.params['noise_lag1'][0]:.2f}")
-    ax.set_title("white and correlated noise (gain 4)")
+    ax.set_title(f"white and correlated noise (gain 4), {REALISM_PRESET}", fontsize=9)
     ax.legend(fontsize=6)
     ax = axs[3]
     rates = dict(splice=1.0, fill_channels=0.0, corrupt_end=1.0, cosmic_ray=1.0, gain_stripes=0.0)
@@ -212,7 +220,7 @@ def realism(axs):
                   artefact_rates=rates, rng=5)
     ax.semilogy(b.energy, np.maximum(b.spectra[0], 1.0), lw=0.8)
     ax.axvline(b.params["splice_energy"][0], color="0.6", ls="--", lw=0.8)
-    ax.set_title(f"splice x{b.params['splice_factor'][0]:.3g}, cosmic ray, corrupt end", fontsize=9)
+    ax.set_title(f"splice x{b.params['splice_factor'][0]:.3g}, cosmic ray, corrupt end ({REALISM_PRESET})", fontsize=9)
     for a in axs:
         a.set_xlabel(a.get_xlabel() or "Energy loss (eV)")
         a.set_ylabel("Intensity (counts, offset)" if a is not axs[3] else "Counts (log)")
