@@ -565,8 +565,10 @@ def core_loss(
     win = ssd[:, ext : ext + size]
     jr = 1.0 + _logu(rng, n, jump_ratio)
     r = _u(rng, n, background_exponent)
-    rise = np.diff(win, axis=1, prepend=win[:, :1])
-    ref_ch = np.argmax(rise, axis=1)  # steepest rise = strongest onset
+    # steepest rise = strongest onset (channel i: win[i] - win[i-1]; the prepended channel 0 would be a 0,
+    # so argmax(rise) = 1 + argmax(diff) wherever the steepest rise is positive, and no_edge elsewhere)
+    rise = win[:, 1:] - win[:, :-1]
+    ref_ch = np.argmax(rise, axis=1) + 1
     h = np.take_along_axis(win, np.minimum(ref_ch + int(5 / dispersion), size - 1)[:, None], 1)[:, 0]
     no_edge = ~(rise.max(1) > 0) | ~(h > 0)
     ref_ch = np.where(no_edge, 0, ref_ch)
