@@ -159,3 +159,24 @@ def test_sanity_flags_name_pixels():
     r, msgs = _quiet(lambda: m.subtract(bad, show_progressbar=False))
     assert r.flags.data[0, 1] & 1 and r.flags.data[0, 1] & 2
     assert any("(0, 1)" in msg and "t/lambda <= 0" in msg for msg in msgs), msgs
+
+
+def test_onset_fit_with_zlp_level_term_absorbs_a_tail_error():
+    # a ZLP tail under-subtracted by 6 % in the window (the replicas' common extrapolation error) reads as onset
+    # signal below the gap without the free ZLP level; with it the gap is recovered
+    from hyperspy_eels_ml.zlp import fit_onset
+    from hyperspy_eels_ml.zlp.bandgap import eg_grid_for
+
+    e = np.arange(1.0, 3.0, 0.01)
+    onset = 40.0 * np.clip(e - 1.6, 0, None) ** 1.5
+    tail = 60.0 * e**-3.0
+    data_minus_zlp = onset + 0.06 * tail  # the subtracted ZLP was 6 % too low
+    w = 1.0 / (onset + tail + 1.0)
+    grid = eg_grid_for(1.0, 3.0, 0.01)
+    eg0 = fit_onset(e, data_minus_zlp, w, grid, [1.5])[0]
+    eg1, _, a1 = fit_onset(e, data_minus_zlp, w, grid, [1.5], nuisance=tail)
+    assert abs(eg1 - 1.6) < 0.01 and abs(a1 - 40.0) < 1.0, (eg1, a1)
+    assert abs(eg0 - 1.6) > 3 * abs(eg1 - 1.6), (eg0, eg1)
+    # no onset at all: the template alone explains the data, so the onset's improvement is ~0
+    *_, dchi2 = fit_onset(e, 0.06 * tail, w, grid, [1.5], full_output=True, nuisance=tail)
+    assert dchi2 < 1e-6

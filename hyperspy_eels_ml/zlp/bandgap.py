@@ -23,7 +23,7 @@ __all__ = ["fit_onset", "fit_band_gap_replicas", "default_window"]
 MIN_DELTA_CHI2 = 9.0
 
 
-def fit_onset(E, I, weights, eg_grid, b_values, full_output=False):
+def fit_onset(E, I, weights, eg_grid, b_values, full_output=False, nuisance=None):
     """Weighted least squares of ``A (E - Eg)^b`` (A >= 0) on a grid of Eg and b.
 
     Parameters
@@ -37,6 +37,13 @@ def fit_onset(E, I, weights, eg_grid, b_values, full_output=False):
         Also return ``at_edge`` (best Eg on the first or last grid point),
         ``chi2`` (weighted sum of squares of the best fit) and ``delta_chi2``
         (its improvement over ``A = 0``).
+    nuisance : (..., n) array, optional
+        A template fitted with a free linear coefficient together with the onset,
+        ``I = A (E - Eg)^b + k T``: the subtracted ZLP, so that an error of the
+        ZLP tail's level in the window (which the replicas do not sample, see
+        :func:`fit_band_gap_replicas`) is fitted instead of read as onset
+        signal, and its uncertainty enters the gap's. The "no onset" model of
+        ``delta_chi2`` then is ``k T`` alone.
 
     Returns
     -------
@@ -53,12 +60,27 @@ def fit_onset(E, I, weights, eg_grid, b_values, full_output=False):
     sse_best_curve = None
     d = np.clip(E[None, :] - eg_grid[:, None], 0, None)  # (G, n)
     wI2 = (Wt * I2**2).sum(axis=1)
+    if nuisance is not None:
+        T = np.broadcast_to(np.asarray(nuisance, dtype=np.float64), I.shape).reshape(I2.shape)
+        s_tt = np.maximum((Wt * T**2).sum(axis=1), 1e-300)
+        s_it = (Wt * I2 * T).sum(axis=1)
+        sse0 = wI2 - s_it**2 / s_tt  # the template alone (no onset)
+    else:
+        sse0 = wI2
     for b in b_values:
         B = d**b  # (G, n)
         num = (Wt * I2) @ B.T  # (P, G)
         den = Wt @ (B**2).T  # (P, G)
         with np.errstate(divide="ignore", invalid="ignore"):
-            sse = wI2[:, None] - np.where((num > 0) & (den > 0), num**2 / den, 0.0)
+            if nuisance is None:
+                sse = wI2[:, None] - np.where((num > 0) & (den > 0), num**2 / den, 0.0)
+            else:  # 2x2 normal equations in (A, k); where A < 0 the constrained optimum is A = 0
+                s_bt = (Wt * T) @ B.T
+                det = den * s_tt[:, None] - s_bt**2
+                a = (num * s_tt[:, None] - s_bt * s_it[:, None]) / det
+                k = (den * s_it[:, None] - s_bt * num) / det
+                ok = (a > 0) & (det > 1e-12 * np.maximum(den * s_tt[:, None], 1e-300))
+                sse = np.where(ok, wI2[:, None] - a * num - k * s_it[:, None], sse0[:, None])
         g = np.argmin(sse, axis=1)
         s = sse[np.arange(sse.shape[0]), g]
         better = s < best_sse
@@ -79,10 +101,14 @@ def fit_onset(E, I, weights, eg_grid, b_values, full_output=False):
     eg = np.where(at_edge, eg_grid[best_g], eg)
     B = np.clip(E[None, :] - eg[:, None], 0, None) ** best_b[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        A = np.clip((Wt * I2 * B).sum(1) / (Wt * B**2).sum(1), 0, None)
+        if nuisance is None:
+            A = np.clip((Wt * I2 * B).sum(1) / (Wt * B**2).sum(1), 0, None)
+        else:
+            s_bb, s_ib, s_bt = (Wt * B**2).sum(1), (Wt * I2 * B).sum(1), (Wt * T * B).sum(1)
+            A = np.clip((s_ib * s_tt - s_bt * s_it) / (s_bb * s_tt - s_bt**2), 0, None)
     out = (eg.reshape(lead), best_b.reshape(lead), np.nan_to_num(A).reshape(lead))
     if full_output:
-        out += (at_edge.reshape(lead), best_sse.reshape(lead), (wI2 - best_sse).reshape(lead))
+        out += (at_edge.reshape(lead), best_sse.reshape(lead), (sse0 - best_sse).reshape(lead))
     return out
 
 
@@ -133,7 +159,7 @@ def default_window(result):
 def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progressbar=None, lazy_output=None):
     """See :meth:`hyperspy_eels_ml.zlp.ZLPResult.fit_band_gap`."""
     from .._shared.params import check_float
-    from .blocks import band_gap_block
+    from .blocks import ZLP_NUISANCE, band_gap_block
     from .result import BandGapResult
 
     v, model = result._v, result.model
@@ -168,7 +194,7 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progres
                       core=model.core, c_grid=c_grid, window=window, eg_grid=eg_grid, b_values=b_values,
                       count_gain=float(result.count_gain), batch=batch,
                       base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
-                      dark=model.dark_level, n_params=1 + (exponent is None) + 1)
+                      dark=model.dark_level, n_params=2 + (exponent is None) + int(ZLP_NUISANCE))
     if not v.navigation_shape:
         out = out[0]
     parts = [out[..., k] for k in range(8)]

@@ -22,6 +22,9 @@ __all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT"]
 N_SPECTRA_OUT = 7
 N_SCALARS = 6
 
+#: the band-gap fits carry a free ZLP-level term (see :func:`~hyperspy_eels_ml.zlp.fit_onset`'s ``nuisance``)
+ZLP_NUISANCE = True
+
 
 def batch_size(n_replicas, n_channels, budget=6_000_000):
     """Pixels per inner batch so that a (replicas, pixels, channels) float32 array stays near ``budget``."""
@@ -92,14 +95,18 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
         I = Jw[None] + noise * sd[None] - Z
         wts = 1.0 / sd**2
         eg, bb, _, edge, chi2, dchi2 = fit_onset(Ew, I, np.broadcast_to(wts[None], I.shape), eg_grid, b_values,
-                                                 full_output=True)
+                                                 full_output=True, nuisance=Z if ZLP_NUISANCE else None)
         edge = edge | (eg < Ew[0])  # an onset below the window start is not resolved by this window
         q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
         qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
         reason = np.where(np.median(dchi2, axis=0) < MIN_DELTA_CHI2, 2, np.where(edge.mean(axis=0) > 0.5, 1, 0))
         q[:, reason != 0] = np.nan
         qb[:, reason != 0] = np.nan
-        out[a:b] = np.concatenate([q.T, qb.T, (np.median(chi2, axis=0) / dof)[:, None], reason[:, None]], axis=1)
+        # goodness of fit from the data as recorded (the replicas carry a second noise draw: chi^2 ~ 2 there)
+        Zm = np.median(Z, axis=0)
+        chi2 = fit_onset(Ew, Jw - Zm, wts, eg_grid, b_values, full_output=True,
+                         nuisance=Zm if ZLP_NUISANCE else None)[4]
+        out[a:b] = np.concatenate([q.T, qb.T, (chi2 / dof)[:, None], reason[:, None]], axis=1)
     return out
 
 

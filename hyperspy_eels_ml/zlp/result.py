@@ -169,8 +169,16 @@ class ZLPResult(_Lazy):
         drawn from :func:`~hyperspy_eels_ml.zlp.features.noise_sd`, seeded by the
         spectrum itself, so results do not depend on chunking); the fit is a
         weighted least-squares grid search over ``Eg`` (and ``b``) with a
-        parabolic refinement, vectorised over replicas and pixels. The same model
-        is available as the :class:`~hyperspy_eels_ml.zlp.BandGap` component.
+        parabolic refinement, vectorised over replicas and pixels. The fit model
+        is ``A (E - Eg)^b + k zlp_r``: a free level ``k`` of the subtracted ZLP
+        absorbs an error of the extrapolated ZLP tail in the window, which the
+        replicas agree on and so do not sample (on the simulated benchmark SI the
+        replica ZLP band covers the true ZLP beyond dE1 in under 5 % of channels),
+        and its uncertainty enters the gap's; without it the 68 % interval covered
+        the truth in 0.54-0.61 of pixels, with it in 0.60-0.67. ``chi2`` is the
+        reduced chi^2 of the same fit to the recorded data (``data - median zlp``).
+        The onset alone is available as the :class:`~hyperspy_eels_ml.zlp.BandGap`
+        component.
 
         Parameters
         ----------
