@@ -152,6 +152,12 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     row["class"] = r.classes[int(np.bincount(lab).argmax())] if ok.any() else "masked"
     row["mean_valence"] = _median(r.mean_valence, ok)
     row["half68"] = _median(r.valence_uncertainty, ok)
+    # the metal end member under metals=None (O K evidence, Sample.elements, calibration): the rule and where
+    row["metals_rule"] = r.model_info.get("metals", "")
+    adm = np.asarray(r.metal_admitted.data).reshape(-1)[ok]
+    row["metal_admitted"] = float(adm.mean()) if ok.any() else float("nan")
+    okj = np.asarray(r.o_k_jump.data, dtype=float).reshape(-1)[ok]
+    row["o_k_jump"] = float(np.nanmedian(okj)) if np.isfinite(okj).any() else float("nan")
     # the networks' posterior mean (the estimator shipped before the unbiased one): fractions @ valences
     fr = np.asarray(r.fractions.data, dtype=float).reshape(-1, len(r.end_members))[ok]
     row["posterior_mean"] = float(np.nanmedian(fr @ np.asarray(r.model_info.get("valences") or _valences_of(r))))
@@ -215,6 +221,19 @@ def _auto(r):
     return f"{r.get('auto_choice')} ({_f(r.get('auto_valence'))})" if "auto_valence" in r else str(r.get("auto_choice"))
 
 
+def _metal_cell(r):
+    """The metal end member of the default column (metals=None): where admitted, or why not."""
+    why = r.get("metals_rule", "")
+    ok = f", O K jump {_f(r.get('o_k_jump'))}" if np.isfinite(r.get("o_k_jump", np.nan)) else ""
+    if why.startswith("kept"):
+        return "kept (single oxide end member)"
+    if "does not hold the O K edge" in why:
+        return "not admitted (no O K region in the window)"
+    if why.startswith("per pixel") or why.startswith("admitted"):
+        return f"admitted in {100 * r.get('metal_admitted', np.nan):.0f} % of pixels{ok}"
+    return why[:60] or "-"
+
+
 def _f(v, nd=2):
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
 
@@ -223,13 +242,13 @@ def rst_table(rows):
     """The benchmark table as an RST list-table (for docs/user_guide/oxidation_real.inc)."""
     head = ["spectrum", "expected", "valence model (class, unbiased v +- 68 %)", "posterior mean (before)",
             "metals=True (shape only)", "axis taken as calibrated", "with ZLP partner", "L3/L2 ratio", "NNLS", "SVM",
-            "default (model='auto')"]
+            "default (model='auto')", "metal end member (metals=None)"]
     out = [".. list-table::", "   :header-rows: 1", ""]
     out += ["   * - " + head[0]] + [f"     - {h}" for h in head[1:]]
     for r in rows:
         if "ratio_baseline" not in r:
             msg = r.get("valence", r.get("error", r.get("class", "")))
-            cells = [r["name"], _f(r["expected"], 1), msg.split(";")[0][:90], "", "", "", "", "", "", "", ""]
+            cells = [r["name"], _f(r["expected"], 1), msg.split(";")[0][:90], "", "", "", "", "", "", "", "", ""]
         else:
             cal = f"{r['class_cal']}, {_f(r['mean_valence_cal'])} +- {_f(r['half68_cal'])}" if "class_cal" in r else "-"
             z = f"{_f(r.get('mean_valence_zlp'))} +- {_f(r.get('half68_zlp'))}" if "mean_valence_zlp" in r else "-"
@@ -238,7 +257,7 @@ def rst_table(rows):
                 if "class_metals" in r else "-"
             cells = [r["name"], _f(r["expected"], 1), f"{r['class']}, {_f(r['mean_valence'])} +- {_f(r['half68'])}",
                      _f(r.get("posterior_mean")), met, cal, z, _f(r["ratio_baseline"]), _f(r["nnls_baseline"]), svm,
-                     _auto(r)]
+                     _auto(r), _metal_cell(r)]
         out += ["   * - " + cells[0]] + [f"     - {c}" if c else "     -" for c in cells[1:]]
     return "\n".join(out) + "\n"
 
@@ -312,6 +331,9 @@ def main(argv=None):
             print(f"  {label} (n = {len(sub)}): model {cell('mean_valence'):.2f}, posterior mean (before) "
                   f"{cell('posterior_mean'):.2f}, default (auto) {cell('auto_valence'):.2f}, axis calibrated "
                   f"{cell('mean_valence_cal'):.2f}, ratio {cell('ratio_baseline'):.2f}, NNLS {cell('nnls_baseline'):.2f}")
+    for r in rows:
+        if "metals_rule" in r:
+            print(f"metal end member (metals=None), {r['name']}: {_metal_cell(r)}; {r['metals_rule'][:110]}")
     for r in rows:
         if r.get("edges_avoided") or r.get("window_warning"):
             print(f"pre-edge window, {r['name']}: edges {r['edges_avoided']}; "

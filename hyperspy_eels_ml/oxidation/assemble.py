@@ -86,10 +86,14 @@ def _valence_result(job, out, mask, parent, single, nav_shape, params, t0):
     f_sig.metadata.set_item("Signal.end_members", list(vspec.end_members))
     u_sig = navigation_map(parent, half.astype(np.float32), "Mean valence 68 % half-width", quantity="valence")
     c_sig = navigation_map(parent, cal_used, "Chemical shift used", quantity="calibrated onset used")
-    for s_ in (f_sig, u_sig, c_sig):
+    m_sig = navigation_map(parent, xp.where(valid, out[..., k + nc + 6] > 0.5, False), "Metal end member admitted",
+                           quantity="metal admitted")
+    o_sig = navigation_map(parent, out[..., k + nc + 7], "O K jump / white-line jump", quantity="relative jump")
+    for s_ in (f_sig, u_sig, c_sig, m_sig, o_sig):
         record_provenance(s_, "classify_oxidation", p, models=models_info, dependencies=_DEPS)
     return OxidationResult(
-        **sig, fractions=f_sig, valence_uncertainty=u_sig, calibration_used=c_sig,
+        **sig, fractions=f_sig, valence_uncertainty=u_sig, calibration_used=c_sig, metal_admitted=m_sig,
+        o_k_jump=o_sig,
         end_members=list(vspec.end_members), classes=names,
         n_masked=masked.sum(), n_pixels=int(np.prod(nav_shape, dtype=np.int64)) if not single else 1,
         model_info=info, parameters=p, timings={"graph_or_compute": time.perf_counter() - t0},

@@ -131,12 +131,24 @@ def classify_oxidation(
         ``"vacuum"``: the shared relative-intensity vacuum mask. NaN/inf are
         accepted in masked pixels.
     metals : bool, optional
-        Valence models: include the metallic end member (Fe0, Mn0, ...).
-        Default: only when the chemical shift is known (``energy_calibrated=True``
-        or ``low_loss=``), because shape alone does not tell a metal's broad
-        white line from a broadened oxide spectrum (held-out simulations: 52-77 %
-        of pure metals recognised; real MnO is called Mn0). Elements with a
-        single oxide end member (Ni) always include the metal.
+        Valence models: admit the metallic end member (Fe0, Mn0, Co0, Ni0, Cu0).
+        ``True``/``False``: everywhere / nowhere. Default (auto): only on
+        evidence, because shape alone does not tell a metal's broad white line
+        from a broadened oxide spectrum (real MnO and LaMnO3 read as Mn0):
+        ``metadata.Sample.elements`` listing O excludes it and listing only
+        metals admits it; when the window holds the O K edge (495-560 eV) each
+        pixel decides: an O K jump of at least 10 % of the white-line jump
+        (5 sigma) excludes the metal, one bounded below 10 % (3 sigma) admits it;
+        where O K decides nothing the metal is admitted only where a calibrated
+        chemical shift (``energy_calibrated=True`` or ``low_loss=``) is trusted.
+        Narrow windows without any of this: no metal (``model_info["metals"]``
+        says why). Elements without an oxide-only model (Ni) keep the metal
+        unless oxygen is measured or declared (then its fraction is set to 0 and
+        the others renormalised). ``result.metal_admitted`` and
+        ``result.o_k_jump`` map the decision. With ``model="auto"`` the SVM
+        (oxide classes only) is skipped when only metals are declared or at
+        least a quarter of the first spectra (the first row of an SI) show no
+        O K jump and none shows one.
     o_k_reference : bool, optional
         Valence models of Mn and Fe: use the O K pre-peak of the same spectrum
         as the energy reference (the 3d-oxide pre-peak lies within about
@@ -275,7 +287,7 @@ def classify_oxidation(
             j["estimator"] = valence_estimator
             j["info"]["valence_estimator"] = valence_estimator if j["model"].deshrink_ else "posterior_mean"
     jobs_json = json.dumps([{k: j.get(k) for k in ("kind", "spec_json", "i0", "i1", "calibrated", "fallback", "ok",
-                                                   "estimator")} for j in jobs])
+                                                   "estimator", "metal_rule")} for j in jobs])
     out = map_spectra(data, _jobs_block, int(sum(widths)), np.float32, extra_args=tuple(transports),
                       block_size=block_size, energy=energy, jobs_json=jobs_json, min_snr=min_snr,
                       remove_background=remove_background, has_zlp=zlp is not None)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._shared import EnergyAxisError, EnergyRangeError
 from .classifier import OxidationClassifier
+from .oxygen import OK_POST, OK_PRE, declared_oxygen, o_k_window_covered
 from .result import _EDGE_NAMES
 from .valence import EDGE_CLEARANCE, ValenceModel, compounds_for, edge_lines
 from .shipped import _has_valence, _resolve_model, _resolve_valence
@@ -92,7 +93,10 @@ def _make_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remov
     needs_val = [w for w, on in (("low_loss=", has_zlp), ("metals=True", bool(metals)),
                                  ("o_k_reference=True", bool(o_k_reference))) if on]
     reason, svm_exc = None, None
-    if needs_val:
+    hint = _metal_hint(element, v) if metals is None and not needs_val else None
+    if hint:
+        reason = f"a metal is possible ({hint}) and the SVM has oxide classes only"
+    elif needs_val:
         reason = f"{' and '.join(needs_val)} need the valence model"
     elif not _has_svm(element, edge):
         reason = f"no shipped SVM for {element}"
@@ -122,12 +126,23 @@ def _build_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remo
         ok_ref = _o_k_job(element, o_k_reference, energy_calibrated, has_zlp, v, remove_background, max_shift)
         calibrated = bool(energy_calibrated) or has_zlp or ok_ref is not None
         # shape alone does not separate a metal's broad white line from a broadened oxide
-        # spectrum (seen on real references): the metal end member needs the chemical shift
-        use_metals = calibrated if metals is None else bool(metals)
+        # spectrum: the metal end member needs evidence (oxygen absent, or the chemical shift)
+        use_metals, metal_rule, metals_why = _metal_admission(metals, v, calibrated, ok_ref, bool(has_zlp)
+                                                              or bool(energy_calibrated))
         vm, transport, info = _resolve_valence(model if isinstance(model, ValenceModel) else "valence", element,
                                                oxides_only=not use_metals)
         info = dict(info)
         vspec = vm.spec_
+        has_metal = any(float(x) == 0.0 for x in vspec.valences)
+        if metal_rule is not None and not has_metal:
+            metal_rule, metals_why = None, "the model has no metallic end member"
+        elif has_metal and not use_metals:  # no oxide-only model (Ni): the metal is conditioned out, or kept
+            if metals is False or metals_why.startswith("not admitted: metadata"):
+                metal_rule = dict(exclude=True, declared_metals=False, ok_window=False, axis_calibrated=False)
+                metals_why += " (no oxide-only model: the metal's fraction set to 0 and the others renormalised)"
+            elif not o_k_window_covered(e):
+                metals_why = ("kept: the model has a single oxide end member and nothing measures oxygen ("
+                              + metals_why + ")")
         if max_shift is not None:
             vspec = vspec.__class__(**dict(vspec.to_dict() | {"max_shift": float(max_shift)},
                                            **{k: tuple(vspec.to_dict()[k]) for k in
@@ -148,13 +163,17 @@ def _build_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remo
             need = (min(need[0], fspec.search_range[0] - ok_ref[2] - 2.0 - 9.5), need[1])
             info["o_k_pre_peak_reference_eV"] = ok_ref[0]
         need = (max(need[0], e[0]), min(need[1], e[-1]))
+        if metal_rule is not None and metal_rule["ok_window"]:  # the O K jump test needs 495-560 eV
+            metal_rule["l_from"] = need[0]
+            need = (min(need[0], max(OK_PRE[0] - 1.0, e[0])), need[1])
+        info["metals"] = metals_why
         info = dict(info, energy_calibrated=calibrated, chemical_shift=(
             "ZLP of low_loss" if has_zlp else "calibrated axis" if energy_calibrated else
             f"O K pre-peak as reference ({ok_ref[0]:.1f} eV)" if ok_ref is not None else "not used (shape only)"))
         nc = len(compounds_for(vspec.element, vspec.end_members))
         k = len(vspec.end_members)
         fallback = None
-        if use_metals and metals is None and isinstance(transport, str):
+        if use_metals and metal_rule is not None and isinstance(transport, str):
             # pixels whose calibration is not trusted fall back to the oxide model (shape only)
             try:
                 ox, ox_path, _ = _resolve_valence("valence", vspec.element, oxides_only=True)
@@ -164,8 +183,8 @@ def _build_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remo
                 fallback = ox_path
                 info["fallback"] = os.path.basename(ox_path)
         return dict(kind="valence", element=vspec.element, edge="L23", spec=fspec, vspec=vspec, model=vm,
-                    transport=transport, info=info, need=need, calibrated=calibrated, n_out=k + nc + 6,
-                    fallback=fallback, ok=ok_ref,
+                    transport=transport, info=info, need=need, calibrated=calibrated, n_out=k + nc + 8,
+                    fallback=fallback, ok=ok_ref, metal_rule=metal_rule,
                     spec_json=json.dumps({"fspec": fspec.to_dict(), "vspec": vspec.to_dict()}))
     if has_zlp:
         raise ValueError("low_loss= is used by the valence models (model='valence' or 'auto'); the SVM/CNN "
@@ -202,6 +221,67 @@ def _build_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remo
     nc = len(spec.classes)
     return dict(kind="svm", element=spec.element, edge=spec.edge, spec=spec, clf=clf, transport=transport,
                 info=info, need=need, calibrated=spec.energy_calibrated, n_out=nc + 3, spec_json=spec.to_json())
+
+
+def _metal_hint(element, v):
+    """Why ``model="auto"`` should not give a signal to an oxide-only SVM, or None.
+
+    Only metals in ``metadata.Sample.elements``, or no O K jump (:mod:`.oxygen`) shown in at least a
+    quarter of the first spectra and measured in none (one small compute for lazy data).
+    """
+    from .oxygen import ABSENT, PRESENT, o_k_evidence
+    from .valence import valence_spec
+
+    if declared_oxygen(_sample_elements(v.signal)) == "metals":
+        return "metadata.Sample.elements lists only metals"
+    if declared_oxygen(_sample_elements(v.signal)) == "oxygen" or not o_k_window_covered(v.energy):
+        return None
+    try:
+        onsets = valence_spec(element).onset_range
+    except (ValueError, KeyError):
+        return None
+    rel, _, state = o_k_evidence(_first_spectra(v.data), v.energy, onsets)
+    absent = state == ABSENT
+    if absent.mean() >= 0.25 and not (state == PRESENT).any():
+        return (f"no O K jump in {absent.sum()} of the first {state.size} spectra and none measured: at most "
+                f"{np.nanmax(rel[absent]):.3f} of the white-line jump")
+    return None
+
+
+def _metal_admission(metals, v, calibrated, ok_ref, axis_calibrated):
+    """``(use_metal_model, per-pixel rule or None, reason)`` of the valence models' metallic end member.
+
+    ``metals=True``/``False``: everywhere / nowhere (the user's choice). ``metals=None`` (auto): O in
+    ``metadata.Sample.elements`` excludes the metal; a list of metals only admits it; else, when the
+    window holds the O K edge (495-560 eV) or the chemical shift is measured, each pixel decides
+    (:func:`hyperspy_eels_ml.oxidation.kernels._metal_pixels`); else the metal is not admitted.
+    """
+    if metals is not None:
+        m = bool(metals)
+        return m, None, ("admitted everywhere (metals=True)" if m else "not admitted (metals=False)")
+    declared = declared_oxygen(_sample_elements(v.signal))
+    if declared == "oxygen":
+        return False, None, "not admitted: metadata.Sample.elements lists O"
+    ok_win = o_k_window_covered(v.energy)
+    if declared == "metals":
+        return True, dict(declared_metals=True, ok_window=ok_win, axis_calibrated=axis_calibrated), \
+            "admitted: metadata.Sample.elements lists only metals" + (
+                " (pixels with a measured O K jump excepted)" if ok_win else "")
+    if not (ok_win or axis_calibrated):
+        return False, None, (
+            f"not admitted: the window ({v.energy[0]:g}-{v.energy[-1]:g} eV) does not hold the O K edge "
+            f"({OK_PRE[0]:g}-{OK_POST[1]:g} eV), metadata.Sample.elements is not set and the chemical shift is "
+            "not measured" + (" (the O K pre-peak that calibrates it means oxygen)" if ok_ref is not None else "")
+            + "; shape alone misreads oxides as metals (metals=True forces it)")
+    parts = []
+    if ok_win:
+        parts.append("admitted where the O K jump is below 10 % of the white-line jump (3 sigma), excluded where "
+                     "it is measured")
+    if axis_calibrated:
+        parts.append(("where O K decides nothing: " if ok_win else "") + "admitted where the calibrated onset is "
+                     "trusted")
+    return True, dict(declared_metals=False, ok_window=ok_win, axis_calibrated=axis_calibrated), \
+        "per pixel: " + "; ".join(parts) + "; otherwise not admitted (result.metal_admitted)"
 
 
 def _sample_elements(signal):

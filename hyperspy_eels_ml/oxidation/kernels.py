@@ -54,19 +54,44 @@ def _jobs_block(x, *transports, energy, jobs_json, min_snr, remove_background, h
         else:
             cols.append(_valence_block(xs, tr, es, job["spec_json"], min_snr, remove_background,
                                        job["calibrated"], zlp, job.get("fallback"), job.get("ok"),
-                                       job.get("estimator") or "unbiased"))
+                                       job.get("estimator") or "unbiased", job.get("metal_rule")))
     return np.concatenate(cols, axis=1)
 
 
+def _metal_pixels(rule, x_full, e_full, onset_range, onset_cal):
+    """Per pixel: (metal end member admitted, O K jump / white-line jump or NaN) under ``rule`` (jobs)."""
+    from .oxygen import ABSENT, PRESENT, UNDECIDED, o_k_evidence
+
+    n = len(onset_cal)
+    rel = np.full(n, np.nan)
+    state = np.full(n, UNDECIDED)
+    if rule.get("exclude"):
+        return np.zeros(n, dtype=bool), rel
+    if rule["ok_window"]:
+        rel, _, state = o_k_evidence(x_full, e_full, onset_range)
+    if rule["declared_metals"]:
+        return state != PRESENT, rel
+    admit = (state == ABSENT) | ((state == UNDECIDED) & bool(rule["axis_calibrated"]) & np.isfinite(onset_cal))
+    return admit, rel
+
+
 def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, calibrated, zlp, fallback=None,
-                   ok=None, estimator="unbiased"):
+                   ok=None, estimator="unbiased", metal_rule=None):
     """Columns: fractions (k), compound probabilities (nc), valence, 68 % half-width, onset eV, SNR, valid,
-    calibration used (1: the calibrated onset entered the model; 0: shape only).
+    calibration used (1: the calibrated onset entered the model; 0: shape only), metal end member admitted
+    (0/1), O K jump relative to the white-line jump (NaN where not measured).
 
     A calibrated onset more than 3 eV outside the end members' tabulated onsets
     is not trusted (an axis or ZLP partner that does not share the energy
     reference): such pixels fall back to shape only, and the result says so.
+    ``metal_rule`` (``metals=None`` with evidence available, see ``jobs._metal_admission``): the metal
+    model where :func:`_metal_pixels` admits the metal, elsewhere the oxide model (or, without one, the
+    metal model's fractions with the metal set to 0 and renormalised).
     """
+    x_full, e_full = x, energy
+    if metal_rule is not None and metal_rule.get("l_from") is not None:  # the O K region precedes the job's own
+        il = max(int(np.searchsorted(energy, metal_rule["l_from"])) - 1, 0)
+        x, energy = x[:, il:], energy[il:]
     from .valence import ValenceSpec, _compound_probs, network_inputs, prepare_valence
 
     d = json.loads(spec_json)
@@ -90,21 +115,34 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
         lo, hi = vspec.onset_range
         onset_cal = np.where((onset_cal > lo - 3.0) & (onset_cal < hi + 3.0), onset_cal, np.nan)
     valid = (snr >= min_snr) & ~at_boundary & np.isfinite(f).all(axis=1)
-    out = np.full((len(f), k + nc + 6), np.nan, dtype=np.float32)
+    out = np.full((len(f), k + nc + 8), np.nan, dtype=np.float32)
+    groups = [(valid, vm, vspec, False)]
+    admit = np.full(len(f), any(float(v_) == 0.0 for v_ in vspec.valences))
+    if metal_rule is not None:
+        admit, out[:, k + nc + 7] = _metal_pixels(metal_rule, x_full, e_full, vspec.onset_range, onset_cal)
+        if ok is not None and not metal_rule["axis_calibrated"]:
+            onset_cal = np.where(admit, np.nan, onset_cal)  # no oxygen: no O K pre-peak reference
+        if fallback is not None:
+            ox = get_cached_file("oxidation-valence", fallback, ValenceModel.load)
+            groups = [(valid & admit, vm, vspec, False), (valid & ~admit, ox, ox.spec_, False)]
+        else:
+            groups = [(valid & admit, vm, vspec, False), (valid & ~admit, vm, vspec, True)]
     out[:, k + nc + 2] = anchor
     out[:, k + nc + 3] = snr
     out[:, k + nc + 4] = valid
     out[:, k + nc + 5] = np.isfinite(onset_cal)
-    groups = [(valid, vm, vspec)]
-    if fallback is not None:
-        ox = get_cached_file("oxidation-valence", fallback, ValenceModel.load)
-        no_cal = valid & ~np.isfinite(onset_cal)
-        groups = [(valid & np.isfinite(onset_cal), vm, vspec), (no_cal, ox, ox.spec_)]
+    out[:, k + nc + 6] = admit
     names = list(compounds_for(vspec.element, vspec.end_members))
-    for sel, model, sp in groups:
+    for sel, model, sp, condition in groups:
         if not sel.any():
             continue
         fr, val, half = model.predict(network_inputs(f[sel], onset_cal[sel], sp), estimator=estimator)
+        if condition:  # no oxide-only model: the metal excluded from the posterior fractions
+            vals = np.asarray(sp.valences, dtype=np.float64)
+            fr = np.where(vals[None] == 0.0, 0.0, fr)
+            s_ = fr.sum(axis=1, keepdims=True)
+            fr = np.where(s_ > 0, fr / np.where(s_ > 0, s_, 1.0), (vals[None] > 0) / max((vals > 0).sum(), 1))
+            val = fr @ vals
         cp = _compound_probs(fr, val, half, sp.element, sp.end_members)
         ei = [list(vspec.end_members).index(e) for e in sp.end_members]
         ci = [names.index(c) for c in compounds_for(sp.element, sp.end_members)]

@@ -45,6 +45,13 @@ class OxidationResult(LazyResult):
     calibration_used : hyperspy.signal.BaseSignal
         Valence models only: True where the calibrated L3 onset (chemical
         shift) entered the model.
+    metal_admitted : hyperspy.signal.BaseSignal
+        Valence models only: True where the metallic end member was admitted
+        (``metals=None``: oxygen absent, only metals declared, or a trusted
+        chemical shift; see ``model_info["metals"]``).
+    o_k_jump : hyperspy.signal.BaseSignal
+        Valence models only: the O K jump (495-521 eV fit, 535-560 eV mean)
+        over the white-line jump, where it was measured (else NaN).
     n_masked, n_pixels : int
         Number of masked pixels and of all pixels (dask scalars while lazy).
     model_info : dict
@@ -55,7 +62,7 @@ class OxidationResult(LazyResult):
 
     _signal_attributes = ("probabilities", "labels", "mean_valence", "edge_position", "snr", "mask")
     _array_attributes = ("n_masked",)
-    _OPTIONAL = ("fractions", "valence_uncertainty", "calibration_used")  # valence models
+    _OPTIONAL = ("fractions", "valence_uncertainty", "calibration_used", "metal_admitted", "o_k_jump")  # valence
 
     def __init__(self, **kw):
         super().__init__(**kw)
