@@ -174,7 +174,11 @@ def _dark_level(dark_level, J, Jv, energy, dispersion, count_gain):
             raise ParameterError(f"dark_level must be 'auto', a number of counts or None, got {dark_level!r}")
         allJ = J if Jv is None else Jv
         fw = _fwhm(energy, np.clip(allJ, 0, None).mean(axis=0))
-        return estimate_dark_level(energy, allJ, fw, dispersion, count_gain, vacuum=Jv is not None)
+        level, how = estimate_dark_level(energy, allJ, fw, dispersion, count_gain, vacuum=Jv is not None)
+        if how.startswith("capped"):
+            warn(f"dark_level='auto': {how}. Subtract a dark reference recorded with the data for an exact "
+                 "offset, or pass dark_level=<counts>.", UserWarning)
+        return level, how
     return check_float("dark_level", dark_level), "user"
 
 
