@@ -641,6 +641,11 @@ def test_v3_single_precision_paths_match_float64():
     e0, beta, alpha = rng.uniform(60, 300, n), rng.uniform(5, 60, n), rng.uniform(0, 30, n)
     np.testing.assert_allclose(C._dipole_factor_rows(grid, e0, beta, alpha, single_precision=True),
                                C._dipole_factor_rows(grid, e0, beta, alpha), rtol=2e-5)
+    from hyperspy_eels_ml.simulation.realism import bin_gauss
+
+    x = rng.uniform(-10, 10, (50, 1)) + 0.1 * np.arange(300)[None, :]
+    c, f = rng.uniform(-5, 20, (50, 1)), rng.uniform(0.3, 5, (50, 1))
+    np.testing.assert_allclose(bin_gauss(x, 0.1, c, f, contiguous=True), bin_gauss(x, 0.1, c, f), rtol=0, atol=1e-12)
     # whole noise-free spectra: the float32 paths on and off (everything else v3)
     kw = dict(energy_offset=100.0, dispersion=1.0, size=3072, noise=False, realism="realistic-v3", rng=5)
     els = ["C", "O", "Fe", "Mn", "La"]

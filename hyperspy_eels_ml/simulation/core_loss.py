@@ -522,7 +522,7 @@ def core_loss(
                     sel = np.flatnonzero(ok)
                     ti = R.choose_types(rng, el, (present_names[rows[sel]], elements), table=elnes_table)
                     R.k_elnes(sig_el, sel, ch_f[sel], dispersion, el, ti, rng,
-                              amplitude=contrast[rows[sel], j : j + 1], table=elnes_table)
+                              amplitude=contrast[rows[sel], j : j + 1], table=elnes_table, contiguous=fast)
                     bonding[rows[sel], j] = ti
                 else:
                     if fs_own_edge:  # v2: modulate only this edge's own cross section
@@ -556,7 +556,7 @@ def core_loss(
                     f_tot = f_tot * l23_scale
                 cen, fw, ar, ratio = R.l23_white_lines(el, val[rows, j], on3 + e_shift, split, f_tot, rng,
                                                        metal=val[rows, j] == 0)
-                R.add_peaks(sig_el, np.arange(m), grid[0], dispersion, cen, fw, ar)
+                R.add_peaks(sig_el, np.arange(m), grid[0], dispersion, cen, fw, ar, contiguous=fast)
                 l3l2[rows, j] = np.where(holes > 0, ratio, np.nan)
         contrib = sig_el
         contrib *= amt[rows, j : j + 1]

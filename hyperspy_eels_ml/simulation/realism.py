@@ -412,12 +412,24 @@ def _put_rows(sig, rows, cols, vals):
         sig[rows] = block
 
 
-def bin_gauss(x_lo, dx, centre, fwhm):
+def bin_gauss(x_lo, dx, centre, fwhm, contiguous=False):
     """Gaussian of unit area integrated over channels ``[x_lo, x_lo + dx)`` divided by ``dx``.
 
     Channel integration (not point sampling) keeps narrow peaks' areas right at coarse dispersion.
+    ``contiguous=True`` (realistic-v3; rows of ``x_lo`` are consecutive channels, ``x_lo[:, j + 1] =
+    x_lo[:, j] + dx``) evaluates the normal CDF once per channel edge instead of twice per channel
+    (the same values to rounding).
     """
     s = np.maximum(fwhm, 1e-3) / 2.3548
+    if contiguous:
+        z = np.empty((x_lo.shape[0], x_lo.shape[1] + 1))
+        np.subtract(x_lo, centre, out=z[:, :-1])
+        z[:, -1] = z[:, -2] + dx
+        z /= s
+        cdf = ndtr(z)
+        out = cdf[:, 1:] - cdf[:, :-1]
+        out /= dx
+        return out
     return (ndtr((x_lo + dx - centre) / s) - ndtr((x_lo - centre) / s)) / dx
 
 
@@ -450,7 +462,7 @@ def choose_types(rng, element, present_names, table=None):
     return np.minimum((rng.random((m, 1)) > c).sum(1), len(types) - 1)
 
 
-def k_elnes(sig, rows, ch_on, dispersion, element, type_idx, rng, amplitude=1.0, table=None):
+def k_elnes(sig, rows, ch_on, dispersion, element, type_idx, rng, amplitude=1.0, table=None, contiguous=False):
     """Replace the first ~55 eV of a K edge with onset-anchored ELNES (in place on ``sig`` rows).
 
     ``ch_on`` (m,) float channel of the (shifted) onset on the grid, ``type_idx`` (m,) bonding types.
@@ -485,7 +497,8 @@ def k_elnes(sig, rows, ch_on, dispersion, element, type_idx, rng, amplitude=1.0,
             f = _draw(rng, fr, sel.size)[:, None]
             a = _draw(rng, ar, sel.size)[:, None] * amplitude[sel]
             # unit-height peak: area a * sqrt(2 pi) sigma
-            peaks[sel] += a * (f / 2.3548 * 2.5066) * bin_gauss(x[sel] - 0.5 * dispersion, dispersion, p, f)
+            peaks[sel] += a * (f / 2.3548 * 2.5066) * bin_gauss(x[sel] - 0.5 * dispersion, dispersion, p, f,
+                                                                contiguous=contiguous)
             if pi < 3:
                 pos_out[sel, pi] = p[:, 0]
     cont = seg / (1.0 + np.exp(-(x - rise_c[:, None]) / rise_w[:, None]))
@@ -632,7 +645,7 @@ def l23_white_lines(element, valence, l3_on, split, f_total, rng, metal):
     return cen, fw, ar, ratio
 
 
-def add_peaks(sig, rows, grid0, dispersion, cen, fw, ar, span=6.0):
+def add_peaks(sig, rows, grid0, dispersion, cen, fw, ar, span=6.0, contiguous=False):
     """Add channel-integrated Gaussian peaks (areas ``ar``, df units) to ``sig[rows]`` in local windows."""
     lo = np.nanmin(np.where(ar > 0, cen - span * fw, np.inf), 1)
     hi = np.nanmax(np.where(ar > 0, cen + span * fw, -np.inf), 1)
@@ -650,7 +663,7 @@ def add_peaks(sig, rows, grid0, dispersion, cen, fw, ar, span=6.0):
     for p in range(cen.shape[1]):
         a = ar[:, p : p + 1]
         if np.any(a > 0):
-            add += a * bin_gauss(x, dispersion, cen[:, p : p + 1], fw[:, p : p + 1])
+            add += a * bin_gauss(x, dispersion, cen[:, p : p + 1], fw[:, p : p + 1], contiguous=contiguous)
     _put_rows(sig, rows, colc, _take_rows(sig, rows, colc) + add * valid)
 
 
