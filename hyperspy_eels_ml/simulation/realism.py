@@ -16,6 +16,9 @@ measure the result, see ``benchmarks/bench_sim_vs_real.py``).
   Kurata, Lefevre & Colliex, Phys. Rev. B 47 (1993) 13763 (O K pre-peak of 3d
   oxides at 529-531 eV, main peak 537-541 eV); Mizoguchi et al. (Mg K of MgO:
   peaks about 6 and 13 eV above the edge; Al K of Al2O3 1567-1568 eV).
+  :data:`K_ELNES_V3` (realistic-v3) rescales the heights of the peaks in the
+  first 12 eV per bonding type to the peak-to-continuum of published spectra
+  (:data:`K_PTC_LITERATURE`, :data:`K_PTC_SCALE_V3`).
 * :data:`VALENCES` / :func:`three_d_holes`: white lines from the formal ionic
   valence (hole count ``10 - n_d`` with ``n_d = Z - 18 - v``; neutral metal
   occupations for v = 0). L3:L2 area priors per d count after Sparrow et al.,
@@ -34,7 +37,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-__all__ = ["K_ELNES", "VALENCES", "VALENCE_SHIFT_EV", "L3_L2_AREA_RATIO", "NEAR_COINCIDENT", "L23_HYDROGENIC_SCALE",
+__all__ = ["K_ELNES", "K_ELNES_V3", "K_PTC_LITERATURE", "K_PTC_SCALE_V3",
+           "VALENCES", "VALENCE_SHIFT_EV", "L3_L2_AREA_RATIO", "NEAR_COINCIDENT", "L23_HYDROGENIC_SCALE",
            "three_d_holes", "sample_composition", "record"]
 
 # ---------------------------------------------------------------------------------------------
