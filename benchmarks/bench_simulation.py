@@ -16,8 +16,9 @@ The figures of the user guide: ``python benchmarks/bench_simulation.py --only "c
 spectra per CPU-second, comparable on a busy one). ``--gil`` checks which steps release the GIL:
 a second thread counts in a pure-Python loop while the main thread runs the step, and the
 table gives its counting rate relative to that during ``numpy.exp`` (which releases the GIL),
-with a 0.5 s switch interval so that a step holding the GIL shuts the counting thread out: about 1 for ``Generator.poisson`` on an array (it releases the GIL; the
-earlier note that it held it was wrong), near 0 for a Python loop.
+with a 0.5 s switch interval so that a step holding the GIL shuts the counting thread out:
+about 1 for ``Generator.poisson`` on an array (it releases the GIL; the earlier note that it
+held it was wrong), near 0 for a Python loop.
 """
 
 from __future__ import annotations
