@@ -228,11 +228,15 @@ def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=Fal
     from the power law (20 channels spanning a factor 3 in ``x``) and it is
     consistent with the data (not above the lowest tail level, the smallest of
     10 block means, and negative only where that level is); otherwise 0.
-    Fitted on the gain side, it is capped at the lowest level of the loss side
-    beyond 3 FWHM (the minimum of the mean spectrum smoothed over one FWHM):
-    a recorded spectrum is offset + signal with signal >= 0, so where the loss
-    side lies below the gain-side offset (detectors whose offset is not
-    constant along the axis) the larger constant would over-subtract there.
+    Fitted on the gain side, it is compared with the lowest level of the loss
+    side beyond 3 FWHM (the minimum of the mean spectrum smoothed over one
+    FWHM): a recorded spectrum is offset + signal with signal >= 0, so where the
+    loss side lies significantly below the gain-side offset the offset is not
+    constant along the axis and the constant over-subtracts there. The
+    gain-side level is kept (it holds where the ZLP, gap and plasmons are) and
+    ``how`` says so, with the largest constant that subtracts no more than the
+    data anywhere; one spectrum cannot tell an axis-dependent offset from
+    signal, so no profile is guessed.
     """
     from scipy.optimize import least_squares
 
@@ -272,9 +276,10 @@ def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=Fal
         # an offset lies below the lowest tail level, and is negative only where the data go negative
         return 0.0, (f"not identifiable on the {side} (fitted {d:.3g} counts against a lowest tail level of "
                      f"{lowest:.3g}: tail and offset degenerate)")
+    how = f"fitted on the {side} ({d:.4g} +- {d_sd:.2g} counts)"
     if not vacuum:
         # the gain side gives the offset there; where the loss side's lowest level lies below it the offset is not
-        # constant along the axis, and the constant would over-subtract: cap it at that level (signal >= 0)
+        # constant along the axis, and the constant over-subtracts there: said, with the largest safe constant
         loss = np.flatnonzero(energy > x0)
         width = int(max(5, round(fwhm_ / dispersion)))  # smoothing over one FWHM (at least 5 channels)
         if loss.size >= 4 * width:
@@ -282,8 +287,7 @@ def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=Fal
             j = int(np.argmin(sm))
             err = np.sqrt(count_gain * max(float(S[loss][j]), count_gain) / width) / n
             if d > sm[j] + 3 * err + 3 * d_sd:
-                return float(sm[j]), (f"capped: fitted {d:.4g} +- {d_sd:.2g} counts on the gain side, but the "
-                                      f"loss side falls to {sm[j]:.4g} counts at {energy[loss[j]]:.4g} eV: the "
-                                      "offset is not constant along the axis, so the largest constant that "
-                                      "subtracts no more than the (smoothed) data anywhere is used")
-    return d, f"fitted on the {side} ({d:.4g} +- {d_sd:.2g} counts)"
+                how += (f"; not constant along the axis: the loss side falls to {sm[j]:.4g} counts at "
+                        f"{energy[loss[j]]:.4g} eV, where this level over-subtracts (dark_level={sm[j]:.3g} is "
+                        "the largest constant that subtracts no more than the smoothed data anywhere)")
+    return d, how

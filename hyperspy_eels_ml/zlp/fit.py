@@ -175,7 +175,7 @@ def _dark_level(dark_level, J, Jv, energy, dispersion, count_gain):
         allJ = J if Jv is None else Jv
         fw = _fwhm(energy, np.clip(allJ, 0, None).mean(axis=0))
         level, how = estimate_dark_level(energy, allJ, fw, dispersion, count_gain, vacuum=Jv is not None)
-        if how.startswith("capped"):
+        if "not constant along the axis" in how:
             warn(f"dark_level='auto': {how}. Subtract a dark reference recorded with the data for an exact "
                  "offset, or pass dark_level=<counts>.", UserWarning)
         return level, how
