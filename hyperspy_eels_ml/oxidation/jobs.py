@@ -230,17 +230,12 @@ def _metal_hint(element, v):
     quarter of the first spectra and measured in none (one small compute for lazy data).
     """
     from .oxygen import ABSENT, PRESENT, o_k_evidence
-    from .valence import valence_spec
 
     if declared_oxygen(_sample_elements(v.signal)) == "metals":
         return "metadata.Sample.elements lists only metals"
     if declared_oxygen(_sample_elements(v.signal)) == "oxygen" or not o_k_window_covered(v.energy):
         return None
-    try:
-        onsets = valence_spec(element).onset_range
-    except (ValueError, KeyError):
-        return None
-    rel, _, state = o_k_evidence(_first_spectra(v.data), v.energy, onsets)
+    rel, _, state = o_k_evidence(_first_spectra(v.data), v.energy, element)
     absent = state == ABSENT
     if absent.mean() >= 0.25 and not (state == PRESENT).any():
         return (f"no O K jump in {absent.sum()} of the first {state.size} spectra and none measured: at most "

@@ -58,7 +58,7 @@ def _jobs_block(x, *transports, energy, jobs_json, min_snr, remove_background, h
     return np.concatenate(cols, axis=1)
 
 
-def _metal_pixels(rule, x_full, e_full, onset_range, onset_cal):
+def _metal_pixels(rule, x_full, e_full, element, anchor, onset_cal):
     """Per pixel: (metal end member admitted, O K jump / white-line jump or NaN) under ``rule`` (jobs)."""
     from .oxygen import ABSENT, PRESENT, UNDECIDED, o_k_evidence
 
@@ -68,7 +68,7 @@ def _metal_pixels(rule, x_full, e_full, onset_range, onset_cal):
     if rule.get("exclude"):
         return np.zeros(n, dtype=bool), rel
     if rule["ok_window"]:
-        rel, _, state = o_k_evidence(x_full, e_full, onset_range)
+        rel, _, state = o_k_evidence(x_full, e_full, element, anchor)
     if rule["declared_metals"]:
         return state != PRESENT, rel
     admit = (state == ABSENT) | ((state == UNDECIDED) & bool(rule["axis_calibrated"]) & np.isfinite(onset_cal))
@@ -119,7 +119,8 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
     groups = [(valid, vm, vspec, False)]
     admit = np.full(len(f), any(float(v_) == 0.0 for v_ in vspec.valences))
     if metal_rule is not None:
-        admit, out[:, k + nc + 7] = _metal_pixels(metal_rule, x_full, e_full, vspec.onset_range, onset_cal)
+        admit, out[:, k + nc + 7] = _metal_pixels(metal_rule, x_full, e_full, vspec.element,
+                                                  np.where(at_boundary, np.nan, anchor), onset_cal)
         if ok is not None and not metal_rule["axis_calibrated"]:
             onset_cal = np.where(admit, np.nan, onset_cal)  # no oxygen: no O K pre-peak reference
         if fallback is not None:

@@ -9,8 +9,10 @@ LaMnO3 were read as Mn0. Oxygen is the physical evidence that separates them:
 * the O K edge, when the window holds 495-560 eV: a measured jump (at least 10 %
   of the white-line jump and 5 sigma) excludes the metal in that pixel; a jump
   bounded below 10 % (3 sigma; enough counts to say so) admits it; anything
-  between decides nothing. On noise-free simulations every Mn and Fe oxide
-  (O K height 0.3-1 of the L3 line, a simulator prior) gives at least 0.23.
+  between decides nothing. The windows move with each spectrum's L3 maximum
+  (the L3 to O K distance does not depend on the axis calibration). On
+  noise-free simulations every Mn and Fe oxide (O K height 0.3-1 of the L3
+  line, a simulator prior) gives at least 0.20.
 
 The jump test is a few lines of numpy written here rather than the element
 identifier's evidence code (:mod:`hyperspy_eels_ml.elements.evidence`), which
@@ -89,31 +91,65 @@ def o_k_state(rel, sig):
                     np.where(ok & (rel + 3.0 * sig < OK_REL), ABSENT, UNDECIDED))
 
 
-def o_k_evidence(x, energy, onset_range):
+def l3_reference(element):
+    """Mean tabulated L3 maximum (eV) of the element's species (the anchor of :func:`o_k_evidence`'s windows)."""
+    from ..simulation.oxidation import white_line_parameters
+
+    sp = white_line_parameters()["species"]
+    return float(np.mean([v["L3"][0] for v in sp.values() if v["element"] == element]))
+
+
+def l3_maximum(x, energy, element, search=10.0):
+    """Energy of each spectrum's L3 maximum above its power-law background, within +-``search`` eV of the table."""
+    e = np.asarray(energy, dtype=np.float64)
+    ref = l3_reference(element)
+    lo, hi = ref - search - 2.0, ref + search
+    x = np.asarray(x, dtype=np.float64)
+    b = (e >= lo - 25.0) & (e <= lo - 3.0)
+    w = (e >= lo) & (e <= hi)
+    if b.sum() < 8 or w.sum() < 3:
+        return np.full(x.shape[0], np.nan)
+    A = np.vstack([np.ones(b.sum()), e[b]]).T
+    c, *_ = np.linalg.lstsq(A, x[:, b].T, rcond=None)
+    y = x[:, w] - (c[0][:, None] + c[1][:, None] * e[w][None])
+    return e[w][np.argmax(y, axis=1)]
+
+
+def o_k_evidence(x, energy, element, anchor=None):
     """O K jump per spectrum relative to the metal's white-line jump, its sigma, and the state.
 
     Parameters
     ----------
     x : (n, m) array
         Spectra (counts, any background) on ``energy``, which must cover :data:`OK_PRE`, :data:`OK_POST`
-        and 30 eV below the metal's L3 onsets.
+        and 35 eV below the metal's L3.
     energy : (m,) array
-    onset_range : (float, float)
-        The metal's tabulated L3 onsets (lowest, highest; ``ValenceSpec.onset_range``).
+    element : str
+    anchor : (n,) array, optional
+        Energy of each spectrum's L3 maximum on this axis (default: :func:`l3_maximum`).
 
     Returns
     -------
     rel, sigma, state : (n,) arrays
         ``rel`` = O K jump (:func:`edge_jump`, :data:`OK_PRE` -> :data:`OK_POST`) over the white-line
-        jump (fit from 30 to 6 eV below the lowest onset, mean from it to 4 eV above the highest);
+        jump (fit from 35 to 10 eV below the L3 maximum, mean from 2 eV below to 6 eV above it);
         ``state``: :data:`PRESENT`, :data:`ABSENT`, or :data:`UNDECIDED` (also where the white-line
         jump is below 10 sigma). Power-law fits where the pre-edge is positive, else straight lines
-        (background-subtracted data). The fixed windows tolerate calibration errors of about +-5 eV.
+        (background-subtracted data). Every window moves with the spectrum's L3 maximum (the L3 to
+        O K distance does not depend on the axis calibration), in 1 eV steps.
     """
-    lo, hi = onset_range
-    lj, ls = edge_jump(x, energy, (lo - 30.0, lo - 6.0), (lo, hi + 4.0))
-    oj, osig = edge_jump(x, energy, OK_PRE, OK_POST)
-    good = np.isfinite(lj) & (lj > 0) & (lj >= 10.0 * ls)
-    h = np.where(good, lj, np.nan)
-    rel, sig = oj / h, osig / h
+    x = np.asarray(x, dtype=np.float64)
+    e = np.asarray(energy, dtype=np.float64)
+    n = x.shape[0]
+    a = l3_maximum(x, e, element) if anchor is None else np.asarray(anchor, dtype=np.float64)
+    shift = np.round(a - l3_reference(element))
+    rel, sig = np.full(n, np.nan), np.full(n, np.nan)
+    for d in np.unique(shift[np.isfinite(shift)]):
+        rows = np.flatnonzero(shift == d)
+        ref = l3_reference(element) + d
+        lj, ls = edge_jump(x[rows], e, (ref - 35.0, ref - 10.0), (ref - 2.0, ref + 6.0))
+        oj, osig = edge_jump(x[rows], e, (OK_PRE[0] + d, OK_PRE[1] + d), (OK_POST[0] + d, OK_POST[1] + d))
+        good = np.isfinite(lj) & (lj > 0) & (lj >= 10.0 * ls)
+        h = np.where(good, lj, np.nan)
+        rel[rows], sig[rows] = oj / h, osig / h
     return rel, sig, o_k_state(rel, sig)
