@@ -229,6 +229,8 @@ def _metal_cell(r):
         return "kept (single oxide end member)"
     if "does not hold the O K edge" in why:
         return "not admitted (no O K region in the window)"
+    if why.startswith("per pixel") and not ok and not r.get("metal_admitted"):
+        return "not admitted (O K test undecided: white-line jump not measured)"
     if why.startswith("per pixel") or why.startswith("admitted"):
         return f"admitted in {100 * r.get('metal_admitted', np.nan):.0f} % of pixels{ok}"
     return why[:60] or "-"

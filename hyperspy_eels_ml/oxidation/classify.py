@@ -105,7 +105,8 @@ def classify_oxidation(
         accepts: its result is then exactly that of ``model="svm"``), else the
         valence model: narrow windows (published references, about 631-665 eV
         for Mn), elements without an SVM (Co, Ni, Cu, Ti, Ce), ``low_loss=``,
-        ``metals=True`` or ``o_k_reference=True``. The choice and its reason are
+        ``metals=True``, ``o_k_reference=True``, or a possible metal (see
+        ``metals``: the SVMs have oxide classes only). The choice and its reason are
         in ``result.model_info["model_choice"]`` and the results'
         ``metadata.hyperspy_eels_ml``. With ``edge="both"`` (two SVMs whose
         probabilities are multiplied) ``"auto"`` means ``"svm"``, and a dict
@@ -154,7 +155,7 @@ def classify_oxidation(
         as the energy reference (the 3d-oxide pre-peak lies within about
         +-0.4 eV of 530.6 eV), i.e. the L3 onset to O K pre-peak distance.
         Default: when the window holds the O K edge and nothing else calibrates
-        the axis.
+        the axis. A pixel calibrated this way holds oxygen: the oxide model reads it.
     valence_estimator : {"unbiased", "posterior_mean"}
         Valence models: what ``mean_valence`` reports. ``"unbiased"`` (default):
         the networks' posterior mean with its shrinkage toward the middle valence
