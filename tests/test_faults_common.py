@@ -1,8 +1,8 @@
 """Fault battery shared by every public method: input that is not a calibrated, real-valued EELS signal.
 
-Format as in ``tests/test_faults_umap_cluster.py``: cases ``(id, make_signal, exception, match)``; the
+Format as in ``tests/clustering/test_faults.py``: cases ``(id, make_signal, exception, match)``; the
 ``check_fault`` fixture asserts the exception, its message and that the input is not modified. Every
-public method joins ``METHODS``; method-specific cases live in ``tests/test_faults_<method>.py``.
+public method joins ``METHODS``; method-specific cases live in ``tests/<capability>/test_faults.py``.
 """
 
 import numpy as np
