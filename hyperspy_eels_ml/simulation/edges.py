@@ -53,7 +53,7 @@ M0C2_KEV = 510.999
 #: Calibration of the parametric white lines: oscillator strength within 50 eV
 #: of the onset that atomic cross sections miss, per hole. Derived from Egerton
 #: (1993) SIGPAR f(50) minus the xraylib f(50) of this table (see
-#: ``tests/test_simulation_edges.py``): 3d L2,3 Ti 0.22 / 8 holes, Fe 0.15 / 4
+#: ``tests/simulation/test_edges.py``): 3d L2,3 Ti 0.22 / 8 holes, Fe 0.15 / 4
 #: holes; lanthanide M4,5 Ba 0.70 / 14, Ce 0.81 / 13, Dy 0.32 / 5. The N4,5 giant
 #: resonance extends beyond 50 eV: its area is the deficit at a 100 eV window
 #: (Ba 7.51, Ce 8.60, Gd 6.31, Tm 1.93), with a 40 eV wide asymmetric peak 20 eV

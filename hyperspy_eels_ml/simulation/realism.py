@@ -160,7 +160,7 @@ ELNES_WINDOW = (-4.0, 55.0)
 #: Kurata, Lefevre & Colliex, Phys. Rev. B 47 (1993) 13763 (O K of 3d oxides: the 529-531 eV pre-peak at most
 #: about as high as the 537-541 eV band, which is 1.1-2x the 565-580 eV level). They set the first-12-eV peak
 #: heights of realistic-v3 (:data:`K_ELNES_V3`, factors :data:`K_PTC_SCALE_V3` calibrated on noise-free thin
-#: spectra, ``tests/test_simulation_core_loss.py`` checks the medians).
+#: spectra, ``tests/simulation/test_core_loss.py`` checks the medians).
 K_PTC_LITERATURE = {
     "C": {"sp2 graphitic/amorphous": (1.3, 2.2), "sp3 diamond-like": (1.6, 2.6), "carbonate": (2.0, 4.0),
           "carbide": (1.2, 1.9)},
@@ -231,7 +231,7 @@ _D0 = {"K": ((2.0, 3.5), (0.3, 0.9), (0.5, 1.0)), "Ca": ((1.5, 3.5), (0.8, 1.8),
 #: integral, equal to exspy's hydrogenic cross sections (Egerton's SIGMAK3 / SIGMAL3 with his XU
 #: correction, ``exspy._misc.eels.hydrogenic_gos``; Egerton 2011, sec. 4.5.2: within ~10-20 % of
 #: Hartree-Slater). Mean over (E0 kV, beta mrad) = (200, 30), (300, 10), (100, 60), (200, 100), (300, 30)
-#: (spread <= 11 %); recomputed by ``tests/test_simulation_core_loss.py`` for Fe. The atomic xraylib L2,3
+#: (spread <= 11 %); recomputed by ``tests/simulation/test_core_loss.py`` for Fe. The atomic xraylib L2,3
 #: edges of these elements are 1.2-1.5x the hydrogenic ones and the white lines add another 30-40 %,
 #: while the K edges agree with it (O K 1.00, C K 0.95 at 200 kV / 30 mrad).
 L23_HYDROGENIC_SCALE = {"K": 0.316, "Ca": 0.559, "Sc": 0.618, "Ti": 0.604, "V": 0.609, "Cr": 0.523, "Mn": 0.585,
