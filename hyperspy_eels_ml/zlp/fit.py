@@ -493,11 +493,6 @@ def _intrinsic_scatter(Jk, sk, energy, region, dE1, count_gain):
     return out
 
 
-def _interp_clusters(c, base_c, table):
-    """Rows of ``table`` (K, n_E) interpolated linearly at the pixels' c (clipped): (P, n_E)."""
-    return interp_rows(c, base_c, table, axis=0)
-
-
 def failed_replicas(val):
     """Replicas whose held-out chi^2 is an outlier (> median + 5 MAD and > 2 x median)."""
     med = np.median(val)

@@ -268,7 +268,7 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
                            base_theta=data.base_theta)
     feats, x = ens0.features(data.energy, data.c)  # (K, n_E, 2)
     pfeats, px = ens0.features(data.penalty_energy, data.c)  # (K, n_P, 2)
-    K, nE = feats.shape[:2]
+    K = feats.shape[0]
     nP = pfeats.shape[1]
     # the residual network starts at zero: every replica starts from the baseline (+ a fitted constant)
     base = ens0.baseline(data.energy, data.c)  # (K, n_E)
