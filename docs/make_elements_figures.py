@@ -40,6 +40,19 @@ def main():
         fig = r.plot(elements=["O", "Ti", "Mn", "La"])
         fig.savefig(os.path.join(OUT, "lsmo_sto_linescan.png"), dpi=110)
         print("LSMO/STO line scan:", r.elements, r.flags)
+    p = os.path.join(DATA, "oxidation", "delpozo_SVM__EELS Spectrum Image (dark ref corrected).dm3")
+    if os.path.exists(p):
+        s = hs.load(p)
+        s.set_signal_type("EELS")
+        r = s.identify_elements(show_progressbar=False)
+        from hyperspy_eels_ml.elements import LABELS
+
+        p_fe = float(r.sum_spectrum_probabilities[LABELS.index("Fe")])
+        fig = r.plot(elements=["O", "Fe"])
+        how = " (Fe from the sum spectrum)" if any("sum spectrum" in f for f in r.flags.get("Fe", [])) else ""
+        fig.suptitle(f"FeO/Fe3O4 SI: found {', '.join(r.elements)}{how}; sum-spectrum p(Fe) = {p_fe:.2f}", fontsize=9)
+        fig.savefig(os.path.join(OUT, "feo_si_maps.png"), dpi=110)
+        print("FeO/Fe3O4 SI:", r.elements, r.flags, "sum-spectrum p(Fe):", round(p_fe, 3))
 
 
 if __name__ == "__main__":

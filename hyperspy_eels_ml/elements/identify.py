@@ -399,17 +399,17 @@ def identify_elements(
 def _sum_of_pixels(data, mask, nav_ndim):
     """Sum spectrum of the unmasked pixels (lazy for lazy data: computed in the same pass)."""
     axes = tuple(range(nav_ndim))
+    # float64 accumulation without a float64 copy of the data (numpy casts in small buffers)
     if hasattr(data, "dask"):
         import dask.array as da
 
-        d = data.astype(np.float64)
         if mask is not None:
-            d = da.where(np.asarray(mask, bool)[..., None], 0.0, d)
-        return d.sum(axis=axes)
-    d = np.asarray(data, dtype=np.float64)
+            data = da.where(np.asarray(mask, bool)[..., None], data.dtype.type(0), data)
+        return data.sum(axis=axes, dtype=np.float64)
+    data = np.asarray(data)
     if mask is not None:
-        d = np.where(np.asarray(mask, bool)[..., None], 0.0, d)
-    return d.sum(axis=axes)
+        data = np.where(np.asarray(mask, bool)[..., None], data.dtype.type(0), data)
+    return data.sum(axis=axes, dtype=np.float64)
 
 
 def _ambiguity_block(o, threshold):

@@ -216,13 +216,18 @@ def training_batch(n, rng, options=None, return_counts=False, focus=0.0):
     return {k: (v[perm].astype(np.uint8) if v.dtype == bool else v[perm]) for k, v in out.items()}
 
 
-def write_shards(out_dir, first, count, shard_size=4096, seed_base=20260101, realism=None, focus=0.0):
+def write_shards(out_dir, first, count, shard_size=4096, seed_base=20260101, realism=None, focus=0.0,
+                 white_line_strength=None):
     """Write shards ``first .. first+count-1`` (``shard_XXXXX.npz``, seed = seed_base + index).
 
     Existing shards are skipped, so the writer resumes after an interruption.
+    ``white_line_strength``: ``(low, high)`` range of the simulator's white-line strength
+    (log-uniform; its realistic default is 0.3-1.6), widened in the fourth training phase.
     """
     os.makedirs(out_dir, exist_ok=True)
     opts = simulator_options(realism)
+    if white_line_strength is not None:
+        opts["white_line_strength"] = tuple(float(v) for v in white_line_strength)
     for i in range(first, first + count):
         path = os.path.join(out_dir, f"shard_{i:05d}.npz")
         if os.path.exists(path):
@@ -244,8 +249,11 @@ def main(argv=None):
     p.add_argument("--seed-base", type=int, default=20260101)
     p.add_argument("--realism", default=None, help=f"core_loss realism preset (default {REALISM})")
     p.add_argument("--focus", type=float, default=0.0, help="fraction of focus groups (FOCUS_3D_L1)")
+    p.add_argument("--white-line-strength", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="white-line strength range of the simulator (default: its own, 0.3-1.6)")
     a = p.parse_args(argv)
-    write_shards(a.out_dir, a.first, a.count, a.shard_size, a.seed_base, a.realism, a.focus)
+    write_shards(a.out_dir, a.first, a.count, a.shard_size, a.seed_base, a.realism, a.focus,
+                 a.white_line_strength)
 
 
 if __name__ == "__main__":
