@@ -76,3 +76,20 @@ def test_coincident_calls_on_cr2o3_are_flagged_and_removable(shared_data):
         assert set(rr.explain(el).ambiguous_with) <= {"Cr", "O"}
     for el in set(r.elements) - removed:
         assert not any("ambiguous" in f for f in r.flags.get(el, []))
+
+
+def test_sum_spectrum_opinion_on_a_real_si_lazy_equals_eager(shared_data):
+    """The SI rule's sum-spectrum opinion on the real FeO/Fe3O4 SI: same elements and sum lazy and eager, and an
+    element it adds carries the caution."""
+    s = _load(shared_data, "oxidation/delpozo_SVM__EELS Spectrum Image (dark ref corrected).dm3")
+    r = identify_elements(s, show_progressbar=False)
+    rl = identify_elements(s.as_lazy(), show_progressbar=False)
+    assert rl.is_lazy
+    assert rl.elements == r.elements
+    np.testing.assert_allclose(r.sum_spectrum, np.asarray(s.data, np.float64).sum(axis=(0, 1)), rtol=1e-9)
+    np.testing.assert_allclose(rl.sum_spectrum_probabilities, r.sum_spectrum_probabilities, rtol=1e-4, atol=1e-6,
+                               equal_nan=True)
+    area_only = set(identify_elements(s, show_progressbar=False, sum_spectrum=False).elements)
+    assert area_only <= set(r.elements)
+    for el in set(r.elements) - area_only:
+        assert any("sum spectrum" in f for f in r.flags[el])
