@@ -231,9 +231,10 @@ def _metal_hint(element, v):
     """
     from .oxygen import ABSENT, PRESENT, o_k_evidence
 
-    if declared_oxygen(_sample_elements(v.signal)) == "metals":
+    declared = declared_oxygen(_sample_elements(v.signal))
+    if declared == "metals":
         return "metadata.Sample.elements lists only metals"
-    if declared_oxygen(_sample_elements(v.signal)) == "oxygen" or not o_k_window_covered(v.energy):
+    if declared == "oxygen" or not o_k_window_covered(v.energy):
         return None
     rel, _, state = o_k_evidence(_first_spectra(v.data), v.energy, element)
     absent = state == ABSENT

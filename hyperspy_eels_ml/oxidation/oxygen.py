@@ -72,10 +72,12 @@ def edge_jump(x, energy, pre, post):
     pos = (yb > 0).all(axis=1)
     c_pl, *_ = np.linalg.lstsq(A, np.log(np.where(pos[:, None], yb, 1.0)).T, rcond=None)
     c_li, *_ = np.linalg.lstsq(A, yb.T, rcond=None)
-    fit_b = np.where(pos[:, None], np.exp(c_pl[0][:, None] + c_pl[1][:, None] * u),
-                     c_li[0][:, None] + c_li[1][:, None] * u)
-    fit_a = np.where(pos[:, None], np.exp(c_pl[0][:, None] + c_pl[1][:, None] * up),
-                     c_li[0][:, None] + c_li[1][:, None] * up)
+
+    def fit(lv):
+        return np.where(pos[:, None], np.exp(c_pl[0][:, None] + c_pl[1][:, None] * lv),
+                        c_li[0][:, None] + c_li[1][:, None] * lv)
+
+    fit_b, fit_a = fit(u), fit(up)
     jump = (ya - fit_a).mean(axis=1)
     s = np.sqrt(((yb - fit_b) ** 2).sum(axis=1) / max(b.sum() - 2, 1))
     # noise of the post-edge mean + error of the extrapolated fit at the post window's centre
@@ -142,11 +144,12 @@ def o_k_evidence(x, energy, element, anchor=None):
     e = np.asarray(energy, dtype=np.float64)
     n = x.shape[0]
     a = l3_maximum(x, e, element) if anchor is None else np.asarray(anchor, dtype=np.float64)
-    shift = np.round(a - l3_reference(element))
+    l3 = l3_reference(element)
+    shift = np.round(a - l3)
     rel, sig = np.full(n, np.nan), np.full(n, np.nan)
     for d in np.unique(shift[np.isfinite(shift)]):
         rows = np.flatnonzero(shift == d)
-        ref = l3_reference(element) + d
+        ref = l3 + d
         lj, ls = edge_jump(x[rows], e, (ref - 35.0, ref - 10.0), (ref - 2.0, ref + 6.0))
         oj, osig = edge_jump(x[rows], e, (OK_PRE[0] + d, OK_PRE[1] + d), (OK_POST[0] + d, OK_POST[1] + d))
         good = np.isfinite(lj) & (lj > 0) & (lj >= 10.0 * ls)

@@ -257,6 +257,16 @@ NEAR_COINCIDENT = [("N", "Sc"), ("N", "Cd"), ("Sc", "Cd"), ("O", "Sb"), ("Cu", "
                    ("Cr", "O"), ("Mn", "O"), ("In", "Sn"), ("Pb", "Bi")]
 
 
+def _composition_columns(elements, in_window):
+    """Column bookkeeping shared by both samplers: ``(k, pos, in_window, i_O, i_C, majors_pool)``."""
+    elements = list(elements)
+    k = len(elements)
+    pos = {e: i for i, e in enumerate(elements)}
+    iw = np.ones(k, bool) if in_window is None else np.asarray(in_window, bool)
+    io, ic = pos.get("O"), pos.get("C")
+    return k, pos, iw, io, ic, np.array([i for i in range(k) if i not in (io, ic)], dtype=int)
+
+
 def sample_composition(n, elements, rng, in_window=None, p_oxygen=2 / 3, p_carbon=0.4, p_partner=0.5,
                        method="loop"):
     """Compound-like element amounts ``(n, len(elements))`` (0 = absent).
@@ -276,12 +286,7 @@ def sample_composition(n, elements, rng, in_window=None, p_oxygen=2 / 3, p_carbo
         return _sample_composition_vectorised(n, elements, rng, in_window, p_oxygen, p_carbon, p_partner)
     if method != "loop":
         raise ValueError(f"method must be 'loop' or 'vectorised', got {method!r}")
-    elements = list(elements)
-    k = len(elements)
-    pos = {e: i for i, e in enumerate(elements)}
-    iw = np.ones(k, bool) if in_window is None else np.asarray(in_window, bool)
-    io, ic = pos.get("O"), pos.get("C")
-    majors_pool = np.array([i for i in range(k) if i not in (io, ic)], dtype=int)
+    k, pos, iw, io, ic, majors_pool = _composition_columns(elements, in_window)
     partners = {}
     for a, b in NEAR_COINCIDENT:
         if a in pos and b in pos:
@@ -331,12 +336,7 @@ def sample_composition(n, elements, rng, in_window=None, p_oxygen=2 / 3, p_carbo
 
 def _sample_composition_vectorised(n, elements, rng, in_window, p_oxygen, p_carbon, p_partner):
     """:func:`sample_composition` (same distribution as the row loop) in whole-batch array operations."""
-    elements = list(elements)
-    k = len(elements)
-    pos = {e: i for i, e in enumerate(elements)}
-    iw = np.ones(k, bool) if in_window is None else np.asarray(in_window, bool)
-    io, ic = pos.get("O"), pos.get("C")
-    majors_pool = np.array([i for i in range(k) if i not in (io, ic)], dtype=int)
+    k, pos, iw, io, ic, majors_pool = _composition_columns(elements, in_window)
     n_pool = majors_pool.size
     # multiset of partners, as the loop's ``cand`` list: pm[i, p] = times p is listed as a partner of i
     pm = np.zeros((k, k))
