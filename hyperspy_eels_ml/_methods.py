@@ -81,13 +81,27 @@ class _LazyMethod:
         return f"<hyperspy_eels_ml method {self.name!r} -> {self.path}>"
 
 
+def _eels_spectrum_class():
+    """``exspy.signals.EELSSpectrum``, imported without exspy's own deprecation chatter.
+
+    exspy 0.3 imports ``LazySignal1D``/``LazyComplexSignal1D`` from paths that HyperSpy 2.x deprecates, so a first
+    ``import exspy`` prints HyperSpy ``VisibleDeprecationWarning`` s that a user of this package can do nothing
+    about. Only those messages are silenced, and only while exspy is imported here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Importing `\w+` from `hyperspy\._signals\.",
+                                category=Warning)
+        from exspy.signals import EELSSpectrum
+    return EELSSpectrum
+
+
 def install_methods(cls=None, methods=None):
     """Attach the methods to ``cls`` (default ``exspy.signals.EELSSpectrum``).
 
     Returns the list of names that were attached (or already ours).
     """
     if cls is None:
-        from exspy.signals import EELSSpectrum as cls
+        cls = _eels_spectrum_class()
     methods = METHODS if methods is None else methods
     installed = []
     for name, path in methods.items():

@@ -80,6 +80,31 @@ def test_import_does_not_load_heavy_libraries():
     assert out.stdout.strip() == "[]"
 
 
+def test_import_is_quiet():
+    """A first ``import hyperspy_eels_ml`` prints nothing: exspy's HyperSpy deprecation chatter is silenced."""
+    out = subprocess.run([sys.executable, "-W", "default", "-c", "import hyperspy_eels_ml"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == "" and out.stdout == "", out.stderr
+
+
+def test_import_silences_only_exspy_deprecations():
+    """The filter is local to exspy's import: no filter of ours is left behind, the same warning still shows later."""
+    code = (
+        "import warnings, hyperspy_eels_ml\n"
+        "assert not [f for f in warnings.filters if f[1] is not None and '_signals' in f[1].pattern]\n"
+        "from hyperspy.exceptions import VisibleDeprecationWarning\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    warnings.warn('Importing `X` from `hyperspy._signals.y` is deprecated', VisibleDeprecationWarning)\n"
+        "assert len(w) == 1\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     if not (ROOT / "pyproject.toml").exists():
