@@ -182,12 +182,18 @@ class NumpyNetwork:
         nb, _, cin = v.shape
         L = j1 - j0 + m - 1  # slab length in stride blocks
         p0 = j0 * s - pad_left  # first input position of the slab
-        slab = np.zeros((nb, L * s, cin), np.float32)
+        # slab = [padding zeros | zero-input activations | v | zero-input activations | padding zeros],
+        # each part written once (no zero fill of the whole slab first)
+        slab = np.empty((nb, L * s, cin), np.float32)
+        c0, c1 = max(a, p0), min(b, p0 + L * s)  # the window's positions (a >= 0, b <= n_full)
+        q0, q1 = max(p0, 0), min(p0 + L * s, n_full)  # the positions inside the array: q0 <= c0, c1 <= q1
+        if zero is None:
+            q0, q1 = c0, c1
+        slab[:, :q0 - p0] = 0.0
+        slab[:, q1 - p0:] = 0.0
         if zero is not None:  # zero-input activations where the slab is inside the array
-            q0, q1 = max(p0, 0), min(p0 + L * s, n_full)
-            if q1 > q0:
-                slab[:, q0 - p0:q1 - p0] = zero[q0:q1]
-        c0, c1 = max(a, p0), min(b, p0 + L * s)
+            slab[:, q0 - p0:c0 - p0] = zero[q0:c0]
+            slab[:, c1 - p0:q1 - p0] = zero[c1:q1]
         slab[:, c0 - p0:c1 - p0] = v[:, c0 - a:c1 - a]
         flat = slab.reshape(nb * L, s * cin)
         R = nb * L - (m - 1)
@@ -220,7 +226,9 @@ class NumpyNetwork:
         out = np.empty((x.shape[0], N_OUT), np.float32)
         for s0 in range(0, x.shape[0], batch):
             h = x[s0:s0 + batch]
-            nz = np.flatnonzero(np.any(h != 0, axis=(0, 2)))
+            # positions where any spectrum of the batch is non-zero (reduced over the spectra first:
+            # a contiguous reduction, 30x faster than np.any(h != 0, axis=(0, 2)))
+            nz = np.flatnonzero((h != 0).any(axis=0).any(axis=1))
             nb = h.shape[0]
             if nz.size == 0:
                 a, b, v = 0, 0, h[:, :0]
