@@ -126,7 +126,8 @@ def _block_batches(block, shift, mask=None, *, energy, model_path, tolerance, ev
     use = np.ones(n, bool) if mask is None else ~np.asarray(mask, bool)
     if not use.any():
         return out
-    data = check_finite_block(np.asarray(block[use], dtype=np.float64))
+    # no boolean-index copy of the block when nothing is masked (the float64 cast copies once)
+    data = check_finite_block(np.asarray(block if use.all() else block[use], dtype=np.float64))
     x, g, g0, lo, hi, _ = preprocess_segment(data, energy, np.asarray(shift, np.float64).reshape(-1)[use]
                                              if np.ndim(shift) else float(shift))
     rows = np.flatnonzero(use)
