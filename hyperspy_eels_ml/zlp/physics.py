@@ -24,6 +24,13 @@ both the ZLP uncertainty and the counting noise.
   the reduced chi^2 of the median replica exceeds 1 (the loss function is not
   one Drude peak), the interval is widened by ``sqrt(chi^2)`` (the PDG scale
   factor), so a poor model shows as a wide interval, not a precise number.
+* **Peaks** (excitons, interband transitions): ``n`` Gaussians on a linear (or
+  constant) background in a window, fitted by the same kind of vectorised
+  Levenberg-Marquardt over replicas and pixels (:func:`fit_gaussians`); peaks
+  are ordered by energy in every replica; NaN with a reason per peak where a
+  position ends within a channel of the window edge, a width hits its bound,
+  the fit does not converge or the amplitude is not significant; the same
+  ``sqrt(chi^2)`` widening as the plasmon.
 * **Kramers-Kronig.** exspy's
   :meth:`~exspy.signals.EELSSpectrum.kramers_kronig_analysis` (normalised by
   the refractive index ``n`` or a known thickness ``t``) on every replica's
@@ -43,7 +50,8 @@ from .._shared.validation import EELSInputError, EnergyRangeError, check_finite_
 from .._shared.warn import warn
 from .bandgap import nan_pixels
 
-__all__ = ["drude_loss", "fit_drude", "fit_plasmon_replicas", "kramers_kronig_replicas", "default_plasmon_window"]
+__all__ = ["drude_loss", "fit_drude", "fit_plasmon_replicas", "kramers_kronig_replicas", "default_plasmon_window",
+           "fit_gaussians", "fit_peaks_replicas"]
 
 #: plasmon fit reason codes
 PLASMON_REASONS = {0: "fitted", 1: "Ep at the window edge or width at a bound", 2: "fit did not converge",
@@ -477,3 +485,287 @@ def kramers_kronig_replicas(result, n=None, t=None, *, iterations=1, cutoff=None
         record_provenance(m, "zlp.ZLPResult.kramers_kronig", params, extra=dict(output=name))
         sigs[name] = m
     return KramersKronigResult(n=n, t=t, **sigs)
+
+
+#: peak fit reason codes
+PEAK_REASONS = {0: "fitted", 1: "position at the window edge or width at a bound", 2: "fit did not converge",
+                3: "no peak (amplitude not significant)"}
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+
+def _gauss_model(E, p, n_peaks, n_bg, ec):
+    """Model and Jacobian of ``bg + sum_k A_k exp(-(E - mu_k)^2 / (2 s_k^2))``; p = (M, n_bg + 3 n_peaks)."""
+    M = p.shape[0]
+    x = (E - ec)[None, :]
+    y = np.broadcast_to(p[:, :1], (M, E.size)).copy()
+    cols = [np.ones((M, E.size))]
+    if n_bg == 2:
+        y += p[:, 1:2] * x
+        cols.append(np.broadcast_to(x, (M, E.size)))
+    for k in range(n_peaks):
+        A, mu, sg = p[:, n_bg + 3 * k, None], p[:, n_bg + 3 * k + 1, None], np.abs(p[:, n_bg + 3 * k + 2, None])
+        d = E[None, :] - mu
+        g = np.exp(-0.5 * (d / sg) ** 2)
+        y += A * g
+        cols += [g, A * g * d / sg**2, A * g * d**2 / sg**3]
+    return y, np.stack(cols, axis=2)
+
+
+def fit_gaussians(E, I, weights, mu0, sigma0, *, background="linear", sigma_bounds=None, max_iter=100, tol=1e-8):
+    """Vectorised Levenberg-Marquardt fit of ``n`` Gaussians plus a polynomial background to every row of ``I``.
+
+    Parameters
+    ----------
+    E : (n,) energies of the fit window (eV)
+    I : (M, n) spectra
+    weights : (M, n) inverse variances
+    mu0, sigma0 : (M, n_peaks) starting positions and standard deviations (eV)
+    background : {"linear", "constant"}
+    sigma_bounds : (lo, hi), optional
+        A fitted ``sigma`` outside (or on) these is flagged ``at_bound``; a
+        position within one channel of the window edge (or outside) too.
+    max_iter, tol : int, float
+        Iterations; convergence when the relative chi^2 decrease of an accepted step is below ``tol``.
+
+    Returns
+    -------
+    dict of arrays: ``position``, ``sigma``, ``amplitude`` (M, n_peaks, ordered by position),
+    ``t_amplitude`` (amplitude / its standard error from the curvature), ``at_bound`` (M, n_peaks),
+    ``background`` (M, n_bg), ``chi2`` (M,), ``converged`` (M,).
+    """
+    E = np.asarray(E, np.float64)
+    I = np.asarray(I, np.float64)
+    W = np.broadcast_to(np.asarray(weights, np.float64), I.shape)
+    mu0 = np.atleast_2d(np.asarray(mu0, np.float64))
+    sigma0 = np.broadcast_to(np.asarray(sigma0, np.float64), mu0.shape)
+    M, K = I.shape[0], mu0.shape[1]
+    if background not in ("linear", "constant"):
+        raise ValueError(f"background must be 'linear' or 'constant', got {background!r}")
+    nb = 2 if background == "linear" else 1
+    ec = 0.5 * (E[0] + E[-1])
+    npar = nb + 3 * K
+    p = np.zeros((M, npar))
+    p[:, nb + 1::3] = np.broadcast_to(mu0, (M, K))
+    p[:, nb + 2::3] = np.broadcast_to(sigma0, (M, K))
+    # linear start: background and amplitudes by weighted least squares at the starting shapes
+    _, J = _gauss_model(E, p, K, nb, ec)
+    lin = np.r_[np.arange(nb), nb + 3 * np.arange(K)]
+    Jl = J[:, :, lin]
+    H = np.einsum("mni,mn,mnj->mij", Jl, W, Jl) + 1e-12 * np.eye(lin.size)
+    g = np.einsum("mni,mn,mn->mi", Jl, W, I)
+    with np.errstate(all="ignore"):
+        sol = np.linalg.solve(H, g[..., None])[..., 0]
+    p[:, lin] = np.nan_to_num(sol)
+    p[:, nb::3][:, :K] = np.maximum(p[:, nb::3][:, :K], 0)
+    y, J = _gauss_model(E, p, K, nb, ec)
+    chi = (W * (I - y) ** 2).sum(1)
+    lam = np.full(M, 1e-3)
+    converged = np.zeros(M, bool)
+    active = np.ones(M, bool)
+    eye = np.eye(npar)[None]
+    for _ in range(max_iter):
+        if not active.any():
+            break
+        a = np.flatnonzero(active)
+        Ja, Wa = J[a], W[a]
+        r = I[a] - y[a]
+        H = np.einsum("mni,mn,mnj->mij", Ja, Wa, Ja)
+        g = np.einsum("mni,mn,mn->mi", Ja, Wa, r)
+        dg = np.maximum(np.einsum("mii->mi", H), 1e-300)
+        with np.errstate(all="ignore"):
+            try:
+                step = np.linalg.solve(H + lam[a, None, None] * dg[:, :, None] * eye, g[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                step = np.zeros_like(g)
+        pn = p[a] + np.nan_to_num(step)
+        amp = pn[:, nb::3][:, :K]
+        pn[:, nb + 3 * np.arange(K)] = np.maximum(amp, 0)
+        pn[:, nb + 2 + 3 * np.arange(K)] = np.abs(pn[:, nb + 2 + 3 * np.arange(K)])
+        yn, Jn = _gauss_model(E, pn, K, nb, ec)
+        chin = (Wa * (I[a] - yn) ** 2).sum(1)
+        ok = np.isfinite(chin) & (chin <= chi[a])
+        rel = np.where(ok, (chi[a] - chin) / np.maximum(chi[a], 1e-300), np.inf)
+        acc = a[ok]
+        p[acc], y[acc], J[acc], chi[acc] = pn[ok], yn[ok], Jn[ok], chin[ok]
+        lam[a] = np.where(ok, np.maximum(lam[a] / 3, 1e-9), np.minimum(lam[a] * 4, 1e9))
+        conv = ok & (rel < tol)
+        converged[a[conv]] = True
+        active[a[conv | (lam[a] >= 1e9)]] = False
+    # standard errors from the curvature at the optimum
+    H = np.einsum("mni,mn,mnj->mij", J, W, J)
+    with np.errstate(all="ignore"):
+        try:
+            cov_diag = np.einsum("mii->mi", np.linalg.pinv(H))
+        except np.linalg.LinAlgError:
+            cov_diag = np.full((M, npar), np.inf)
+    iA = nb + 3 * np.arange(K)
+    A, mu, sg = p[:, iA], p[:, iA + 1], np.abs(p[:, iA + 2])
+    with np.errstate(all="ignore"):
+        tA = A / np.sqrt(np.maximum(cov_diag[:, iA], 1e-300))
+    order = np.argsort(mu, axis=1)
+    A, mu, sg, tA = (np.take_along_axis(x, order, axis=1) for x in (A, mu, sg, tA))
+    d = E[1] - E[0] if E.size > 1 else 0.0
+    at = (mu <= E[0] + d) | (mu >= E[-1] - d)
+    if sigma_bounds is not None:
+        lo, hi = sigma_bounds
+        at |= (sg <= lo) | (sg >= hi)
+    return dict(position=mu, sigma=sg, amplitude=A, t_amplitude=tA, at_bound=at, background=p[:, :nb], chi2=chi,
+                converged=converged)
+
+
+def _start_peaks(E, I, n_peaks, positions, disp):
+    """Starting positions (M, n_peaks): the given ones, or the highest local maxima above the chord."""
+    M = I.shape[0]
+    if positions is not None:
+        return np.broadcast_to(np.asarray(positions, float), (M, n_peaks)).copy()
+    from .features import smooth
+
+    k = max(3, int(round(0.1 / disp)) | 1)
+    sm = np.stack([smooth(row, k) for row in I]) if k < E.size else I
+    chord = sm[:, :1] + (sm[:, -1:] - sm[:, :1]) * (E - E[0])[None] / max(E[-1] - E[0], 1e-30)
+    h = sm - chord
+    peak = np.zeros_like(h, bool)
+    peak[:, 1:-1] = (h[:, 1:-1] >= h[:, :-2]) & (h[:, 1:-1] > h[:, 2:])
+    vals = np.where(peak, h, -np.inf)
+    idx = np.argsort(-vals, axis=1)[:, :n_peaks]
+    found = np.take_along_axis(vals, idx, axis=1) > -np.inf
+    even = E[0] + (E[-1] - E[0]) * (np.arange(n_peaks) + 1) / (n_peaks + 1)
+    mu = np.where(found, E[idx], even[None])
+    return np.sort(mu, axis=1)
+
+
+def peaks_block(J, table, energy, core, c_grid, window, count_gain, batch, base_c, scatter, dark, deconvolve,
+                n_peaks, positions, background, sigma_bounds, fwhm):
+    """Replica Gaussian fits of every spectrum of a block.
+
+    Returns (P, 10 n_peaks + 1): per peak position 50/16/84, FWHM 50/16/84, amplitude 50/16/84 and the
+    reason (each block of n_peaks values), then the reduced chi^2 of the median replica.
+    """
+    from ..zlp.bandgap import MIN_DELTA_CHI2
+
+    J = np.asarray(J, dtype=np.float32)
+    check_finite_block(J)
+    P, K = J.shape[0], n_peaks
+    out = np.empty((P, 10 * K + 1), dtype=np.float32)
+    Ew = energy[window]
+    disp = float(energy[1] - energy[0])
+    nb = 2 if background == "linear" else 1
+    dof = max(window.size - nb - 3 * K, 1)
+    for a in range(0, P, batch):
+        b = min(P, a + batch)
+        Jr, Z, sd = replica_spectra(J[a:b], table, energy, core, c_grid, count_gain, base_c, scatter, dark)
+        I = single_scattering(Jr, Z, energy) if deconvolve else Jr - Z
+        R, p = I.shape[:2]
+        Iw = I[:, :, window].reshape(R * p, -1)
+        wts = np.broadcast_to(1.0 / sd[None, :, window] ** 2, (R, p, window.size)).reshape(R * p, -1)
+        mu0 = _start_peaks(Ew, Iw, K, positions, disp)
+        s0 = np.full_like(mu0, max(2 * disp, min(0.1, (Ew[-1] - Ew[0]) / (4 * K))))
+        fit = fit_gaussians(Ew, Iw, wts, mu0, s0, background=background, sigma_bounds=sigma_bounds)
+        # recorded (and deconvolved, see plasmon_block) spectra are the single scattering convolved with the
+        # normalised ZLP, whose centroid is not at 0 eV for an asymmetric ZLP: that shifts every peak by it
+        cm = np.abs(energy) <= 5 * fwhm
+        centroid = (Z[..., cm] * energy[cm]).sum(axis=2) / np.maximum(Z[..., cm].sum(axis=2), 1e-30)
+        fit["position"] = fit["position"] - centroid.reshape(R * p, 1)
+        pos = fit["position"].reshape(R, p, K)
+        fw = (FWHM_PER_SIGMA * fit["sigma"]).reshape(R, p, K)
+        amp = fit["amplitude"].reshape(R, p, K)
+        bad = (fit["at_bound"] | ~fit["converged"][:, None]).reshape(R, p, K)
+        qs = []
+        with np.errstate(all="ignore"), _quiet_nan():
+            for x in (pos, fw, amp):
+                qs.append(np.nanquantile(np.where(bad, np.nan, x), [0.5, 0.16, 0.84], axis=0))  # (3, p, K)
+        chi = np.median(fit["chi2"].reshape(R, p), axis=0) / dof
+        f = np.sqrt(np.maximum(chi, 1.0))[None, :, None]
+        for q in qs:
+            q[1], q[2] = q[0] - (q[0] - q[1]) * f[0], q[0] + (q[2] - q[0]) * f[0]
+        at = fit["at_bound"].reshape(R, p, K).mean(axis=0) > 0.5
+        nc = np.broadcast_to((~fit["converged"]).reshape(R, p, 1), (R, p, K)).mean(axis=0) > 0.5
+        tA = np.median(np.nan_to_num(fit["t_amplitude"]).reshape(R, p, K), axis=0)
+        reason = np.where(tA**2 < MIN_DELTA_CHI2, 3, np.where(at, 1, np.where(nc, 2, 0)))
+        for q in qs:
+            q[:, reason != 0] = np.nan
+        cols = [np.moveaxis(q, 0, 1).reshape(p, 3, K).reshape(p, 3 * K) for q in qs]  # (p, [50 x K, 16 x K, 84 x K])
+        out[a:b] = np.concatenate(cols + [reason.astype(float), chi[:, None]], axis=1)
+    return out
+
+
+def fit_peaks_replicas(result, energy_range, n_peaks=1, *, positions=None, background="linear", deconvolve=False,
+                       show_progressbar=None, lazy_output=None):
+    """See :meth:`hyperspy_eels_ml.zlp.ZLPResult.fit_peaks`."""
+    from .._shared.params import check_int
+    from .result import PeakResult
+
+    v, model = result._v, result.model
+    e = v.energy
+    disp = v.dispersion
+    n_peaks = check_int("n_peaks", n_peaks, min=1)
+    if background not in ("linear", "constant"):
+        raise ValueError(f"fit_peaks: background must be 'linear' or 'constant', got {background!r}")
+    try:
+        lo, hi = (float(x) for x in energy_range)
+    except (TypeError, ValueError) as exc:
+        raise EnergyRangeError(f"fit_peaks: energy_range must be (start, end) in eV, got {energy_range!r}") from exc
+    if not (max(e[0], 0.0) < lo < hi <= e[-1]):
+        raise EnergyRangeError(f"fit_peaks: energy_range ({lo:g}, {hi:g}) eV must be increasing, above 0 eV and "
+                               f"inside the signal's axis ({e[0]:g} to {e[-1]:g} eV)")
+    window = np.flatnonzero((e >= lo) & (e <= hi))
+    nb = 2 if background == "linear" else 1
+    need = 2 * (nb + 3 * n_peaks)
+    if window.size < need:
+        raise EnergyRangeError(f"fit_peaks: energy_range ({lo:g}, {hi:g}) eV holds only {window.size} channels of "
+                               f"{disp:g} eV; {n_peaks} Gaussian peak(s) on a {background} background "
+                               f"({nb + 3 * n_peaks} parameters) need at least {need}")
+    if positions is not None:
+        positions = np.sort(np.atleast_1d(np.asarray(positions, float)))
+        if positions.shape != (n_peaks,) or not np.all((positions > lo) & (positions < hi)):
+            raise EnergyRangeError(f"fit_peaks: positions {positions.tolist()} must be {n_peaks} energies inside "
+                                   f"energy_range ({lo:g}, {hi:g}) eV")
+    lazy_output = v.lazy if lazy_output is None else bool(lazy_output)
+    c_grid, table = model.log_zlp_table(e)
+    R = table.shape[0]
+    batch = int(max(1, min(64, 1_500_000 // max(R * e.size, 1))))
+    K = n_peaks
+    out = map_spectra(as_dask(v.data), peaks_block, 10 * K + 1, np.float32,
+                      extra_args=(dask.delayed(table, pure=True),), energy=e, core=model.core, c_grid=c_grid,
+                      window=window, count_gain=float(result.count_gain), batch=batch,
+                      base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
+                      dark=model.dark_level, deconvolve=bool(deconvolve), n_peaks=K, positions=positions,
+                      background=background, sigma_bounds=(0.5 * disp, 0.5 * (hi - lo)), fwhm=float(model.fwhm))
+    if not v.navigation_shape:
+        out = out[0]
+    parts = [out[..., k * K:(k + 1) * K] for k in range(10)] + [out[..., 10 * K]]
+    if not lazy_output:
+        parts = list(compute(*parts, show_progressbar=show_progressbar))
+    names = PeakResult._signals
+    titles = ("Peak position (eV)", "Peak position 16 %", "Peak position 84 %", "Peak FWHM (eV)", "Peak FWHM 16 %",
+              "Peak FWHM 84 %", "Peak amplitude (counts/channel)", "Peak amplitude 16 %", "Peak amplitude 84 %",
+              "Peak fit reason (0 fitted, 1 bound, 2 not converged, 3 no peak)", "Peak fit reduced chi^2")
+    quantities = ("eV",) * 6 + ("counts",) * 3 + ("reason", "chi2")
+    # parts order: pos50, pos16, pos84, fw50, fw16, fw84, amp50, amp16, amp84, reason, chi2
+    params = dict(energy_range=[lo, hi], n_peaks=K, positions=None if positions is None else positions.tolist(),
+                  background=background, deconvolve=bool(deconvolve), n_replicas=model.n_replicas,
+                  method="vectorised Levenberg-Marquardt, Gaussian peaks on a polynomial background")
+    axis = dict(name="Peak", units="", offset=0.0, scale=1.0)
+    sigs = {}
+    for name, data, title, q in zip(names, parts, titles, quantities):
+        data = data if isinstance(data, da.Array) else np.asarray(data)
+        m = navigation_map(v.signal, data, title, quantity=q) if name == "chi2" else \
+            per_pixel_spectra(v.signal, data, axis, title, quantity=q)
+        record_provenance(m, "zlp.ZLPResult.fit_peaks", params, extra=dict(output=name))
+        sigs[name] = m
+    res = PeakResult(energy_range=(lo, hi), n_peaks=K, deconvolved=bool(deconvolve), **sigs)
+    if not lazy_output:
+        warn_peaks(res)
+    return res
+
+
+def warn_peaks(res):
+    """Warn (naming the pixels) where a peak fit returned NaN."""
+    lo, hi = res.energy_range
+    r = np.asarray(res.reason.data)
+    for k in range(res.n_peaks):
+        for code in (1, 2, 3):
+            where = nan_pixels(r[..., k], code)
+            if where:
+                warn(f"fit_peaks({lo:g}-{hi:g} eV): peak {k}: {PEAK_REASONS[code]} for {where}: NaN there; move or "
+                     "widen energy_range, or change n_peaks.", UserWarning)

@@ -8,7 +8,7 @@ from .._shared.results import LazyResult
 from .._shared.signals import navigation_map, record_provenance
 from .._shared.warn import warn
 
-__all__ = ["ZLPResult", "BandGapResult", "PlasmonResult", "KramersKronigResult", "replica_report"]
+__all__ = ["ZLPResult", "BandGapResult", "PlasmonResult", "PeakResult", "KramersKronigResult", "replica_report"]
 
 #: bits of :attr:`ZLPResult.flags`
 FLAG_THICKNESS = 1  #: t/lambda <= 0
@@ -241,6 +241,57 @@ class ZLPResult(_Lazy):
         return fit_plasmon_replicas(self, energy_range, deconvolve=deconvolve, show_progressbar=show_progressbar,
                                     lazy_output=lazy_output)
 
+    def fit_peaks(self, energy_range, n_peaks=1, *, positions=None, background="linear", deconvolve=False,
+                  show_progressbar=None, lazy_output=None):
+        """Exciton / interband peak positions, widths and amplitudes per pixel, with 68 % intervals.
+
+        Every replica's inelastic spectrum (``data + noise - zlp_r``, as in
+        :meth:`fit_band_gap`; Fourier-log deconvolved first with
+        ``deconvolve=True``) is fitted in ``energy_range`` with ``n_peaks``
+        Gaussians on a linear (or constant) background by a vectorised
+        Levenberg-Marquardt over replicas and pixels. In every replica the
+        peaks are numbered by energy (peak 0 the lowest).
+
+        Parameters
+        ----------
+        energy_range : tuple of float
+            ``(start, end)`` in eV, above 0 eV, holding the peaks and some
+            background on both sides.
+        n_peaks : int
+            Number of Gaussians (e.g. 2 for the A and B excitons of a TMD).
+        positions : sequence of float, optional
+            Starting positions (eV, inside ``energy_range``); default: the
+            ``n_peaks`` highest local maxima of each replica above the chord
+            of the window.
+        background : {"linear", "constant"}
+        deconvolve : bool
+            Remove plural scattering first (exspy's ``fourier_log_deconvolution``).
+        show_progressbar, lazy_output : optional
+
+        Returns
+        -------
+        PeakResult
+            ``position``, ``width`` (FWHM) and ``amplitude`` with ``_lower`` /
+            ``_upper`` (16 / 84 %), and ``reason``: signals with the input's
+            navigation axes and a ``Peak`` axis of length ``n_peaks``; ``chi2``
+            a map. NaN with a reason where a peak's position ends within a
+            channel of the window edge, its width at a bound (half a channel,
+            half the window), the fit did not converge, or its amplitude is
+            not significant (t < 3).
+
+        Notes
+        -----
+        As for :meth:`fit_plasmon`, the 68 % interval is the replica spread,
+        widened by ``sqrt(chi2)`` where the reduced chi^2 of the median
+        replica exceeds 1 (the window is not ``n_peaks`` Gaussians on a
+        straight line). A Gaussian is a model choice: on a band-gap onset
+        the background is not linear and the position follows the window.
+        """
+        from .physics import fit_peaks_replicas
+
+        return fit_peaks_replicas(self, energy_range, n_peaks, positions=positions, background=background,
+                                  deconvolve=deconvolve, show_progressbar=show_progressbar, lazy_output=lazy_output)
+
     def kramers_kronig(self, n=None, t=None, *, iterations=1, cutoff=None, show_progressbar=None, lazy_output=None):
         """Dielectric function and absolute thickness per pixel, with 68 % bands from the replicas.
 
@@ -403,6 +454,74 @@ class PlasmonResult(_Lazy):
 
         return plot_pixel_values(self, (("Ep", "Bulk plasmon energy Ep (eV)"), ("width", "Plasmon width (eV)")),
                                  f"Bulk plasmon (Drude), window {self.energy_range[0]:g}-{self.energy_range[1]:g} eV")
+
+
+class PeakResult(_Lazy):
+    """Peak (exciton, interband) positions, FWHM and amplitudes per pixel from the replica fits.
+
+    Attributes
+    ----------
+    position, position_lower, position_upper : hyperspy.signals.Signal1D
+        Peak position (eV): replica median and 16 / 84 % percentiles; the
+        input's navigation axes and a ``Peak`` signal axis (peak 0 the lowest).
+    width, width_lower, width_upper : hyperspy.signals.Signal1D
+        Gaussian FWHM (eV).
+    amplitude, amplitude_lower, amplitude_upper : hyperspy.signals.Signal1D
+        Peak height (counts per channel).
+    reason : hyperspy.signals.Signal1D
+        Per peak: 0 fitted, 1 position at the window edge or width at a bound,
+        2 not converged, 3 amplitude not significant (see :attr:`reason_names`).
+    chi2 : hyperspy.signal.BaseSignal
+        Reduced chi^2 of the median replica fit (map).
+    energy_range, n_peaks, deconvolved
+        The fit settings.
+    """
+
+    _signals = ("position", "position_lower", "position_upper", "width", "width_lower", "width_upper",
+                "amplitude", "amplitude_lower", "amplitude_upper", "reason", "chi2")
+    _signal_attributes = _signals
+
+    def __init__(self, energy_range=None, n_peaks=1, deconvolved=False, **signals):
+        from .physics import PEAK_REASONS
+
+        super().__init__(**signals)
+        self.energy_range = energy_range
+        self.n_peaks = n_peaks
+        self.deconvolved = deconvolved
+        self.reason_names = PEAK_REASONS
+
+    def __repr__(self):
+        lo, hi = self.energy_range
+        txt = ""
+        if not self.is_lazy:
+            pos = np.asarray(self.position.data, float).reshape(-1, self.n_peaks)
+            with np.errstate(all="ignore"):
+                med = [f"{np.nanmedian(c):.3g}" if np.isfinite(c).any() else "NaN" for c in pos.T]
+            txt = f", median positions {', '.join(med)} eV, {int(np.isnan(pos).sum())} of {pos.size} NaN"
+        return (f"<PeakResult: {self._nav_text()}, {self.n_peaks} peak(s), window {lo:g}-{hi:g} eV, "
+                f"{'lazy' if self.is_lazy else 'computed'}{txt}>")
+
+    def plot(self):
+        """Position and FWHM of every peak with 68 % intervals against pixel index; returns a Figure."""
+        return LazyResult.plot(self)
+
+    def _plot(self):
+        import matplotlib.pyplot as plt
+
+        K = self.n_peaks
+        fig, axs = plt.subplots(2, 1, figsize=(7, 5.2), sharex=True)
+        for ax, name, label in zip(axs, ("position", "width"), ("Peak position (eV)", "Peak FWHM (eV)")):
+            v, lo, hi = (np.asarray(getattr(self, name + s).data, float).reshape(-1, K)
+                         for s in ("", "_lower", "_upper"))
+            x = np.arange(v.shape[0])
+            for k in range(K):
+                ax.errorbar(x, v[:, k], yerr=[v[:, k] - lo[:, k], hi[:, k] - v[:, k]], fmt="o", ms=3, capsize=2,
+                            label=f"peak {k}")
+            ax.set_ylabel(label)
+            ax.legend(fontsize=8)
+        axs[-1].set_xlabel("pixel (flattened index)")
+        fig.suptitle(f"Peak fit, window {self.energy_range[0]:g}-{self.energy_range[1]:g} eV (68 % intervals)")
+        return fig
 
 
 class KramersKronigResult(_Lazy):
