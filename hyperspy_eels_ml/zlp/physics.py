@@ -28,7 +28,8 @@ both the ZLP uncertainty and the counting noise.
   constant) background in a window, fitted by the same kind of vectorised
   Levenberg-Marquardt over replicas and pixels (:func:`fit_gaussians`); peaks
   are ordered by energy in every replica; NaN with a reason per peak where a
-  position ends within a channel of the window edge, a width hits its bound,
+  position ends within a channel of the window edge, a width hits its bound
+  (below 0.75 x the ZLP FWHM: narrower than the resolution, or above half the window),
   the fit does not converge or the amplitude is not significant; the same
   ``sqrt(chi^2)`` widening as the plasmon.
 * **Kramers-Kronig.** exspy's
@@ -491,6 +492,9 @@ def kramers_kronig_replicas(result, n=None, t=None, *, iterations=1, cutoff=None
 PEAK_REASONS = {0: "fitted", 1: "position at the window edge or width at a bound", 2: "fit did not converge",
                 3: "no peak (amplitude not significant)"}
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+#: a recorded peak is the single scattering convolved with the ZLP: one narrower than this fraction of the ZLP
+#: FWHM is noise, not a resolved peak (flagged as a width at its bound)
+MIN_WIDTH_PER_ZLP = 0.75
 
 
 def _gauss_model(E, p, n_peaks, n_bg, ec):
@@ -730,7 +734,8 @@ def fit_peaks_replicas(result, energy_range, n_peaks=1, *, positions=None, backg
                       window=window, count_gain=float(result.count_gain), batch=batch,
                       base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
                       dark=model.dark_level, deconvolve=bool(deconvolve), n_peaks=K, positions=positions,
-                      background=background, sigma_bounds=(0.5 * disp, 0.5 * (hi - lo)), fwhm=float(model.fwhm))
+                      background=background, sigma_bounds=(max(0.5 * disp, MIN_WIDTH_PER_ZLP * model.fwhm / FWHM_PER_SIGMA),
+                                                           0.5 * (hi - lo)), fwhm=float(model.fwhm))
     if not v.navigation_shape:
         out = out[0]
     parts = [out[..., k * K:(k + 1) * K] for k in range(10)] + [out[..., 10 * K]]

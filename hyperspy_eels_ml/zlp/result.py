@@ -275,9 +275,12 @@ class ZLPResult(_Lazy):
             ``_upper`` (16 / 84 %), and ``reason``: signals with the input's
             navigation axes and a ``Peak`` axis of length ``n_peaks``; ``chi2``
             a map. NaN with a reason where a peak's position ends within a
-            channel of the window edge, its width at a bound (half a channel,
-            half the window), the fit did not converge, or its amplitude is
-            not significant (t < 3).
+            channel of the window edge, its width at a bound (a recorded FWHM
+            below 0.75 x the ZLP FWHM, i.e. narrower than the resolution, or
+            a sigma above half the window), the fit did not converge, or its
+            amplitude is not significant (t < 3). ``width`` is the recorded
+            FWHM, the ZLP's included (for Gaussians, subtract the ZLP FWHM in
+            quadrature).
 
         Notes
         -----

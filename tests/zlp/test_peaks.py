@@ -150,3 +150,19 @@ def test_fit_peaks_single_spectrum(sim):
         p = r1.fit_peaks(WINDOW, 1, show_progressbar=False)
     assert p.position.data.shape == (1,)
     assert abs(float(p.position.data[0]) - truth[1, 2]) < 0.05
+
+
+def test_fit_peaks_flags_peaks_narrower_than_the_resolution(sim):
+    """A feature narrower than the ZLP cannot be a loss peak (every peak is convolved with the ZLP): NaN, reason 1."""
+    _, s, r, truth = sim
+    s2 = s.deepcopy()
+    e = s2.axes_manager.signal_axes[0].axis
+    s2.data += 400.0 * np.exp(-0.5 * ((e - 1.75) / 0.02) ** 2)  # FWHM 0.047 eV under a 0.15 eV ZLP
+    r2 = r.model.subtract(s2, show_progressbar=False)
+    with pytest.warns(UserWarning, match="peak 0: position at the window edge or width at a bound"):
+        p = r2.fit_peaks(WINDOW, 2, positions=[1.75, 2.05], show_progressbar=False)
+    assert np.mean(p.reason.data[..., 0] == 1) >= 0.9
+    assert np.all(np.isnan(p.position.data[..., 0][p.reason.data[..., 0] == 1]))
+    ok = p.reason.data[..., 1] == 0
+    assert ok.mean() >= 0.7
+    assert np.nanmedian(np.abs(p.position.data[..., 1][ok] - truth[ok])) < 0.03
