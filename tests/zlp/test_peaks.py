@@ -166,3 +166,18 @@ def test_fit_peaks_flags_peaks_narrower_than_the_resolution(sim):
     ok = p.reason.data[..., 1] == 0
     assert ok.mean() >= 0.7
     assert np.nanmedian(np.abs(p.position.data[..., 1][ok] - truth[ok])) < 0.03
+
+
+@pytest.mark.distributed
+def test_fit_peaks_distributed_equals_local(sim):
+    from dask.distributed import Client, LocalCluster
+
+    _, s, r, _ = sim
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pe = r.fit_peaks(WINDOW, 1, show_progressbar=False)
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+                Client(cluster):
+            rl = r.model.subtract(s.as_lazy(), show_progressbar=False)
+            pl = rl.fit_peaks(WINDOW, 1, show_progressbar=False).compute()
+    np.testing.assert_allclose(pl.position.data, pe.position.data, rtol=1e-6)
