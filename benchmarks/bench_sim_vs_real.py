@@ -418,6 +418,9 @@ def main(argv=None):
                    help="recompute realism.K_PTC_SCALE_V3 (realistic-v3 K-ELNES first-12-eV peak heights) from the "
                         "literature ranges realism.K_PTC_LITERATURE on noise-free thin simulated spectra and exit "
                         "(no real data involved)")
+    p.add_argument("--pi-star", action="store_true",
+                   help="print the sp2 C K pi* prominence / spectrum maximum of noise-free v2 and v3 draws and exit "
+                        "(no real data involved)")
     p.add_argument("--figure-from", default=None, metavar="JSON",
                    help="with --figure: draw the figure from a --json output instead of measuring")
     args = p.parse_args(argv)
@@ -429,6 +432,9 @@ def main(argv=None):
         return
     if args.calibrate_k_ptc:
         calibrate_k_ptc()
+        return
+    if args.pi_star:
+        pi_star_prominence()
         return
     warnings.filterwarnings("ignore")
     import logging
@@ -515,6 +521,37 @@ def k_ptc_per_type(scale, n=80, seed=0):
             p = edge_features(e, sub, on, None, disp)["ptc"]
             res[(el, t[0])] = (float(np.nanmedian(p)), float(np.nanpercentile(p, 5)), float(np.nanpercentile(p, 95)))
     return res
+
+
+def pi_star_prominence(n=60, seed=6):
+    """sp2 C K pi* (285.3 +- 1 eV) prominence over the spectrum maximum in noise-free sharp spectra (the
+    ``test_c_k_pi_star_of_sp2_carbon`` settings) for v2, v3 and v3 with pi* scaled by the PTC factor (the first
+    v3); prints min / median / max over the sp2 draws."""
+    from unittest import mock
+
+    from scipy.signal import find_peaks
+
+    import hyperspy_eels_ml.simulation.realism as R
+    from hyperspy_eels_ml.simulation import core_loss
+
+    clean = dict(noise=False, instrument_shift=0.0, dispersion_error=0.0, chemical_shift=0.0, t_lambda=0.05,
+                 zlp_fwhm=0.3, jump_ratio=1.0)
+    cases = [("realistic-v2", R.K_ELNES_V3), ("realistic-v3", R.K_ELNES_V3),
+             ("realistic-v3, pi* scaled (first v3)", R._scaled_elnes(R.K_PTC_SCALE_V3, pi_star={}))]
+    print(f"{'preset':38s} {'n sp2':>5s} {'min':>6s} {'median':>6s} {'max':>6s}")
+    for name, table in cases:
+        with mock.patch.object(R, "K_ELNES_V3", table):
+            b = core_loss(n, ["C"], energy_offset=270, dispersion=0.1, size=600, amounts=[1.0], rng=seed,
+                          realism=name.split(",")[0], **clean)
+        sp2 = b.params["bonding"][:, 0] == 0
+        reg = (b.energy > 283) & (b.energy < 288)
+        fr = []
+        for s in b.spectra[sp2]:
+            p, pr = find_peaks(s[reg], prominence=0)
+            k = np.abs(b.energy[reg][p] - 285.3) < 1.0
+            fr.append(pr["prominences"][k].max() / s.max() if k.any() else 0.0)
+        fr = np.array(fr)
+        print(f"{name:38s} {sp2.sum():5d} {fr.min():6.3f} {np.median(fr):6.3f} {fr.max():6.3f}")
 
 
 def calibrate_k_ptc():

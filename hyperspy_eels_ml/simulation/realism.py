@@ -191,14 +191,28 @@ K_PTC_SCALE_V3 = {
 }
 
 
-def _scaled_elnes(scale):
+#: realistic-v3 heights (edge-height units, like :data:`K_ELNES`) of the sp2 C K pi* peak, set from its own
+#: literature prior and NOT by the peak-to-continuum factor :data:`K_PTC_SCALE_V3`: for graphite and amorphous
+#: carbon the highest point within 12 eV of the onset is the sigma* band, so scaling pi* with it (first v3)
+#: shrank pi* to 1-28 % of the maximum. Published pi*/sigma* peak-height ratios of background-subtracted C K
+#: edges are about 0.3-0.5 for amorphous carbon and 0.4-0.9 for graphite (orientation-dependent; magic angle
+#: about 0.6): Egerton (2011) sec. 3.8 / fig. 3.36; Berger, McKenzie & Martin, Phil. Mag. Lett. 57 (1988)
+#: 285. With the v3 sigma* (0.18-0.48 on a continuum rising to ~1 edge height at 2-5 eV) this is a pi*
+#: height of about 0.45-1.1 edge heights above its low pre-rise continuum. Readings of figures, good to +-25 %.
+K_PI_STAR_V3 = {("C", "sp2 graphitic/amorphous"): (0.45, 1.1)}
+
+
+def _scaled_elnes(scale, pi_star=None):
+    pi_star = K_PI_STAR_V3 if pi_star is None else pi_star
     out = {}
     for el, types in K_ELNES.items():
         rows = []
         for name, wgt, partners, rise, peaks in types:
             f = scale.get(el, {}).get(name, 1.0)
-            rows.append((name, wgt, partners, rise,
-                         [(pr, fr, (ar[0] * f, ar[1] * f) if pr[0] < 12.0 else ar) for pr, fr, ar in peaks]))
+            new = [(pr, fr, (ar[0] * f, ar[1] * f) if pr[0] < 12.0 else ar) for pr, fr, ar in peaks]
+            if (el, name) in pi_star:  # pi* from its own prior, not from the PTC factor
+                new[0] = (peaks[0][0], peaks[0][1], tuple(pi_star[(el, name)]))
+            rows.append((name, wgt, partners, rise, new))
         out[el] = rows
     return out
 

@@ -148,15 +148,16 @@ def test_white_line_strength_parameter_scales_the_lines():
     assert strong.max() / strong[cont].mean() > 2 * weak.max() / weak[cont].mean()
 
 
+@pytest.mark.parametrize("realism", ["realistic-v2", "realistic-v3"])
 @pytest.mark.parametrize("element, others, offset, window, expect", [
     ("Mg", ["O"], 1280.0, (1305, 1330), [(4.5, 8.5), (10.5, 15.5)]),   # MgO: +6 / +13 eV
     ("C", [], 270.0, (283, 300), None),
 ])
-def test_k_elnes_peak_positions(element, others, offset, window, expect):
+def test_k_elnes_peak_positions(element, others, offset, window, expect, realism):
     from hyperspy_eels_ml.simulation.realism import K_ELNES
 
     b = core_loss(40, [element] + others, energy_offset=offset, dispersion=0.1, size=900,
-                  amounts=[1.0] + [1.0] * len(others), rng=5, **CLEAN)
+                  amounts=[1.0] + [1.0] * len(others), rng=5, realism=realism, **CLEAN)
     onset = edge_onsets(element)["K"]
     types = K_ELNES[element]
     seen = []
@@ -176,15 +177,22 @@ def test_k_elnes_peak_positions(element, others, offset, window, expect):
     # the first (pi*/pre-peak) peak is well above the continuum: peak-to-continuum of 2 or more is common
     # (highest point within 12 eV of the onset / mean at 35-50 eV, on the edge signal without background)
     edge = core_loss(40, [element] + others, energy_offset=offset, dispersion=0.1, size=900,
-                     amounts=[1.0] + [0.0] * len(others), rng=5, **CLEAN)
+                     amounts=[1.0] + [0.0] * len(others), rng=5, realism=realism, **CLEAN)
     e = edge.energy
     ptc = edge.spectra[:, (e >= onset - 3) & (e <= onset + 12)].max(1) / edge.spectra[:, (e >= onset + 35) &
                                                                                     (e <= onset + 50)].mean(1)
+    if realism == "realistic-v3":  # open (issue 10): v3's literature PTC priors (C sp2 1.3-2.2, MgO 1.4-2.4) give
+        # 15-18 % of these raw (no background removal) draws above 2; strict, so a fix shows up
+        if np.mean(ptc > 2.0) <= 0.2:
+            pytest.xfail(f"v3 {element} K: {np.mean(ptc > 2.0):.0%} of draws with peak-to-continuum > 2 (want > 20 %)")
+        raise AssertionError("v3 now has > 20 % of draws above 2: remove the xfail")
     assert np.mean(ptc > 2.0) > 0.2, ptc
 
 
-def test_c_k_pi_star_of_sp2_carbon():
-    b = core_loss(60, ["C"], energy_offset=270, dispersion=0.1, size=600, amounts=[1.0], rng=6, **CLEAN)
+@pytest.mark.parametrize("realism", ["realistic-v2", "realistic-v3"])
+def test_c_k_pi_star_of_sp2_carbon(realism):
+    b = core_loss(60, ["C"], energy_offset=270, dispersion=0.1, size=600, amounts=[1.0], rng=6, realism=realism,
+                  **CLEAN)
     sp2 = b.params["bonding"][:, 0] == 0
     assert sp2.any()
     for s in b.spectra[sp2]:
@@ -693,14 +701,16 @@ def test_v3_k_edge_peak_to_continuum_follows_the_literature_ranges():
     """Per bonding type, the median peak-to-continuum of noise-free thin v3 spectra lies inside the literature
     range of realism.K_PTC_LITERATURE (v2 was above it for most types); the v3 table differs from v2 only in
     the heights of the first-12-eV peaks."""
-    from hyperspy_eels_ml.simulation.realism import K_ELNES, K_ELNES_V3, K_PTC_LITERATURE, K_PTC_SCALE_V3
+    from hyperspy_eels_ml.simulation.realism import (K_ELNES, K_ELNES_V3, K_PI_STAR_V3, K_PTC_LITERATURE,
+                                                     K_PTC_SCALE_V3)
 
     for el, types in K_ELNES.items():
         for t2, t3 in zip(types, K_ELNES_V3[el]):
             assert t2[:4] == t3[:4]
-            for (p2, f2, a2), (p3, f3, a3) in zip(t2[4], t3[4]):
+            for i, ((p2, f2, a2), (p3, f3, a3)) in enumerate(zip(t2[4], t3[4])):
                 s = K_PTC_SCALE_V3[el][t2[0]] if p2[0] < 12 else 1.0
-                assert p2 == p3 and f2 == f3 and a3 == pytest.approx((a2[0] * s, a2[1] * s))
+                want = K_PI_STAR_V3[(el, t2[0])] if i == 0 and (el, t2[0]) in K_PI_STAR_V3 else (a2[0] * s, a2[1] * s)
+                assert p2 == p3 and f2 == f3 and a3 == pytest.approx(want)
     bench = _bench_module()
     v3 = bench.k_ptc_per_type(K_PTC_SCALE_V3, n=40, seed=3)
     v2 = bench.k_ptc_per_type({el: {name: 1.0 for name in d} for el, d in K_PTC_LITERATURE.items()}, n=40, seed=3)
