@@ -509,9 +509,10 @@ def _gauss_model(E, p, n_peaks, n_bg, ec):
     for k in range(n_peaks):
         A, mu, sg = p[:, n_bg + 3 * k, None], p[:, n_bg + 3 * k + 1, None], np.abs(p[:, n_bg + 3 * k + 2, None])
         d = E[None, :] - mu
-        g = np.exp(-0.5 * (d / sg) ** 2)
-        y += A * g
-        cols += [g, A * g * d / sg**2, A * g * d**2 / sg**3]
+        with np.errstate(all="ignore"):  # a trial step with sigma -> 0 gives inf, rejected by the caller
+            g = np.exp(-0.5 * (d / sg) ** 2)
+            y += A * g
+            cols += [g, A * g * d / sg**2, A * g * d**2 / sg**3]
     return y, np.stack(cols, axis=2)
 
 

@@ -181,3 +181,18 @@ def test_fit_peaks_distributed_equals_local(sim):
             rl = r.model.subtract(s.as_lazy(), show_progressbar=False)
             pl = rl.fit_peaks(WINDOW, 1, show_progressbar=False).compute()
     np.testing.assert_allclose(pl.position.data, pe.position.data, rtol=1e-6)
+
+
+def test_fit_gaussians_is_quiet_on_degenerate_rows():
+    """Trial steps that collapse a sigma to 0 (close or unresolved peaks) give no RuntimeWarning."""
+    E = np.linspace(1.6, 2.5, 37)
+    rng = np.random.default_rng(0)
+    mu = np.sort(rng.uniform(1.8, 2.3, (20000, 2)), 1)[2500:3000]  # rows that warned before (overflow, 0/0)
+    rng = np.random.default_rng(0)
+    _ = rng.uniform(size=40000)
+    I = 5 + (50 * np.exp(-0.5 * ((E - mu[..., None]) / 0.1) ** 2)).sum(1) + rng.normal(size=(20000, E.size))[2500:3000]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = fit_gaussians(E, I, np.ones_like(I), mu + 0.03, 0.08)
+    assert np.isfinite(out["chi2"]).all()
+    assert out["converged"].mean() > 0.5
