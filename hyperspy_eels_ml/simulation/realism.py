@@ -18,7 +18,8 @@ measure the result, see ``benchmarks/bench_sim_vs_real.py``).
   peaks about 6 and 13 eV above the edge; Al K of Al2O3 1567-1568 eV).
   :data:`K_ELNES_V3` (realistic-v3) rescales the heights of the peaks in the
   first 12 eV per bonding type to the peak-to-continuum of published spectra
-  (:data:`K_PTC_LITERATURE`, :data:`K_PTC_SCALE_V3`).
+  (:data:`K_PTC_LITERATURE`, :data:`K_PTC_SCALE_V3`), except the sp2 C K pi*
+  peak, whose height has its own prior (:data:`K_PI_STAR_V3`).
 * :data:`VALENCES` / :func:`three_d_holes`: white lines from the formal ionic
   valence (hole count ``10 - n_d`` with ``n_d = Z - 18 - v``; neutral metal
   occupations for v = 0). L3:L2 area priors per d count after Sparrow et al.,
@@ -37,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-__all__ = ["K_ELNES", "K_ELNES_V3", "K_PTC_LITERATURE", "K_PTC_SCALE_V3",
+__all__ = ["K_ELNES", "K_ELNES_V3", "K_PI_STAR_V3", "K_PTC_LITERATURE", "K_PTC_SCALE_V3",
            "VALENCES", "VALENCE_SHIFT_EV", "L3_L2_AREA_RATIO", "NEAR_COINCIDENT", "L23_HYDROGENIC_SCALE",
            "three_d_holes", "sample_composition", "record"]
 
