@@ -6,15 +6,16 @@ Data flow: ``signal`` -> :func:`~hyperspy_eels_ml._shared.validation.validate_ee
 (:meth:`ZLPModel.subtract`, :mod:`.blocks`) -> :class:`ZLPResult` signals; band
 gaps with :meth:`ZLPResult.fit_band_gap` (:mod:`.bandgap`) or the
 :class:`BandGap` component; bulk plasmon and Kramers-Kronig per replica with
-:meth:`ZLPResult.fit_plasmon` and :meth:`ZLPResult.kramers_kronig` (:mod:`.physics`).
+:meth:`ZLPResult.fit_plasmon` and :meth:`ZLPResult.kramers_kronig`, exciton/interband
+peaks with :meth:`ZLPResult.fit_peaks` (:mod:`.physics`).
 """
 
 from .bandgap import fit_onset
 from .components import BandGap, DrudePlasmon
 from .fit import ZLPNotCentredError, fit_zlp
 from .model import ZLPModel
-from .result import BandGapResult, KramersKronigResult, PlasmonResult, ZLPResult
+from .result import BandGapResult, KramersKronigResult, PeakResult, PlasmonResult, ZLPResult
 from .subtract import subtract_zlp_nn
 
 __all__ = ["subtract_zlp_nn", "fit_zlp", "ZLPModel", "ZLPResult", "ZLPNotCentredError", "BandGap",
-           "BandGapResult", "PlasmonResult", "KramersKronigResult", "DrudePlasmon", "fit_onset"]
+           "BandGapResult", "PlasmonResult", "PeakResult", "KramersKronigResult", "DrudePlasmon", "fit_onset"]
