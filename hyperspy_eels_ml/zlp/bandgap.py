@@ -17,7 +17,7 @@ from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.signals import navigation_map, record_provenance
 from .._shared.validation import EnergyRangeError
 
-__all__ = ["fit_onset", "fit_band_gap_replicas", "default_window"]
+__all__ = ["fit_onset", "fit_band_gap_replicas", "default_window", "parse_loss_range"]
 
 #: minimum improvement of chi^2 over the "no onset" model for an onset to count as resolved (3 sigma)
 MIN_DELTA_CHI2 = 9.0
@@ -169,13 +169,7 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progres
     if energy_range is None:
         lo, hi = default_window(result)
     else:
-        try:
-            lo, hi = (float(x) for x in energy_range)
-        except (TypeError, ValueError) as exc:
-            raise EnergyRangeError(f"energy_range must be (start, end) in eV, got {energy_range!r}") from exc
-    if not (e[0] <= lo < hi <= e[-1]):
-        raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV must be increasing and inside the signal's "
-                               f"axis ({e[0]:g} to {e[-1]:g} eV)")
+        lo, hi = parse_loss_range(e, energy_range, above_zero=False)
     window = np.flatnonzero((e >= lo) & (e <= hi))
     if window.size < 5:
         raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV holds only {window.size} channels of "
@@ -217,6 +211,26 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progres
     if not lazy_output:
         warn_unresolved(res)
     return res
+
+
+def parse_loss_range(e, energy_range, *, above_zero=True, what=""):
+    """``(start, end)`` in eV of a user's ``energy_range`` for the low-loss fits (band gap, plasmon, peaks).
+
+    One parser for the three fits: the range must be a pair of numbers, increasing and inside the signal's
+    axis ``e``; ``above_zero`` also asks for a start above 0 eV (loss side only). ``what`` prefixes the
+    message (e.g. ``"fit_peaks: "``). Raises :class:`EnergyRangeError`.
+    """
+    try:
+        lo, hi = (float(x) for x in energy_range)
+    except (TypeError, ValueError) as exc:
+        raise EnergyRangeError(f"{what}energy_range must be (start, end) in eV, got {energy_range!r}") from exc
+    if above_zero and not (max(e[0], 0.0) < lo < hi <= e[-1]):
+        raise EnergyRangeError(f"{what}energy_range ({lo:g}, {hi:g}) eV must be increasing, above 0 eV and "
+                               f"inside the signal's axis ({e[0]:g} to {e[-1]:g} eV)")
+    if not above_zero and not (e[0] <= lo < hi <= e[-1]):
+        raise EnergyRangeError(f"{what}energy_range ({lo:g}, {hi:g}) eV must be increasing and inside the "
+                               f"signal's axis ({e[0]:g} to {e[-1]:g} eV)")
+    return lo, hi
 
 
 def nan_pixels(reason, code):

@@ -49,7 +49,7 @@ from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.signals import navigation_map, per_pixel_spectra, record_provenance
 from .._shared.validation import EELSInputError, EnergyRangeError, check_finite_block
 from .._shared.warn import warn
-from .bandgap import nan_pixels
+from .bandgap import nan_pixels, parse_loss_range
 
 __all__ = ["drude_loss", "fit_drude", "fit_plasmon_replicas", "kramers_kronig_replicas", "default_plasmon_window",
            "fit_gaussians", "fit_peaks_replicas"]
@@ -335,13 +335,7 @@ def fit_plasmon_replicas(result, energy_range=None, *, deconvolve=True, show_pro
     if energy_range is None:
         lo, hi = default_plasmon_window(result)
     else:
-        try:
-            lo, hi = (float(x) for x in energy_range)
-        except (TypeError, ValueError) as exc:
-            raise EnergyRangeError(f"energy_range must be (start, end) in eV, got {energy_range!r}") from exc
-    if not (max(e[0], 0.0) < lo < hi <= e[-1]):
-        raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV must be increasing, above 0 eV and inside the "
-                               f"signal's axis ({e[0]:g} to {e[-1]:g} eV)")
+        lo, hi = parse_loss_range(e, energy_range)
     window = np.flatnonzero((e >= lo) & (e <= hi))
     if window.size < 6:
         raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV holds only {window.size} channels of {disp:g} eV; "
@@ -707,13 +701,7 @@ def fit_peaks_replicas(result, energy_range, n_peaks=1, *, positions=None, backg
     n_peaks = check_int("n_peaks", n_peaks, min=1)
     if background not in ("linear", "constant"):
         raise ValueError(f"fit_peaks: background must be 'linear' or 'constant', got {background!r}")
-    try:
-        lo, hi = (float(x) for x in energy_range)
-    except (TypeError, ValueError) as exc:
-        raise EnergyRangeError(f"fit_peaks: energy_range must be (start, end) in eV, got {energy_range!r}") from exc
-    if not (max(e[0], 0.0) < lo < hi <= e[-1]):
-        raise EnergyRangeError(f"fit_peaks: energy_range ({lo:g}, {hi:g}) eV must be increasing, above 0 eV and "
-                               f"inside the signal's axis ({e[0]:g} to {e[-1]:g} eV)")
+    lo, hi = parse_loss_range(e, energy_range, what="fit_peaks: ")
     window = np.flatnonzero((e >= lo) & (e <= hi))
     nb = 2 if background == "linear" else 1
     need = 2 * (nb + 3 * n_peaks)
