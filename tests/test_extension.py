@@ -25,6 +25,13 @@ def _yaml():
         return yaml.safe_load(f)
 
 
+def _python(*args):
+    """Run ``python *args`` in a fresh interpreter; assert it succeeded and return the completed process."""
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def test_version():
     assert re.match(r"^\d+\.\d+", hyperspy_eels_ml.__version__)
     assert importlib.metadata.version("hyperspy_eels_ml") == hyperspy_eels_ml.__version__
@@ -64,8 +71,7 @@ def test_hyperspy_api_imports_with_extension():
         "assert hasattr(s, 'umap_cluster')\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = _python("-c", code)
     assert "ok" in out.stdout
 
 
@@ -75,16 +81,13 @@ def test_import_does_not_load_heavy_libraries():
         "heavy = [m for m in ('tensorflow', 'umap', 'hdbscan', 'keras', 'pynndescent') if m in sys.modules]\n"
         "print(heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = _python("-c", code)
     assert out.stdout.strip() == "[]"
 
 
 def test_import_is_quiet():
     """A first ``import hyperspy_eels_ml`` prints nothing: exspy's HyperSpy deprecation chatter is silenced."""
-    out = subprocess.run([sys.executable, "-W", "default", "-c", "import hyperspy_eels_ml"],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = _python("-W", "default", "-c", "import hyperspy_eels_ml")
     assert out.stderr == "" and out.stdout == "", out.stderr
 
 
@@ -100,8 +103,7 @@ def test_import_silences_only_exspy_deprecations():
         "assert len(w) == 1\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = _python("-c", code)
     assert out.stdout.strip() == "ok"
 
 

