@@ -8,7 +8,8 @@ Usage::
 
 Each case runs in a fresh subprocess (so TensorFlow's import, about 5 s, is
 counted once per case, as in a new Jupyter kernel) and prints one row: the
-number of spectra, the replicas, the training steps and the rule that stopped
+number of spectra, the replicas, the training steps (first training plus any
+retraining of failed replicas) and the rule that stopped
 training, the CPU time of the process (user + sys of all its threads: the
 figure to compare on a shared machine), the wall time, and the wall time of
 the ``subtract_zlp_nn`` call alone (without imports and loading). The issue-12
@@ -58,7 +59,8 @@ def worker(case, replicas):
         r = spec.subtract_zlp_nn(vacuum=vac, n_replicas=replicas, random_state=0, show_progressbar=False)
     t2 = time.perf_counter()
     d = r.model.diagnostics
-    row = dict(case=case, n=int(np.prod(spec.data.shape[:-1])), replicas=replicas, steps=int(d["epochs"]),
+    row = dict(case=case, n=int(np.prod(spec.data.shape[:-1])), replicas=replicas,
+               steps=int(d["epochs"]) + int(d.get("retrain_epochs", 0)),  # first training + retraining of failures
                stop=str(d.get("stop_rule", "")), cpu=time.process_time() - c0, wall=t2 - t0, call=t2 - t1,
                t_lambda=float(np.median(r.thickness.data)))
     print("ROW " + json.dumps(row), flush=True)

@@ -435,9 +435,11 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
     ens, diag = train_replicas(data, random_state=seed, **train_kw)
     failed = failed_replicas(diag["val_chi2"])
     n_retrained = int(failed.sum())
+    retrain_epochs = 0  # steps of the second training of the failed replicas (not in ``epochs``)
     if failed.any():
         sub = _subset_data(data, failed)
         ens2, diag2 = train_replicas(sub, random_state=seed + 1, **{**train_kw, "progress": None})
+        retrain_epochs = int(diag2["epochs"])
         idx = np.flatnonzero(failed)
         better = diag2["val_chi2"] < diag["val_chi2"][idx]
         for j, i in enumerate(idx):
@@ -455,7 +457,8 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
     diagnostics = dict(train_chi2=diag["train_chi2"][keep], val_chi2=diag["val_chi2"][keep],
                        best_epoch=diag["best_epoch"][keep], epochs=diag["epochs"], stop_rule=diag["stop_rule"],
                        n_trained=R,
-                       n_retrained=n_retrained, n_dropped=int(failed.sum()), n_kept=int(keep.sum()),
+                       n_retrained=n_retrained, retrain_epochs=retrain_epochs,
+                       n_dropped=int(failed.sum()), n_kept=int(keep.sum()),
                        train_seconds=time.perf_counter() - t0)
     diagnostics["dE_rule"] = np.array(rules)
     diagnostics["cluster_mean"] = np.stack([np.clip(gr[0], 0, None).sum(axis=0) / gr[1].sum() for gr in groups])

@@ -284,3 +284,29 @@ def test_negative_counts_warn_and_are_kept():
         r = subtract_zlp_nn(s, n_replicas=4, max_epochs=200, random_state=0, show_progressbar=False)
     assert any("negative" in str(w.message) for w in rec)
     assert (r.inelastic.data < 0).any()  # signed residuals, never clipped
+
+
+def test_retraining_steps_are_reported(monkeypatch):
+    """A replica that fails its first training is retrained; the steps of that second run are in the diagnostics
+    (``retrain_epochs``), not hidden behind ``epochs`` (the first run only)."""
+    import hyperspy_eels_ml.zlp.fit as zfit
+
+    s, _ = thickness_bands_low_loss_si(shape=(3, 3), seed=4)
+    calls = []
+
+    def first_fails(val_chi2):  # the real rule, but replica 0 "fails" its first training
+        out = failed_replicas(val_chi2)
+        if not calls:
+            out = out.copy()
+            out[0] = True
+        calls.append(1)
+        return out
+
+    monkeypatch.setattr(zfit, "failed_replicas", first_fails)
+    m = fit_zlp(s, n_replicas=4, max_epochs=300, random_state=0, show_progressbar=False)
+    d = m.diagnostics
+    assert int(d["n_retrained"]) >= 1
+    assert 0 < int(d["retrain_epochs"]) <= 300
+    assert 0 < int(d["epochs"]) <= 300
+    m0 = fit_zlp(s, n_replicas=4, max_epochs=300, random_state=0, show_progressbar=False)  # the real rule alone
+    assert (int(m0.diagnostics["n_retrained"]) == 0) == (int(m0.diagnostics["retrain_epochs"]) == 0)
