@@ -5,11 +5,16 @@ metal's band-like lines are broader and lower than an oxide's: relative to the
 continuum step above L2, a metal's L3 line is lower. :func:`continuum_ratio`
 measures ``q`` = mean level from 6 to 10 eV above the L2 line (onset + the
 largest tabulated L2-L3 splitting) over the L3 height, both above the pre-edge
-level, on background-removed spectra. It is used by ``metals=None`` only where
-nothing else decides (no O K window, no ``metadata.Sample.elements``, no
-calibrated chemical shift): a ratio in the metals' range makes the result
-*undecided* (see :func:`undecided_mixture`), never a metal on its own; the study
-behind the threshold is ``benchmarks/bench_oxidation_continuum.py``.
+level, on background-removed spectra.
+
+Status: a study, **not used by** :func:`~hyperspy_eels_ml.classify_oxidation`.
+It was designed as evidence for ``metals=None`` where nothing else decides (no
+O K window, no ``metadata.Sample.elements``, no calibrated chemical shift): a
+ratio in the metals' range would make the result *undecided*
+(:func:`undecided_mixture`), never a metal on its own. On held-out simulation
+(``benchmarks/bench_oxidation_continuum.py``) the oxides' and metals' ranges of
+``q`` overlap, so that rule failed its ship rule (it would flag 53-95 % of the
+simulated oxides) and is not applied; see the oxidation user guide.
 """
 
 from __future__ import annotations
