@@ -256,6 +256,26 @@ def default_plasmon_window(result, min_energy=None):
     return lo, hi
 
 
+def _replica_window(J, table, energy, core, c_grid, count_gain, base_c, scatter, dark, window, deconvolve):
+    """Replica inelastic spectra of a batch in ``window``, flattened to (replicas x pixels, channels).
+
+    Returns ``(I, weights, Z, R, p)``: the spectra (single scattering with ``deconvolve``), their inverse
+    variances, the replica ZLPs (R, p, channels) and the replica and pixel counts.
+    """
+    Jr, Z, sd = replica_spectra(J, table, energy, core, c_grid, count_gain, base_c, scatter, dark)
+    I = single_scattering(Jr, Z, energy) if deconvolve else Jr - Z
+    R, p = I.shape[:2]
+    Iw = I[:, :, window].reshape(R * p, -1)
+    wts = np.broadcast_to(1.0 / sd[None, :, window] ** 2, (R, p, window.size)).reshape(R * p, -1)
+    return Iw, wts, Z, R, p
+
+
+def _zlp_centroid(Z, energy, fwhm):
+    """(R, p) first moment of each replica ZLP's core (|E| <= 5 FWHM; a long tail's moment is not a shift)."""
+    cm = np.abs(energy) <= 5 * fwhm
+    return (Z[..., cm] * energy[cm]).sum(axis=2) / np.maximum(Z[..., cm].sum(axis=2), 1e-30)
+
+
 def plasmon_block(J, table, energy, core, c_grid, window, count_gain, batch, base_c, scatter, dark, deconvolve,
                   factor, gamma_bounds, fwhm):
     """Replica Drude fits of every spectrum of a block: (P, 8) Ep 50/16/84, Gamma 50/16/84, chi2/dof, reason."""
@@ -269,19 +289,15 @@ def plasmon_block(J, table, energy, core, c_grid, window, count_gain, batch, bas
     dof = max(window.size - 3, 1)
     for a in range(0, P, batch):
         b = min(P, a + batch)
-        Jr, Z, sd = replica_spectra(J[a:b], table, energy, core, c_grid, count_gain, base_c, scatter, dark)
-        I = single_scattering(Jr, Z, energy) if deconvolve else Jr - Z
-        R, p = I.shape[:2]
-        Iw = I[:, :, window].reshape(R * p, -1)
-        wts = np.broadcast_to(1.0 / sd[None, :, window] ** 2, (R, p, window.size)).reshape(R * p, -1)
+        Iw, wts, Z, R, p = _replica_window(J[a:b], table, energy, core, c_grid, count_gain, base_c, scatter, dark,
+                                           window, deconvolve)
         k = np.argmax(Iw, axis=1)
         fit = fit_drude(Ew, Iw, wts, Ew[k], max(Ew[-1] - Ew[0], 4 * (Ew[1] - Ew[0])), factor=factor,
                         bounds=dict(Ep=(Ew[0], Ew[-1]), gamma=gamma_bounds))
         # the fitted spectrum is the single scattering convolved with the (normalised) ZLP, whose centroid is
         # not at 0 eV for an asymmetric ZLP: to first order that shifts the peak by the centroid
         # (of the core, |E| <= 5 FWHM: a long tail's first moment is not a shift of the peak)
-        cm = np.abs(energy) <= 5 * fwhm
-        centroid = (Z[..., cm] * energy[cm]).sum(axis=2) / np.maximum(Z[..., cm].sum(axis=2), 1e-30)
+        centroid = _zlp_centroid(Z, energy, fwhm)
         Ep, G = fit["Ep"].reshape(R, p) - centroid, fit["gamma"].reshape(R, p)
         bad = (fit["at_bound"] | ~fit["converged"]).reshape(R, p)
         ok = ~bad
@@ -653,18 +669,14 @@ def peaks_block(J, table, energy, core, c_grid, window, count_gain, batch, base_
     dof = max(window.size - nb - 3 * K, 1)
     for a in range(0, P, batch):
         b = min(P, a + batch)
-        Jr, Z, sd = replica_spectra(J[a:b], table, energy, core, c_grid, count_gain, base_c, scatter, dark)
-        I = single_scattering(Jr, Z, energy) if deconvolve else Jr - Z
-        R, p = I.shape[:2]
-        Iw = I[:, :, window].reshape(R * p, -1)
-        wts = np.broadcast_to(1.0 / sd[None, :, window] ** 2, (R, p, window.size)).reshape(R * p, -1)
+        Iw, wts, Z, R, p = _replica_window(J[a:b], table, energy, core, c_grid, count_gain, base_c, scatter, dark,
+                                           window, deconvolve)
         mu0 = _start_peaks(Ew, Iw, K, positions, disp)
         s0 = np.full_like(mu0, max(2 * disp, min(0.1, (Ew[-1] - Ew[0]) / (4 * K))))
         fit = fit_gaussians(Ew, Iw, wts, mu0, s0, background=background, sigma_bounds=sigma_bounds)
         # recorded (and deconvolved, see plasmon_block) spectra are the single scattering convolved with the
         # normalised ZLP, whose centroid is not at 0 eV for an asymmetric ZLP: that shifts every peak by it
-        cm = np.abs(energy) <= 5 * fwhm
-        centroid = (Z[..., cm] * energy[cm]).sum(axis=2) / np.maximum(Z[..., cm].sum(axis=2), 1e-30)
+        centroid = _zlp_centroid(Z, energy, fwhm)
         fit["position"] = fit["position"] - centroid.reshape(R * p, 1)
         pos = fit["position"].reshape(R, p, K)
         fw = (FWHM_PER_SIGMA * fit["sigma"]).reshape(R, p, K)
