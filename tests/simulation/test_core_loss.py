@@ -174,18 +174,18 @@ def test_k_elnes_peak_positions(element, others, offset, window, expect, realism
             seen.append(all(np.any((rel > lo) & (rel < hi)) for lo, hi in expect))
     if expect is not None:
         assert len(seen) >= 10 and np.mean(seen) >= 0.8, seen
-    # the first (pi*/pre-peak) peak is well above the continuum: peak-to-continuum of 2 or more is common
-    # (highest point within 12 eV of the onset / mean at 35-50 eV, on the edge signal without background)
+    # the first (pi*/pre-peak) peak is well above the continuum: peak-to-continuum of 2 or more is common.
+    # Measured exactly as the issue and benchmarks/bench_sim_vs_real.py measure the real edges: power-law
+    # background removed over max(E0 + 1, onset - 40) .. onset - 4 eV, 0.5 eV Gaussian smoothing, highest point
+    # within onset - 3 .. onset + 12 eV over the mean at onset + 35 .. 50 eV. (Until session 5 this test took
+    # the ratio on the raw spectrum, background included, which lowers it: v3 gave 15-18 % above 2 that way.)
+    bench = _bench_module()
     edge = core_loss(40, [element] + others, energy_offset=offset, dispersion=0.1, size=900,
                      amounts=[1.0] + [0.0] * len(others), rng=5, realism=realism, **CLEAN)
     e = edge.energy
-    ptc = edge.spectra[:, (e >= onset - 3) & (e <= onset + 12)].max(1) / edge.spectra[:, (e >= onset + 35) &
-                                                                                    (e <= onset + 50)].mean(1)
-    if realism == "realistic-v3":  # open (issue 10): v3's literature PTC priors (C sp2 1.3-2.2, MgO 1.4-2.4) give
-        # 15-18 % of these raw (no background removal) draws above 2; strict, so a fix shows up
-        if np.mean(ptc > 2.0) <= 0.2:
-            pytest.xfail(f"v3 {element} K: {np.mean(ptc > 2.0):.0%} of draws with peak-to-continuum > 2 (want > 20 %)")
-        raise AssertionError("v3 now has > 20 % of draws above 2: remove the xfail")
+    sub = bench.remove_bg(e, edge.spectra.astype(np.float64), max(e[0] + 1, onset - 40), onset - 4)
+    ptc = bench.edge_features(e, sub, onset, None, 0.1)["ptc"]
+    assert np.isfinite(ptc).all(), ptc
     assert np.mean(ptc > 2.0) > 0.2, ptc
 
 
