@@ -421,6 +421,12 @@ def main(argv=None):
     p.add_argument("--pi-star", action="store_true",
                    help="print the sp2 C K pi* prominence / spectrum maximum of noise-free v2 and v3 draws and exit "
                         "(no real data involved)")
+    p.add_argument("--calibrate-pi-star", action="store_true",
+                   help="recompute realism.K_PI_STAR_V3 / K_SIGMA_STAR_V3 (carbonate, h-BN, BO3 pi* and sigma* heights) "
+                        "from realism.K_PTC_LITERATURE and K_PI_SIGMA_LITERATURE on noise-free thin simulated spectra "
+                        "and exit (no real data involved)")
+    p.add_argument("--pi-sigma", action="store_true",
+                   help="print PTC and pi*/sigma* per type of realism.K_PI_SIGMA_LITERATURE (v3) and exit")
     p.add_argument("--figure-from", default=None, metavar="JSON",
                    help="with --figure: draw the figure from a --json output instead of measuring")
     args = p.parse_args(argv)
@@ -435,6 +441,13 @@ def main(argv=None):
         return
     if args.pi_star:
         pi_star_prominence()
+        return
+    if args.calibrate_pi_star:
+        calibrate_pi_star()
+        return
+    if args.pi_sigma:
+        for k, ((pm, p5, p95), (rm, r5, r95)) in pi_sigma_per_type().items():
+            print(f"{k[0]:3s} {k[1]:26s} PTC {pm:5.2f} [{p5:.2f}-{p95:.2f}]  pi*/sigma* {rm:5.2f} [{r5:.2f}-{r95:.2f}]")
         return
     warnings.filterwarnings("ignore")
     import logging
@@ -523,6 +536,95 @@ def k_ptc_per_type(scale, n=80, seed=0):
     return res
 
 
+def _window(pos, pad=1.5):
+    return pos[0] - pad, pos[1] + pad
+
+
+def pi_sigma_per_type(pi_star=None, sigma_star=None, n=80, seed=0, types=None):
+    """Median / 5 % / 95 % of the peak-to-continuum and of the pi*/sigma* peak-height ratio per bonding type of
+    ``realism.K_PI_SIGMA_LITERATURE`` (v3 table with the given pi* / sigma* height priors; noise-free thin spectra
+    as :func:`k_ptc_per_type`). pi* and sigma* heights: highest point of the smoothed background-subtracted edge
+    within +-1.5 eV of the prior's position range of the first and second peak."""
+    from unittest import mock
+
+    import hyperspy_eels_ml.simulation.realism as R
+    from hyperspy_eels_ml.simulation import core_loss
+    from hyperspy_eels_ml.simulation.edges import edge_onsets
+
+    table = R._scaled_elnes(R.K_PTC_SCALE_V3, pi_star=pi_star, sigma_star=sigma_star)
+    res = {}
+    for el, name in types or R.K_PI_SIGMA_LITERATURE:
+        names = [t[0] for t in table[el]]
+        ti = names.index(name)
+        on = edge_onsets(el)["K"]
+        disp = 0.25
+
+        def fixed(rng, element, ctx, table=None, ti=ti):
+            return np.full(len(ctx[0]), ti)
+
+        with mock.patch.object(R, "K_ELNES_V3", table), mock.patch.object(R, "choose_types", fixed):
+            b = core_loss(n, [el], energy_offset=on - 60, dispersion=disp, size=int(160 / disp), amounts=[1.0],
+                          noise=False, instrument_shift=0.0, dispersion_error=0.0, chemical_shift=0.0,
+                          t_lambda=(0.03, 0.3), zlp_fwhm=(0.5, 1.2), jump_ratio=(0.3, 1.5), realism="realistic-v3",
+                          rng=seed + ti)
+        e = b.energy
+        sub = remove_bg(e, b.spectra.astype(np.float64), max(e[0] + 1, on - 40), on - 4)
+        ptc = edge_features(e, sub, on, None, disp)["ptc"]
+        sm = smooth(sub, disp)
+        rel = e - on
+        peaks = R.K_ELNES[el][ti][4]
+        (a0, a1), (b0, b1) = _window(peaks[0][0]), _window(peaks[1][0])
+        ratio = sm[:, (rel > a0) & (rel < a1)].max(1) / sm[:, (rel > b0) & (rel < b1)].max(1)
+        res[(el, name)] = tuple((float(np.nanmedian(v)), float(np.nanpercentile(v, 5)), float(np.nanpercentile(v, 95)))
+                                for v in (ptc, ratio))
+    return res
+
+
+def calibrate_pi_star(n=80, rounds=6):
+    """Joint search, per type of ``realism.K_PI_SIGMA_LITERATURE`` (except sp2 carbon, whose pi* prior is set
+    directly), of a pi* and a sigma* height multiplier of the K_ELNES ranges that put the median PTC at the
+    geometric mean of ``K_PTC_LITERATURE`` and the median pi*/sigma* at the geometric mean of
+    ``K_PI_SIGMA_LITERATURE``; prints the table and the ``K_PI_STAR_V3`` / ``K_SIGMA_STAR_V3`` entries."""
+    import hyperspy_eels_ml.simulation.realism as R
+
+    keys = [k for k in R.K_PI_SIGMA_LITERATURE if k != ("C", "sp2 graphitic/amorphous")]
+    base = {}
+    for el, name in keys:
+        peaks = dict((t[0], t[4]) for t in R.K_ELNES[el])[name]
+        base[(el, name)] = (peaks[0][2], peaks[1][2])
+    t_ptc = {k: float(np.sqrt(np.prod(R.K_PTC_LITERATURE[k[0]][k[1]]))) for k in keys}
+    t_rat = {k: float(np.sqrt(np.prod(R.K_PI_SIGMA_LITERATURE[k]))) for k in keys}
+    a = {k: R.K_PTC_SCALE_V3[k[0]][k[1]] for k in keys}
+    b = {k: (R.K_PTC_SCALE_V3[k[0]][k[1]] if dict((t[0], t[4]) for t in R.K_ELNES[k[0]])[k[1]][1][0][0] < 12 else 1.0)
+         for k in keys}
+
+    def priors():
+        pi = dict(R.K_PI_STAR_V3)
+        pi.update({k: (round(base[k][0][0] * a[k], 2), round(base[k][0][1] * a[k], 2)) for k in keys})
+        sg = {k: (round(base[k][1][0] * b[k], 2), round(base[k][1][1] * b[k], 2)) for k in keys}
+        return pi, sg
+
+    for it in range(rounds):
+        pi, sg = priors()
+        m = pi_sigma_per_type(pi, sg, n=n, types=keys)
+        print("round", it, {k[0] + " " + k[1]: (a[k], b[k], round(m[k][0][0], 2), round(m[k][1][0], 2)) for k in keys})
+        for k in keys:
+            ptc, rat = m[k][0][0], m[k][1][0]
+            a[k] *= (t_ptc[k] / ptc)
+            b[k] *= (rat / t_rat[k]) ** 1.5 * (t_ptc[k] / ptc)
+    pi, sg = priors()
+    check = pi_sigma_per_type(pi, sg, n=n, seed=100)
+    print(f"{'element':7s} {'bonding type':26s} {'PTC lit':>8s} {'sim median [5-95 %]':>22s} {'pi*/sig* lit':>12s} "
+          f"{'sim median [5-95 %]':>22s}")
+    for k, ((pm, p5, p95), (rm, r5, r95)) in check.items():
+        lo, hi = R.K_PTC_LITERATURE[k[0]][k[1]]
+        rl, rh = R.K_PI_SIGMA_LITERATURE[k]
+        print(f"{k[0]:7s} {k[1]:26s} {lo:3.1f}-{hi:<4.1f} {pm:8.2f} [{p5:.2f}-{p95:.2f}] {rl:5.1f}-{rh:<5.1f} "
+              f"{rm:8.2f} [{r5:.2f}-{r95:.2f}]")
+    print("K_PI_STAR_V3 =", pi)
+    print("K_SIGMA_STAR_V3 =", sg)
+
+
 def pi_star_prominence(n=60, seed=6):
     """sp2 C K pi* (285.3 +- 1 eV) prominence over the spectrum maximum in noise-free sharp spectra (the
     ``test_c_k_pi_star_of_sp2_carbon`` settings) for v2, v3 and v3 with pi* scaled by the PTC factor (the first
@@ -537,7 +639,7 @@ def pi_star_prominence(n=60, seed=6):
     clean = dict(noise=False, instrument_shift=0.0, dispersion_error=0.0, chemical_shift=0.0, t_lambda=0.05,
                  zlp_fwhm=0.3, jump_ratio=1.0)
     cases = [("realistic-v2", R.K_ELNES_V3), ("realistic-v3", R.K_ELNES_V3),
-             ("realistic-v3, pi* scaled (first v3)", R._scaled_elnes(R.K_PTC_SCALE_V3, pi_star={}))]
+             ("realistic-v3, pi* scaled (first v3)", R._scaled_elnes(R.K_PTC_SCALE_V3, pi_star={}, sigma_star={}))]
     print(f"{'preset':38s} {'n sp2':>5s} {'min':>6s} {'median':>6s} {'max':>6s}")
     for name, table in cases:
         with mock.patch.object(R, "K_ELNES_V3", table):
