@@ -40,7 +40,8 @@ import numpy as np
 
 from .preprocess import LABELS, assessable_matrix, major_onsets, preprocess_block
 
-__all__ = ["training_batch", "write_shards", "GROUP", "simulator_options", "REALISM", "FOCUS_3D_L1"]
+__all__ = ["training_batch", "write_shards", "GROUP", "simulator_options", "REALISM", "FOCUS_3D_L1",
+           "FOCUS_COINCIDENCE", "parse_mix"]
 
 GROUP = 16
 DISPERSIONS = np.array([0.1, 0.25, 0.5, 1.0, 2.0])
@@ -98,6 +99,121 @@ def _focus_window_elements(rng):
     return s, d, size, els
 
 
+#: "coincidence" focus groups of the fifth training phase (``--focus-kind coincidence``): every pair of the
+#: near-coincidence table of the design notes (``shared/notes/element-identification.md`` section 5.1: Major
+#: onsets of different elements within 10 eV, 43-1809 eV), the pairs the issue names (La M4,5 / Ni L3, O K /
+#: V L2,3 / Sb M4,5, Cu L3 / Pr M5, Ba / La / Ce M4,5 through calibration offsets), the 3d L1 / light K pairs of
+#: :data:`FOCUS_3D_L1`, Rb L3 / W M5 / Ta M5 around Si K (1839 eV), and the weak high-energy K edges alone
+#: (Na, Mg, Al, Si, P K at 1072-2146 eV). One group is drawn uniformly; the window is placed around the
+#: group's closest onset pair (or its K edge; a trailing number: the lower onset of the pair to use, e.g. the
+#: M5 edges of Ba / La / Ce instead of their N4,5 edges near 100 eV); the compound sampler then draws which
+#: members are present.
+FOCUS_COINCIDENCE = (
+    # 43-78 eV
+    ("Mg", "Mn"), ("Al", "Cu"), ("Fe", "Co"), ("Cu", "Cs"), ("Ni", "Al"), ("Al", "Cs"), ("Mg", "Fe"),
+    ("Mn", "Fe"), ("Ni", "Cu"), ("Cr", "Mg"), ("Cr", "Mn"), ("Mg", "Co"), ("Mn", "Co"), ("Co", "Ni"),
+    ("Ni", "Cs"),
+    # 89-99 eV
+    ("La", "Si"), ("Kr", "Ba"), ("Ba", "La"), ("Ba", "Si"), ("Kr", "La"),
+    # 110-118 eV
+    ("Ce", "Rb"), ("Ce", "Be"), ("Rb", "Be"), ("Be", "Pr"), ("Ce", "Pr"), ("Rb", "Pr"), ("Pr", "Nd"),
+    ("Be", "Nd"), ("Ce", "Nd"), ("Rb", "Nd"),
+    # 130-141 eV
+    ("Eu", "Sr"), ("Sm", "P"), ("P", "Eu"), ("P", "Sr"), ("Sm", "Eu"), ("Sm", "Sr"), ("Eu", "Gd"),
+    ("Sr", "Gd"), ("P", "Gd"),
+    # 141-168 eV
+    ("Y", "Ho"), ("S", "Er"), ("Ho", "S"), ("Y", "S"), ("Tb", "Dy"), ("Dy", "Y"), ("Gd", "Tb"), ("Dy", "Ho"),
+    ("Ho", "Er"), ("Y", "Er"),
+    # 180-202 eV
+    ("Tm", "Zr"), ("Cl", "Nb"), ("Zr", "Yb"), ("Tm", "Yb"), ("Yb", "B"), ("Lu", "Cl"), ("Zr", "B"),
+    ("B", "Lu"), ("Lu", "Nb"), ("Tm", "B"),
+    # 245-294 eV
+    ("Ru", "C"), ("Ar", "Tc"), ("C", "K"),
+    # 401-404 eV
+    ("N", "Sc"), ("Sc", "Cd"), ("N", "Cd"), ("N", "Sc", "Cd"),
+    # 528-575 eV
+    ("Te", "Cr"), ("Sb", "O"), ("V", "O"), ("V", "Sb", "O"),
+    # 779-931 eV
+    ("Cu", "Pr"), ("Co", "Ba"), ("La", "Ni"), ("Ba", "La", 781.0), ("La", "Ce", 832.0), ("Ba", "Ce", 781.0),
+    # 3d L1 on light K (FOCUS_3D_L1)
+    ("Cr", "F"), ("Fe", "Ne"), ("Cu", "Na"), ("Ni", "Na"), ("Mn", "Ne"), ("Co", "Ne"),
+    # 1020-1305 eV
+    ("Zn", "Pm"), ("Na", "Sm"), ("Dy", "Mg"),
+    # 1550-1839 eV
+    ("Rb", "W"), ("Br", "Al"), ("Rb", "W", "Si"), ("Ta", "Si"), ("W", "Si"),
+    # weak high-energy K edges alone
+    ("Na",), ("Mg",), ("Al",), ("Si",), ("P",),
+)
+
+
+def _group_anchor(group):
+    """``(members, lo, hi)`` of a focus group: its element symbols and the closest pair of Major onsets
+    (>= 40 eV) of different members (a trailing number in the group: the pair whose lower onset is that
+    energy); for a one-element group its highest onset (``lo == hi``)."""
+    onsets = major_onsets()
+    want = group[-1] if isinstance(group[-1], float) else None
+    els = [g for g in group if isinstance(g, str)]
+    if len(els) == 1:
+        o = float(max(onsets[els[0]]))
+        return els, o, o
+    best = None
+    for i, a in enumerate(els):
+        for b in els[i + 1:]:
+            for oa in onsets[a]:
+                for ob in onsets[b]:
+                    lo, hi = min(oa, ob), max(oa, ob)
+                    if lo < 40 or (want is not None and abs(lo - want) > 0.5):
+                        continue
+                    if best is None or hi - lo < best[1] - best[0]:
+                        best = (lo, hi)
+    return els, float(best[0]), float(best[1])
+
+
+def _coincidence_window_elements(rng):
+    """Window and element pool of one coincidence focus group (see :data:`FOCUS_COINCIDENCE`)."""
+    els, lo, hi = _group_anchor(FOCUS_COINCIDENCE[int(rng.integers(len(FOCUS_COINCIDENCE)))])
+    s = float(rng.uniform(max(50.0, lo - 350.0), max(50.0, lo - 30.0)))
+    w = float(np.exp(rng.uniform(np.log(150.0), np.log(1200.0))))
+    e = min(max(s + w, hi + 60.0, s + 100.0), 3100.0)
+    s = min(s, e - 100.0)
+    d = float(rng.choice(DISPERSIONS, p=DISPERSION_P))
+    while (e - s) / d > MAX_CHANNELS:
+        d = float(DISPERSIONS[np.searchsorted(DISPERSIONS, d) + 1])
+    size = max(int((e - s) / d), 16)
+    els = list(els)
+    for el in ("O", "C"):
+        if el not in els:
+            els.append(el)
+    return s, d, size, els
+
+
+def parse_mix(text):
+    """``"realistic-v3:0.3-3.0,realistic-v2"`` -> per-shard options cycled by shard index.
+
+    Each comma-separated item is ``REALISM`` or ``REALISM:LOW-HIGH`` (white-line strength range); shard ``i``
+    uses item ``i % len(items)``. Returns a list of ``(realism, white_line_strength or None)``.
+    """
+    out = []
+    for item in str(text).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        realism, _, wl = item.partition(":")
+        if wl:
+            try:
+                lo, hi = (float(v) for v in wl.split("-"))
+            except ValueError as exc:
+                raise ValueError(f"mix item {item!r}: white-line range must be LOW-HIGH, e.g. 0.3-3.0") from exc
+            if not 0 < lo < hi:
+                raise ValueError(f"mix item {item!r}: need 0 < LOW < HIGH")
+            out.append((realism, (lo, hi)))
+        else:
+            out.append((realism, None))
+    if not out:
+        raise ValueError("empty mix")
+    return out
+
+
 def _window(rng):
     lo_start = rng.random() < 0.6
     s = rng.uniform(50.0, 1000.0) if lo_start else rng.uniform(1000.0, 2900.0)
@@ -146,7 +262,7 @@ def _elements(rng, s, e):
     return chosen
 
 
-def training_batch(n, rng, options=None, return_counts=False, focus=0.0):
+def training_batch(n, rng, options=None, return_counts=False, focus=0.0, focus_kind="3d-l1"):
     """``n`` preprocessed simulated spectra with labels.
 
     Returns
@@ -158,8 +274,11 @@ def training_batch(n, rng, options=None, return_counts=False, focus=0.0):
         ``jump_ratio``.
 
     ``focus``: fraction of the groups drawn as focus groups (:data:`FOCUS_3D_L1`) instead of the
-    general sampling (0 for the first two training phases).
+    general sampling (0 for the first two training phases); ``focus_kind``: ``"3d-l1"``
+    (:data:`FOCUS_3D_L1`) or ``"coincidence"`` (:data:`FOCUS_COINCIDENCE`).
     """
+    if focus_kind not in ("3d-l1", "coincidence"):
+        raise ValueError(f"focus_kind must be '3d-l1' or 'coincidence', not {focus_kind!r}")
     from ..simulation.core_loss import core_loss
 
     rng = np.random.default_rng(rng)
@@ -170,7 +289,8 @@ def training_batch(n, rng, options=None, return_counts=False, focus=0.0):
     while done < n:
         m = min(GROUP, n - done)
         if focus and rng.random() < focus:
-            s, d, size, els = _focus_window_elements(rng)
+            s, d, size, els = (_coincidence_window_elements if focus_kind == "coincidence"
+                               else _focus_window_elements)(rng)
         else:
             s, d, size = _window(rng)
             els = _elements(rng, s, s + d * size)
@@ -217,27 +337,36 @@ def training_batch(n, rng, options=None, return_counts=False, focus=0.0):
 
 
 def write_shards(out_dir, first, count, shard_size=4096, seed_base=20260101, realism=None, focus=0.0,
-                 white_line_strength=None):
+                 white_line_strength=None, focus_kind="3d-l1", mix=None):
     """Write shards ``first .. first+count-1`` (``shard_XXXXX.npz``, seed = seed_base + index).
 
     Existing shards are skipped, so the writer resumes after an interruption.
     ``white_line_strength``: ``(low, high)`` range of the simulator's white-line strength
     (log-uniform; its realistic default is 0.3-1.6), widened in the fourth training phase.
+    ``mix``: list of ``(realism, white_line_strength)`` (:func:`parse_mix`); shard ``i`` uses item
+    ``i % len(mix)`` instead of ``realism`` / ``white_line_strength`` (fifth phase: v3 and v2 mixed).
     """
     os.makedirs(out_dir, exist_ok=True)
-    opts = simulator_options(realism)
-    if white_line_strength is not None:
-        opts["white_line_strength"] = tuple(float(v) for v in white_line_strength)
+
+    def options(i):
+        r, wl = (realism, white_line_strength) if not mix else mix[i % len(mix)]
+        opts = simulator_options(r)
+        if wl is not None:
+            opts["white_line_strength"] = tuple(float(v) for v in wl)
+        return opts
+
     for i in range(first, first + count):
         path = os.path.join(out_dir, f"shard_{i:05d}.npz")
         if os.path.exists(path):
             continue
         t0 = time.time()
-        batch = training_batch(shard_size, seed_base + i, opts, focus=focus)
+        opts = options(i)
+        batch = training_batch(shard_size, seed_base + i, opts, focus=focus, focus_kind=focus_kind)
         tmp = path + ".tmp.npz"
         np.savez(tmp, **batch)
         os.replace(tmp, path)
-        print(f"{path}: {shard_size} spectra in {time.time() - t0:.1f} s, options {opts}, focus {focus}", flush=True)
+        print(f"{path}: {shard_size} spectra in {time.time() - t0:.1f} s, options {opts}, focus {focus} "
+              f"({focus_kind})", flush=True)
 
 
 def main(argv=None):
@@ -251,9 +380,14 @@ def main(argv=None):
     p.add_argument("--focus", type=float, default=0.0, help="fraction of focus groups (FOCUS_3D_L1)")
     p.add_argument("--white-line-strength", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="white-line strength range of the simulator (default: its own, 0.3-1.6)")
+    p.add_argument("--focus-kind", default="3d-l1", choices=("3d-l1", "coincidence"),
+                   help="focus groups: FOCUS_3D_L1 or FOCUS_COINCIDENCE")
+    p.add_argument("--mix", default=None,
+                   help="per-shard realism[:LOW-HIGH white-line strength], comma-separated, cycled by shard index "
+                        "(e.g. realistic-v3:0.3-3.0,realistic-v2:0.3-3.0,realistic-v3,realistic-v2)")
     a = p.parse_args(argv)
     write_shards(a.out_dir, a.first, a.count, a.shard_size, a.seed_base, a.realism, a.focus,
-                 a.white_line_strength)
+                 a.white_line_strength, a.focus_kind, parse_mix(a.mix) if a.mix else None)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,72 @@ def fit(work, total_shards, minutes, seed=SEED, lr_from=0, lr0=LR0, init=None, m
     return state
 
 
+def keras_from_arrays(arrays, x_stats, seed=SEED, lr=LR0):
+    """A compiled Keras model whose inference function equals the folded ``arrays`` of an exported npz.
+
+    The npz holds the convolutions with batch normalisation folded in (``w * g / sqrt(var + eps)``,
+    ``beta - mean * g / sqrt(var + eps)``), so the original BN parameters cannot be recovered. They are
+    rebuilt such that (1) inference is unchanged and (2) a training step sees about the same function:
+    the convolution keeps the folded kernel (no bias); for each BN layer the per-channel mean ``mu`` and
+    variance ``var`` of that kernel's output on ``x_stats`` (a few thousand training inputs, positions and
+    spectra pooled as Keras' BN does) become the moving statistics, ``gamma = sqrt(var + eps)`` and
+    ``beta = mu + b``: inference ``gamma (z - mu) / sqrt(var + eps) + beta = z + b`` exactly, and the
+    batch-statistics normalisation of training reproduces it to the batch-to-batch spread of ``mu, var``.
+    Adam starts fresh (the npz holds no optimiser state).
+    """
+    import keras
+
+    from .network import BN_EPS, CONV_LAYERS
+
+    model = build_keras_model(seed)
+    for i in range(len(CONV_LAYERS)):
+        model.get_layer(f"conv{i}").set_weights([arrays[f"w{i}"]])
+        nf = arrays[f"b{i}"].shape[0]
+        model.get_layer(f"bn{i}").set_weights([np.full(nf, np.sqrt(1.0 - BN_EPS), np.float32),
+                                               arrays[f"b{i}"], np.zeros(nf, np.float32),
+                                               np.full(nf, 1.0 - BN_EPS, np.float32)])
+    model.get_layer("reduce").set_weights([arrays["w_reduce"], arrays["b_reduce"]])
+    model.get_layer("dense").set_weights([arrays["w_dense"], arrays["b_dense"]])
+    model.get_layer("logits").set_weights([arrays["w_out"], arrays["b_out"]])
+    # statistics of each convolution's output (inference mode: the function of the folded network)
+    taps = keras.Model(model.input, [model.get_layer(f"conv{i}").output for i in range(len(CONV_LAYERS))])
+    x_stats = np.asarray(x_stats, np.float32)
+    sums = None
+    for s0 in range(0, len(x_stats), 256):
+        outs = taps(x_stats[s0:s0 + 256], training=False)
+        part = [(np.asarray(o, np.float64).sum((0, 1)), (np.asarray(o, np.float64) ** 2).sum((0, 1)),
+                 o.shape[0] * o.shape[1]) for o in outs]
+        sums = part if sums is None else [(a[0] + b[0], a[1] + b[1], a[2] + b[2]) for a, b in zip(sums, part)]
+    for i, (s1, s2, n) in enumerate(sums):
+        mu = s1 / n
+        var = np.maximum(s2 / n - mu ** 2, 1e-12)
+        model.get_layer(f"bn{i}").set_weights([np.sqrt(var + BN_EPS).astype(np.float32),
+                                               (mu + arrays[f"b{i}"]).astype(np.float32),
+                                               mu.astype(np.float32), var.astype(np.float32)])
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=_loss())
+    return model
+
+
+def init_from_npz(out, npz=MODEL_PATH, stats_shard=None, n_stats=2048, lr=LR0):
+    """Write ``out`` (``.keras``) rebuilt from an exported npz (:func:`keras_from_arrays`) for ``fit --init``.
+
+    ``stats_shard``: a training shard whose first ``n_stats`` inputs give the BN statistics.
+    Returns the largest absolute difference of the rebuilt model's logits (inference) from the npz
+    network's on those inputs (printed; float32 rounding, ~1e-5).
+    """
+    from .network import load_network
+
+    if stats_shard is None:
+        raise ValueError("init needs --stats-shard (a training shard for the batch-normalisation statistics)")
+    net = load_network(npz)
+    x = _load(stats_shard, ("x",))["x"][:n_stats].astype(np.float32)
+    model = keras_from_arrays(net.arrays, x, lr=lr)
+    diff = float(np.max(np.abs(np.asarray(model(x[:256], training=False)) - net.logits(x[:256]))))
+    model.save(out)
+    print(f"{out}: rebuilt from {npz}, max |logit difference| {diff:.2e} on 256 inputs", flush=True)
+    return diff
+
+
 def fit_platt(logits, y, mask, iters=50, l2=1e-2):
     """Per-element Platt scaling ``p = sigmoid(a z + b)`` by Newton steps on the masked log-loss.
 
@@ -409,8 +475,15 @@ def main(argv=None):
     e.add_argument("--model", default=MODEL_PATH)
     e.add_argument("--heldout", default=None, help="folder of held-out shards (default WORK/heldout)")
     e.add_argument("--json", default=None, help="also write the results to this file")
+    i_ = sub.add_parser("init", help="rebuild a .keras checkpoint from an exported npz (for fit --init)")
+    i_.add_argument("out")
+    i_.add_argument("--npz", default=MODEL_PATH)
+    i_.add_argument("--stats-shard", required=True, help="training shard for the batch-normalisation statistics")
+    i_.add_argument("--lr0", type=float, default=LR0)
     a = p.parse_args(argv)
-    if a.cmd == "fit":
+    if a.cmd == "init":
+        init_from_npz(a.out, a.npz, a.stats_shard, lr=a.lr0)
+    elif a.cmd == "fit":
         fit(a.work, a.total_shards, a.minutes, lr_from=a.lr_from, lr0=a.lr0, init=a.init, max_uses=a.max_uses)
     elif a.cmd == "evaluate":
         res = evaluate(a.work, a.model, a.heldout)
