@@ -423,6 +423,119 @@ def o_fe_false_calls(net, n=96, seed=4242, realisms=("basic", "realistic-v1", "r
     return out
 
 
+def _heldout_sets(folders):
+    """``{name: (calibration shard paths, test shard paths)}``: first half / second half of each folder."""
+    out = {}
+    for name, folder in folders.items():
+        held = _shards(folder)
+        if len(held) < 2:
+            raise RuntimeError(f"held-out folder {folder!r} needs >= 2 shards (calibration, test)")
+        n = max(1, len(held) // 2)
+        out[name] = (held[:n], held[n:])
+    return out
+
+
+def _stack(paths, keys=("x", "y", "mask", "present", "assessable")):
+    ds = [_load(p, keys) for p in paths]
+    return {k: np.concatenate([d[k] for d in ds]) for k in keys}
+
+
+def soup(base, tuned, alpha):
+    """Weight-space interpolation ``(1 - alpha) base + alpha tuned`` of two folded networks (WiSE-FT)."""
+    if set(base) != set(tuned):
+        raise ValueError("the two networks do not have the same arrays")
+    return {k: ((1.0 - alpha) * np.asarray(base[k], np.float64) + alpha * np.asarray(tuned[k], np.float64))
+            .astype(np.float32) for k in base}
+
+
+def select_and_evaluate(tuned_arrays, base_net, folders, alphas=(0.5, 0.75, 1.0)):
+    """Choose the interpolation weight on the calibration shards only, then evaluate once on the test shards.
+
+    ``folders``: ``{name: held-out folder}`` (e.g. ``{"v2": ..., "v3": ...}``); the first half of each
+    folder's shards is the calibration set (pooled over folders for the per-element Platt fit and for
+    the choice of ``alpha``: mean weighted F1 no-C over the folders after that fit), the second half the test
+    set. ``base_net``: the shipped network (``load_network()``), evaluated on the same test shards as
+    shipped (its own calibration) and recalibrated on the pooled calibration shards.
+    Returns ``(result dict, chosen arrays, calib_a, calib_b)``.
+    """
+    from .network import NumpyNetwork
+
+    sets = _heldout_sets(folders)
+    cal = {k: _stack(v[0]) for k, v in sets.items()}
+    test = {k: _stack(v[1]) for k, v in sets.items()}
+
+    def logits(net, d):
+        return np.concatenate([net.logits(d["x"][i:i + 1024].astype(np.float32))
+                               for i in range(0, len(d["x"]), 1024)])
+
+    def calibrate(net):
+        zc = {k: logits(net, d) for k, d in cal.items()}
+        a, b = fit_platt(np.concatenate(list(zc.values())), np.concatenate([d["y"] for d in cal.values()]),
+                         np.concatenate([d["mask"] for d in cal.values()]))
+        return zc, a, b
+
+    def scores(net, data, z=None):
+        out = {}
+        for k, d in data.items():
+            zk = logits(net, d) if z is None else z[k]
+            p_cal, p_raw = net.calibrated(zk), 1 / (1 + np.exp(-zk))
+            out[k] = {"ece_uncalibrated": round(ece(p_raw, d["y"], d["mask"]), 4),
+                      "ece_calibrated": round(ece(p_cal, d["y"], d["mask"]), 4),
+                      "calibrated": metrics(p_cal, d["y"], d["mask"], d["present"], assessable=d["assessable"])}
+        return out
+
+    selection = {}
+    best = None
+    for alpha in alphas:
+        net = NumpyNetwork(soup(base_net.arrays, tuned_arrays, alpha), LABELS)
+        zc, a, b = calibrate(net)
+        net.calib_a, net.calib_b = a, b
+        sc = scores(net, cal, zc)
+        mean_w = float(np.mean([v["calibrated"]["weighted_f1_no_C"] for v in sc.values()]))
+        selection[str(alpha)] = {"calibration_set_mean_weighted_f1": round(mean_w, 4),
+                                 **{k: v["calibrated"]["weighted_f1_no_C"] for k, v in sc.items()}}
+        if best is None or mean_w > best[0] + 1e-12:
+            best = (mean_w, alpha, net)
+    _, alpha, net = best
+    shipped_as_is = scores(base_net, test)
+    recal = NumpyNetwork(base_net.arrays, LABELS)
+    _, recal.calib_a, recal.calib_b = calibrate(recal)
+    res = {"alpha_selection_on_calibration_shards": selection, "alpha": alpha,
+           "calibration_shards": {k: [os.path.basename(p) for p in v[0]] for k, v in sets.items()},
+           "test_shards": {k: [os.path.basename(p) for p in v[1]] for k, v in sets.items()},
+           "candidate": scores(net, test), "shipped_as_shipped": shipped_as_is,
+           "shipped_recalibrated": scores(recal, test),
+           "o_fe_false_calls": {"candidate": o_fe_false_calls(net, realisms=("realistic-v2", "realistic-v3")),
+                                "shipped": o_fe_false_calls(base_net, realisms=("realistic-v2", "realistic-v3"))}}
+    return res, net.arrays, net.calib_a, net.calib_b
+
+
+def ship_rule(res, v2_floor=(0.8313, 0.6573), ece_max=0.05, ne_max=0.1875):
+    """The E5 ship rule (written before training; /tmp/e5/SHIP_RULE.md) on :func:`select_and_evaluate`'s result.
+
+    1. v2 test weighted F1 / exact >= ``v2_floor`` (the card's shipped held-out numbers);
+    2. v3 test weighted F1 and exact above the better of the shipped model as shipped and recalibrated;
+    3. calibrated ECE <= ``ece_max`` on every test set; 4. O+Fe Ne false-call rate (v2) <= ``ne_max``.
+    Returns ``(passed, {check: bool})``.
+    """
+    c, s1, s2 = res["candidate"], res["shipped_as_shipped"], res["shipped_recalibrated"]
+
+    def m(d, k, key):
+        return d[k]["calibrated"][key]
+
+    checks = {
+        "v2_weighted_f1": m(c, "v2", "weighted_f1_no_C") >= v2_floor[0],
+        "v2_exact": m(c, "v2", "exact_match_no_C") >= v2_floor[1],
+        "v3_weighted_f1": m(c, "v3", "weighted_f1_no_C") > max(m(s1, "v3", "weighted_f1_no_C"),
+                                                              m(s2, "v3", "weighted_f1_no_C")),
+        "v3_exact": m(c, "v3", "exact_match_no_C") > max(m(s1, "v3", "exact_match_no_C"),
+                                                        m(s2, "v3", "exact_match_no_C")),
+        "ece": all(v["ece_calibrated"] <= ece_max for v in c.values()),
+        "ne_on_o_fe": res["o_fe_false_calls"]["candidate"]["realistic-v2"]["ne_called"] <= ne_max,
+    }
+    return all(checks.values()), checks
+
+
 def evaluate(work, model=MODEL_PATH, heldout=None):
     """Held-out metrics of a shipped model (no retraining, no recalibration) on ``WORK/heldout`` shards.
 
@@ -456,6 +569,27 @@ def evaluate(work, model=MODEL_PATH, heldout=None):
     return res
 
 
+def select_main(work, folders, alphas, json_path, npz_out=None):
+    """``train select``: :func:`select_and_evaluate` + :func:`ship_rule`; exports only when the rule passes."""
+    import keras
+
+    from .network import load_network
+
+    model = keras.saving.load_model(os.path.join(work, "checkpoint.keras"), custom_objects={"masked_bce": _loss()},
+                                    safe_mode=True)
+    base = load_network()
+    res, arrays, ca, cb = select_and_evaluate(keras_to_arrays(model), base, folders, tuple(alphas))
+    passed, checks = ship_rule(res)
+    res["rule"] = {"passed": passed, "checks": checks}
+    with open(json_path, "w") as f:
+        json.dump(res, f, indent=1)
+    print(json.dumps({"alpha": res["alpha"], "rule": res["rule"]}, indent=1), flush=True)
+    if passed and npz_out:
+        probe = _load(_heldout_sets(folders)[sorted(folders)[-1]][1][-1], ("x",))["x"][:8].astype(np.float32)
+        export_npz(npz_out, arrays, LABELS, ca, cb, dict(base.meta), probe)
+    return res
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -480,8 +614,16 @@ def main(argv=None):
     i_.add_argument("--npz", default=MODEL_PATH)
     i_.add_argument("--stats-shard", required=True, help="training shard for the batch-normalisation statistics")
     i_.add_argument("--lr0", type=float, default=LR0)
+    m_ = sub.add_parser("select", help="choose the soup weight on calibration shards, evaluate once, apply the rule")
+    m_.add_argument("work", help="folder with checkpoint.keras (the fine-tuned model)")
+    m_.add_argument("--heldout", nargs="+", required=True, metavar="NAME=DIR", help="e.g. v2=DIR v3=DIR")
+    m_.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.75, 1.0])
+    m_.add_argument("--json", required=True, help="write the results and the rule outcome here")
+    m_.add_argument("--npz-out", default=None, help="write the chosen network (npz) here, only if the rule passes")
     a = p.parse_args(argv)
-    if a.cmd == "init":
+    if a.cmd == "select":
+        select_main(a.work, dict(h.split("=", 1) for h in a.heldout), a.alphas, a.json, a.npz_out)
+    elif a.cmd == "init":
         init_from_npz(a.out, a.npz, a.stats_shard, lr=a.lr0)
     elif a.cmd == "fit":
         fit(a.work, a.total_shards, a.minutes, lr_from=a.lr_from, lr0=a.lr0, init=a.init, max_uses=a.max_uses)

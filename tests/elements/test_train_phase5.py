@@ -120,3 +120,70 @@ def test_keras_rebuilt_from_the_shipped_npz_has_its_inference_function(tmp_path)
     a = np.asarray(sub(x, training=True))
     b = np.asarray(sub(x, training=False))
     assert np.abs(a - b).max() < 0.05 * max(np.abs(b).max(), 1.0)
+
+
+def _tiny_heldout(folder, seed, realism):
+    folder.mkdir()
+    for i in range(2):
+        b = S.training_batch(48, seed + i, S.simulator_options(realism))
+        np.savez(folder / f"shard_{i:05d}.npz", **b)
+    return str(folder)
+
+
+def test_soup_interpolates_and_rejects_other_networks():
+    from hyperspy_eels_ml.elements.train import soup
+
+    a = {"w": np.zeros(3, np.float32), "b": np.ones(2, np.float32)}
+    t = {"w": np.full(3, 2.0, np.float32), "b": np.zeros(2, np.float32)}
+    s = soup(a, t, 0.25)
+    np.testing.assert_allclose(s["w"], 0.5)
+    np.testing.assert_allclose(s["b"], 0.75)
+    with pytest.raises(ValueError):
+        soup(a, {"w": t["w"]}, 0.5)
+
+
+def test_select_and_evaluate_chooses_on_calibration_and_reports_the_baselines(tmp_path):
+    from hyperspy_eels_ml.elements.network import load_network
+    from hyperspy_eels_ml.elements.train import select_and_evaluate, ship_rule
+
+    folders = {"v2": _tiny_heldout(tmp_path / "v2", 900, "realistic-v2"),
+               "v3": _tiny_heldout(tmp_path / "v3", 910, "realistic-v3")}
+    base = load_network()
+    rng = np.random.default_rng(0)
+    tuned = {k: v + 0.3 * np.std(v) * rng.standard_normal(v.shape).astype(np.float32) for k, v in base.arrays.items()}
+    res, arrays, ca, cb = select_and_evaluate(tuned, base, folders, alphas=(0.0, 1.0))
+    sel = res["alpha_selection_on_calibration_shards"]
+    best = max(sel, key=lambda k: sel[k]["calibration_set_mean_weighted_f1"])
+    assert res["alpha"] == float(best)
+    assert res["test_shards"] == {"v2": ["shard_00001.npz"], "v3": ["shard_00001.npz"]}
+    # a = 0 is the shipped network: recalibrated on the same shards it must score as "shipped_recalibrated"
+    if res["alpha"] == 0.0:
+        np.testing.assert_allclose(arrays["w0"], base.arrays["w0"])
+        assert res["candidate"] == res["shipped_recalibrated"]
+    for k in ("candidate", "shipped_as_shipped", "shipped_recalibrated"):
+        assert set(res[k]) == {"v2", "v3"} and 0 <= res[k]["v2"]["ece_calibrated"] <= 1
+    assert ca.shape == (80,) and cb.shape == (80,)
+    passed, checks = ship_rule(res)
+    assert set(checks) == {"v2_weighted_f1", "v2_exact", "v3_weighted_f1", "v3_exact", "ece", "ne_on_o_fe"}
+    assert passed == all(checks.values())
+
+
+def test_ship_rule_fails_each_check_on_its_own():
+    from hyperspy_eels_ml.elements.train import ship_rule
+
+    def block(w, e, ece_):
+        return {"ece_calibrated": ece_, "calibrated": {"weighted_f1_no_C": w, "exact_match_no_C": e}}
+
+    def res(v2=(0.84, 0.67), v3=(0.80, 0.62), ece_=0.01, ne=0.1):
+        return {"candidate": {"v2": block(*v2, ece_), "v3": block(*v3, ece_)},
+                "shipped_as_shipped": {"v2": block(0.83, 0.65, 0.0), "v3": block(0.79, 0.61, 0.0)},
+                "shipped_recalibrated": {"v2": block(0.83, 0.65, 0.0), "v3": block(0.795, 0.615, 0.0)},
+                "o_fe_false_calls": {"candidate": {"realistic-v2": {"ne_called": ne}}}}
+
+    assert ship_rule(res())[0]
+    assert not ship_rule(res(v2=(0.83, 0.67)))[1]["v2_weighted_f1"]
+    assert not ship_rule(res(v2=(0.84, 0.65)))[1]["v2_exact"]
+    assert not ship_rule(res(v3=(0.795, 0.62)))[1]["v3_weighted_f1"]  # must beat the recalibrated baseline
+    assert not ship_rule(res(v3=(0.80, 0.615)))[1]["v3_exact"]
+    assert not ship_rule(res(ece_=0.06))[1]["ece"]
+    assert not ship_rule(res(ne=0.2))[1]["ne_on_o_fe"]
