@@ -204,3 +204,20 @@ def test_fe3_ratio_reproduces_the_measured_magnetite_ratio():
     assert np.median(_integrated_ratio("Fe3+")) == pytest.approx(4.6, abs=0.15)
     assert np.median(_integrated_ratio("Fe3O4", ref="Fe2+")) == pytest.approx(4.5, abs=0.2)
     assert np.median(_integrated_ratio("Fe2+")) == pytest.approx(4.3, abs=0.15)
+
+
+@pytest.mark.parametrize("low, high, shift_range", [("Cr3+", "Cr6+", (2.4, 2.8)), ("V4+", "V5+", (1.1, 1.3))])
+def test_cr_v_l3_shifts_follow_the_cited_xps_chemical_shifts(low, high, shift_range):
+    """Session 5 (O7): the Cr3+ -> Cr6+ and V4+ -> V5+ L3 shifts of the simulated spectra lie in the cited XPS
+    2p3/2 chemical shifts (Cr 2.4-2.8 eV, V 1.2 eV; sources ``xps_cr``/``xps_v``), not the old +2.0 / +1.0 eV
+    priors; the ratios and widths of Cr and V are still priors and say so."""
+    p = white_line_parameters()
+    meds = []
+    for cls in (low, high):
+        b = white_line_spectra(20, [cls], shift=0.0, noise=False, background=None, resolution=0.3, t_lambda=0.1,
+                               parameter_spread=0.0, multiplet_jitter=(0.0, 0.0), rng=4)
+        meds.append(np.median(_features(b, cls)[:, 0]))
+    assert shift_range[0] - 0.05 <= meds[1] - meds[0] <= shift_range[1] + 0.05, meds
+    assert "xps_" in p["species"][high]["L3"][2] and {"xps_cr", "xps_v"} <= set(p["_sources"])
+    for name in (low, high):
+        assert "prior" in p["species"][name]["ratio"][2] and "prior" in p["species"][name]["L3_fwhm"][2]
