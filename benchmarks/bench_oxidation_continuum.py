@@ -11,6 +11,7 @@ best shape-only admission threshold; mean |valence error| of oxide-only reading 
 
     python benchmarks/bench_oxidation_continuum.py [--n 150] [--json out.json]
     python benchmarks/bench_oxidation_continuum.py --diagnose-mn   # LaMnO3/SrMnO3 reading low
+    python benchmarks/bench_oxidation_continuum.py --contrast 1,1.5,2,3,4 --n 60   # metal/oxide contrast needed
 
 Ship rule, fixed before the study: q >= q_lo makes a pixel undecided (equal-weight mixture of the
 two readings) only if <= 20 % of every oxide species (x1 continuum) is flagged, oxides' mean |error|
@@ -139,6 +140,61 @@ def summarise(rows):
     return q_lo, q_hi, "\n".join(out)
 
 
+def contrast(n=60, ks=(1.0, 1.5, 2.0, 3.0, 4.0), elements=None, windows=("narrow", "wide"), seed=6060):
+    """How much larger must the metals' continuum be for O5's rule to pass? (simulation only)
+
+    The metals' continuum step (table value x k) is scaled by each k while the oxides keep the table's
+    (x1); the nuisances are the study's (narrow and wide windows, counts 300-5000 and 5000-50000),
+    held-out seeds ``seed`` + i. Per element and k: q_lo (5th percentile of the metals), the largest
+    fraction of any oxide species at or above it (rule: <= 0.20) and the share of metals above the worst
+    oxide's 99.5th percentile (shape-only admission, rule: >= 0.50). Returns a list of dicts.
+    """
+    import hyperspy_eels_ml  # noqa: F401
+    from hyperspy_eels_ml.simulation import white_line_spectra
+    from hyperspy_eels_ml.oxidation.continuum import max_splitting
+    from hyperspy_eels_ml.oxidation.oxygen import l3_reference
+
+    out = []
+    for el in (elements or list(SPECIES)):
+        l3, sp = l3_reference(el), max_splitting(el)
+        metal = [s for s in SPECIES[el] if _valence(s) == 0]
+        oxides = [s for s in SPECIES[el] if _valence(s) != 0]
+
+        def qs(name, k, i):
+            q = []
+            for w, win in enumerate(windows):
+                for c, counts in enumerate(((300.0, 5000.0), (5000.0, 50000.0))):
+                    if win == "narrow":
+                        kw = dict(energy_offset=l3 - 10.0, size=int((sp + 24.0) / 0.2), background="residual")
+                    else:
+                        kw = dict(energy_offset=l3 - 60.0, size=int((sp + 90.0) / 0.2), background="powerlaw")
+                    b = white_line_spectra(n, [name], dispersion=0.2, counts=counts, continuum=k,
+                                           rng=seed + 100 * i + 10 * w + c, **kw)
+                    q.append(q_of(_sig(b), el, win == "wide"))
+            return np.concatenate(q)
+
+        qox = {name: qs(name, 1.0, j + 1) for j, name in enumerate(oxides)}
+        worst_hi = max(float(np.nanpercentile(q, 99.5)) for q in qox.values())
+        for k in ks:
+            qm = np.concatenate([qs(name, float(k), 50) for name in metal])
+            q_lo = float(np.nanpercentile(qm, 5))
+            flagged = {name: float(np.mean(np.isfinite(q) & (q >= q_lo))) for name, q in qox.items()}
+            out.append(dict(element=el, k=float(k), q_lo=q_lo, metal_median=float(np.nanmedian(qm)),
+                            flagged=flagged, max_flagged=max(flagged.values()),
+                            admitted=float(np.mean(qm >= worst_hi)), q_hi=worst_hi))
+    return out
+
+
+def contrast_table(rows):
+    out = ["| element | metal continuum x k | metals' q median | q_lo | largest oxide share flagged (rule <= 0.20) | "
+           "metals admitted at q_hi (rule >= 0.50) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        worst = max(r["flagged"], key=r["flagged"].get)
+        out.append(f"| {r['element']} | {r['k']:g} | {r['metal_median']:.3f} | {r['q_lo']:.3f} | "
+                   f"{r['max_flagged']:.2f} ({worst}) | {r['admitted']:.2f} (q_hi {r['q_hi']:.3f}) |")
+    return "\n".join(out)
+
+
 def diagnose_mn(n=200, seed=8181):
     """Mn2+/3+/4+ on narrow windows with the continuum subtracted 0, 1 and 2 times too much (noise-free
     simulations, continuum x1 minus x0 as the step, Poisson-like noise at 20,000 counts): oxide model's
@@ -175,7 +231,17 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     ap.add_argument("--from-json", default=None, help="summarise a previous run's JSON")
     ap.add_argument("--diagnose-mn", action="store_true", help="only the Mn continuum-subtraction diagnosis")
+    ap.add_argument("--contrast", default=None,
+                    help="comma-separated multipliers k of the metals' continuum (e.g. 1,1.5,2,3,4): the contrast "
+                         "a literature value would have to show for O5's rule to pass (simulation only)")
     a = ap.parse_args(argv)
+    if a.contrast:
+        rows = contrast(a.n, tuple(float(k) for k in a.contrast.split(",")))
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(rows, f)
+        print(contrast_table(rows))
+        return
     if a.diagnose_mn:
         print(diagnose_mn())
         return

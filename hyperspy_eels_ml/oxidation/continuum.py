@@ -15,6 +15,10 @@ ratio in the metals' range would make the result *undecided*
 (``benchmarks/bench_oxidation_continuum.py``) the oxides' and metals' ranges of
 ``q`` overlap, so that rule failed its ship rule (it would flag 53-95 % of the
 simulated oxides) and is not applied; see the oxidation user guide.
+No cited value of the metals' or oxides' post-L2 continuum was found (session 5);
+``benchmarks/bench_oxidation_continuum.py --contrast`` shows that the metals'
+continuum step would have to be about three times the table's before the flag
+and admission parts of the rule could pass.
 """
 
 from __future__ import annotations

@@ -37,3 +37,21 @@ def test_mixture_spans_both_readings():
     assert m[0] == pytest.approx(1.55)
     assert h[0] >= 0.65 - 1e-9  # at least half the distance between the two readings
     assert max_splitting("Mn") == pytest.approx(12.2)
+
+
+def test_contrast_study_flags_fewer_oxides_when_the_metals_continuum_is_larger():
+    """bench_oxidation_continuum --contrast (session 5, O7): scaling only the metals' continuum step raises
+    their q and q_lo, so fewer simulated oxides reach q_lo; at the table's contrast (k = 1) most Mn2+ do."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import bench_oxidation_continuum as bench
+
+    rows = bench.contrast(8, (1.0, 4.0), elements=["Mn"], windows=("narrow",))
+    lo, hi = rows
+    assert (lo["k"], hi["k"]) == (1.0, 4.0) and set(lo["flagged"]) == {"Mn2+", "Mn3+", "Mn4+"}
+    assert hi["metal_median"] > lo["metal_median"] + 0.2 and hi["q_lo"] > lo["q_lo"]
+    assert hi["max_flagged"] < lo["max_flagged"] and lo["max_flagged"] > 0.5
+    assert hi["q_hi"] == lo["q_hi"] and hi["admitted"] >= lo["admitted"]
+    assert "| Mn | 4 |" in bench.contrast_table(rows)
