@@ -102,21 +102,23 @@ def test_hole_counts_follow_the_ionic_valence():
     assert three_d_holes("Ca", 2) == 10 and three_d_holes("K", 1) == 10 and three_d_holes("Ni", 2) == 2
 
 
-def _l3_peak_over_continuum(el, v, off):
-    b = core_loss(1, [el, "O"], energy_offset=off, dispersion=0.1, size=900, amounts=[1.0, 0.0], valence={el: v},
-                  white_line_strength=1.0, rng=1, **CLEAN)
-    s, e = b.spectra[0].astype(float), b.energy
+def _l3_peak_over_continuum(el, v, off, realism="realistic", n=1):
+    b = core_loss(n, [el, "O"], energy_offset=off, dispersion=0.1, size=900, amounts=[1.0, 0.0], valence={el: v},
+                  white_line_strength=1.0, rng=1, realism=realism, **CLEAN)
+    s, e = b.spectra.astype(float), b.energy
     l3 = edge_onsets(el)["L3"]
-    top = s[(e > l3 - 2) & (e < l3 + 6)].max()
-    cont = s[(e > l3 + 45) & (e < l3 + 55)].mean()
+    top = s[:, (e > l3 - 2) & (e < l3 + 6)].max(1)
+    cont = s[:, (e > l3 + 45) & (e < l3 + 55)].mean(1)
     return top / cont, b
 
 
-def test_cu2_has_a_strong_l3_line_and_cu1_none():
-    r2, b2 = _l3_peak_over_continuum("Cu", 2, 900)
-    r1, b1 = _l3_peak_over_continuum("Cu", 1, 900)
-    assert r2 > 2.0 * r1
-    assert np.isfinite(b2.params["l3_l2"][0, 0]) and np.isnan(b1.params["l3_l2"][0, 0])
+@pytest.mark.parametrize("realism", ["realistic-v2", "realistic-v3"])
+def test_cu2_has_a_strong_l3_line_and_cu1_none(realism):
+    # over 40 draws (one draw compared 1.49 with 0.83 on v3, less than the 2x the medians show: 1.92 / 0.61)
+    r2, b2 = _l3_peak_over_continuum("Cu", 2, 900, realism, n=40)
+    r1, b1 = _l3_peak_over_continuum("Cu", 1, 900, realism, n=40)
+    assert np.median(r2) > 2.0 * np.median(r1) and r2.min() > r1.max()
+    assert np.isfinite(b2.params["l3_l2"][:, 0]).all() and np.isnan(b1.params["l3_l2"][:, 0]).all()
 
 
 def test_ti4_d0_shows_crystal_field_doublets_and_low_l3_l2():
@@ -507,7 +509,7 @@ def test_v2_gain_range_covers_exported_spectra_scalings():
     g = b.params["gain"]
     assert g.min() < 0.3 and g.max() > 200 and np.all((g >= 0.1) & (g <= 1500))
     assert b.params["realism"] == "realistic-v2"
-    assert core_loss(2, ["O"], energy_offset=450.0, size=64, rng=1).params["realism"] == "realistic-v2"
+    assert core_loss(2, ["O"], energy_offset=450.0, size=64, rng=1).params["realism"] == "realistic-v3"  # alias
     v1 = core_loss(400, ["O"], energy_offset=450.0, dispersion=0.5, size=256, realism="realistic-v1", rng=1)
     assert np.all((v1.params["gain"] >= 0.3) & (v1.params["gain"] <= 40))
     with pytest.raises(ValueError, match="l23_cross_section"):
