@@ -8,10 +8,11 @@ Usage::
 
 Each case runs in a fresh subprocess (so TensorFlow's import, about 5 s, is
 counted once per case, as in a new Jupyter kernel) and prints one row: the
-number of spectra, the replicas, the training steps (first training plus any
-retraining of failed replicas) and the rule that stopped
-training, the CPU time of the process (user + sys of all its threads: the
-figure to compare on a shared machine), the wall time, and the wall time of
+number of spectra, the replicas, the training steps of the whole ensemble (first
+training plus any retraining of failed replicas), the steps of the warm start's
+central replicas (``fit.WARM_START``: a few replicas trained first, cheap per
+step; 0 without a warm start), the rule that stopped training, the CPU time of
+the process (user + sys of all its threads: the figure to compare on a shared machine), the wall time, and the wall time of
 the ``subtract_zlp_nn`` call alone (without imports and loading). The issue-12
 target: a handful of spectra with 100 replicas well under 30 s on 2 cores; a
 10^4-spectrum SI near 32 s.
@@ -61,7 +62,8 @@ def worker(case, replicas):
     d = r.model.diagnostics
     row = dict(case=case, n=int(np.prod(spec.data.shape[:-1])), replicas=replicas,
                steps=int(d["epochs"]) + int(d.get("retrain_epochs", 0)),  # first training + retraining of failures
-               stop=str(d.get("stop_rule", "")), cpu=time.process_time() - c0, wall=t2 - t0, call=t2 - t1,
+               central=int(d.get("central_epochs", 0)), stop=str(d.get("stop_rule", "")),
+               cpu=time.process_time() - c0, wall=t2 - t0, call=t2 - t1,
                t_lambda=float(np.median(r.thickness.data)))
     print("ROW " + json.dumps(row), flush=True)
 
@@ -85,11 +87,11 @@ def main(argv=None):
             continue
         rows.append(json.loads(line[0][4:]))
     print(f"\nsubtract_zlp_nn speed, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'case':<6} {'spectra':>7} {'replicas':>8} {'steps':>5} {'stopped by':<20} {'CPU s':>6} {'wall s':>6} "
-          f"{'call s':>6} {'t/lambda':>8}")
+    print(f"{'case':<6} {'spectra':>7} {'replicas':>8} {'steps':>5} {'central':>7} {'stopped by':<20} {'CPU s':>6} "
+          f"{'wall s':>6} {'call s':>6} {'t/lambda':>8}")
     for r in rows:
-        print(f"{r['case']:<6} {r['n']:>7} {r['replicas']:>8} {r['steps']:>5} {r['stop']:<20} {r['cpu']:>6.1f} "
-              f"{r['wall']:>6.1f} {r['call']:>6.1f} {r['t_lambda']:>8.3f}")
+        print(f"{r['case']:<6} {r['n']:>7} {r['replicas']:>8} {r['steps']:>5} {r.get('central', 0):>7} {r['stop']:<20} "
+              f"{r['cpu']:>6.1f} {r['wall']:>6.1f} {r['call']:>6.1f} {r['t_lambda']:>8.3f}")
     print("CPU s: user + sys of the whole process (imports included); wall s: imports + loading + call; "
           "call s: subtract_zlp_nn alone")
 

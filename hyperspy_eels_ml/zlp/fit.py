@@ -71,6 +71,14 @@ TARGET_SIGMA_FLOOR = 0.003
 #: asinh(E / w); 64 instead of 96 cuts 17 % of the work per step with the same benchmark results
 N_PENALTY = 64
 
+#: warm start of the replica ensemble: ``n_central`` replicas are trained first with the full schedule (cheap: the
+#: cost of a step grows with the number of replicas), then every replica starts from one of them (replica r from
+#: central fit r mod n_central) and trains on its own targets for at most ``max_epochs`` steps at
+#: ``learning_rate`` (cosine decay), stopping after ``patience`` steps without improvement; a failed replica is
+#: retrained the same way from the next central fit. None: every replica
+#: trains from a random initialisation with the full schedule.
+WARM_START = dict(n_central=10, learning_rate=0.005, max_epochs=1000, patience=300)
+
 
 class ZLPNotCentredError(EELSInputError):
     """The zero-loss peak is not at 0 eV: align it first."""
@@ -428,17 +436,33 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
     crange = (cl["c"].min(), cl["c"].max())
     c_scale = (float(np.mean(crange)), float(max((crange[1] - crange[0]) / 2, 1e-3)) if K > 1 else 1.0)
 
-    pbar = _progress_bar(show_progressbar, total=max_epochs, desc="Training ZLP replicas")
+    ws = WARM_START if WARM_START and R >= 2 * WARM_START["n_central"] else None
+    total = max_epochs + (min(int(ws["max_epochs"]), int(max_epochs)) if ws else 0)  # central + warm stage
+    pbar = _progress_bar(show_progressbar, total=total, desc="Training ZLP replicas")
     train_kw = dict(hidden=tuple(hidden), width=w, x_scale=x_scale, c_scale=c_scale, max_epochs=int(max_epochs),
                     learning_rate=learning_rate, patience=int(patience),
                     progress=(pbar.update if pbar is not None else None))
-    ens, diag = train_replicas(data, random_state=seed, **train_kw)
+    central_epochs, n_central = 0, 0
+    if ws:
+        n_central = int(ws["n_central"])
+        ens_c, diag_c = train_replicas(_subset_data(data, np.arange(n_central)), random_state=seed, **train_kw)
+        central_epochs = int(diag_c["epochs"])
+        warm_kw = {**train_kw, "learning_rate": ws["learning_rate"],
+                   "max_epochs": min(int(ws["max_epochs"]), int(max_epochs)),
+                   "patience": min(int(ws["patience"]), int(patience))}
+        ens, diag = train_replicas(data, random_state=seed, init=ens_c.subset(np.arange(R) % n_central), **warm_kw)
+    else:
+        ens, diag = train_replicas(data, random_state=seed, **train_kw)
     failed = failed_replicas(diag["val_chi2"])
     n_retrained = int(failed.sum())
     retrain_epochs = 0  # steps of the second training of the failed replicas (not in ``epochs``)
     if failed.any():
         sub = _subset_data(data, failed)
-        ens2, diag2 = train_replicas(sub, random_state=seed + 1, **{**train_kw, "progress": None})
+        if n_central:  # warm start again, from the next central fit (replica r started from r mod n_central)
+            init = ens_c.subset((np.flatnonzero(failed) + 1) % n_central)
+            ens2, diag2 = train_replicas(sub, random_state=seed + 1, init=init, **{**warm_kw, "progress": None})
+        else:
+            ens2, diag2 = train_replicas(sub, random_state=seed + 1, **{**train_kw, "progress": None})
         retrain_epochs = int(diag2["epochs"])
         idx = np.flatnonzero(failed)
         better = diag2["val_chi2"] < diag["val_chi2"][idx]
@@ -458,6 +482,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
                        best_epoch=diag["best_epoch"][keep], epochs=diag["epochs"], stop_rule=diag["stop_rule"],
                        n_trained=R,
                        n_retrained=n_retrained, retrain_epochs=retrain_epochs,
+                       n_central=n_central, central_epochs=central_epochs,
                        n_dropped=int(failed.sum()), n_kept=int(keep.sum()),
                        train_seconds=time.perf_counter() - t0)
     diagnostics["dE_rule"] = np.array(rules)

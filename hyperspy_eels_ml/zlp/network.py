@@ -199,7 +199,7 @@ def _init_weights(rng, n_replicas, sizes):
 def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epochs=4000, learning_rate=0.01,
                    check_every=25, patience=600, monotonic_weight=100.0, curvature_weight=30.0,
                    upper_weight=100.0, prior_weight=10.0, min_improvement=1e-3, max_points=256, random_state=0,
-                   stable_tolerance=0.25, jit_compile="auto", progress=None):
+                   stable_tolerance=0.25, jit_compile="auto", init=None, progress=None):
     """Train all replicas at once; per-replica early stopping on the out-of-bag spectra.
 
     Parameters
@@ -232,6 +232,9 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
         A replica counts as improving when its validation score falls by more
         than this fraction (and by more than this amount, in chi^2 per point).
     random_state : int
+    init : ReplicaEnsemble, optional
+        Start every replica from these weights (one row per replica, same layer sizes and scaling) instead of
+        the random initialisation (the warm start of :func:`~hyperspy_eels_ml.zlp.fit.fit_zlp`).
     jit_compile : bool or "auto"
         Compile the training step with XLA (about 2x less CPU per step than the
         plain graph on 2 cores, same results); falls back to the plain graph
@@ -276,6 +279,12 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     ens0.weights[-2][:] *= 0.01
     ybar = np.nanmean(np.where(data.mask, data.y - base[None], np.nan))
     ens0.weights[-1][:] = ybar
+    if init is not None:
+        if init.n_replicas != R or [w.shape for w in init.weights] != [w.shape for w in ens0.weights]:
+            raise ValueError(f"init holds {init.n_replicas} replicas of layers {[w.shape for w in init.weights]}; "
+                             f"the training needs {R} of {[w.shape for w in ens0.weights]}")
+        ens0.weights = [np.array(w, dtype=np.float32) for w in init.weights]
+        ens0.skip = np.array(init.skip, dtype=np.float32)
 
     f32 = tf.float32
     # features as rows (2, N): the layers run as W^T (R, n_out, n_in) @ h (R, n_in, N), so the long point axis is

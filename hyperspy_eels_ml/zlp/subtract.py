@@ -65,6 +65,11 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
         same results on the simulated benchmark SI (which stops at about 800)
         but a t/lambda of 0.10 instead of 0.18 on the real 16x16 SI, whose
         training stops (ZLP stable) at about 3,100 steps: 4,000 stays.
+        With 20 or more replicas this full schedule trains only 10 central
+        replicas (each on its own bootstrap targets, a tenth of the cost per
+        step); every replica then starts from one of them and trains on its
+        own targets for at most 1,000 steps (``fit.WARM_START``;
+        ``model.diagnostics["central_epochs"]`` and ``["epochs"]``).
     count_gain : float
         Detector counts per electron (Poisson variance = ``count_gain x counts``);
         every count threshold of the method scales with it, so data x a with
