@@ -41,7 +41,7 @@ import numpy as np
 from .preprocess import LABELS, assessable_matrix, major_onsets, preprocess_block
 
 __all__ = ["training_batch", "write_shards", "GROUP", "simulator_options", "REALISM", "FOCUS_3D_L1",
-           "FOCUS_COINCIDENCE", "parse_mix"]
+           "FOCUS_COINCIDENCE", "FOCUS_KINDS", "parse_mix"]
 
 GROUP = 16
 DISPERSIONS = np.array([0.1, 0.25, 0.5, 1.0, 2.0])
@@ -169,9 +169,9 @@ def _group_anchor(group):
     return els, float(best[0]), float(best[1])
 
 
-def _coincidence_window_elements(rng):
+def _coincidence_window_elements(rng, groups=FOCUS_COINCIDENCE):
     """Window and element pool of one coincidence focus group (see :data:`FOCUS_COINCIDENCE`)."""
-    els, lo, hi = _group_anchor(FOCUS_COINCIDENCE[int(rng.integers(len(FOCUS_COINCIDENCE)))])
+    els, lo, hi = _group_anchor(groups[int(rng.integers(len(groups)))])
     s = float(rng.uniform(max(50.0, lo - 350.0), max(50.0, lo - 30.0)))
     w = float(np.exp(rng.uniform(np.log(150.0), np.log(1200.0))))
     e = min(max(s + w, hi + 60.0, s + 100.0), 3100.0)
@@ -185,6 +185,44 @@ def _coincidence_window_elements(rng):
         if el not in els:
             els.append(el)
     return s, d, size, els
+
+
+#: "3d-oxide" focus groups of the sixth (corrective) phase: :data:`FOCUS_3D_L1` windows with one or two
+#: 3d metals + O + C and no light K-edge element (Ne, F, Na never added), so that a 3d L1 edge near Ne K is
+#: seen without Ne far more often than with it (the fifth phase learned Ne next to 3d L edges: Ne called
+#: on 56 % of clean O + Fe spectra).
+def _oxide_window_elements(rng):
+    """Window and element pool of one 3d-oxide focus group (a :data:`FOCUS_3D_L1` window, no K element)."""
+    s, d, size, els = _focus_window_elements(rng)
+    return s, d, size, [e for e in els if e not in FOCUS_3D_L1["k_elements"]]
+
+
+#: the coincidence groups without the (3d metal, Ne) pairs (sixth phase, ``coincidence-no-ne``).
+FOCUS_COINCIDENCE_NO_NE = tuple(g for g in FOCUS_COINCIDENCE if "Ne" not in g)
+
+
+def _coincidence_no_ne_window_elements(rng):
+    """Window and element pool of one coincidence group of :data:`FOCUS_COINCIDENCE_NO_NE`."""
+    return _coincidence_window_elements(rng, FOCUS_COINCIDENCE_NO_NE)
+
+
+#: focus kinds: name -> window/element sampler. ``training_batch(focus_kind=...)`` also takes several
+#: names joined by ``+`` (e.g. ``"coincidence-no-ne+3d-oxide"``): each focus group draws one of them uniformly.
+FOCUS_KINDS = {
+    "3d-l1": _focus_window_elements,
+    "coincidence": _coincidence_window_elements,
+    "coincidence-no-ne": _coincidence_no_ne_window_elements,
+    "3d-oxide": _oxide_window_elements,
+}
+
+
+def _focus_samplers(focus_kind):
+    kinds = str(focus_kind).split("+")
+    bad = [k for k in kinds if k not in FOCUS_KINDS]
+    if bad or not kinds:
+        raise ValueError(f"focus_kind must be one of {sorted(FOCUS_KINDS)} or several joined by '+', "
+                         f"not {focus_kind!r}")
+    return [FOCUS_KINDS[k] for k in kinds]
 
 
 def parse_mix(text):
@@ -274,11 +312,12 @@ def training_batch(n, rng, options=None, return_counts=False, focus=0.0, focus_k
         ``jump_ratio``.
 
     ``focus``: fraction of the groups drawn as focus groups (:data:`FOCUS_3D_L1`) instead of the
-    general sampling (0 for the first two training phases); ``focus_kind``: ``"3d-l1"``
-    (:data:`FOCUS_3D_L1`) or ``"coincidence"`` (:data:`FOCUS_COINCIDENCE`).
+    general sampling (0 for the first two training phases); ``focus_kind``: a name of
+    :data:`FOCUS_KINDS` (``"3d-l1"``: :data:`FOCUS_3D_L1`, ``"coincidence"``: :data:`FOCUS_COINCIDENCE`,
+    ``"coincidence-no-ne"``, ``"3d-oxide"``) or several joined by ``+`` (one drawn uniformly per group;
+    a single kind draws no extra random number, so the older shards are reproduced).
     """
-    if focus_kind not in ("3d-l1", "coincidence"):
-        raise ValueError(f"focus_kind must be '3d-l1' or 'coincidence', not {focus_kind!r}")
+    samplers = _focus_samplers(focus_kind)
     from ..simulation.core_loss import core_loss
 
     rng = np.random.default_rng(rng)
@@ -289,8 +328,8 @@ def training_batch(n, rng, options=None, return_counts=False, focus=0.0, focus_k
     while done < n:
         m = min(GROUP, n - done)
         if focus and rng.random() < focus:
-            s, d, size, els = (_coincidence_window_elements if focus_kind == "coincidence"
-                               else _focus_window_elements)(rng)
+            f = samplers[0] if len(samplers) == 1 else samplers[int(rng.integers(len(samplers)))]
+            s, d, size, els = f(rng)
         else:
             s, d, size = _window(rng)
             els = _elements(rng, s, s + d * size)
@@ -380,8 +419,8 @@ def main(argv=None):
     p.add_argument("--focus", type=float, default=0.0, help="fraction of focus groups (FOCUS_3D_L1)")
     p.add_argument("--white-line-strength", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="white-line strength range of the simulator (default: its own, 0.3-1.6)")
-    p.add_argument("--focus-kind", default="3d-l1", choices=("3d-l1", "coincidence"),
-                   help="focus groups: FOCUS_3D_L1 or FOCUS_COINCIDENCE")
+    p.add_argument("--focus-kind", default="3d-l1",
+                   help="focus groups: " + ", ".join(FOCUS_KINDS) + " or several joined by '+'")
     p.add_argument("--mix", default=None,
                    help="per-shard realism[:LOW-HIGH white-line strength], comma-separated, cycled by shard index "
                         "(e.g. realistic-v3:0.3-3.0,realistic-v2:0.3-3.0,realistic-v3,realistic-v2)")
