@@ -373,7 +373,7 @@ def test_coincidence_rule_removes_calls_explained_by_a_better_supported_element(
 
 
 def test_coincidence_rule_in_the_result_and_explain():
-    """O + Cr in 450-950 eV at a low threshold (0.03: the fine-tuned model gives Sb 0.03-0.44 there): weak Sb (M5 528 eV, on O K) calls are explained by O."""
+    """O + Cr in 450-950 eV at a low threshold (0.03: the fine-tuned models give Sb 0.03-0.44 there): weak Sb (M5 528 eV, on O K) calls are explained by O."""
     s = _sim_signal(("O", "Cr"), shape=(2, 2), seed=0).as_lazy()
     r = identify_elements(s, show_progressbar=False, threshold=0.03, resolve_coincidences=True)
     r0 = identify_elements(s, show_progressbar=False, threshold=0.03)  # default: flagged, not removed
@@ -390,7 +390,13 @@ def test_coincidence_rule_in_the_result_and_explain():
     assert set(r.elements) == set(r0.elements) - removed
     ex = r.explain("Sb")
     assert "O" in ex.ambiguous_with and "ambiguous with O" in str(ex) and not ex.called
-    assert "Sb" in r0.elements and any("ambiguous" in f and "O" in f for f in r0.flags["Sb"])
+    # the summary list of the flag-only result keeps such calls, flagged with their partner (which weak
+    # calls reach it depends on the model: Sb for the E3 network, Te on Cr L3 (Te M5 572 eV) for E6's)
+    kept = [el for el in r0.elements if el in removed]
+    assert kept
+    for el in kept:
+        partners = {LABELS[j] for j in amb[..., LABELS.index(el)].ravel() if j >= 0}
+        assert any("ambiguous" in f and any(q in f for q in partners) for f in r0.flags[el])
     assert r.parameters["resolve_coincidences"] and not r0.parameters["resolve_coincidences"]
 
 
