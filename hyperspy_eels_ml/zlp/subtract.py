@@ -66,7 +66,7 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
         but a t/lambda of 0.10 instead of 0.18 on the real 16x16 SI, whose
         training stops (ZLP stable) at about 3,100 steps: 4,000 stays.
         With 20 or more replicas this full schedule trains only 10 central
-        replicas (each on its own bootstrap targets, a tenth of the cost per
+        replicas (each on its own bootstrap targets; about a sixth of the cost per
         step); every replica then starts from one of them and trains on its
         own targets for at most 1,000 steps (``fit.WARM_START``;
         ``model.diagnostics["central_epochs"]`` and ``["epochs"]``).
