@@ -510,14 +510,49 @@ def select_and_evaluate(tuned_arrays, base_net, folders, alphas=(0.5, 0.75, 1.0)
     return res, net.arrays, net.calib_a, net.calib_b
 
 
-def ship_rule(res, v2_floor=(0.8313, 0.6573), ece_max=0.05, ne_max=0.1875):
+def card_floors(card=None):
+    """The ship rule's floors from a model card: ``{"v2_floor": (weighted F1, exact), "ne_max": rate}``.
+
+    ``card``: a card dict, the path of a card (``.json``) or of a model (``.npz``, its ``.json`` beside it),
+    or None for the shipped model's card. The floors are the card's own held-out numbers:
+    ``heldout_simulated.calibrated`` (v2 test shards, weighted F1 no-C and exact match no-C) and
+    ``heldout_simulated.o_fe_false_calls["realistic-v2"].ne_called``. Rule 1 of the E5 ship rule names
+    "the shipped numbers in the card"; reading them here (rather than hard-coding one model's numbers)
+    keeps the rule right after every ship. A card without these fields raises ``ValueError``.
+    """
+    if card is None:
+        card = MODEL_PATH
+    if isinstance(card, (str, os.PathLike)):
+        path = str(card)
+        if path.endswith(".npz"):
+            path = path[:-4] + ".json"
+        with open(path) as f:
+            card = json.load(f)
+    try:
+        h = card["heldout_simulated"]
+        w, e = h["calibrated"]["weighted_f1_no_C"], h["calibrated"]["exact_match_no_C"]
+        ne = h["o_fe_false_calls"]["realistic-v2"]["ne_called"]
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"the model card has no held-out floor {err} (heldout_simulated.calibrated."
+                         "weighted_f1_no_C / exact_match_no_C, heldout_simulated.o_fe_false_calls."
+                         "realistic-v2.ne_called)") from None
+    return {"v2_floor": (float(w), float(e)), "ne_max": float(ne)}
+
+
+def ship_rule(res, card=None, ece_max=0.05, v2_floor=None, ne_max=None):
     """The E5 ship rule (written before training; /tmp/e5/SHIP_RULE.md) on :func:`select_and_evaluate`'s result.
 
     1. v2 test weighted F1 / exact >= ``v2_floor`` (the card's shipped held-out numbers);
     2. v3 test weighted F1 and exact above the better of the shipped model as shipped and recalibrated;
-    3. calibrated ECE <= ``ece_max`` on every test set; 4. O+Fe Ne false-call rate (v2) <= ``ne_max``.
-    Returns ``(passed, {check: bool})``.
+    3. calibrated ECE <= ``ece_max`` on every test set; 4. O+Fe Ne false-call rate (v2) <= ``ne_max``
+    (the card's value).
+    ``v2_floor`` and ``ne_max`` default to :func:`card_floors` of ``card`` (None: the shipped model's card);
+    given explicitly, they override the card. Returns ``(passed, {check: bool})``.
     """
+    if v2_floor is None or ne_max is None:
+        fl = card_floors(card)
+        v2_floor = fl["v2_floor"] if v2_floor is None else v2_floor
+        ne_max = fl["ne_max"] if ne_max is None else ne_max
     c, s1, s2 = res["candidate"], res["shipped_as_shipped"], res["shipped_recalibrated"]
 
     def m(d, k, key):
@@ -579,8 +614,10 @@ def select_main(work, folders, alphas, json_path, npz_out=None):
                                     safe_mode=True)
     base = load_network()
     res, arrays, ca, cb = select_and_evaluate(keras_to_arrays(model), base, folders, tuple(alphas))
-    passed, checks = ship_rule(res)
-    res["rule"] = {"passed": passed, "checks": checks}
+    floors = card_floors(MODEL_PATH)  # the shipped model's card (the model select compares against)
+    passed, checks = ship_rule(res, **floors)
+    res["rule"] = {"passed": passed, "checks": checks, "floors": {"v2_weighted_f1": floors["v2_floor"][0],
+                   "v2_exact": floors["v2_floor"][1], "ne_max": floors["ne_max"], "card": MODEL_PATH}}
     with open(json_path, "w") as f:
         json.dump(res, f, indent=1)
     print(json.dumps({"alpha": res["alpha"], "rule": res["rule"]}, indent=1), flush=True)

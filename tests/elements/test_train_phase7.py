@@ -1,0 +1,67 @@
+"""Session 6 (E7): the ship rule reads its floors from the model card."""
+import json
+
+import pytest
+
+
+def _block(w, e, ece_=0.01):
+    return {"ece_calibrated": ece_, "calibrated": {"weighted_f1_no_C": w, "exact_match_no_C": e}}
+
+
+def _res(v2, ne=0.05):
+    return {"candidate": {"v2": _block(*v2), "v3": _block(0.90, 0.80)},
+            "shipped_as_shipped": {"v2": _block(0.5, 0.5), "v3": _block(0.5, 0.5)},
+            "shipped_recalibrated": {"v2": _block(0.5, 0.5), "v3": _block(0.5, 0.5)},
+            "o_fe_false_calls": {"candidate": {"realistic-v2": {"ne_called": ne}}}}
+
+
+def _card(w, e, ne):
+    return {"heldout_simulated": {"calibrated": {"weighted_f1_no_C": w, "exact_match_no_C": e},
+                                  "o_fe_false_calls": {"realistic-v2": {"ne_called": ne}}}}
+
+
+def test_card_floors_are_the_shipped_cards_heldout_numbers():
+    from hyperspy_eels_ml.elements.network import MODEL_PATH
+    from hyperspy_eels_ml.elements.train import card_floors
+
+    with open(MODEL_PATH.replace(".npz", ".json")) as f:
+        h = json.load(f)["heldout_simulated"]
+    fl = card_floors()
+    assert fl["v2_floor"] == (h["calibrated"]["weighted_f1_no_C"], h["calibrated"]["exact_match_no_C"])
+    assert fl["ne_max"] == h["o_fe_false_calls"]["realistic-v2"]["ne_called"]
+    assert card_floors(MODEL_PATH) == fl  # the npz path reads the card beside it
+
+
+def test_ship_rule_follows_the_card_not_fixed_numbers(tmp_path):
+    from hyperspy_eels_ml.elements.train import ship_rule
+
+    strict, loose = _card(0.85, 0.70, 0.10), _card(0.80, 0.60, 0.20)
+    res = _res((0.84, 0.68), ne=0.15)
+    assert ship_rule(res, loose)[0]
+    ok, checks = ship_rule(res, strict)
+    assert not ok and not checks["v2_weighted_f1"] and not checks["v2_exact"] and not checks["ne_on_o_fe"]
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(strict))
+    assert ship_rule(res, str(path))[1] == checks
+    # explicit floors override the card
+    assert ship_rule(res, strict, v2_floor=(0.8, 0.6), ne_max=0.2)[0]
+
+
+def test_ship_rule_default_is_the_shipped_card():
+    from hyperspy_eels_ml.elements.train import card_floors, ship_rule
+
+    fl = card_floors()
+    w, e = fl["v2_floor"]
+    assert ship_rule(_res((w, e), ne=fl["ne_max"]))[0]  # equal to the card's numbers: passes (>=, <=)
+    assert not ship_rule(_res((w - 1e-4, e)))[1]["v2_weighted_f1"]
+    assert not ship_rule(_res((w, e - 1e-4)))[1]["v2_exact"]
+    assert not ship_rule(_res((w, e), ne=fl["ne_max"] + 0.01))[1]["ne_on_o_fe"]
+
+
+def test_card_without_floors_is_a_clear_error():
+    from hyperspy_eels_ml.elements.train import card_floors, ship_rule
+
+    with pytest.raises(ValueError, match="held-out floor"):
+        card_floors({"heldout_simulated": {"calibrated": {"weighted_f1_no_C": 0.8}}})
+    with pytest.raises(ValueError, match="held-out floor"):
+        ship_rule(_res((0.9, 0.9)), {})
