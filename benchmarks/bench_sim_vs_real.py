@@ -11,7 +11,9 @@ the same elements on the same energy axis (beam energy / collection angle from
 the metadata, else 200 kV / 30 mrad; everything else from the generator's own
 priors), and the same measurements are made on the real and on every simulated
 spectrum. Backgrounds are removed identically with hyperspy's power-law
-``remove_background`` (``fast=True``) over the pre-edge window of each edge.
+``remove_background`` (``fast=True``) over the pre-edge window of each edge
+(``max(E_on - 40, previous onset + ELNES_CLEARANCE_EV) .. E_on - 4``; the clearance, 30 eV since session 6,
+keeps the window off the preceding edge's near-edge structure).
 Features per edge (onset ``E_on`` = exspy's onset of the family's first edge):
 
 * ``onset``: energy offset (eV) where the smoothed edge signal first reaches 30 % of
@@ -232,7 +234,18 @@ def remove_pre_level(energy, rows, on):
     return rows - np.nanmean(rows[:, w], axis=1, keepdims=True)
 
 
-def _edge_pass(energy, rows, edges, pre_subtracted, dispersion):
+#: background window of an edge above another edge: it starts at least this far above the preceding onset
+#: (session 6). A power law describes the tail of the preceding excitations only where no edge's near-edge
+#: structure lies in the window; ELNES extends about 30 eV above an onset (Egerton 2011, ch. 3, ELNES; beyond it
+#: only EXELFS modulations of a few per cent remain), e.g. the O K multiple-scattering peak of oxides at +25 eV.
+#: Sessions 1-5 used 15 eV, which put the Cr L2,3 window (547-571 eV) on the O K ELNES and over-subtracted Cr
+#: (found from a real result: the Cr/Fe/Al line scan's Cr L3/L2 5.08 and Cr 50-eV integral -0.34 of O K). Edges
+#: whose window is then shorter than 6 eV are not measured (real and simulated alike).
+ELNES_CLEARANCE_EV = 30.0
+
+
+def _edge_pass(energy, rows, edges, pre_subtracted, dispersion, clearance=None):
+    clearance = ELNES_CLEARANCE_EV if clearance is None else clearance
     out = {}
     ints = {}
     prev_on = -np.inf
@@ -243,7 +256,7 @@ def _edge_pass(energy, rows, edges, pre_subtracted, dispersion):
         if pre_subtracted:
             sub = remove_pre_level(energy, rows, on)
         else:
-            lo = max(energy[0] + 1, on - 40, prev_on + 15)
+            lo = max(energy[0] + 1, on - 40, prev_on + clearance)
             hi = on - 4
             prev_on = on
             if hi - lo < 6 or ((energy >= lo) & (energy <= hi)).sum() < 6:
