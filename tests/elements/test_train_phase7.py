@@ -65,3 +65,57 @@ def test_card_without_floors_is_a_clear_error():
         card_floors({"heldout_simulated": {"calibrated": {"weighted_f1_no_C": 0.8}}})
     with pytest.raises(ValueError, match="held-out floor"):
         ship_rule(_res((0.9, 0.9)), {})
+
+
+def test_far_k_windows_put_a_weak_k_edge_near_the_far_end_of_a_wide_window():
+    import numpy as np
+
+    from hyperspy_eels_ml.elements.preprocess import HIGH_MARGIN, major_onsets
+    from hyperspy_eels_ml.elements.simulate import FOCUS_FAR_K, MAX_CHANNELS, _far_k_window_elements
+
+    rng = np.random.default_rng(3)
+    seen = set()
+    for _ in range(300):
+        s, d, size, els = _far_k_window_elements(rng)
+        k = els[0]
+        on = max(major_onsets()[k])
+        e = s + d * size
+        assert k in FOCUS_FAR_K and {"O", "C"} <= set(els) and len(set(els)) == len(els)
+        assert 280 <= s <= 1000 and s <= on - 400  # a wide window starting among the light K edges
+        assert on + HIGH_MARGIN <= e + d and e <= on + HIGH_MARGIN + 350 + d and e <= 3100 + d
+        assert size <= MAX_CHANNELS and d in (0.1, 0.25, 0.5, 1.0, 2.0)
+        seen.add(k)
+    assert seen == set(FOCUS_FAR_K)
+
+
+def test_re_3d_windows_hold_both_edges_and_la_ni_in_about_half():
+    import numpy as np
+
+    from hyperspy_eels_ml.elements.simulate import FOCUS_RE_3D, _group_anchor, _re_3d_window_elements
+
+    rng = np.random.default_rng(4)
+    la_ni = 0
+    for _ in range(400):
+        s, d, size, els = _re_3d_window_elements(rng)
+        pair = tuple(e for e in els if e not in ("O", "C"))
+        assert pair in FOCUS_RE_3D
+        _, lo, hi = _group_anchor(pair)
+        assert s <= lo - 30 + 1e-9 and s + d * size >= hi + 60 - d
+        la_ni += pair == ("La", "Ni")
+    assert 0.4 < la_ni / 400 < 0.6
+
+
+def test_far_k_and_re_3d_batches_label_their_targets():
+    import numpy as np
+
+    from hyperspy_eels_ml.elements.preprocess import LABELS
+    from hyperspy_eels_ml.elements.simulate import training_batch
+
+    b = training_batch(64, 11, focus=1.0, focus_kind="far-k+re-3d")
+    assert b["x"].shape == (64, 3072, 3) and np.isfinite(b["x"].astype(np.float32)).all()
+    targets = [LABELS.index(e) for e in ("Na", "Mg", "Al", "Si", "P", "Ni", "Co", "Cu")]
+    assert b["assessable"][:, targets].any(axis=1).all()  # every spectrum can show one of the targets
+    assert b["y"][:, targets].any()
+    import pytest
+    with pytest.raises(ValueError):
+        training_batch(4, 0, focus=1.0, focus_kind="far-k+bad")
