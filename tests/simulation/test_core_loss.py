@@ -792,3 +792,18 @@ def test_bench_background_window_clears_the_preceding_edges_elnes():
     assert 1.1 < truth < 1.6  # L3 over L2 + the L3 step under it
     assert abs(meas[30.0] / truth - 1) < 0.05, (truth, meas)
     assert abs(meas[15.0] / truth - 1) > 0.15, (truth, meas)
+
+
+def test_bench_reports_the_continuum_left_after_the_white_lines():
+    """bench_sim_vs_real (session 6) prints, beside each L3/L2, the level 8-11 eV above the L2 onset over the L3
+    maximum: about the step height for white lines on a continuum, about 0 when a file's authors removed the
+    continuum too (the MnEdgeNet csv files), which is why their L3/L2 is not comparable with simulated lines."""
+    bench = _bench_module()
+    e = np.arange(630.0, 665.0, 0.1)
+    lines = np.exp(-0.5 * ((e - 641.0) / 0.6) ** 2) + 0.3 * np.exp(-0.5 * ((e - 652.0) / 1.5) ** 2)
+    step = 0.2 * (e >= 640.5) + 0.1 * (e >= 651.5)
+    lev = bench.post_l2_level(e, np.stack([lines + step, lines]), 640.0, 651.0, 0.1)
+    l3_max = 0.6 / np.hypot(0.6, 0.5) + 0.2  # L3 line after the 0.5 eV smoothing, on its step
+    assert lev[0] == pytest.approx(0.3 / l3_max, rel=0.03)
+    assert abs(lev[1]) < 0.01
+    assert np.isnan(bench.post_l2_level(e[e < 655], lines[None, e < 655], 640.0, 651.0, 0.1)[0])
