@@ -1,4 +1,4 @@
-"""Model cards of the shipped L2,3 classifiers (SVM, CNN) say which white-line table each variant was trained on.
+"""Model cards of the shipped classifiers (SVM, CNN; L2,3 and O K) say which white-line table each variant was trained on.
 
 A variant whose recorded L3/L2 ratios differ from ``simulation/data/white_lines.json`` (or that records none) must be
 named in ``recipe.white_lines_note`` as ``"<variant> variant: trained ..."`` (issue 13; issue 10 section 3)."""
@@ -15,12 +15,12 @@ from hyperspy_eels_ml.simulation.oxidation import white_line_parameters
 MODELS = os.path.join(os.path.dirname(hyperspy_eels_ml.__file__), "models", "oxidation")
 
 
-def l23_classifier_cards(folder=MODELS):
+def classifier_cards(folder=MODELS):
     cards = []
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         with open(path) as f:
             card = json.load(f)
-        if card.get("model") in ("svm", "cnn") and card.get("edge") == "L23" and "variants" in card:
+        if card.get("model") in ("svm", "cnn") and card.get("edge") in ("L23", "OK") and "variants" in card:
             cards.append(card)
     return cards
 
@@ -43,12 +43,12 @@ def stale_variants(card):
     return out
 
 
-def test_there_are_l23_classifier_cards():
-    names = {c["name"] for c in l23_classifier_cards()}
-    assert {"fe_l23_svm", "mn_l23_svm", "fe_l23_cnn"} <= names, names
+def test_there_are_classifier_cards():
+    names = {c["name"] for c in classifier_cards()}
+    assert {"fe_l23_svm", "mn_l23_svm", "fe_l23_cnn", "fe_ok_svm"} <= names, names
 
 
-@pytest.mark.parametrize("card", l23_classifier_cards(), ids=lambda c: c["name"])
+@pytest.mark.parametrize("card", classifier_cards(), ids=lambda c: c["name"])
 def test_card_states_the_white_line_table_of_each_variant(card):
     assert stale_variants(card) == {}, (card["name"], card["recipe"].get("white_lines_note"))
 
