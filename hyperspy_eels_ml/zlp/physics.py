@@ -701,8 +701,76 @@ def peaks_block(J, table, energy, core, c_grid, window, count_gain, batch, base_
     return out
 
 
-def fit_peaks_replicas(result, energy_range, n_peaks=1, *, positions=None, background="linear", deconvolve=False,
-                       show_progressbar=None, lazy_output=None):
+def default_peak_window(result, n_peaks=1, z=3.0):
+    """Peak fit window from the data: ``(lo, hi)`` in eV around the ``n_peaks`` lowest resolved peaks.
+
+    The pixel-averaged inelastic signal is smoothed over the ZLP FWHM (the
+    resolution) and searched from the band-gap window's start (:func:`~.bandgap.default_window`:
+    above the region where the networks fit the data) up to its maximum
+    beyond it (the bulk plasmon, or the end of the axis), which is not itself
+    a candidate. A local maximum counts when its prominence exceeds ``z``
+    standard deviations of the smoothed mean (from the pixels' 68 % inelastic
+    bands); the ``n_peaks`` lowest in energy are taken (excitons and the first
+    interband peaks come first above the gap; a broad interband maximum
+    higher up would otherwise win). The window runs from 2 FWHM (at half
+    prominence) below the lowest chosen peak to 2 FWHM above the highest,
+    but not beyond the smoothed signal's minimum between them and the
+    neighbouring structure (the previous/next local maximum, or the onset
+    that rises to the searched range's end).
+    Raises :class:`EnergyRangeError` when no peak is resolved.
+    """
+    from scipy.signal import find_peaks, peak_widths
+
+    from .bandgap import default_window
+    from .features import smooth
+
+    model, v = result.model, result._v
+    e, disp = v.energy, v.dispersion
+    lo0 = default_window(result)[0]
+    P = max(int(np.prod(v.navigation_shape)) if v.navigation_shape else 1, 1)
+
+    def pixel_mean(sig):
+        d = sig.data.reshape(-1, e.size)
+        m = d.mean(axis=0) if not isinstance(d, da.Array) else d.mean(axis=0).compute()
+        return np.asarray(m, float)
+
+    mean = pixel_mean(result.inelastic)
+    half = 0.5 * (pixel_mean(result.inelastic_upper) - pixel_mean(result.inelastic_lower))
+    n = max(3, int(round(model.fwhm / disp)) | 1)
+    sm = smooth(mean, n)
+    # variance of the smoothed pixel mean: per-channel variance half^2 / P through the smoothing kernel
+    k = np.hanning(n + 2)[1:-1]
+    k /= k.sum()
+    sd = np.sqrt(np.convolve(np.pad(half**2 / P, (n, n), mode="edge"), k**2, mode="same")[n:-n])
+    idx = np.flatnonzero(e >= lo0)
+    if idx.size < 5:
+        raise EnergyRangeError(f"fit_peaks: no channels above {lo0:g} eV to search for peaks; give energy_range")
+    top = idx[int(np.argmax(sm[idx]))]
+    idx = idx[idx <= top]
+    found = np.zeros(0, int)
+    if idx.size >= 3:
+        pk, props = find_peaks(sm[idx], prominence=0.0)
+        sig = props["prominences"] > z * sd[idx][pk]
+        found = pk[sig][:n_peaks]  # the lowest-energy resolved peaks (excitons come first above the gap)
+    if found.size < n_peaks:
+        raise EnergyRangeError(
+            f"fit_peaks: {found.size} resolved peak(s) (prominence above {z:g} sigma of the pixel-averaged "
+            f"inelastic signal) between {lo0:g} and {e[top]:g} eV, {n_peaks} asked for: give energy_range")
+    w = peak_widths(sm[idx], found, rel_height=0.5)[0] * disp  # FWHM at half prominence (eV)
+    E, y = e[idx], sm[idx]
+    # ... but not beyond the valleys that separate the chosen peaks from the next structure (onset, next peak)
+    nxt = pk[sig][n_peaks] if np.sum(sig) > n_peaks else y.size - 1
+    v_hi = found[-1] + int(np.argmin(y[found[-1]:nxt + 1]))
+    prev = pk[sig][:np.searchsorted(pk[sig], found[0])]
+    start = prev[-1] if prev.size else 0
+    v_lo = start + int(np.argmin(y[start:found[0] + 1]))
+    lo = max(float(E[found[0]] - 2 * max(w[0], model.fwhm)), float(E[v_lo]))
+    hi = min(float(E[found[-1]] + 2 * max(w[-1], model.fwhm)), float(E[v_hi]) if v_hi > found[-1] else float(E[-1]))
+    return lo, hi
+
+
+def fit_peaks_replicas(result, energy_range=None, n_peaks=1, *, positions=None, background="linear",
+                       deconvolve=False, show_progressbar=None, lazy_output=None):
     """See :meth:`hyperspy_eels_ml.zlp.ZLPResult.fit_peaks`."""
     from .._shared.params import check_int
     from .result import PeakResult
@@ -713,6 +781,8 @@ def fit_peaks_replicas(result, energy_range, n_peaks=1, *, positions=None, backg
     n_peaks = check_int("n_peaks", n_peaks, min=1)
     if background not in ("linear", "constant"):
         raise ValueError(f"fit_peaks: background must be 'linear' or 'constant', got {background!r}")
+    if energy_range is None:
+        energy_range = default_peak_window(result, n_peaks)
     lo, hi = parse_loss_range(e, energy_range, what="fit_peaks: ")
     window = np.flatnonzero((e >= lo) & (e <= hi))
     nb = 2 if background == "linear" else 1

@@ -241,7 +241,7 @@ class ZLPResult(_Lazy):
         return fit_plasmon_replicas(self, energy_range, deconvolve=deconvolve, show_progressbar=show_progressbar,
                                     lazy_output=lazy_output)
 
-    def fit_peaks(self, energy_range, n_peaks=1, *, positions=None, background="linear", deconvolve=False,
+    def fit_peaks(self, energy_range=None, n_peaks=1, *, positions=None, background="linear", deconvolve=False,
                   show_progressbar=None, lazy_output=None):
         """Exciton / interband peak positions, widths and amplitudes per pixel, with 68 % intervals.
 
@@ -254,9 +254,15 @@ class ZLPResult(_Lazy):
 
         Parameters
         ----------
-        energy_range : tuple of float
+        energy_range : tuple of float, optional
             ``(start, end)`` in eV, above 0 eV, holding the peaks and some
-            background on both sides.
+            background on both sides. Default: found from the data
+            (:func:`~hyperspy_eels_ml.zlp.physics.default_peak_window`): 2 FWHM
+            either side of the ``n_peaks`` lowest resolved peaks (prominence
+            above 3 sigma) of the pixel-averaged inelastic signal between the
+            band-gap window's start and its maximum (the bulk plasmon);
+            :class:`EnergyRangeError` when fewer are resolved. The window used
+            is in ``energy_range`` of the result.
         n_peaks : int
             Number of Gaussians (e.g. 2 for the A and B excitons of a TMD).
         positions : sequence of float, optional
