@@ -12,7 +12,8 @@ from .network import interp_rows
 
 __all__ = ["core_window", "pixel_features", "fwhm", "smooth", "zlp_centres", "noise_sd", "interp_clusters",
            "departure_from_vacuum", "vacuum_noise_end", "upper_envelope", "estimate_dark_level",
-           "pixel_zlp_replicas", "auto_dE1", "vacuum_dE1"]
+           "pixel_zlp_replicas", "auto_dE1", "vacuum_dE1",
+           "significant_minimum", "smoothed_variance"]
 
 
 def core_window(fwhm_, dispersion):
@@ -123,39 +124,94 @@ def pixel_zlp_replicas(J, energy, core, c_grid, table, cols=None):
     return z * scale[:, :, None].astype(np.float32), s, c
 
 
-def auto_dE1(energy, mean_norm, fwhm_, dispersion, shift=0.7):
+def smoothed_variance(mean, n, counts, count_gain=1.0):
+    """Poisson variance of :func:`smooth` ``(mean, n)`` when ``mean`` holds ``counts`` x counts per channel.
+
+    ``mean`` is a normalised spectrum (counts / ``counts``): its smoothed value at a
+    channel has variance ``count_gain sum_j k_j^2 mean_(i-j) / counts`` for the Hann
+    kernel ``k`` of :func:`smooth`.
+    """
+    n = max(int(n), 1)
+    if n == 1:
+        return count_gain * np.clip(mean, 0, None) / counts
+    k = np.hanning(n + 2)[1:-1]
+    k /= k.sum()
+    pad = np.pad(np.clip(mean, 0, None), (n, n), mode="edge")
+    return count_gain * np.convolve(pad, k**2, mode="same")[n:-n] / counts
+
+
+def significant_minimum(sm, var, start, n_smooth, alpha=0.01):
+    """Index of the first minimum of ``sm`` (from ``start``) that the data resolve, or None.
+
+    A minimum counts when, at some later channel, the smoothed spectrum rises above
+    it by more than ``z`` standard deviations of the difference (``var`` per channel),
+    with ``z`` the one-sided Bonferroni threshold for a false alarm with probability
+    ``alpha`` over the ``(size - start) / n_smooth`` independent points of the smoothed
+    tail (z is 3.3-4.5 for 10-10^4 points). Noise in a ZLP-only tail does not trigger
+    it, an inelastic onset does.
+    """
+    from scipy.special import ndtri
+
+    y, v = sm[start:], var[start:]
+    if y.size < 3:
+        return None
+    n_ind = max(y.size / max(int(n_smooth), 1), 1.0)
+    z = float(-ndtri(alpha / n_ind))
+    idx = np.arange(y.size)
+    cm = np.minimum.accumulate(y)
+    am = np.maximum.accumulate(np.where(y <= cm, idx, 0))  # where the running minimum sits
+    hit = np.flatnonzero(y - cm > z * np.sqrt(v + v[am]))
+    return int(start + am[hit[0]]) if hit.size else None
+
+
+def auto_dE1(energy, mean_norm, fwhm_, dispersion, shift=0.7, counts=None, count_gain=1.0):
     """``shift`` x the first minimum after the ZLP of the smoothed mean spectrum (EELSfitter v2's rule).
 
     Returns ``(dE1, E_valley)``; ``E_valley`` is NaN when the spectrum has no minimum
-    (then the energy where it falls to 1e-3 of its peak is used).
+    (then the energy where it falls to 1e-3 of its peak is used). With ``counts`` (the
+    number of counts that ``mean_norm`` is normalised by) only a minimum the counts
+    resolve is taken (:func:`significant_minimum`): in a ZLP-only spectrum (vacuum,
+    no inelastic onset) the first noise wiggle of the tail is not a minimum.
     """
-    sm = smooth(mean_norm, round(2 * fwhm_ / dispersion) + 1)
+    n = round(2 * fwhm_ / dispersion) + 1
+    sm = smooth(mean_norm, n)
     start = np.searchsorted(energy, 1.5 * fwhm_)
-    d = np.diff(sm)
-    rising = np.flatnonzero(d[start:] > 0)
     floor = 2.5 * fwhm_ + dispersion
-    if rising.size:
-        e_valley = energy[start + rising[0]]
-        return max(shift * e_valley, floor), e_valley
+    if counts is not None:
+        i = significant_minimum(sm, smoothed_variance(mean_norm, n, counts, count_gain), start, n)
+        if i is not None:
+            return max(shift * energy[i], floor), energy[i]
+    else:
+        rising = np.flatnonzero(np.diff(sm)[start:] > 0)
+        if rising.size:
+            e_valley = energy[start + rising[0]]
+            return max(shift * e_valley, floor), e_valley
     below = np.flatnonzero((energy > 0) & (sm < 1e-3 * sm.max()))
     e = energy[below[0]] if below.size else energy[-1] / 2
     return max(shift * e, floor), np.nan
 
 
-def vacuum_dE1(energy, mean, fwhm_, dispersion, count_gain=1.0):
+def vacuum_dE1(energy, mean, fwhm_, dispersion, count_gain=1.0, n_spectra=None):
     """End of the fitted region of a vacuum reference: its tail reaches the noise floor.
 
     The first minimum of the smoothed mean spectrum after ``2 FWHM``, or where it
-    falls below ``max(20 count_gain, 1e-5 peak)``, whichever comes first.
+    falls below ``max(20 count_gain, 1e-5 peak)``, whichever comes first. With
+    ``n_spectra`` (``mean`` is the mean of that many spectra) only a minimum that the
+    counts resolve is taken (:func:`significant_minimum`), not a noise wiggle of the tail.
     """
-    sm = smooth(mean, round(2 * fwhm_ / dispersion) + 1)
+    n = round(2 * fwhm_ / dispersion) + 1
+    sm = smooth(mean, n)
     start = np.searchsorted(energy, 2 * fwhm_)
-    rising = np.flatnonzero(np.diff(sm[start:]) > 0)
-    low = np.flatnonzero((energy > 2 * fwhm_) & (sm < max(20.0 * count_gain, 1e-5 * sm.max())))
-    cands = [energy[-1]] + ([energy[start + rising[0]]] if rising.size else []) + (
-        [energy[low[0]]] if low.size else [])
+    if n_spectra is not None:
+        i = significant_minimum(sm, smoothed_variance(mean, n, n_spectra, count_gain), start, n)
+        minima = [] if i is None else [energy[i]]
+    else:
+        rising = np.flatnonzero(np.diff(sm[start:]) > 0)
+        minima = [energy[start + rising[0]]] if rising.size else []
+    floor = 1.0 if n_spectra is not None else 20.0
+    low = np.flatnonzero((energy > 2 * fwhm_) & (sm < max(floor * count_gain, 1e-5 * sm.max())))
+    cands = [energy[-1]] + minima + ([energy[low[0]]] if low.size else [])
     return min(cands)
-
 
 
 def departure_from_vacuum(energy, S, s_sum, V, v_sum, fwhm_, dispersion, count_gain=1.0, rel_tol=0.2):

@@ -345,19 +345,27 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
         Jv_, sv_ = groups[vac_k][0], groups[vac_k][1]
         vac_norm = (np.clip(Jv_, 0, None).sum(axis=0) / sv_.sum(), Jv_.sum(axis=0), sv_.sum())
     rules = []
+    vac_d1 = None if vac_k is None else vacuum_dE1(energy, groups[vac_k][0].mean(axis=0), fwhm, disp, g,
+                                                   n_spectra=groups[vac_k][0].shape[0])
     for k, (Jk, sk, ck, vac) in enumerate(groups):
         mean_norm = np.clip(Jk, 0, None).sum(axis=0) / sk.sum()
         if vac:
-            auto1, ev = vacuum_dE1(energy, Jk.mean(axis=0), fwhm, disp, g), np.nan
+            auto1, ev = vac_d1, np.nan
             rule = "vacuum: tail at the noise floor"
         else:
-            auto1, ev = auto_dE1(energy, mean_norm, fwhm, disp)
+            # only a minimum the counts resolve (a ZLP-only tail's noise is no inelastic onset)
+            auto1, ev = auto_dE1(energy, mean_norm, fwhm, disp, counts=sk.sum(), count_gain=g)
             rule = "0.7 x first minimum"
+            if not np.isfinite(ev):  # no resolved onset: a ZLP-only spectrum, fitted like a vacuum reference
+                auto1 = vacuum_dE1(energy, Jk.mean(axis=0), fwhm, disp, g, n_spectra=Jk.shape[0])
+                rule = "no resolved minimum: tail at the noise floor"
             if vac_norm is not None:
                 dep = departure_from_vacuum(energy, Jk.sum(axis=0), sk.sum(), vac_norm[1], vac_norm[2], fwhm, disp,
                                             g)
                 if np.isfinite(dep):
                     auto1, rule = min(auto1, dep), "departure from the vacuum reference" if dep < auto1 else rule
+                elif not np.isfinite(ev):  # neither departs from the vacuum nor has an onset: as the vacuum
+                    auto1, rule = vac_d1, "no departure from the vacuum reference: its fitted region"
         d1 = auto1 if dE1_user is None else dE1_user[k]
         if not (energy[0] < d1 <= energy[-1]):
             raise EnergyRangeError(f"dE1 = {d1:g} eV is outside the energy axis ({energy[0]:g} to {energy[-1]:g} eV)")
