@@ -31,7 +31,7 @@ def batch_size(n_replicas, n_channels, budget=6_000_000):
     return int(max(1, min(256, budget // max(n_replicas * n_channels, 1))))
 
 
-def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, scatter, dark):
+def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, scatter, dark, read_var=0.0):
     """Inelastic/ZLP medians and bands, t/lambda and integrals of every spectrum of a block.
 
     Output layout (P, 7 n_E): six spectra, then the scalars at the start of row 7,
@@ -46,7 +46,7 @@ def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, sc
         Jb = J[a:b] - np.float32(dark)
         Z, _, c = pixel_zlp_replicas(Jb, energy, core, c_grid, table)
         z16, z50, z84 = np.quantile(Z, [0.16, 0.5, 0.84], axis=0)
-        sd = noise_sd(Jb, z50, interp_clusters(c, base_c, scatter), count_gain)
+        sd = noise_sd(Jb, z50, interp_clusters(c, base_c, scatter), count_gain, read_var)
         inel = Jb - z50
         lo = inel - np.sqrt((z84 - z50) ** 2 + sd**2)
         hi = inel + np.sqrt((z50 - z16) ** 2 + sd**2)
@@ -125,7 +125,7 @@ def make_result(model, v, *, count_gain, show_progressbar, lazy_output):
                       extra_args=(dtable,), energy=v.energy, core=model.core, c_grid=c_grid,
                       count_gain=float(count_gain), batch=batch_size(model.n_replicas, nE),
                       base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
-                      dark=model.dark_level)
+                      dark=model.dark_level, read_var=float(model.params.get("read_noise", 0.0)) ** 2)
     nav = v.navigation_shape
     if not nav:
         out = out[0]

@@ -13,7 +13,7 @@ from .network import interp_rows
 __all__ = ["core_window", "pixel_features", "fwhm", "smooth", "zlp_centres", "noise_sd", "interp_clusters",
            "departure_from_vacuum", "vacuum_noise_end", "upper_envelope", "estimate_dark_level",
            "pixel_zlp_replicas", "auto_dE1", "vacuum_dE1",
-           "significant_minimum", "smoothed_variance"]
+           "significant_minimum", "smoothed_variance", "read_noise"]
 
 
 def core_window(fwhm_, dispersion):
@@ -90,17 +90,42 @@ def zlp_centres(J, energy):
     return energy[i] + np.clip(off, -0.5, 0.5) * (energy[1] - energy[0])
 
 
-def noise_sd(J, zlp, scatter, count_gain):
+def read_noise(J, energy, fwhm_, count_gain=1.0, n_sigma=3.0):
+    """Signal-independent noise (read noise, counts) of the spectra ``J``: ``(sd, how)``; 0 when not significant.
+
+    From second differences ``d = J[i-1] - 2 J[i] + J[i+1]`` beyond 5 FWHM of the
+    ZLP: for counting noise plus a read noise ``r``, ``var d = count_gain
+    (J[i-1] + 4 J[i] + J[i+1]) + 6 r^2``, so the mean of ``(d^2 - count_gain (...)) / 6``
+    estimates ``r^2`` (a smooth signal adds little to ``d``). Kept when above
+    ``n_sigma`` standard errors of that mean, else 0 (pure counting noise).
+    """
+    J = np.asarray(J, dtype=np.float64)
+    far = np.abs(energy[1:-1]) > 5 * fwhm_
+    if far.sum() < 20:
+        return 0.0, "not estimable (fewer than 20 channels beyond 5 FWHM)"
+    d = (J[:, :-2] - 2 * J[:, 1:-1] + J[:, 2:])[:, far]
+    lam = np.clip(J, 0, None)
+    pois = count_gain * (lam[:, :-2] + 4 * lam[:, 1:-1] + lam[:, 2:])[:, far]
+    est = ((d**2 - pois) / 6.0).ravel()
+    m = float(est.mean())
+    se = float(est.std(ddof=1) / np.sqrt(est.size / 2.0))  # neighbouring second differences are correlated
+    if m <= n_sigma * se:
+        return 0.0, f"not significant ({m:.3g} +- {se:.2g} counts^2)"
+    return float(np.sqrt(m)), f"{np.sqrt(m):.3g} counts per channel (second differences beyond 5 FWHM)"
+
+
+def noise_sd(J, zlp, scatter, count_gain, read_var=0.0):
     """Standard deviation of one spectrum's inelastic signal ``J - zlp`` per channel (the one noise model).
 
     Counting noise of the recorded counts (variance ``count_gain x J``, with at
     least one detected electron, ``count_gain^2``, per channel so that empty
     channels keep a finite weight) plus the spectrum-to-spectrum scatter of the
-    ZLP shape (``scatter`` relative to the ZLP). Scale-free: data x a with
+    ZLP shape (``scatter`` relative to the ZLP), plus ``read_var`` (counts^2, a
+    signal-independent read noise, :func:`read_noise`). Scale-free: data x a with
     ``count_gain`` x a give sd x a.
     """
     g = float(count_gain)
-    return np.sqrt(g * np.maximum(J, g) + (scatter * zlp) ** 2)
+    return np.sqrt(g * np.maximum(J, g) + read_var + (scatter * zlp) ** 2)
 
 
 def interp_clusters(c, base_c, table):
@@ -124,20 +149,23 @@ def pixel_zlp_replicas(J, energy, core, c_grid, table, cols=None):
     return z * scale[:, :, None].astype(np.float32), s, c
 
 
-def smoothed_variance(mean, n, counts, count_gain=1.0):
+def smoothed_variance(mean, n, counts, count_gain=1.0, read_var=0.0, n_spectra=1):
     """Poisson variance of :func:`smooth` ``(mean, n)`` when ``mean`` holds ``counts`` x counts per channel.
 
     ``mean`` is a normalised spectrum (counts / ``counts``): its smoothed value at a
     channel has variance ``count_gain sum_j k_j^2 mean_(i-j) / counts`` for the Hann
-    kernel ``k`` of :func:`smooth`.
+    kernel ``k`` of :func:`smooth`; a read noise of variance ``read_var`` (counts^2
+    per channel of each of ``n_spectra`` summed spectra) adds
+    ``n_spectra read_var sum_j k_j^2 / counts^2``.
     """
     n = max(int(n), 1)
+    extra = n_spectra * read_var / counts**2
     if n == 1:
-        return count_gain * np.clip(mean, 0, None) / counts
+        return count_gain * np.clip(mean, 0, None) / counts + extra
     k = np.hanning(n + 2)[1:-1]
     k /= k.sum()
     pad = np.pad(np.clip(mean, 0, None), (n, n), mode="edge")
-    return count_gain * np.convolve(pad, k**2, mode="same")[n:-n] / counts
+    return (count_gain * np.convolve(pad, k**2, mode="same")[n:-n] / counts + extra * float((k**2).sum()))
 
 
 def significant_minimum(sm, var, start, n_smooth, alpha=0.01):
@@ -164,7 +192,8 @@ def significant_minimum(sm, var, start, n_smooth, alpha=0.01):
     return int(start + am[hit[0]]) if hit.size else None
 
 
-def auto_dE1(energy, mean_norm, fwhm_, dispersion, shift=0.7, counts=None, count_gain=1.0):
+def auto_dE1(energy, mean_norm, fwhm_, dispersion, shift=0.7, counts=None, count_gain=1.0, read_var=0.0,
+             n_spectra=1):
     """``shift`` x the first minimum after the ZLP of the smoothed mean spectrum (EELSfitter v2's rule).
 
     Returns ``(dE1, E_valley)``; ``E_valley`` is NaN when the spectrum has no minimum
@@ -178,7 +207,8 @@ def auto_dE1(energy, mean_norm, fwhm_, dispersion, shift=0.7, counts=None, count
     start = np.searchsorted(energy, 1.5 * fwhm_)
     floor = 2.5 * fwhm_ + dispersion
     if counts is not None:
-        i = significant_minimum(sm, smoothed_variance(mean_norm, n, counts, count_gain), start, n)
+        i = significant_minimum(sm, smoothed_variance(mean_norm, n, counts, count_gain, read_var, n_spectra), start,
+                                n)
         if i is not None:
             return max(shift * energy[i], floor), energy[i]
     else:
@@ -191,7 +221,7 @@ def auto_dE1(energy, mean_norm, fwhm_, dispersion, shift=0.7, counts=None, count
     return max(shift * e, floor), np.nan
 
 
-def vacuum_dE1(energy, mean, fwhm_, dispersion, count_gain=1.0, n_spectra=None):
+def vacuum_dE1(energy, mean, fwhm_, dispersion, count_gain=1.0, n_spectra=None, read_var=0.0):
     """End of the fitted region of a vacuum reference: its tail reaches the noise floor.
 
     The first minimum of the smoothed mean spectrum after ``2 FWHM``, or where it
@@ -203,7 +233,9 @@ def vacuum_dE1(energy, mean, fwhm_, dispersion, count_gain=1.0, n_spectra=None):
     sm = smooth(mean, n)
     start = np.searchsorted(energy, 2 * fwhm_)
     if n_spectra is not None:
-        i = significant_minimum(sm, smoothed_variance(mean, n, n_spectra, count_gain), start, n)
+        # the mean of n spectra: variance (count_gain mean + read_var) / n per channel
+        i = significant_minimum(sm, smoothed_variance(mean, n, n_spectra, count_gain, read_var * n_spectra, 1),
+                                start, n)
         minima = [] if i is None else [energy[i]]
     else:
         rising = np.flatnonzero(np.diff(sm[start:]) > 0)

@@ -9,7 +9,9 @@ the changes that make it fast and calibrated:
    an optional vacuum reference forms its own cluster.
 2. **Regions.** Region I (fitted): the whole gain side and the loss side below
    ``dE1`` (automatic: 0.7 x the first minimum of the smoothed cluster spectrum
-   after the ZLP, i.e. before the inelastic onset; overridable). Above ``dE1`` no
+   after the ZLP, i.e. before the inelastic onset, counted only when the noise
+   resolves it; a ZLP-only spectrum is fitted down to one electron per channel;
+   with a vacuum reference, where the specimen departs from it; overridable). Above ``dE1`` no
    data are fitted: the loss-side ZLP is constrained to decrease (everywhere) and,
    from ``0.8 dE1`` to ``dE2`` (default ``3 dE1``), its residual to the baseline must
    continue smoothly in log-log space (a power-law tail). There is no "one count
@@ -51,6 +53,7 @@ from .features import (
     departure_from_vacuum,
     estimate_dark_level,
     pixel_features,
+    read_noise,
     smooth,
     upper_envelope,
     vacuum_dE1,
@@ -304,6 +307,9 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
         raise EELSInputError("subtract_zlp_nn: every training spectrum is zero")
     fwhm = _fwhm(energy, np.clip(allJ, 0, None).mean(axis=0))
     _check_centred(allJ, energy, fwhm, disp)
+    # signal-independent (read) noise of the detector, in counts: in the noise bands and the dE1 significance tests
+    rn, rn_info = read_noise(allJ, energy, fwhm, g)
+    rv = rn**2
     core = core_window(fwhm, disp)
     s, c = pixel_features(J, energy, core)
     good = s > 0
@@ -346,7 +352,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
         vac_norm = (np.clip(Jv_, 0, None).sum(axis=0) / sv_.sum(), Jv_.sum(axis=0), sv_.sum())
     rules = []
     vac_d1 = None if vac_k is None else vacuum_dE1(energy, groups[vac_k][0].mean(axis=0), fwhm, disp, g,
-                                                   n_spectra=groups[vac_k][0].shape[0])
+                                                   n_spectra=groups[vac_k][0].shape[0], read_var=rv)
     for k, (Jk, sk, ck, vac) in enumerate(groups):
         mean_norm = np.clip(Jk, 0, None).sum(axis=0) / sk.sum()
         if vac:
@@ -354,10 +360,11 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
             rule = "vacuum: tail at the noise floor"
         else:
             # only a minimum the counts resolve (a ZLP-only tail's noise is no inelastic onset)
-            auto1, ev = auto_dE1(energy, mean_norm, fwhm, disp, counts=sk.sum(), count_gain=g)
+            auto1, ev = auto_dE1(energy, mean_norm, fwhm, disp, counts=sk.sum(), count_gain=g, read_var=rv,
+                                 n_spectra=Jk.shape[0])
             rule = "0.7 x first minimum"
             if not np.isfinite(ev):  # no resolved onset: a ZLP-only spectrum, fitted like a vacuum reference
-                auto1 = vacuum_dE1(energy, Jk.mean(axis=0), fwhm, disp, g, n_spectra=Jk.shape[0])
+                auto1 = vacuum_dE1(energy, Jk.mean(axis=0), fwhm, disp, g, n_spectra=Jk.shape[0], read_var=rv)
                 rule = "no resolved minimum: tail at the noise floor"
             if vac_norm is not None:
                 dep = departure_from_vacuum(energy, Jk.sum(axis=0), sk.sum(), vac_norm[1], vac_norm[2], fwhm, disp,
@@ -499,7 +506,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
                   hidden=list(hidden), max_epochs=max_epochs, learning_rate=learning_rate, patience=patience,
                   count_gain=g, dark_level=dark_level if dark_level is None or isinstance(dark_level, str)
                   else float(dark_level), dark_level_value=float(dark), dark_level_source=dark_info,
-                  physical=bool(physical),
+                  physical=bool(physical), read_noise=float(rn), read_noise_source=rn_info,
                   random_state=seed, vacuum=None if Jv is None else int(Jv.shape[0]))
     return ZLPModel(ensemble=ens, energy=energy, core=core, fwhm=fwhm, clusters=cl, diagnostics=diagnostics,
                     params=params)

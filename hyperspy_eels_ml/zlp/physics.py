@@ -218,7 +218,9 @@ def default_plasmon_window(result, min_energy=None):
     """Plasmon fit window from the data: around the maximum of the pixel-averaged inelastic signal.
 
     The maximum is searched above ``min_energy`` (default the larger of 3 eV,
-    4 x the ZLP FWHM and the largest dE1); the window is the contiguous range
+    4 x the ZLP FWHM and the largest specimen dE1: a vacuum reference's dE1 says
+    where the vacuum is ZLP-only, not where the specimen's plasmon can be, and with
+    a read-noise floor it can reach 28 eV, as on WS2); the window is the contiguous range
     around it where the smoothed mean stays above half its maximum (at least 8
     channels and 1 eV). Raises :class:`EnergyRangeError` when the maximum lies at
     the end of the axis (the plasmon is not inside the recorded range).
@@ -228,7 +230,10 @@ def default_plasmon_window(result, min_energy=None):
     model, v = result.model, result._v
     e = v.energy
     disp = v.dispersion
-    lo_min = max(3.0, 4 * model.fwhm, float(np.max(model.clusters["dE1"]))) if min_energy is None else min_energy
+    d1 = np.asarray(model.clusters["dE1"], float)
+    spec = ~np.asarray(model.clusters["vacuum"], bool)
+    d1 = d1[spec] if spec.any() else d1
+    lo_min = max(3.0, 4 * model.fwhm, float(np.max(d1))) if min_energy is None else min_energy
     mean = result.inelastic.data.reshape(-1, e.size).mean(axis=0)
     if isinstance(mean, da.Array):
         mean = mean.compute()

@@ -48,7 +48,10 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
         specimen's log-slope departs from the vacuum's
         (:func:`~hyperspy_eels_ml.zlp.features.departure_from_vacuum`) and
         ``dE2`` where the vacuum's tail reaches its noise; without one,
-        ``dE1`` = 0.7 x the first minimum after the ZLP and ``dE2 = 3 dE1``. The
+        ``dE1`` = 0.7 x the first minimum after the ZLP and ``dE2 = 3 dE1``. Only a
+        minimum the noise resolves counts (counting plus the read noise estimated
+        from the data, ``model.params["read_noise"]``); a spectrum without one is
+        ZLP-only and fitted down to one electron per channel. The
         rule used per cluster is in ``model.diagnostics["dE_rule"]``; see
         ``result.model.plot_regions()``.
     max_training_pixels : int

@@ -64,3 +64,26 @@ def test_simulated_vacuum_is_self_consistent():
                                                     "no departure from the vacuum reference: its fitted region"]
     assert list(r0.model.diagnostics["dE_rule"]) == ["no resolved minimum: tail at the noise floor"]
     assert np.all(r.model.clusters["dE1"] > 1.0)  # was 0.12 (the first noise wiggle)
+
+
+def test_read_noise_is_estimated_and_in_the_band():
+    """A ZLP-only spectrum with a read noise of 60 counts per channel (the 60 kV vacuum file's tail scatters by ~60
+    counts around ~-35): Poisson-only bands and significance tests took the noise for an onset (dE1 0.12 eV by
+    '0.7 x first minimum') and the band included 0 in 6 % of the channels; now 0.69."""
+    from hyperspy_eels_ml.zlp.features import read_noise
+
+    s0, b0 = _vacuum()
+    assert read_noise(b0.spectra, b0.energy, 0.046)[0] == 0.0  # counting noise only: no read noise
+    b = low_loss(1, energy_offset=-0.4, dispersion=0.0023, size=2000, zlp_fwhm=(0.02, 0.1), vacuum_fraction=1.0,
+                 counts=(1e6, 1e7), rng=1, read_noise=60.0)
+    rn, how = read_noise(b.spectra, b.energy, 0.046)
+    assert abs(rn - 60.0) < 6.0, how
+    s = exspy.signals.EELSSpectrum(b.spectra[0].astype(float))
+    ax = s.axes_manager.signal_axes[0]
+    ax.name, ax.units, ax.offset, ax.scale = "Energy loss", "eV", float(b.energy[0]), 0.0023
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = s.subtract_zlp_nn(vacuum=s, n_replicas=20, random_state=0, show_progressbar=False)
+    assert abs(r.model.params["read_noise"] - 60.0) < 6.0
+    assert "0.7 x first minimum" not in list(r.model.diagnostics["dE_rule"])
+    assert _band_has_0(r, b.energy) > 0.55, _band_has_0(r, b.energy)
