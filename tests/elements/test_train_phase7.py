@@ -119,3 +119,30 @@ def test_far_k_and_re_3d_batches_label_their_targets():
     import pytest
     with pytest.raises(ValueError):
         training_batch(4, 0, focus=1.0, focus_kind="far-k+bad")
+
+
+def _bench(monkeypatch):
+    import importlib
+    import pathlib
+
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
+    return importlib.import_module("bench_identify")
+
+
+def test_pair_study_auc_is_the_rank_statistic(monkeypatch):
+    B = _bench(monkeypatch)
+    assert B._auc([1, 2, 3], [0, 0.5]) == 1.0
+    assert B._auc([0, 0.5], [1, 2, 3]) == 0.0
+    assert B._auc([1, 1], [1, 1]) == 0.5  # ties count one half
+    assert B._auc([], [1]) is None
+
+
+def test_pair_study_scores_targets_and_controls_separately(monkeypatch):
+    B = _bench(monkeypatch)
+    sc = {"Si_K_local_with_O": B.PAIR_SCENARIOS["Si_K_local_with_O"]}
+    res = B.pair_study(16, seed=5, realisms=("realistic-v2",), scenarios=sc)["Si_K_local_with_O/realistic-v2"]
+    assert res["target"] == "Si" and res["n_present"] == 16 and res["false_call"]["n"] == 16
+    assert 0 <= res["visible_fraction"] <= 1 and res["recall_visible"]["n"] == round(16 * res["visible_fraction"])
+    # a strong local Si K edge next to O: found, and never called in O alone
+    assert res["recall_visible"]["rate"] >= 0.5 and res["false_call"]["rate"] <= 0.2
+    assert set(res["by_dispersion"]) == {str(d) for d in B.PAIR_DISPERSIONS}
