@@ -14,7 +14,7 @@ and run with the defaults (``dark_level="auto"``; WS2 with its vacuum spectra).
 
 Printed per file: dispersion and range, t/lambda (median, 5-95 %) from the NN
 ZLP against exspy's ``estimate_thickness`` log-ratio (threshold from
-``estimate_elastic_scattering_threshold``, 3 eV where that gives NaN) as the
+``estimate_elastic_scattering_threshold``, 3 eV where that gives NaN, said per file) as the
 baseline (and ours with the dark level left in the total, as exspy's
 log-ratio has it), the dark level found, dE1, the replica report, the sanity flags, the
 band gap where the material has one (WS2 published 1.6 +0.3/-0.2 eV, Roest et
@@ -107,21 +107,31 @@ def align(s):
 
 
 def exspy_thickness(s):
+    """exspy's log-ratio t/lambda per pixel and how its threshold was found.
+
+    The threshold comes from ``estimate_elastic_scattering_threshold`` (first
+    minimum after the ZLP); pixels where that gives NaN, or the whole signal
+    when it raises, use the fixed 3 eV, and the returned note says so (the
+    reason is printed, never swallowed).
+    """
+    e = s.axes_manager.signal_axes[0].axis
+    note = "auto"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            th = s.estimate_elastic_scattering_threshold(window=min(10.0, s.axes_manager.signal_axes[0].axis[-1] - 1),
-                                                         show_progressbar=False)
+            th = s.estimate_elastic_scattering_threshold(window=min(10.0, float(e[-1]) - 1))
             thr = np.asarray(th.data, float)
-            if not np.all(np.isfinite(thr)):
-                raise ValueError
-        except Exception:  # noqa: BLE001 - exspy's own failure: fall back to a fixed threshold
-            th = 3.0
-        try:
-            t = s.estimate_thickness(threshold=th, show_progressbar=False)
-        except TypeError:
-            t = s.estimate_thickness(threshold=th)
-    return np.atleast_1d(np.asarray(t.data, float)).ravel()
+            bad = ~np.isfinite(thr)
+            if bad.all():
+                th, note = 3.0, "3.0 eV (auto threshold NaN in every pixel)"
+            elif bad.any():
+                th.data = np.where(bad, 3.0, thr)
+                note = f"auto, 3.0 eV in {int(bad.sum())} of {bad.size} pixels (NaN)"
+        except Exception as exc:  # noqa: BLE001 - exspy's own failure: fixed threshold, reason reported
+            th, note = 3.0, f"3.0 eV (auto failed: {type(exc).__name__}: {str(exc)[:80]})"
+        t = s.estimate_thickness(threshold=th)
+    thr_used = np.atleast_1d(np.asarray(th.data if hasattr(th, "data") else th, float)).ravel()
+    return np.atleast_1d(np.asarray(t.data, float)).ravel(), note, thr_used
 
 
 def cases(root, only=None):
@@ -181,7 +191,8 @@ def run_case(key, loader, gap, replicas, seed):
     zint = np.asarray(r.zlp.data, float).reshape(-1, e.size).sum(-1)
     t_keep = np.log(raw / zint)  # the same ZLP, the dark level left in the total (as exspy's log-ratio does)
     row["t_lambda_dark_kept"] = float(np.median(t_keep))
-    tx = exspy_thickness(spec)
+    tx, row["exspy_threshold_note"], thr_used = exspy_thickness(spec)
+    row["exspy_threshold"] = float(np.median(thr_used))
     row["t_lambda_exspy"] = [float(np.nanmedian(tx)), float(np.nanpercentile(tx, 5)), float(np.nanpercentile(tx, 95))]
     row["dark_level"] = r.model.dark_level
     # independent check of the dark level: the outer 30 % of the energy-gain side, where no electron of the
@@ -302,6 +313,11 @@ def main(argv=None):
         if "error" not in r:
             print(f"{r['case']:<10} {r['dark_level']:>16.3g} {fmt(r.get('gain_side_level')):>15} "
                   f"{r.get('gain_side_channels', 0):>8} {fmt(r.get('far_tail_level')):>16}")
+    print()
+    print(f"{'case':<10} {'exspy threshold (eV)':>20}  how it was found")
+    for r in rows:
+        if "error" not in r:
+            print(f"{r['case']:<10} {r['exspy_threshold']:>20.3g}  {r['exspy_threshold_note']}")
     print()
     print(f"{'case':<10} {'plasmon window':>14} {'Ep NN (68 %)':>22} {'width':>6} {'raw max':>7} {'NaN':>6} "
           f"{'KK t nm (68 %), n=' + str(KK_N):>28}")
