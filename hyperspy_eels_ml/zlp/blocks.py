@@ -15,12 +15,16 @@ from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.validation import check_finite_block
 from .features import interp_clusters, noise_sd, pixel_zlp_replicas, variance_counts
 
-__all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT"]
+__all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT", "tail_above_data", "TAIL_SIGMA"]
 
 #: spectra per pixel in the subtraction output block: inelastic, lower, upper, zlp, zlp_lower, zlp_upper,
 #: and a seventh row holding t/lambda (median, 16 %, 84 %), the data integral, the ZLP integral and flags
 N_SPECTRA_OUT = 7
 N_SCALARS = 6
+
+#: a channel above dE1 counts as "ZLP above the data" when the median ZLP exceeds the data by more than this many
+#: standard deviations of the data's noise under "data = ZLP" (counting noise of the ZLP + read noise)
+TAIL_SIGMA = 3.0
 
 #: the band-gap fits carry a free ZLP-level term (see :func:`~hyperspy_eels_ml.zlp.fit_onset`'s ``nuisance``)
 ZLP_NUISANCE = True
@@ -31,8 +35,25 @@ def batch_size(n_replicas, n_channels, budget=6_000_000):
     return int(max(1, min(256, budget // max(n_replicas * n_channels, 1))))
 
 
-def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, scatter, dark, read_var=0.0):
+def tail_above_data(J, zlp, energy, dE1, count_gain, read_var=0.0):
+    """Per spectrum, the fraction of channels above its ``dE1`` where ``zlp`` exceeds ``J`` by more than
+    :data:`TAIL_SIGMA` sigma; sigma is the noise the data would have if they were the ZLP alone (counting noise,
+    at least one electron, plus ``read_var``). A physical ZLP never does this beyond 0.13 % of the channels
+    (one-sided 3 sigma); a tail that drifted above the data does it on a large fraction. ``dE1`` is per spectrum.
+    """
+    g = float(count_gain)
+    sd = np.sqrt(g * np.maximum(zlp, g) + read_var)
+    above = energy[None, :] > np.asarray(dE1, float)[:, None]
+    over = ((zlp - J) > TAIL_SIGMA * sd) & above
+    return over.sum(axis=1) / np.maximum(above.sum(axis=1), 1)
+
+
+def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, scatter, dark, read_var=0.0,
+                   dE1=None):
     """Inelastic/ZLP medians and bands, t/lambda and integrals of every spectrum of a block.
+
+    The sixth scalar is :func:`tail_above_data` (``dE1``: per cluster, interpolated at the pixels' c; 0 when
+    ``dE1`` is None).
 
     Output layout (P, 7 n_E): six spectra, then the scalars at the start of row 7,
     so the reshape to (..., 7, n_E) is free and the outputs are views of one block.
@@ -54,9 +75,14 @@ def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, sc
         with np.errstate(divide="ignore", invalid="ignore"):
             tl = np.log(tot[None, :] / Z.sum(axis=2))
         t16, t50, t84 = np.quantile(tl, [0.16, 0.5, 0.84], axis=0)
+        if dE1 is None:
+            frac = np.zeros_like(t50)
+        else:
+            d1 = interp_clusters(c, base_c, np.asarray(dE1, float)[:, None])[:, 0]
+            frac = tail_above_data(Jb, z50, energy, d1, count_gain, read_var)
         out[a:b, : 6 * nE] = np.concatenate([inel, lo, hi, z50, z16, z84], axis=1)
-        out[a:b, 6 * nE: 6 * nE + N_SCALARS] = np.stack([t50, t16, t84, tot, z50.sum(axis=1),
-                                                         np.zeros_like(t50)], axis=1)
+        out[a:b, 6 * nE: 6 * nE + N_SCALARS] = np.stack([t50, t16, t84, tot, z50.sum(axis=1), frac],
+                                                        axis=1)
     return out
 
 
@@ -125,7 +151,8 @@ def make_result(model, v, *, count_gain, show_progressbar, lazy_output):
                       extra_args=(dtable,), energy=v.energy, core=model.core, c_grid=c_grid,
                       count_gain=float(count_gain), batch=batch_size(model.n_replicas, nE),
                       base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
-                      dark=model.dark_level, read_var=float(model.params.get("read_noise", 0.0)) ** 2)
+                      dark=model.dark_level, read_var=float(model.params.get("read_noise", 0.0)) ** 2,
+                      dE1=np.asarray(model.clusters["dE1"], float))
     nav = v.navigation_shape
     if not nav:
         out = out[0]

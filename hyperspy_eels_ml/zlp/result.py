@@ -14,8 +14,12 @@ __all__ = ["ZLPResult", "BandGapResult", "PlasmonResult", "PeakResult", "Kramers
 FLAG_THICKNESS = 1  #: t/lambda <= 0
 FLAG_ZLP_ABOVE_DATA = 2  #: ZLP integral above the data integral
 FLAG_REPLICAS = 4  #: more than 10 % of the replicas dropped (whole result)
+FLAG_TAIL_ABOVE_DATA = 8  #: ZLP tail above the data beyond 3 sigma on more than TAIL_LIMIT of the channels above dE1
+#: limit on :func:`~hyperspy_eels_ml.zlp.blocks.tail_above_data` (a physical ZLP gives ~0.13 %, one-sided 3 sigma)
+TAIL_LIMIT = 0.05
 FLAG_NAMES = {FLAG_THICKNESS: "t/lambda <= 0", FLAG_ZLP_ABOVE_DATA: "ZLP integral > data integral",
-              FLAG_REPLICAS: "> 10 % of replicas dropped"}
+              FLAG_REPLICAS: "> 10 % of replicas dropped",
+              FLAG_TAIL_ABOVE_DATA: f"ZLP above the data (> 3 sigma) on > {TAIL_LIMIT:.0%} of the channels above dE1"}
 
 
 def replica_report(diag):
@@ -60,8 +64,12 @@ class ZLPResult(_Lazy):
         ZLP) and its 68 % interval.
     flags : hyperspy.signal.BaseSignal
         Per-pixel sanity bits: 1 = t/lambda <= 0, 2 = ZLP integral above the
-        data integral, 4 = more than 10 % of the replicas dropped (see
+        data integral, 4 = more than 10 % of the replicas dropped, 8 = the ZLP
+        (median) exceeds the data by more than 3 sigma of the data's noise
+        (counting + read noise) on more than 5 % of the channels above dE1 (see
         :attr:`flag_names`); 0 = nothing suspicious.
+    tail_above_data : hyperspy.signal.BaseSignal
+        That fraction of channels per pixel (also ``diagnostics["tail_above_data"]``).
     model : ZLPModel
         The trained ensemble (``result.model.save(path)``).
     replica_report : dict
@@ -69,7 +77,7 @@ class ZLPResult(_Lazy):
     """
 
     _names = ("inelastic", "inelastic_lower", "inelastic_upper", "zlp", "zlp_lower", "zlp_upper")
-    _signals = _names + ("thickness", "thickness_lower", "thickness_upper", "flags")
+    _signals = _names + ("thickness", "thickness_lower", "thickness_upper", "flags", "tail_above_data")
     _signal_attributes = _signals
     flag_names = FLAG_NAMES
 
@@ -98,15 +106,19 @@ class ZLPResult(_Lazy):
             m = navigation_map(v.signal, data, title, quantity="t/lambda")
             record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output=name))
             setattr(self, name, m)
-        t50, tot, zint = parts[6], parts[9], parts[10]
+        t50, tot, zint, tail = parts[6], parts[9], parts[10], parts[11]
         rep = replica_report(model.diagnostics)
         many_dropped = rep.get("trained", 0) > 0 and rep["dropped"] > 0.1 * rep["trained"]
         flags = ((t50 <= 0) * FLAG_THICKNESS + (zint > tot) * FLAG_ZLP_ABOVE_DATA
-                 + int(many_dropped) * FLAG_REPLICAS)
+                 + int(many_dropped) * FLAG_REPLICAS + (tail > TAIL_LIMIT) * FLAG_TAIL_ABOVE_DATA)
         flags = flags.astype(np.uint8)
         m = navigation_map(v.signal, flags, "subtract_zlp_nn sanity flags", quantity="flags")
         record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output="flags", bits=FLAG_NAMES))
         self.flags = m
+        m = navigation_map(v.signal, tail, "ZLP above the data (> 3 sigma), fraction of the channels above dE1",
+                           quantity="fraction")
+        record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output="tail_above_data"))
+        self.tail_above_data = m
         if not self.is_lazy:
             self._warn()
         return self
@@ -119,6 +131,12 @@ class ZLPResult(_Lazy):
         if self._compute_signals(show_progressbar):
             self._warn()
         return self
+
+    @property
+    def diagnostics(self):
+        """Per-pixel sanity figures: ``tail_above_data`` (array, fraction of the channels above dE1 where the
+        median ZLP exceeds the data by more than 3 sigma; flag bit 8 above ``TAIL_LIMIT``)."""
+        return dict(tail_above_data=np.asarray(self.tail_above_data.data), tail_limit=TAIL_LIMIT)
 
     @property
     def replica_report(self):
@@ -135,6 +153,9 @@ class ZLPResult(_Lazy):
                   FLAG_ZLP_ABOVE_DATA: "the ZLP tail exceeds the data: a wrong dE1 (set it by hand, see "
                                        "result.model.plot_regions())" + ("" if vac else " or a missing vacuum "
                                                                                         "reference (vacuum=)"),
+                  FLAG_TAIL_ABOVE_DATA: "ZLP tail above the data: no vacuum reference / wrong dE1 (give vacuum=, "
+                                        "try vacuum='gain_side', or set dE1 by hand, see "
+                                        "result.model.plot_regions())",
                   FLAG_REPLICAS: "training was unstable: more spectra, a smaller learning_rate, or "
                                  "more max_epochs"}
         for bit, cause in causes.items():

@@ -173,6 +173,38 @@ def test_sanity_flags_name_pixels():
     assert any("(0, 1)" in msg and "t/lambda <= 0" in msg for msg in msgs), msgs
 
 
+def test_tail_above_data_quiet_on_a_normal_case(bands):
+    s, _, r = bands
+    frac = r.diagnostics["tail_above_data"]
+    assert frac.shape == s.data.shape[:-1] and np.all(frac < 0.01), frac
+    assert not np.any(np.asarray(r.flags.data) & 8)
+
+
+def test_tail_above_data_flags_a_zlp_tail_forced_above_the_data():
+    from hyperspy_eels_ml.zlp.blocks import tail_above_data
+
+    s, truth = thickness_bands_low_loss_si(shape=(2, 4), seed=21, counts=6e7)  # ZLP tail > 20 counts to ~10 eV
+    m, _ = _quiet(lambda: fit_zlp(s, **KW))
+    e = s.axes_manager.signal_axes[0].axis
+    bad = s.deepcopy()
+    # pixel (1, 2): its loss side beyond dE1 cut to 0.3 x the true ZLP (core kept, so the model predicts the
+    # same ZLP), i.e. the fitted tail lies far above the data there; the integrals still hold (no bit 2)
+    d1 = float(np.min(m.clusters["dE1"]))
+    beyond = e > d1
+    bad.data[1, 2, beyond] = np.round(0.3 * truth.zlp.data[1, 2, beyond])
+    r, msgs = _quiet(lambda: m.subtract(bad, show_progressbar=False))
+    frac = r.diagnostics["tail_above_data"]
+    assert frac[1, 2] > 0.2 and np.all(np.delete(frac.ravel(), 6) < 0.02), frac
+    assert r.flags.data[1, 2] & 8 and not np.any(np.delete(np.asarray(r.flags.data).ravel(), 6) & 8)
+    assert any("(1, 2)" in msg and "no vacuum reference / wrong dE1" in msg for msg in msgs), msgs
+    # the per-channel rule itself: 3 sigma of the ZLP's counting noise plus read noise
+    z = np.full((2, 5), 100.0)
+    J = np.array([[100.0] * 5, [100.0, 100.0, 60.0, 60.0, 60.0]])
+    f = tail_above_data(J, z, np.arange(5.0), np.array([0.5, 0.5]), 1.0)
+    np.testing.assert_allclose(f, [0.0, 0.75])
+    assert tail_above_data(J, z, np.arange(5.0), np.array([0.5, 0.5]), 1.0, read_var=200.0**2)[1] == 0.0
+
+
 def test_onset_fit_with_zlp_level_term_absorbs_a_tail_error():
     # a ZLP tail under-subtracted by 6 % in the window (the replicas' common extrapolation error) reads as onset
     # signal below the gap without the free ZLP level; with it the gap is recovered
