@@ -124,10 +124,47 @@ def check_parameters(*, n_clusters, n_replicas, dE1, dE2, max_training_pixels, h
 
 # ----------------------------------------------------------------------------- training
 
+#: the energy-gain side is used as a mirrored vacuum reference (``vacuum="gain_side"``) only when it reaches this
+#: many FWHM below 0 eV (the outer part, beyond 40 % of its length, sets the power law beyond its mirror image)
+GAIN_SIDE_MIN_FWHM = 10.0
+
+
+def gain_side_reference(J, energy, fwhm_, n=32):
+    """Pseudo-vacuum spectra: the energy-gain side of the ``n`` thinnest spectra mirrored onto the loss side.
+
+    The ZLP's detector tails are the only signal on the gain side; mirrored, they are the reference that a
+    vacuum spectrum would give when the tails are symmetric. Beyond the mirror image of the first channel
+    (``E > -energy[0]``) a power law ``A E^p`` (``p <= -1``) fitted to the outer 60 % of the gain side (and beyond
+    3 FWHM) continues it. Returns ``None`` when the gain side is shorter than ``GAIN_SIDE_MIN_FWHM`` FWHM.
+    """
+    if -energy[0] < GAIN_SIDE_MIN_FWHM * fwhm_:
+        return None
+    J = np.clip(np.asarray(J, dtype=np.float64), 0, None)
+    core = np.abs(energy) <= fwhm_
+    c = np.log(np.maximum(J.sum(axis=1), 1e-30) / np.maximum(J[:, core].sum(axis=1), 1e-30))
+    sel = J[np.argsort(c, kind="stable")[: max(1, min(n, J.shape[0]))]]
+    pos = energy > 0
+    inside = pos & (energy <= -energy[0])
+    beyond = pos & (energy > -energy[0])
+    far = (energy < 0.4 * energy[0]) & (energy < -3 * fwhm_)
+    out = sel.copy()
+    for i, d in enumerate(sel):
+        out[i, inside] = np.interp(-energy[inside], energy, d)
+        if beyond.any():
+            if far.sum() >= 5:
+                slope, icpt = np.polyfit(np.log(-energy[far]), np.log(np.maximum(d[far], 1.0)), 1)
+                out[i, beyond] = np.exp(icpt + min(slope, -1.0) * np.log(energy[beyond]))
+            else:
+                out[i, beyond] = 0.0
+    return out
+
+
 def _as_vacuum_array(vacuum, energy):
     """Stack a vacuum reference (signal or list of signals/arrays) into (n, n_E) float."""
-    if vacuum is None:
+    if vacuum is None or (isinstance(vacuum, str) and vacuum == "gain_side"):
         return None
+    if isinstance(vacuum, str):
+        raise EELSInputError(f"vacuum must be a signal, a list of spectra, 'gain_side' or None, not {vacuum!r}")
     items = vacuum if isinstance(vacuum, list | tuple) else [vacuum]
     out = []
     for item in items:
@@ -307,6 +344,12 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
         raise EELSInputError("subtract_zlp_nn: every training spectrum is zero")
     fwhm = _fwhm(energy, np.clip(allJ, 0, None).mean(axis=0))
     _check_centred(allJ, energy, fwhm, disp)
+    if Jv is None and isinstance(vacuum, str):  # vacuum="gain_side": the mirrored gain side as the reference
+        Jv = gain_side_reference(J[nonzero], energy, fwhm)
+        if Jv is None:
+            raise EnergyRangeError(f"vacuum='gain_side' needs an energy-gain side of at least {GAIN_SIDE_MIN_FWHM:g} "
+                                   f"FWHM ({GAIN_SIDE_MIN_FWHM * fwhm:.3g} eV); this axis starts at {energy[0]:g} eV. "
+                                   "Record a longer gain side or give a measured vacuum spectrum (vacuum=).")
     # signal-independent (read) noise of the detector, in counts: in the noise bands and the dE1 significance tests
     rn, rn_info = read_noise(allJ, energy, fwhm, g)
     rv = rn**2
@@ -507,7 +550,8 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
                   count_gain=g, dark_level=dark_level if dark_level is None or isinstance(dark_level, str)
                   else float(dark_level), dark_level_value=float(dark), dark_level_source=dark_info,
                   physical=bool(physical), read_noise=float(rn), read_noise_source=rn_info,
-                  random_state=seed, vacuum=None if Jv is None else int(Jv.shape[0]))
+                  random_state=seed, vacuum=None if Jv is None else int(Jv.shape[0]),
+                  vacuum_source="gain_side" if isinstance(vacuum, str) else ("given" if Jv is not None else None))
     return ZLPModel(ensemble=ens, energy=energy, core=core, fwhm=fwhm, clusters=cl, diagnostics=diagnostics,
                     params=params)
 

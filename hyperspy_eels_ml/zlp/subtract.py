@@ -33,9 +33,14 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
     signal : exspy.signals.EELSSpectrum
         Low-loss spectrum, line scan or SI (eager or lazy), ZLP aligned at 0 eV
         (``s.align_zero_loss_peak()``), with some energy-gain channels.
-    vacuum : EELSSpectrum or list, optional
+    vacuum : EELSSpectrum, list or "gain_side", optional
         Vacuum spectra on the same energy axis (a pure-ZLP reference; one more
-        cluster for the networks).
+        cluster for the networks). ``"gain_side"`` (opt-in, not the default):
+        without a measured vacuum, the energy-gain side of the 32 thinnest
+        spectra, mirrored onto the loss side and continued beyond its mirror
+        image as a power law, serves as the reference (it assumes symmetric ZLP
+        tails); refused (EnergyRangeError) when the gain side is shorter than
+        10 FWHM.
     n_clusters : int
         Thickness clusters of the specimen pixels (K-means on ``ln(total/ZLP counts)``).
     n_replicas : int
