@@ -238,9 +238,12 @@ def post_l2_level(energy, rows, on, on2, dispersion):
     """Continuum left after the white lines: mean of the smoothed rows at ``on2 + 8 .. on2 + 11`` eV over their
     maximum at ``on - 3 .. on + 6`` eV (NaN where the window is not covered). Reported beside L3/L2 (session 6):
     published Mn2+ spectra with only the background removed give 0.10-0.22 (Chatzidakis & Botton, Sci. Rep. 9
-    (2019) 2126, 659 thin spectra), v3 Mn2+ draws 0.12-0.85, the MnEdgeNet csv files -0.007 to 0.012: their
-    authors also removed the edge-step continuum, so their L3/L2 is of bare white lines, which the simulated
-    white lines on a continuum do not reach (MnO 6.85, YBaMn3AlO7 8.22)."""
+    (2019) 2126, 659 thin spectra), v3 Mn2+ draws 0.12-0.85, the MnEdgeNet csv files -0.007 to 0.012: these
+    files carry no edge-step continuum, so their L3/L2 is of bare white lines, which the simulated white lines
+    on a continuum do not reach (MnO 6.85, YBaMn3AlO7 8.22). How the continuum went is not stated by the
+    provider (session 7: the xinhuolin/MnEdgeNet README, its app MnPredictorUI.py and the reachable parts of
+    the paper say nothing about it), so the files carry no provenance tag and are compared like every other
+    background-subtracted file; the level is a diagnostic printed beside L3/L2, never a switch."""
     rows = np.atleast_2d(rows)
     lev = (energy >= on2 + 8) & (energy <= on2 + 11)
     top = (energy >= on - 3) & (energy <= on + 6)
