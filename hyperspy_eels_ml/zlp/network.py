@@ -249,7 +249,8 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     ensemble : ReplicaEnsemble
         Best (early-stopped) weights of every replica.
     diagnostics : dict
-        Per-replica ``train_chi2`` and ``val_chi2`` (per point), ``best_epoch``, ``epochs``.
+        Per-replica ``train_chi2`` and ``val_chi2`` (per point; ``val_chi2`` includes the penalties),
+        ``penalty`` (the penalties at the kept weights), ``best_epoch``, ``epochs``.
     """
     from .._shared.imports import import_tensorflow
 
@@ -392,6 +393,7 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     best_val = np.full(R, np.inf)
     best_epoch = np.zeros(R, dtype=int)
     best_tr = np.full(R, np.inf)
+    best_pen = np.full(R, np.inf)
     allowed = max(1, int(np.floor(0.1 * R))) if R >= 4 else 0
     lag = max(1, patience // check_every)
     history = []  # best validation score of every replica at each check
@@ -422,6 +424,7 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
             keep(tf.constant(better))
             best_val[better] = score[better]
             best_tr[better] = chi_tr[better]
+            best_pen[better] = pen[better]
             best_epoch[better] = epoch
         history.append(best_val.copy())
         if len(history) > lag:
@@ -438,7 +441,7 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
                           x_scale=x_scale, c_scale=c_scale, base_c=ens0.base_c, base_theta=ens0.base_theta)
     # per point chi2 (the weights were divided by the point counts)
     hist = np.asarray(history)
-    diag = dict(train_chi2=best_tr, val_chi2=best_val, best_epoch=best_epoch, epochs=epoch,
+    diag = dict(train_chi2=best_tr, val_chi2=best_val, penalty=best_pen, best_epoch=best_epoch, epochs=epoch,
                 stop_rule="zlp stable" if stopped_stable else ("no replica improving" if epoch < max_epochs
                                                                else "max_epochs"),
                 score_history=np.median(hist, axis=1) if hist.size else np.zeros(0))
