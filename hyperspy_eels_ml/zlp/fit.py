@@ -549,7 +549,8 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
     keep = ~failed
     ens = ens.subset(keep)
     diagnostics = dict(train_chi2=diag["train_chi2"][keep], val_chi2=diag["val_chi2"][keep],
-                       penalty=diag["penalty"][keep], best_epoch=diag["best_epoch"][keep], epochs=diag["epochs"], stop_rule=diag["stop_rule"],
+                       penalty=diag["penalty"][keep], best_epoch=diag["best_epoch"][keep], epochs=diag["epochs"],
+                       stop_rule=diag["stop_rule"],
                        n_trained=R,
                        n_retrained=n_retrained, retrain_epochs=retrain_epochs,
                        n_central=n_central, central_epochs=central_epochs,
