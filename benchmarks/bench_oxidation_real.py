@@ -11,9 +11,13 @@ Columns: expected valence (from the source; ``?`` where the source gives
 none), the shipped valence model (``model="valence"``; compound class, mean
 valence +- 68 % half-width: the unbiased estimator; beside it the networks' posterior mean,
 the estimator shipped before), the same with the chemical shift where a ZLP
-partner exists (``low_loss=``), the two baselines on the same aligned,
-background-subtracted window (L3/L2 ratio [+ calibrated onset] on the
-literature calibration points; NNLS of simulated end-member references) and
+partner exists (``low_loss=``), the two classical baselines on the same prepared
+(background-subtracted) spectra: the L3/L2 ratio (Pearson-style R_int of
+:func:`hyperspy_eels_ml.oxidation.ratio.white_line_ratio` with its own line finding on the whole
+spectrum, shown as ``valence (R = ratio)``, mapped on the calibration points of
+:func:`~hyperspy_eels_ml.oxidation.ratio.ratio_calibration`: literature R_int for Mn and Fe, the
+simulator's end members for the other elements) and NNLS of simulated end-member references on the
+aligned window, and
 the shipped SVM (``model="svm"``) and the default of classify_oxidation (``model="auto"``: the SVM where
 its window is there, else the valence model; the choice is shown) for comparison. SIs and line scans
 are summarised by the median over classified pixels.
@@ -120,7 +124,7 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     import hyperspy_eels_ml  # noqa: F401
     from hyperspy_eels_ml.oxidation.valence import (
         nnls_baseline,
-        ratio_onset_baseline,
+        ratio_baseline_spectra,
         reference_windows,
         valence_features,
     )
@@ -141,6 +145,8 @@ def run_case(name, load, element, expected, rb, load_ll, note):
             r = s.classify_oxidation(element, model="valence", **kw)
     except Exception as exc:
         row["valence"] = f"refused: {type(exc).__name__}: {str(exc)[:160]}"
+        if "No shipped valence model" in str(exc):  # no model: the L3/L2 baseline still measures
+            _ratio_only(row, s, element, rb)
         return row
     # the pre-edge window: other elements' edges avoided, or a warning that no clean window exists
     row["edges_avoided"] = r.model_info.get("edges_avoided", [])
@@ -188,7 +194,10 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     vm = _resolve_valence("valence", element, oxides_only=True)[0]  # the end members of the default column
     data = np.asarray(s.data, dtype=np.float64).reshape(-1, e.size)[ok]
     f, onset, snr, atb, fspec = valence_features(data, e.axis, vm.spec_, rb)
-    vr = ratio_onset_baseline(f, np.full(len(f), np.nan), fspec, vm.spec_)
+    # the L3/L2 baseline on the whole prepared spectra (its own line finding, not the models' window)
+    vr, wr, row["ratio_calibration"] = ratio_baseline_spectra(data, e.axis, vm.spec_, rb)
+    row["l3_l2"] = float(np.nanmedian(wr.ratio)) if np.isfinite(wr.ratio).any() else float("nan")
+    row["ratio_measured"] = float(np.mean(np.isfinite(wr.ratio)))
     _, vn = nnls_baseline(f[:400], reference_windows(vm.spec_, fspec), vm.spec_)
     row["ratio_baseline"] = float(np.nanmedian(vr))
     row["nnls_baseline"] = float(np.nanmedian(vn))
@@ -208,6 +217,22 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     except Exception as exc:
         row["svm_class"] = f"refused ({type(exc).__name__})"
     return row
+
+
+def _ratio_only(row, s, element, rb):
+    """The L3/L2 baseline where no valence model is shipped (oxide end members of the element's table)."""
+    from hyperspy_eels_ml.oxidation.valence import ratio_baseline_spectra, valence_spec
+
+    e = s.axes_manager.signal_axes[0]
+    try:
+        data = np.asarray(s.data, dtype=np.float64).reshape(-1, e.size)
+        vr, wr, row["ratio_calibration"] = ratio_baseline_spectra(data, e.axis, valence_spec(element, metals=False), rb)
+    except Exception as exc:
+        row["ratio_only_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+        return
+    row["ratio_only"] = float(np.nanmedian(vr)) if np.isfinite(vr).any() else float("nan")
+    row["l3_l2"] = float(np.nanmedian(wr.ratio)) if np.isfinite(wr.ratio).any() else float("nan")
+    row["ratio_measured"] = float(np.mean(np.isfinite(wr.ratio)))
 
 
 def _valences_of(r):
@@ -236,6 +261,18 @@ def _metal_cell(r):
     return why[:60] or "-"
 
 
+def _ratio_cell(r):
+    """The L3/L2 baseline: valence and the median measured ratio."""
+    return f"{_f(r.get('ratio_baseline'))} (R = {_f(r.get('l3_l2'))})"
+
+
+def _ratio_only_cell(r):
+    """The L3/L2 baseline of an element without a shipped model (or why it could not run)."""
+    if "ratio_only" in r:
+        return f"{_f(r['ratio_only'])} (R = {_f(r.get('l3_l2'))}; no model)"
+    return f"not measured ({r['ratio_only_error'][:60]})" if "ratio_only_error" in r else ""
+
+
 def _f(v, nd=2):
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{nd}f}"
 
@@ -250,7 +287,8 @@ def rst_table(rows):
     for r in rows:
         if "ratio_baseline" not in r:
             msg = r.get("valence", r.get("error", r.get("class", "")))
-            cells = [r["name"], _f(r["expected"], 1), msg.split(";")[0][:90], "", "", "", "", "", "", "", "", ""]
+            cells = [r["name"], _f(r["expected"], 1), msg.split(";")[0][:90], "", "", "", "", _ratio_only_cell(r), "", "",
+                     "", ""]
         else:
             cal = f"{r['class_cal']}, {_f(r['mean_valence_cal'])} +- {_f(r['half68_cal'])}" if "class_cal" in r else "-"
             z = f"{_f(r.get('mean_valence_zlp'))} +- {_f(r.get('half68_zlp'))}" if "mean_valence_zlp" in r else "-"
@@ -258,7 +296,7 @@ def rst_table(rows):
             met = f"{r['class_metals']}, {_f(r['mean_valence_metals'])} +- {_f(r['half68_metals'])}" \
                 if "class_metals" in r else "-"
             cells = [r["name"], _f(r["expected"], 1), f"{r['class']}, {_f(r['mean_valence'])} +- {_f(r['half68'])}",
-                     _f(r.get("posterior_mean")), met, cal, z, _f(r["ratio_baseline"]), _f(r["nnls_baseline"]), svm,
+                     _f(r.get("posterior_mean")), met, cal, z, _ratio_cell(r), _f(r["nnls_baseline"]), svm,
                      _auto(r), _metal_cell(r)]
         out += ["   * - " + cells[0]] + [f"     - {c}" if c else "     -" for c in cells[1:]]
     return "\n".join(out) + "\n"
@@ -294,7 +332,8 @@ def main(argv=None):
             "model (axis calibrated)": [], "ratio": [], "nnls": [], "svm": [], "default (model='auto')": []}
     for r in rows:
         if "valence" in r or "error" in r:
-            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r.get('valence', r.get('error'))} | | | | | | | | |")
+            print(f"| {r['name']} | {_f(r['expected'], 1)} | {r.get('valence', r.get('error'))[:90]} | | | | | "
+                  f"{_ratio_only_cell(r)} | | | |")
             continue
         if "ratio_baseline" not in r:
             print(f"| {r['name']} | {_f(r['expected'], 1)} | {r['class']} | | | | | | | | |")
@@ -308,7 +347,7 @@ def main(argv=None):
         met = f"{r['class_metals']}, {_f(r['mean_valence_metals'])} +- {_f(r['half68_metals'])}" \
             if "class_metals" in r else r.get("metals_error", "-")[:40]
         print(f"| {r['name']} | {_f(r['expected'], 1)} | {v} | {_f(r.get('posterior_mean'))} | {met} | {cal} | {z} | "
-              f"{_f(r['ratio_baseline'])} | {_f(r['nnls_baseline'])} | {svm} | {_auto(r)} |")
+              f"{_ratio_cell(r)} | {_f(r['nnls_baseline'])} | {svm} | {_auto(r)} |")
         if r["expected"] is not None:
             errs["valence model (unbiased)"].append(abs(r["mean_valence"] - r["expected"]))
             errs["valence model (posterior mean, before)"].append(abs(r.get("posterior_mean", np.nan) - r["expected"]))
@@ -324,6 +363,11 @@ def main(argv=None):
         v = np.asarray(v, dtype=float)
         print(f"mean |valence error| over spectra with a known valence, {k}: {np.nanmean(v):.2f} "
               f"(n = {np.isfinite(v).sum()})")
+    for r in rows:
+        if "ratio_only" in r:  # not in the means above: no model to compare with
+            print(f"L3/L2 baseline without a shipped model, {r['name']} ({r['element']}): valence "
+                  f"{_f(r['ratio_only'])}, R = {_f(r.get('l3_l2'))}, measured in {100 * r['ratio_measured']:.0f} % "
+                  f"of spectra, expected {_f(r['expected'], 1)}; calibration: {r['ratio_calibration'][:70]}")
     known = [r for r in rows if r.get("expected") is not None and "ratio_baseline" in r]
     for label, sel in (("oxides only", lambda r: r["expected"] > 0), ("metals only", lambda r: r["expected"] == 0),
                        ("Mn references", lambda r: r["element"] == "Mn")):

@@ -19,12 +19,15 @@ TensorFlow needed) whose weights are exported to an ``.npz`` of plain arrays
 
 Classical baselines (for the benchmark and as a cross-check):
 
-* :func:`ratio_onset_baseline`: the L3/L2 white-line ratio (and, on a
+* :func:`ratio_onset_baseline` (on the aligned window) and
+  :func:`ratio_baseline_spectra` (on whole spectra): the Pearson-style L3/L2
+  ratio of :func:`hyperspy_eels_ml.oxidation.ratio.white_line_ratio` (and, on a
   calibrated axis, the L3 onset) mapped to a valence by linear interpolation
-  between the end members' tabulated values (calibration points of
-  ``simulation/data/white_lines.json``, with their sources: Chatzidakis & Botton
-  2019 digitised spectra for Mn, del-Pozo-Bueno 2021 / van Aken for Fe; the
-  chemical-shift method follows Mansot et al. 1994 and Tan et al. 2012);
+  between calibration points (:func:`~hyperspy_eels_ml.oxidation.ratio.ratio_calibration`:
+  R_int measured the same way on digitised literature spectra for Mn,
+  Chatzidakis & Botton 2019, and Fe, del-Pozo-Bueno et al.; on the simulator's
+  end members, i.e. priors, for the other elements; the chemical-shift method
+  follows Mansot et al. 1994 and Tan et al. 2012);
 * :func:`nnls_baseline`: non-negative least squares of noise-free simulated
   end-member spectra (an MLLS fit with a scanned energy shift).
 """
@@ -40,7 +43,7 @@ import numpy as np
 from .preprocess import FeatureSpec, extract_features
 
 __all__ = ["ValenceSpec", "ValenceModel", "valence_spec", "other_edges", "ratio_onset_baseline", "nnls_baseline",
-           "VALENCE_FORMAT", "EDGE_CLEARANCE"]
+           "VALENCE_FORMAT", "EDGE_CLEARANCE", "ratio_valence", "ratio_baseline_spectra"]
 
 VALENCE_FORMAT = "hyperspy_eels_ml.ValenceModel"
 #: (element, compound classes) reported as labels; mixtures are weighted end members
@@ -647,36 +650,6 @@ def _compound_probs(fractions, valence, half, element, end_members=None):
 # ---------------------------------------------------------------------------
 # baselines
 # ---------------------------------------------------------------------------
-def white_line_ratio(feats, fspec, split):
-    """I(L3)/I(L2) of aligned, background-subtracted windows (Pearson-style, after the shared notes' recipe).
-
-    L3 and L2 maxima are located (L2 within +-2 eV of L3 + ``split``); a
-    double-step continuum (2:1 arctan steps at the maxima) is subtracted whose
-    height is the level of the last eV of the window or 1.5x the trough between
-    the lines, whichever is lower (narrow windows do not reach the flat
-    continuum 4-8 eV above L2); each line is integrated over +-4 eV of its maximum.
-    """
-    off = fspec.offsets
-    y = np.asarray(feats, dtype=np.float64)
-    y = y - y[:, off < off[0] + 1.0].mean(axis=1, keepdims=True)
-    i3 = np.argmax(np.where((off > -1) & (off < 5), y, -np.inf), axis=1)
-    e3 = off[i3]
-    near2 = np.abs(off[None] - (e3[:, None] + split)) <= 2.0
-    e2 = off[np.argmax(np.where(near2, y, -np.inf), axis=1)]
-    between = (off[None] > e3[:, None] + 2.0) & (off[None] < e2[:, None] - 2.0)
-    trough = np.where(between, y, np.inf).min(axis=1)
-    trough = np.where(np.isfinite(trough), trough, 0.0)
-    level = np.minimum(y[:, off > off[-1] - 1.0].mean(axis=1), 1.5 * trough)
-    level = np.clip(level, 0.0, None)
-    step = level[:, None] * (2 / 3 * (0.5 + np.arctan((off[None] - e3[:, None]) / 0.75) / np.pi)
-                             + 1 / 3 * (0.5 + np.arctan((off[None] - e2[:, None]) / 0.75) / np.pi))
-    wl = np.clip(y - step, 0, None)
-    a3 = np.where(np.abs(off[None] - e3[:, None]) <= 4.0, wl, 0).sum(axis=1)
-    a2 = np.where(np.abs(off[None] - e2[:, None]) <= 4.0, wl, 0).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(a2 > 0, a3 / a2, np.nan)
-
-
 def _interp_valence(x, xs, vs):
     """Valence from a monotone calibration (xs, vs) by linear interpolation/extrapolation (clipped)."""
     order = np.argsort(xs)
@@ -688,6 +661,40 @@ def _interp_valence(x, xs, vs):
     return np.clip(v, min(vs) - 1, max(vs) + 1)
 
 
+def ratio_valence(ratio, valences, ratios):
+    """Valence from L3/L2 ratios on the calibration points ``(valences, ratios)`` (NaN points dropped)."""
+    keep = np.isfinite(ratios)
+    vs, rs = list(np.asarray(valences, float)[keep]), list(np.asarray(ratios, float)[keep])
+    ratio = np.asarray(ratio, dtype=np.float64)
+    if len(vs) < 2:
+        return np.full(ratio.shape, vs[0] if vs else np.nan)
+    return np.where(np.isfinite(ratio), _interp_valence(np.nan_to_num(ratio), rs, vs), np.nan)
+
+
+def ratio_baseline_spectra(data, energy, vspec, remove_background=True):
+    """The L3/L2 baseline on whole spectra, independent of the valence models' aligned window.
+
+    The spectra are prepared exactly as for the valence model (scaled, background removed when
+    ``remove_background``, cropped to the model's range); L3 is searched over the model's whole
+    onset search range (:func:`hyperspy_eels_ml.oxidation.ratio.white_line_ratio`: first strong
+    maximum), so an anchor placed on the wrong line does not matter here. Returns ``(valence,
+    WhiteLineRatio, calibration source)``.
+    """
+    from ..simulation.oxidation import white_line_parameters
+
+    from .ratio import ratio_calibration, white_line_ratio
+
+    p = white_line_parameters()["species"]
+    energy = np.asarray(energy, dtype=np.float64)
+    fspec = vspec.feature_spec(energy, remove_background)
+    x, e = prepare_valence(data, energy, fspec, remove_background)
+    ox = [s for s in vspec.end_members if p[s]["valence"] > 0]
+    split = float(np.mean([p[s]["splitting"][0] for s in ox]))
+    w = white_line_ratio(e, x, fspec.anchor_range, split)
+    vs, rs, source = ratio_calibration(vspec.element, vspec.end_members)
+    return ratio_valence(w.ratio, vs, rs), w, source
+
+
 def ratio_onset_baseline(feats, onset_cal, fspec, vspec):
     """Classical valence: L3/L2 ratio (+ calibrated L3 onset when known) on literature calibration curves.
 
@@ -696,15 +703,17 @@ def ratio_onset_baseline(feats, onset_cal, fspec, vspec):
     """
     from ..simulation.oxidation import white_line_parameters
 
+    from .ratio import ratio_calibration, white_line_ratio
+
     p = white_line_parameters()["species"]
     ox = [s for s in vspec.end_members if p[s]["valence"] > 0]
     split = float(np.mean([p[s]["splitting"][0] for s in ox]))
-    r = white_line_ratio(feats, fspec, split)
-    rs = [p[s]["ratio"][0] for s in ox]
     vs = [float(p[s]["valence"]) for s in ox]
     if len(ox) == 1:
-        return np.full(len(r), vs[0])
-    v_ratio = _interp_valence(r, rs, vs)
+        return np.full(len(feats), vs[0])
+    r = white_line_ratio(fspec.offsets, feats, (-1.0, 5.0), split).ratio
+    cal_v, cal_r, _ = ratio_calibration(vspec.element, vspec.end_members)
+    v_ratio = ratio_valence(r, cal_v, cal_r)
     onsets = [p[s]["L3"][0] - 0.5 * min(p[s]["L3_fwhm"][0], 3.0) for s in ox]
     v_on = _interp_valence(np.nan_to_num(onset_cal, nan=np.mean(onsets)), onsets, vs)
     return np.where(np.isfinite(onset_cal), 0.5 * (v_ratio + v_on), v_ratio)
