@@ -67,12 +67,16 @@ class FeatureSpec:
     max_shift : float
         Largest calibration error searched for (eV); for calibrated models the
         tolerance of the fixed window.
-    anchor : {"onset", "onset_rel", "max"}
+    anchor : {"onset", "onset_rel", "onset_first", "max"}
         Point of the edge spectra are aligned on: the half-maximum crossing on
         the rising side of the smoothed edge maximum (``"onset"``; steep, so
         little noise jitter), the same half-way between the pre-edge minimum and
         the maximum (``"onset_rel"``: insensitive to a constant offset; the
-        valence models) or the smoothed maximum itself (``"max"``).
+        valence models), ``"onset_rel"`` on the *first* local maximum that
+        reaches half of the highest one above the pre-edge minimum
+        (``"onset_first"``: L3 even where L2 plus the continuum step stands
+        higher than narrow crystal-field-split L3 lines, as for d0 V5+ and
+        Cr6+), or the smoothed maximum itself (``"max"``).
     """
 
     element: str
@@ -232,6 +236,22 @@ def _gather_window(y, first, n):
     return win[:, :n] * (1 - w) + win[:, 1:] * w
 
 
+#: ``anchor="onset_first"``: the first local maximum reaching this fraction of the highest one (above the minimum)
+FIRST_PEAK_FRACTION = 0.5
+
+
+def _first_strong_maximum(sm, k, fraction):
+    """Per row, the first interior local maximum of ``sm`` reaching ``fraction`` of its highest value above the row
+    minimum; ``k`` (the argmax) where there is none before it."""
+    base = sm.min(axis=1, keepdims=True)
+    top = sm.max(axis=1, keepdims=True)
+    interior = np.zeros(sm.shape, bool)
+    interior[:, 1:-1] = (sm[:, 1:-1] >= sm[:, :-2]) & (sm[:, 1:-1] > sm[:, 2:])
+    strong = interior & (sm - base >= fraction * (top - base))
+    first = np.where(strong.any(axis=1), np.argmax(strong, axis=1), k)
+    return np.minimum(first, k)
+
+
 def extract_features(x, energy, spec, extra_shift=None):
     """Features of background-subtracted spectra.
 
@@ -276,6 +296,8 @@ def extract_features(x, energy, spec, extra_shift=None):
     sm = _smooth(y[:, a0:a1], sig)[:, j0 - a0 : j1 - a0 + 1]
     k = np.argmax(sm, axis=1)
     rows = np.arange(x.shape[0])
+    if spec.anchor == "onset_first":
+        k = _first_strong_maximum(sm, k, FIRST_PEAK_FRACTION)
     peak = sm[rows, k]
     at_boundary = (k == 0) | (k == sm.shape[1] - 1)
     # parabolic sub-channel refinement
@@ -285,11 +307,11 @@ def extract_features(x, energy, spec, extra_shift=None):
     frac = np.where(den < 0, 0.5 * (ym - yp) / np.where(den < 0, den, -1.0), 0.0)
     frac = np.clip(frac, -0.5, 0.5)
     kk = np.where(at_boundary, k, km + frac)
-    if spec.anchor in ("onset", "onset_rel"):
+    if spec.anchor in ("onset", "onset_rel", "onset_first"):
         # last channel left of the maximum below half of it, then linear interpolation;
         # "onset_rel": half-way between the pre-edge minimum (left of the maximum, whole
         # window) and the maximum, so that a constant offset of the data does not matter
-        if spec.anchor == "onset_rel":
+        if spec.anchor in ("onset_rel", "onset_first"):
             full = _smooth(y[:, : j1 + pad + 1], sig)
             left = np.arange(full.shape[1])[None, :] <= (j0 + k)[:, None]
             base = np.where(left, full, np.inf).min(axis=1)
@@ -306,7 +328,7 @@ def extract_features(x, energy, spec, extra_shift=None):
         fr = np.clip(np.where(den > 0, (thr - lo_v) / np.where(den > 0, den, 1.0), 0.0), 0.0, 1.0)
         kk = np.where(at_boundary, k, jb + fr)
     elif spec.anchor != "max":
-        raise ValueError(f"anchor must be 'onset', 'onset_rel' or 'max', got {spec.anchor!r}")
+        raise ValueError(f"anchor must be 'onset', 'onset_rel', 'onset_first' or 'max', got {spec.anchor!r}")
     anchor = grid[j0] + step * kk
     if spec.energy_calibrated:
         a = np.full(x.shape[0], spec.reference_anchor)

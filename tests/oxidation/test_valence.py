@@ -306,3 +306,31 @@ def test_cerium_m45_mixed_valence_from_its_own_window():
     assert ce["edge"] == "M45" and ce["supported_by"] == {"references": [], "priors": ["Ce3+", "Ce4+"]}
     with pytest.raises(EnergyRangeError, match="Ce M5 and M4 lines"):
         classify_oxidation(_sig(*_crop(b, 876.0, 895.0)), "Ce", model="valence", remove_background=False)
+
+
+@pytest.mark.parametrize("species", ["V5+", "Cr6+"])
+def test_first_maximum_anchor_keeps_narrow_d0_l3_lines_in_the_window(species):
+    """With a continuum, L2 + the step out-tops the smoothed narrow L3 doublet of d0 V5+/Cr6+: the highest-point
+    anchor ("onset_rel") then sits on L2 and the window loses L3; "onset_first" (V, Cr) anchors on L3."""
+    from hyperspy_eels_ml.simulation.oxidation import white_line_parameters
+
+    p = white_line_parameters()["species"][species]
+    vs = valence_spec(p["element"])
+    assert vs.anchor == "onset_first"
+    b = white_line_spectra(1, [species], dispersion=0.05, shift=0.0, resolution=1.0, t_lambda=0.3, background=None,
+                           noise=False, parameter_spread=0.0, continuum=1.0, rng=0)
+    _, onset_first, _, _, _ = valence_features(b.spectra, b.energy, vs, remove_background=False)
+    _, onset_rel, _, _, _ = valence_features(b.spectra, b.energy, valence_spec(p["element"], anchor="onset_rel"),
+                                             remove_background=False)
+    l3 = p["L3"][0]
+    assert abs(onset_first[0] - l3) < 1.5  # on the L3 lines' rising side
+    assert onset_rel[0] - l3 > 3.0  # the old anchor: on L2, L3 left outside the window
+
+
+def test_shipped_valence_models_keep_their_anchor():
+    """The anchor is part of what a model was trained on: every shipped valence model was trained on "onset_rel"."""
+    from hyperspy_eels_ml.oxidation.shipped import _resolve_valence
+
+    for el in ("Mn", "Fe", "Co", "Ni", "Cu", "Ti", "Ce"):
+        vm = _resolve_valence("valence", el)[0]
+        assert vm.spec_.anchor == "onset_rel" and valence_spec(el).anchor == "onset_rel"
