@@ -6,7 +6,9 @@ the changes that make it fast and calibrated:
 1. **Pixels -> features.** Every spectrum gets a scale ``s`` (counts in the ZLP
    core window) and a thickness proxy ``c = ln(total counts / s)`` (log-ratio
    style, independent of the beam current). Pixels are K-means clustered on ``c``;
-   an optional vacuum reference forms its own cluster.
+   an optional vacuum reference forms its own cluster. Without a measured one, the
+   mirrored energy-gain side is the reference when it is at least
+   ``GAIN_SIDE_MIN_FWHM`` FWHM long (``vacuum="none"`` turns that off).
 2. **Regions.** Region I (fitted): the whole gain side and the loss side below
    ``dE1`` (automatic: 0.7 x the first minimum of the smoothed cluster spectrum
    after the ZLP, i.e. before the inelastic onset, counted only when the noise
@@ -124,47 +126,93 @@ def check_parameters(*, n_clusters, n_replicas, dE1, dE2, max_training_pixels, h
 
 # ----------------------------------------------------------------------------- training
 
-#: the energy-gain side is used as a mirrored vacuum reference (``vacuum="gain_side"``) only when it reaches this
-#: many FWHM below 0 eV (the outer part, beyond 40 % of its length, sets the power law beyond its mirror image)
+#: the energy-gain side is used as a mirrored vacuum reference (``vacuum="gain_side"``, and by default,
+#: ``vacuum=None``, when no vacuum is given) only when it reaches this many FWHM below 0 eV (the outer part, beyond
+#: 40 % of its length, sets the power law beyond its mirror image)
 GAIN_SIDE_MIN_FWHM = 10.0
 
 
-def gain_side_reference(J, energy, fwhm_, n=32):
+#: passes of the gain-side cleaning in :func:`gain_side_reference` (0: the raw mirrored gain side)
+GAIN_SIDE_CLEAN_PASSES = 2
+
+
+def gain_side_reference(J, energy, fwhm_, n=32, clean=None):
     """Pseudo-vacuum spectra: the energy-gain side of the ``n`` thinnest spectra mirrored onto the loss side.
 
     The ZLP's detector tails are the only signal on the gain side; mirrored, they are the reference that a
     vacuum spectrum would give when the tails are symmetric. Beyond the mirror image of the first channel
     (``E > -energy[0]``) a power law ``A E^p`` (``p <= -1``) fitted to the outer 60 % of the gain side (and beyond
     3 FWHM) continues it. Returns ``None`` when the gain side is shorter than ``GAIN_SIDE_MIN_FWHM`` FWHM.
+
+    The same tails spread the inelastic electrons too, some of them onto the gain side of a specimen spectrum
+    (the more, the thicker it is). ``clean`` passes (default ``GAIN_SIDE_CLEAN_PASSES``) remove them: the
+    inelastic estimate (the spectrum minus the reference, beyond 2 FWHM) convolved with the reference's own
+    unit-area shape (mirrored beyond the axis) is subtracted from the gain side, and the reference rebuilt.
     """
     if -energy[0] < GAIN_SIDE_MIN_FWHM * fwhm_:
         return None
+    passes = GAIN_SIDE_CLEAN_PASSES if clean is None else int(clean)
     J = np.clip(np.asarray(J, dtype=np.float64), 0, None)
     core = np.abs(energy) <= fwhm_
     c = np.log(np.maximum(J.sum(axis=1), 1e-30) / np.maximum(J[:, core].sum(axis=1), 1e-30))
     sel = J[np.argsort(c, kind="stable")[: max(1, min(n, J.shape[0]))]]
     pos = energy > 0
+    gain = energy < 0
     inside = pos & (energy <= -energy[0])
     beyond = pos & (energy > -energy[0])
     far = (energy < 0.4 * energy[0]) & (energy < -3 * fwhm_)
-    out = sel.copy()
-    for i, d in enumerate(sel):
-        out[i, inside] = np.interp(-energy[inside], energy, d)
+    outer = energy > 2 * fwhm_  # beyond the core, whose loss/gain asymmetry is no inelastic signal
+    disp = float(np.median(np.diff(energy)))
+    nE = energy.size
+    x = np.arange(-(nE - 1), nE) * disp  # kernel offsets (eV)
+
+    def mirror(d):
+        z = d.copy()
+        z[inside] = np.interp(-energy[inside], energy, d)
         if beyond.any():
             if far.sum() >= 5:
                 slope, icpt = np.polyfit(np.log(-energy[far]), np.log(np.maximum(d[far], 1.0)), 1)
-                out[i, beyond] = np.exp(icpt + min(slope, -1.0) * np.log(energy[beyond]))
+                z[beyond] = np.exp(icpt + min(slope, -1.0) * np.log(energy[beyond]))
             else:
-                out[i, beyond] = 0.0
+                z[beyond] = 0.0
+        return z
+
+    out = sel.copy()
+    for i, d in enumerate(sel):
+        z = mirror(d)
+        for _ in range(passes):
+            inel = np.where(outer, np.clip(d - z, 0, None), 0.0)
+            if not inel.any():
+                break
+            kern = np.where(x >= energy[0], np.interp(x, energy, z, right=0.0),
+                            np.interp(-x, energy, z, right=0.0))
+            kern /= max(float(kern.sum()), 1e-30)
+            spill = np.convolve(inel, kern)[nE - 1: 2 * nE - 1]
+            dc = d.copy()
+            dc[gain] = np.clip(d[gain] - spill[gain], 0.0, None)
+            z = mirror(dc)
+        out[i] = z
     return out
+
+
+def vacuum_mode(vacuum):
+    """How ``vacuum=`` is read: ``"auto"`` (None), ``"gain_side"``, ``"none"`` (``"none"`` or False) or ``"given"``."""
+    if vacuum is None:
+        return "auto"
+    if vacuum is False:
+        return "none"
+    if isinstance(vacuum, str):
+        if vacuum in ("gain_side", "none"):
+            return vacuum
+        raise EELSInputError(f"vacuum must be a signal, a list of spectra, 'gain_side', 'none' (or False) or None, "
+                             f"not {vacuum!r}")
+    return "given"
 
 
 def _as_vacuum_array(vacuum, energy):
     """Stack a vacuum reference (signal or list of signals/arrays) into (n, n_E) float."""
-    if vacuum is None or (isinstance(vacuum, str) and vacuum == "gain_side"):
+    if vacuum_mode(vacuum) != "given":
         return None
-    if isinstance(vacuum, str):
-        raise EELSInputError(f"vacuum must be a signal, a list of spectra, 'gain_side' or None, not {vacuum!r}")
     items = vacuum if isinstance(vacuum, list | tuple) else [vacuum]
     out = []
     for item in items:
@@ -299,6 +347,20 @@ def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=
     Parameters are those of :func:`~hyperspy_eels_ml.subtract_zlp_nn` (which calls
     this and then :meth:`ZLPModel.subtract`).
 
+    Parameters
+    ----------
+    signal : exspy.signals.EELSSpectrum
+    vacuum : EELSSpectrum, list, "gain_side", "none", False or None, optional
+        A measured vacuum reference; ``"gain_side"``: the mirrored energy-gain side
+        (:func:`gain_side_reference`; refused when shorter than ``GAIN_SIDE_MIN_FWHM``
+        FWHM); None (default): ``"gain_side"`` when the gain side is long enough,
+        else none; ``"none"`` or False: no reference. The choice made is in
+        ``model.params["vacuum_source"]`` (``"given"``, ``"gain_side"``,
+        ``"gain_side (auto)"`` or None).
+    n_clusters, n_replicas, dE1, dE2, max_training_pixels, hidden, max_epochs, learning_rate, patience, \
+count_gain, dark_level, physical, random_state, show_progressbar
+        As :func:`~hyperspy_eels_ml.subtract_zlp_nn`.
+
     Returns
     -------
     ZLPModel
@@ -344,9 +406,12 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
         raise EELSInputError("subtract_zlp_nn: every training spectrum is zero")
     fwhm = _fwhm(energy, np.clip(allJ, 0, None).mean(axis=0))
     _check_centred(allJ, energy, fwhm, disp)
-    if Jv is None and isinstance(vacuum, str):  # vacuum="gain_side": the mirrored gain side as the reference
+    mode = vacuum_mode(vacuum)
+    vacuum_source = "given" if Jv is not None else None
+    if mode in ("gain_side", "auto"):  # the mirrored gain side as the reference (default when it is long enough)
         Jv = gain_side_reference(J[nonzero], energy, fwhm)
-        if Jv is None:
+        vacuum_source = None if Jv is None else ("gain_side" if mode == "gain_side" else "gain_side (auto)")
+        if Jv is None and mode == "gain_side":
             raise EnergyRangeError(f"vacuum='gain_side' needs an energy-gain side of at least {GAIN_SIDE_MIN_FWHM:g} "
                                    f"FWHM ({GAIN_SIDE_MIN_FWHM * fwhm:.3g} eV); this axis starts at {energy[0]:g} eV. "
                                    "Record a longer gain side or give a measured vacuum spectrum (vacuum=).")
@@ -564,7 +629,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
                   else float(dark_level), dark_level_value=float(dark), dark_level_source=dark_info,
                   physical=bool(physical), read_noise=float(rn), read_noise_source=rn_info,
                   random_state=seed, vacuum=None if Jv is None else int(Jv.shape[0]),
-                  vacuum_source="gain_side" if isinstance(vacuum, str) else ("given" if Jv is not None else None))
+                  vacuum_source=vacuum_source, vacuum_mode=mode)
     return ZLPModel(ensemble=ens, energy=energy, core=core, fwhm=fwhm, clusters=cl, diagnostics=diagnostics,
                     params=params)
 

@@ -153,9 +153,8 @@ class ZLPResult(_Lazy):
                   FLAG_ZLP_ABOVE_DATA: "the ZLP tail exceeds the data: a wrong dE1 (set it by hand, see "
                                        "result.model.plot_regions())" + ("" if vac else " or a missing vacuum "
                                                                                         "reference (vacuum=)"),
-                  FLAG_TAIL_ABOVE_DATA: "ZLP tail above the data: no vacuum reference / wrong dE1 (give vacuum=, "
-                                        "try vacuum='gain_side', or set dE1 by hand, see "
-                                        "result.model.plot_regions())",
+                  FLAG_TAIL_ABOVE_DATA: "ZLP tail above the data: no vacuum reference / wrong dE1 (give a measured "
+                                        "vacuum=, or set dE1 by hand, see result.model.plot_regions())",
                   FLAG_REPLICAS: "training was unstable: more spectra, a smaller learning_rate, or "
                                  "more max_epochs"}
         for bit, cause in causes.items():

@@ -33,14 +33,21 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
     signal : exspy.signals.EELSSpectrum
         Low-loss spectrum, line scan or SI (eager or lazy), ZLP aligned at 0 eV
         (``s.align_zero_loss_peak()``), with some energy-gain channels.
-    vacuum : EELSSpectrum, list or "gain_side", optional
+    vacuum : EELSSpectrum, list, "gain_side", "none", False or None, optional
         Vacuum spectra on the same energy axis (a pure-ZLP reference; one more
-        cluster for the networks). ``"gain_side"`` (opt-in, not the default):
-        without a measured vacuum, the energy-gain side of the 32 thinnest
-        spectra, mirrored onto the loss side and continued beyond its mirror
-        image as a power law, serves as the reference (it assumes symmetric ZLP
-        tails); refused (EnergyRangeError) when the gain side is shorter than
-        10 FWHM.
+        cluster for the networks). ``"gain_side"``: the energy-gain side of the
+        32 thinnest spectra, mirrored onto the loss side and continued beyond
+        its mirror image as a power law, serves as the reference (it assumes
+        symmetric ZLP tails); refused (EnergyRangeError) when the gain side is
+        shorter than 10 FWHM (``fit.GAIN_SIDE_MIN_FWHM``). None (default):
+        ``"gain_side"`` when the gain side is that long, else no reference.
+        ``"none"`` or False: no reference (the default before issue 12; dE1 from
+        the first minimum, see below). Which one was used:
+        ``result.model.params["vacuum_source"]`` (``"given"``, ``"gain_side"``,
+        ``"gain_side (auto)"`` or None). On a simulated coarse long-range SI
+        (``benchmarks/bench_zlp_gain_side.py``) the automatic gain side cuts the
+        median t/lambda bias from -0.08 to -0.02, also with loss-side tails
+        1.3-1.6x the gain side (user guide, "Gain side by default").
     n_clusters : int
         Thickness clusters of the specimen pixels (K-means on ``ln(total/ZLP counts)``).
     n_replicas : int
@@ -52,7 +59,9 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
         al. 2021 / EELSfitter): with a vacuum reference, ``dE1`` is where the
         specimen's log-slope departs from the vacuum's
         (:func:`~hyperspy_eels_ml.zlp.features.departure_from_vacuum`) and
-        ``dE2`` where the vacuum's tail reaches its noise; without one,
+        ``dE2`` where the vacuum's tail reaches its noise (also for the
+        gain-side reference); without any (``vacuum="none"``, or a gain side
+        shorter than 10 FWHM),
         ``dE1`` = 0.7 x the first minimum after the ZLP and ``dE2 = 3 dE1``. Only a
         minimum the noise resolves counts (counting plus the read noise estimated
         from the data, ``model.params["read_noise"]``); a spectrum without one is
