@@ -1,5 +1,5 @@
 """The mirrored energy-gain side as the vacuum reference: ``vacuum="gain_side"`` (session 6, Z9) and, since issue 12
-(session z12), the default (``vacuum=None``) whenever the gain side is at least ``GAIN_SIDE_MIN_FWHM`` FWHM long;
+(session 9), the default (``vacuum=None``) whenever the gain side is at least ``GAIN_SIDE_MIN_FWHM`` FWHM long;
 ``vacuum="none"`` / False turns it off."""
 
 import warnings
