@@ -304,20 +304,6 @@ def upper_envelope(energy, Jk, sk, pe, count_gain, fwhm_, dispersion):
     return np.log(out)
 
 
-def noise_band(energy, Jk, sk, pe, count_gain=1.0, read_var=0.0):
-    """log counting (+ read) noise of a cluster's summed spectrum over its core counts, on the energies ``pe``.
-
-    ``sqrt(count_gain max(S, count_gain) + n read_var) / sum(sk)`` with ``S`` the cluster-sum spectrum of the
-    ``n`` spectra ``Jk`` (linear interpolation between channels): the data's own noise in the units of the
-    normalised targets; it does not depend on the training (the yardstick of the ZLP-stable rule of
-    :func:`~hyperspy_eels_ml.zlp.network.train_replicas`).
-    """
-    Jk = np.atleast_2d(Jk)
-    S = np.clip(Jk, 0, None).sum(axis=0)
-    noise = np.sqrt(count_gain * np.maximum(S, count_gain) + Jk.shape[0] * read_var) / max(float(np.sum(sk)), 1e-30)
-    return np.log(np.interp(pe, energy, noise))
-
-
 def estimate_dark_level(energy, J, fwhm_, dispersion, count_gain=1.0, vacuum=False):
     """Detector offset (counts per channel) from the ZLP tail: ``(level, how)``.
 

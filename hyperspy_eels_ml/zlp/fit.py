@@ -55,7 +55,6 @@ from .features import (
     departure_from_vacuum,
     estimate_dark_level,
     pixel_features,
-    noise_band,
     read_noise,
     smooth,
     upper_envelope,
@@ -556,7 +555,6 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
     pmask = np.ones((K, pe.size), bool)
     cmask = (pe[None, :] >= 0.8 * cl["dE1"][:, None]) & (pe[None, :] <= cl["dE2"][:, None])
     upper = np.stack([upper_envelope(energy, gr[0], gr[1], pe, g, fwhm, disp) for gr in groups])
-    noise = np.stack([noise_band(energy, gr[0], gr[1], pe, g, rv) for gr in groups])  # the ZLP-stable yardstick
     prior = None
     if vac_k is not None and physical:
         prior = (pe[None, :] >= cl["dE1"][:, None]) & ~cl["vacuum"][:, None]
@@ -564,7 +562,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
     data = TrainingData(energy=energy, c=cl["c"], y=y, sigma=sigma, mask=mask, y_val=yv,
                         penalty_energy=pe, penalty_mask=pmask, curvature_mask=cmask, base_theta=base_theta,
                         upper=upper if physical else None, prior_mask=prior,
-                        prior_ref=-1 if vac_k is None else int(vac_k), noise=noise)
+                        prior_ref=-1 if vac_k is None else int(vac_k))
     fit_lo = energy[np.argmax(mask.any(axis=(0, 1)))]
     xr = np.arcsinh(np.array([fit_lo, cl["dE1"].max()]) / w)
     x_scale = (float(xr.mean()), float(max((xr[1] - xr[0]) / 2, 1e-3)))

@@ -21,7 +21,6 @@ and the tail continues as a power law ``E^-(v1 + v2)`` instead of collapsing
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,9 +185,6 @@ class TrainingData:
     upper: np.ndarray = None  #: (K, n_P) log upper envelope of the data (mean + noise) on the penalty grid
     prior_mask: np.ndarray = None  #: (K, n_P) points where the ZLP must follow the vacuum reference's
     prior_ref: int = -1  #: index of the vacuum cluster (-1: none)
-    #: (K, n_P) log of the counting (+ read) noise of the cluster-sum spectrum, divided by the cluster's core
-    #: counts (the normalisation of ``y``), on the penalty grid: the yardstick of ``stable_yardstick="noise"``
-    noise: np.ndarray = None
 
 
 def _init_weights(rng, n_replicas, sizes):
@@ -203,7 +199,7 @@ def _init_weights(rng, n_replicas, sizes):
 def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epochs=4000, learning_rate=0.01,
                    check_every=25, patience=600, monotonic_weight=100.0, curvature_weight=30.0,
                    upper_weight=100.0, prior_weight=10.0, min_improvement=1e-3, max_points=256, random_state=0,
-                   stable_tolerance=None, stable_yardstick="targets", jit_compile="auto", init=None, progress=None):
+                   stable_tolerance=0.25, jit_compile="auto", init=None, progress=None):
     """Train all replicas at once; per-replica early stopping on the out-of-bag spectra.
 
     Parameters
@@ -225,32 +221,13 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     max_points : int
         At most this many fitted channels (chosen uniformly in ``asinh(E / w)``
         over the fitted region: fine dispersions and long gain sides are thinned).
-    stable_tolerance : float, optional
+    stable_tolerance : float
         Training also stops when, over the last ``patience`` steps, the replica
-        median of ``log z`` moved by less than this fraction of the yardstick
-        ``stable_yardstick`` (at 90 % of the loss-side grid points up to dE2 of
-        every cluster): further steps would change the ZLP within the yardstick.
-        This is what stops few-spectrum fits, whose held-out spectra keep
-        improving slowly. 0 disables it; None (default): 1.0 with the
-        ``"targets"`` yardstick, 0.5 with ``"noise"``, 0.25 with ``"spread"``.
-    stable_yardstick : {"targets", "noise", "spread"}
-        What the median's move is measured in; the first two are properties of
-        the data and do not shrink with training, so the optimisation spread of
-        unconverged replicas (wide early in training, with few replicas) cannot
-        make the rule fire early.
-
-        * ``"targets"`` (default): the replica standard deviation of the
-          targets (``data.sigma``: the spread of the Monte Carlo / bootstrap
-          replicas of the data, in ``log``) at grid points inside the
-          cluster's fitted region; beyond it, ``"noise"``.
-        * ``"noise"``: the counting (+ read) noise of the cluster's summed
-          spectrum (``data.noise``) as a change of ``log z``,
-          ``exp(noise - median log z)``: the fitted ZLP (cluster sum, in
-          counts) moves by less than ``stable_tolerance`` x the data's noise.
-        * ``"spread"``: the ensemble's own 68 % half-width of ``log z`` (the
-          rule before session 9, with ``stable_tolerance=0.25``).
-
-        Without ``data.noise`` the rule falls back to ``"spread"``.
+        median of ``log z`` moved by less than this fraction of its 68 %
+        half-width (90th percentile over the loss-side grid up to dE2 of every
+        cluster): further steps would change the ZLP well inside its own
+        uncertainty. This is what stops few-spectrum fits, whose held-out
+        spectra keep improving slowly. 0 disables it.
     min_improvement : float
         A replica counts as improving when its validation score falls by more
         than this fraction (and by more than this amount, in chi^2 per point).
@@ -277,12 +254,9 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     """
     from .._shared.imports import import_tensorflow
 
-    if stable_yardstick not in ("targets", "noise", "spread"):
-        raise ValueError(f"stable_yardstick must be 'targets', 'noise' or 'spread', not {stable_yardstick!r}")
     tf = import_tensorflow()
 
     rng = np.random.default_rng(random_state)
-    target_sd = _target_sd_on_grid(data) if stable_yardstick == "targets" else None
     # only the channels fitted by some cluster enter the graph (region I is a small part of the axis)
     used = np.flatnonzero(data.mask.any(axis=(0, 1)))
     if used.size > max_points:  # uniform in x = asinh(E / w): the ZLP core keeps its channels, long tails are thinned
@@ -429,15 +403,6 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     last = np.where(data.curvature_mask.any(axis=1), data.curvature_mask.shape[1] - 1
                     - np.argmax(data.curvature_mask[:, ::-1], axis=1), nP - 1)
     stable_mask = data.penalty_mask & (np.arange(nP)[None, :] <= last[:, None])
-    yard = inside = None  # the yardstick's log noise at the stable-grid points; where the targets' sd replaces it
-    if data.noise is not None and stable_yardstick in ("targets", "noise"):
-        yard = data.noise[stable_mask]
-        if stable_yardstick == "targets":
-            inside = target_sd[stable_mask]
-    used_yardstick = "spread" if yard is None else stable_yardstick
-    if stable_tolerance is None:
-        stable_tolerance = dict(targets=1.0, noise=0.5, spread=0.25)[used_yardstick]
-    stable_history = []  # the rule's statistic (90th percentile of moved / yardstick) at each check
     epoch = 0
     done = 0  # steps already taken in the current check interval
     if jit_compile:
@@ -469,12 +434,9 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
             improving = old - best_val > np.maximum(10 * min_improvement * best_val, min_improvement)
             if np.sum(improving) <= allowed:
                 break
-            if stable_tolerance:
-                moved = _zlp_moved(zlp_history[-1 - lag], zlp_history[-1], yard, inside)
-                stable_history.append(moved)
-                if moved < stable_tolerance:
-                    stopped_stable = True
-                    break
+            if stable_tolerance and _zlp_stable(zlp_history[-1 - lag], zlp_history[-1], stable_tolerance):
+                stopped_stable = True
+                break
     ens = ReplicaEnsemble(weights=[b.numpy() for b in best[:-1]], skip=best[-1].numpy(), width=width,
                           x_scale=x_scale, c_scale=c_scale, base_c=ens0.base_c, base_theta=ens0.base_theta)
     # per point chi2 (the weights were divided by the point counts)
@@ -482,9 +444,7 @@ def train_replicas(data, *, hidden=(10, 15, 5), width, x_scale, c_scale, max_epo
     diag = dict(train_chi2=best_tr, val_chi2=best_val, penalty=best_pen, best_epoch=best_epoch, epochs=epoch,
                 stop_rule="zlp stable" if stopped_stable else ("no replica improving" if epoch < max_epochs
                                                                else "max_epochs"),
-                score_history=np.median(hist, axis=1) if hist.size else np.zeros(0),
-                stable_history=np.asarray(stable_history),
-                stable_yardstick=used_yardstick, stable_tolerance=float(stable_tolerance))
+                score_history=np.median(hist, axis=1) if hist.size else np.zeros(0))
     return ens, diag
 
 
@@ -516,42 +476,9 @@ def _ensemble_summary(logz, mask):
     return q50, 0.5 * (q84 - q16)
 
 
-def _target_sd_on_grid(data):
-    """(K, n_P) replica standard deviation of the targets (``data.sigma``, log units) on the penalty grid, NaN
-    outside each cluster's fitted channels (the yardstick ``"targets"`` of :func:`train_replicas`)."""
-    pe = data.penalty_energy
-    out = np.full(data.penalty_mask.shape, np.nan)
-    fitted = data.mask.any(axis=0)  # (K, n_E)
-    with warnings.catch_warnings():  # channels no replica fits: all-NaN columns, never used
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sd = np.nanmedian(np.where(data.mask, data.sigma, np.nan), axis=0)
-    for k in range(out.shape[0]):
-        m = fitted[k]
-        if not m.any():
-            continue
-        e = data.energy[m]
-        sel = (pe >= e[0]) & (pe <= e[-1])
-        out[k, sel] = np.interp(pe[sel], e, sd[k, m])
-    return out
-
-
-def _zlp_moved(old, new, noise=None, inside=None):
-    """How far the ensemble median moved between two checks, in units of the yardstick (90th percentile).
-
-    The yardstick is the ensemble's 68 % half-width (``noise=None``), or the data's noise as a change of ``log z``
-    (``exp(noise - median)``, ``noise`` the log noise at the same grid points), replaced by ``inside`` (the targets'
-    replica sd, log units) where that is finite; floored at 1e-3 (0.1 % in log units) for grid points the replicas
-    agree on or where the counts are very high. ``inf`` without grid points.
-    """
+def _zlp_stable(old, new, tolerance):
+    """True when the ensemble median moved by less than ``tolerance`` x its half-width (90th percentile)."""
     if old[0].size == 0:
-        return np.inf
-    half = new[1] if noise is None else np.exp(np.asarray(noise) - new[0])
-    if noise is not None and inside is not None:
-        half = np.where(np.isfinite(inside), inside, half)
-    half = np.maximum(half, 1e-3)
-    return float(np.quantile(np.abs(new[0] - old[0]) / half, 0.9))
-
-
-def _zlp_stable(old, new, tolerance, noise=None, inside=None):
-    """True when the ensemble median moved by less than ``tolerance`` x the yardstick (see :func:`_zlp_moved`)."""
-    return _zlp_moved(old, new, noise, inside) < tolerance
+        return False
+    half = np.maximum(new[1], 1e-3)  # 0.1 % in log units: a floor for grid points the replicas agree on
+    return float(np.quantile(np.abs(new[0] - old[0]) / half, 0.9)) < tolerance
