@@ -15,8 +15,7 @@ from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.validation import check_finite_block
 from .features import interp_clusters, noise_sd, pixel_zlp_replicas, variance_counts
 
-__all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT", "tail_above_data", "TAIL_SIGMA",
-           "spectrum_total", "TOTAL_WINDOW"]
+__all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT", "tail_above_data", "TAIL_SIGMA"]
 
 #: spectra per pixel in the subtraction output block: inelastic, lower, upper, zlp, zlp_lower, zlp_upper,
 #: and a seventh row holding t/lambda (median, 16 %, 84 %), the data integral, the ZLP integral and flags
@@ -34,45 +33,6 @@ ZLP_NUISANCE = True
 def batch_size(n_replicas, n_channels, budget=6_000_000):
     """Pixels per inner batch so that a (replicas, pixels, channels) float32 array stays near ``budget``."""
     return int(max(1, min(256, budget // max(n_replicas * n_channels, 1))))
-
-
-#: channels over which ``J - dark`` is averaged before a negative stretch counts as 0 in the t/lambda total
-#: (:func:`spectrum_total`)
-TOTAL_WINDOW = 64
-
-
-def spectrum_total(J, window=None):
-    """Total counts of each spectrum (rows of ``J``, dark level removed) for t/lambda.
-
-    ``sum(J) + sum(max(-s, 0))`` with ``s`` the mean of ``J`` over ``window`` channels
-    (default :data:`TOTAL_WINDOW`, centred, shortened at the ends of the axis). A
-    stretch that is negative on average, a dark level subtracted where the
-    detector's offset is lower, counts as 0; a single channel's negative noise
-    excursion is kept, so read noise does not bias the total up. Clipping every
-    channel at 0 instead adds about 0.4 sigma of the read noise per channel where
-    the signal is near 0 (on the Cr/Fe/Al line scan, 43 counts of read noise per
-    channel, that was 48 % of the total).
-
-    Parameters
-    ----------
-    J : array_like
-        (pixels, channels) counts with the dark level removed.
-    window : int, optional
-        Averaging window in channels (at most the axis length).
-
-    Returns
-    -------
-    numpy.ndarray
-        (pixels,) totals, float64.
-    """
-    J = np.asarray(J, dtype=np.float64)
-    n = J.shape[-1]
-    w = int(min(max(1, TOTAL_WINDOW if window is None else window), n))
-    c = np.concatenate([np.zeros(J.shape[:-1] + (1,)), np.cumsum(J, axis=-1)], axis=-1)
-    i = np.arange(n)
-    lo, hi = np.clip(i - w // 2, 0, n), np.clip(i - w // 2 + w, 0, n)
-    s = (c[..., hi] - c[..., lo]) / (hi - lo)
-    return J.sum(axis=-1) + np.clip(-s, 0, None).sum(axis=-1)
 
 
 def tail_above_data(J, zlp, energy, dE1, count_gain, read_var=0.0):
@@ -111,7 +71,7 @@ def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, sc
         inel = Jb - z50
         lo = inel - np.sqrt((z84 - z50) ** 2 + sd**2)
         hi = inel + np.sqrt((z50 - z16) ** 2 + sd**2)
-        tot = spectrum_total(Jb)
+        tot = np.clip(Jb, 0, None).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             tl = np.log(tot[None, :] / Z.sum(axis=2))
         t16, t50, t84 = np.quantile(tl, [0.16, 0.5, 0.84], axis=0)
