@@ -38,6 +38,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .preprocess import first_strong_maximum
+
 __all__ = ["WhiteLineRatio", "white_line_ratio", "RATIO_CALIBRATION", "ratio_calibration"]
 
 
@@ -98,16 +100,9 @@ def white_line_ratio(energy, spectra, l3_range, split, *, first_peak_fraction=0.
         nan = np.full(n, np.nan)
         return WhiteLineRatio(nan, nan.copy(), nan.copy(), np.zeros(n, bool))
     j0, j1 = int(np.flatnonzero(inr)[0]), int(np.flatnonzero(inr)[-1])
-    top = np.where(inr[None], sm, -np.inf).max(axis=1)
-    base = np.clip(np.where(inr[None], sm, np.inf).min(axis=1), None, 0.0)
-    inner = np.zeros(e.size, bool)
-    inner[j0 + 1 : j1] = True  # a maximum needs a neighbour on both sides inside the range
-    left = np.concatenate([sm[:, :1], sm[:, :-1]], axis=1)
-    right = np.concatenate([sm[:, 1:], sm[:, -1:]], axis=1)
-    is_max = inner[None] & (sm >= left) & (sm > right)
-    strong = is_max & (sm - base[:, None] >= first_peak_fraction * (top - base)[:, None])
-    found = strong.any(axis=1)
-    i3 = np.where(found, np.argmax(strong, axis=1), j0)
+    # a maximum needs a neighbour on both sides inside the range; the pre-edge level is at most zero
+    first, found = first_strong_maximum(sm[:, j0 : j1 + 1], first_peak_fraction, base_ceiling=0.0)
+    i3 = np.where(found, j0 + first, j0)
     e3 = e[i3]
     near2 = np.abs(e[None] - (e3[:, None] + split)) <= 2.0
     inside2 = (e3 + split - 2.0 >= e[0]) & (e3 + split + 2.0 <= e[-1])

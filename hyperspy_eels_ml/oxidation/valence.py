@@ -676,7 +676,24 @@ def _interp_valence(x, xs, vs):
 
 
 def ratio_valence(ratio, valences, ratios):
-    """Valence from L3/L2 ratios on the calibration points ``(valences, ratios)`` (NaN points dropped)."""
+    """Valence from L3/L2 ratios, interpolated on calibration points.
+
+    Parameters
+    ----------
+    ratio : array_like
+        Measured ratios (:func:`~hyperspy_eels_ml.oxidation.ratio.white_line_ratio`), any shape.
+    valences, ratios : sequence of float
+        Calibration points (:func:`~hyperspy_eels_ml.oxidation.ratio.ratio_calibration`); points with a
+        NaN ratio are dropped.
+
+    Returns
+    -------
+    numpy.ndarray
+        Valence per ratio, float64, the shape of ``ratio``: piecewise linear between the points,
+        extrapolated linearly beyond them and clipped to one valence unit outside the calibrated
+        range; NaN where the ratio is NaN (and everywhere when no
+        point is left); the one valence when only one point is left.
+    """
     keep = np.isfinite(ratios)
     vs, rs = list(np.asarray(valences, float)[keep]), list(np.asarray(ratios, float)[keep])
     ratio = np.asarray(ratio, dtype=np.float64)
@@ -691,8 +708,27 @@ def ratio_baseline_spectra(data, energy, vspec, remove_background=True):
     The spectra are prepared exactly as for the valence model (scaled, background removed when
     ``remove_background``, cropped to the model's range); L3 is searched over the model's whole
     onset search range (:func:`hyperspy_eels_ml.oxidation.ratio.white_line_ratio`: first strong
-    maximum), so an anchor placed on the wrong line does not matter here. Returns ``(valence,
-    WhiteLineRatio, calibration source)``.
+    maximum), so an anchor placed on the wrong line does not matter here.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(n, m)`` spectra (counts) on ``energy``.
+    energy : numpy.ndarray
+        ``(m,)`` uniform energy axis in eV.
+    vspec : ValenceSpec
+        The element's valence spec (:func:`valence_spec`): range, splitting, end members.
+    remove_background : bool
+        Remove a power-law pre-edge background first (False for background-free references).
+
+    Returns
+    -------
+    valence : numpy.ndarray
+        ``(n,)`` valence read off the calibration curve (NaN where the ratio is not measured).
+    ratio : WhiteLineRatio
+        The measurement (ratio, L3 and L2 energies, whether the continuum level was read above L2).
+    source : str
+        Where the calibration points come from (literature or simulator priors).
     """
     from ..simulation.oxidation import white_line_parameters
 

@@ -88,3 +88,17 @@ def test_calibration_points_literature_and_priors():
     assert set(RATIO_CALIBRATION) == {"Mn", "Fe"}
     v, r, src = ratio_calibration("Cr", ("Cr3+", "Cr6+"))
     assert v == [3.0, 6.0] and src.startswith("prior") and r[0] > r[1] > 0
+
+
+def test_first_strong_maximum_rule_shared_by_anchor_and_ratio():
+    from hyperspy_eels_ml.oxidation.preprocess import first_strong_maximum
+
+    sm = np.array([[0.0, 0.6, 0.4, 1.0, 0.2],    # first maximum 0.6 >= half of 1.0: index 1
+                   [0.0, 0.3, 0.2, 1.0, 0.2],    # 0.3 too weak: index 3
+                   [0.0, 0.5, 1.0, 1.5, 2.0],    # rising to the end: no interior maximum
+                   [0.6, 0.7, 0.65, 1.0, 0.9]])  # level 0.6: the 0.7 bump is a quarter of the way up
+    idx, found = first_strong_maximum(sm, 0.5)
+    assert idx.tolist() == [1, 3, 0, 3] and found.tolist() == [True, True, False, True]
+    # with the level capped at zero (background-free spectra) the 0.7 bump is 70 % of the way up
+    idx, found = first_strong_maximum(sm, 0.5, base_ceiling=0.0)
+    assert idx.tolist() == [1, 3, 0, 1]
