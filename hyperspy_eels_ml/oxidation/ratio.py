@@ -34,6 +34,7 @@ L2 area is not positive.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -152,6 +153,13 @@ def ratio_calibration(element, end_members, resolution=0.6, t_lambda=0.3):
     :func:`white_line_ratio` of the simulator's noise-free end members (table means, continuum
     on, ``resolution`` eV, ``t_lambda``), said in ``source``.
     """
+    vs, rs, source = _ratio_calibration(element, tuple(end_members), float(resolution), float(t_lambda))
+    return list(vs), list(rs), source
+
+
+@functools.lru_cache(maxsize=64)
+def _ratio_calibration(element, end_members, resolution, t_lambda):
+    """Cached body of :func:`ratio_calibration` (the priors re-simulate the end members: a few ms each)."""
     from ..simulation.oxidation import white_line_parameters, white_line_spectra
 
     p = white_line_parameters()["species"]
