@@ -253,7 +253,10 @@ def identify_elements(
         edge lies within 10 eV of an edge of another called element with a
         probability at least as high. Off by default: on held-out simulated
         spectra it lowers the weighted F1 and the exact match (coincident
-        partners are often truly present together). Either way such calls carry
+        partners are often truly present together), and with compositions at
+        the simulator's natural frequencies (no partner oversampling) it still
+        lowers the weighted F1 (0.822 -> 0.813) while raising the exact match
+        (0.638 -> 0.652; ``benchmarks/bench_identify_edges.py --study coincidence``). Either way such calls carry
         a caution in :attr:`ElementsResult.flags` and
         :meth:`~ElementsResult.explain` (see :attr:`ElementsResult.ambiguous_with`);
         the probabilities are never changed.
