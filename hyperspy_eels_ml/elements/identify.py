@@ -748,7 +748,10 @@ class ElementsResult(LazyResult):
             Major edge group of the element: tabulated onset (exspy's
             database), measured onset, jump ratio and SNR of a power-law fit +
             jump test on the sum spectrum of the pixels where it is present
-            (of all analysed pixels when nowhere present).
+            (of all analysed pixels when nowhere present). For an element that
+            is not assessable, ``not_assessable_reason`` says why: no Major
+            edge in the usable window, or all of them within 15 eV of its start
+            (no pre-edge region) or 35 eV of its end.
         """
         if element not in LABELS:
             raise ValueError(f"Unknown element {element!r}; the labels are Be-Bi: {', '.join(LABELS)}")
