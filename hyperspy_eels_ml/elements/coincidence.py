@@ -30,7 +30,7 @@ import functools
 
 import numpy as np
 
-from .preprocess import HIGH_MARGIN, LABELS, LOW_MARGIN
+from .preprocess import LABELS, REPORT_HIGH_MARGIN, REPORT_LOW_MARGIN
 
 __all__ = ["COINCIDENCE_EV", "coincidence_pairs", "resolve_coincidences"]
 
@@ -70,7 +70,9 @@ def _group_assessable(lo, hi):
     on = np.array([g[3] for g in edge_groups()])
     lo = np.nan_to_num(np.asarray(lo, np.float64), nan=1e9)[:, None]
     hi = np.nan_to_num(np.asarray(hi, np.float64), nan=-1e9)[:, None]
-    return (on[None, :] >= lo + LOW_MARGIN) & (on[None, :] <= hi - HIGH_MARGIN)
+    # the margins of identify_elements' assessable rule: an edge within 15 eV of the window start or
+    # 35 eV of its end is not an independent edge
+    return (on[None, :] >= lo + REPORT_LOW_MARGIN) & (on[None, :] <= hi - REPORT_HIGH_MARGIN)
 
 
 def resolve_coincidences(p, lo, hi, threshold=0.5, delta=COINCIDENCE_EV):

@@ -9,8 +9,10 @@ TensorFlow in the graph)::
     -> probabilities (NaN where not assessable or masked), assessable, evidence
 
 An element is *assessable* in a spectrum when one of its Major edges lies in
-the usable window (10 eV above its start, 30 eV below its end); otherwise its
-probability is NaN and it is listed as not assessable, never as absent.
+the usable window at least 15 eV above its start and 35 eV below its end
+(:func:`~.preprocess.report_assessable`; an edge closer to the start has no
+pre-edge region); otherwise its probability is NaN and it is listed as not
+assessable, never as absent, and :meth:`ElementsResult.explain` says why.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from .._shared.results import LazyResult
 from .coincidence import COINCIDENCE_EV, resolve_coincidences
 from .evidence import edge_evidence, edge_groups, per_element
 from .network import MODEL_PATH, load_network
-from .preprocess import (DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, assessable_matrix, embed,
+from .preprocess import (DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, embed, not_assessable_reason,
+                         report_assessable,
                          preprocess_block, preprocess_segment)
 
 __all__ = ["identify_elements", "ElementsResult", "Explanation", "FLAGS", "select_elements"]
@@ -134,7 +137,7 @@ def _block_batches(block, shift, mask=None, *, energy, model_path, tolerance, ev
     res = out[rows]
     col = 0
     if network:
-        ass = assessable_matrix(lo, hi)
+        ass = report_assessable(lo, hi)
         ok = np.isfinite(lo)
         net = get_cached_file("elements_npz", model_path, load_network)
         p = np.full((data.shape[0], N_EL), np.nan)
@@ -250,7 +253,10 @@ def identify_elements(
         edge lies within 10 eV of an edge of another called element with a
         probability at least as high. Off by default: on held-out simulated
         spectra it lowers the weighted F1 and the exact match (coincident
-        partners are often truly present together). Either way such calls carry
+        partners are often truly present together), and with compositions at
+        the simulator's natural frequencies (no partner oversampling) it still
+        lowers the weighted F1 (0.822 -> 0.813) while raising the exact match
+        (0.638 -> 0.652; ``benchmarks/bench_identify_edges.py --study coincidence``). Either way such calls carry
         a caution in :attr:`ElementsResult.flags` and
         :meth:`~ElementsResult.explain` (see :attr:`ElementsResult.ambiguous_with`);
         the probabilities are never changed.
@@ -473,10 +479,13 @@ class Explanation:
     #: ``{other element: fraction of the analysed pixels}`` where this element's call was removed because
     #: all its assessable edges coincide with edges of the other, better-supported element
     ambiguous_with: dict = field(default_factory=dict)
+    #: why the element is not assessable ("" when it is): no Major edge in the usable window, or all of
+    #: them within 15 eV of the window start (no pre-edge region) / 35 eV of its end
+    not_assessable_reason: str = ""
 
     def __str__(self):
         head = (f"{self.element}: {'PRESENT' if self.called else 'not found'}"
-                + ("" if self.assessable else " (not assessable: no Major edge in the usable window)")
+                + ("" if self.assessable else f" (not assessable: {self.not_assessable_reason or 'no Major edge in the usable window'})")
                 + f", probability {self.probability:.2f}")
         if self.fraction_present < 1.0 or self.fraction_present > 0:
             head += f", present in {100 * self.fraction_present:.1f} % of the analysed pixels"
@@ -513,7 +522,8 @@ class ElementsResult(LazyResult):
     present : hyperspy.signals.Signal1D
         ``probabilities >= threshold`` (boolean).
     assessable : hyperspy.signals.Signal1D
-        True where the element has a Major edge in the pixel's usable window (boolean).
+        True where the element has a Major edge in the pixel's usable window, at least 15 eV above its
+        start and 35 eV below its end (boolean; :func:`~hyperspy_eels_ml.elements.preprocess.report_assessable`).
     evidence : dict of signals
         ``snr``, ``jump_ratio``, ``measured_onset`` of the best edge group of
         each element (power-law fit + jump test).
@@ -646,13 +656,14 @@ class ElementsResult(LazyResult):
                 if np.isfinite(lo[0]):
                     net = get_cached_file("elements_npz", self._model_path, load_network)
                     ps = net.predict_proba(x.astype(np.float32))[0].astype(np.float64)
-                    ps[~assessable_matrix(lo, hi)[0]] = np.nan
+                    ps[~report_assessable(lo, hi)[0]] = np.nan
             self._sum_probs = ps
         return self._sum_probs
 
     @property
     def not_assessable(self):
-        """Elements not assessable in any analysed pixel (no Major edge in the usable window)."""
+        """Elements not assessable in any analysed pixel (no Major edge in the usable window at least
+        15 eV above its start and 35 eV below its end; :meth:`explain` gives the reason)."""
         p, a, analysed = self._element_table()
         anyass = a[analysed].any(axis=0) if analysed.any() else np.zeros(N_EL, bool)
         return [LABELS[j] for j in np.flatnonzero(~anyass.astype(bool))]
@@ -697,9 +708,9 @@ class ElementsResult(LazyResult):
         if not ok.any():
             return False
         lo, hi = np.nanmin(w[ok, 0]), np.nanmax(w[ok, 1])
-        from .preprocess import HIGH_MARGIN, LOW_MARGIN, major_onsets
+        from .preprocess import REPORT_HIGH_MARGIN, REPORT_LOW_MARGIN, major_onsets
 
-        ons = [o for o in major_onsets()[el] if lo + LOW_MARGIN <= o <= hi - HIGH_MARGIN]
+        ons = [o for o in major_onsets()[el] if lo + REPORT_LOW_MARGIN <= o <= hi - REPORT_HIGH_MARGIN]
         return bool(ons) and max(ons) < LOW_CONFIDENCE_EV
 
     # -- explanation ------------------------------------------------------------------------
@@ -737,7 +748,10 @@ class ElementsResult(LazyResult):
             Major edge group of the element: tabulated onset (exspy's
             database), measured onset, jump ratio and SNR of a power-law fit +
             jump test on the sum spectrum of the pixels where it is present
-            (of all analysed pixels when nowhere present).
+            (of all analysed pixels when nowhere present). For an element that
+            is not assessable, ``not_assessable_reason`` says why: no Major
+            edge in the usable window, or all of them within 15 eV of its start
+            (no pre-edge region) or 35 eV of its end.
         """
         if element not in LABELS:
             raise ValueError(f"Unknown element {element!r}; the labels are Be-Bi: {', '.join(LABELS)}")
@@ -762,10 +776,15 @@ class ElementsResult(LazyResult):
         flags = self.flags.get(element, []) if called else []
         amb = self._table[4][:, j]
         amb_with = {LABELS[int(k)]: float(np.sum(amb == k) / n_an) for k in np.unique(amb[pres & (amb >= 0)])}
-        return Explanation(element=element, called=called, assessable=bool(a[analysed, j].any()) if
-                           analysed.any() else False, probability=prob,
+        assessable = bool(a[analysed, j].any()) if analysed.any() else False
+        reason = ""
+        if not assessable:
+            w = self._eager_array_window().reshape(-1, 2)[analysed]
+            reason = (not_assessable_reason(element, float(np.min(w[:, 0])), float(np.max(w[:, 1])))
+                      if w.size else "no analysed pixel") or ""
+        return Explanation(element=element, called=called, assessable=assessable, probability=prob,
                            fraction_present=float(self._called()[:, j].sum() / n_an), flags=flags, edges=edges,
-                           ambiguous_with=amb_with)
+                           ambiguous_with=amb_with, not_assessable_reason=reason)
 
     # -- metadata ---------------------------------------------------------------------------
     def to_metadata(self, signal, include_flagged=True):

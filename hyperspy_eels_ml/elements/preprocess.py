@@ -23,6 +23,20 @@ via the shipped edge table) has its tabulated onset at least
 ``LOW_MARGIN`` eV above the usable window's start and ``HIGH_MARGIN`` eV below
 its end. Elements that are not assessable are reported as such, never as
 absent; training masks them out of the loss in exactly the same way.
+
+Inference (:func:`identify_elements`) reports with wider margins,
+``REPORT_LOW_MARGIN`` = 15 eV and ``REPORT_HIGH_MARGIN`` = 35 eV
+(:func:`report_assessable`): an element whose every Major edge in the window lies
+within 15 eV of its start (no pre-edge region: neither a jump nor a background
+can be seen) or within 35 eV of its end is not assessable there. Both values were
+chosen on simulation only, by a rule written before measuring
+(``SHIP_RULE.md``, ``benchmarks/bench_identify_edges.py --study start`` /
+``--study end``, session 10): on 16,384 simulated spectra whose target edges lie
+0-40 eV after the window start, calls resting on edges 10-15 eV after it had a
+recall of 0.52 against 0.72 overall (precision 0.76 against 0.86); on 8,192
+spectra ending 0-70 eV after an edge, edges 30-35 eV before the end had a recall
+of 0.38 against 0.62. The training recipe keeps the 10 / 30 eV margins (the
+shipped network's labels and loss mask).
 """
 
 from __future__ import annotations
@@ -43,6 +57,10 @@ __all__ = [
     "rebin_to_grid",
     "features",
     "assessable_matrix",
+    "report_assessable",
+    "not_assessable_reason",
+    "REPORT_LOW_MARGIN",
+    "REPORT_HIGH_MARGIN",
     "major_onsets",
     "preprocess_block",
     "preprocess_segment",
@@ -54,6 +72,10 @@ N_GRID = 3072
 GRID = np.arange(N_GRID, dtype=np.float64)  #: channel centres (eV)
 LOW_MARGIN = 10.0  #: eV between the window start and the lowest usable onset
 HIGH_MARGIN = 30.0  #: eV between the highest usable onset and the window end
+#: eV: inference margins of :func:`identify_elements` (:func:`report_assessable`), chosen on simulation
+#: (session 10, ``SHIP_RULE.md``); training keeps ``LOW_MARGIN`` / ``HIGH_MARGIN``
+REPORT_LOW_MARGIN = 15.0
+REPORT_HIGH_MARGIN = 35.0
 MIN_WINDOW = 100.0  #: eV: shorter usable windows are not analysed
 ENERGY_LIMITS = (50.0, 3100.0)  #: eV: the window must lie inside this range
 DISPERSION_RANGE = (0.05, 2.0)  #: eV/ch supported
@@ -114,6 +136,57 @@ def assessable_matrix(lo_ev, hi_ev, low_margin=LOW_MARGIN, high_margin=HIGH_MARG
         cols = lab == j
         out[:, j] = inside[:, cols].any(axis=1)
     return out
+
+
+def report_assessable(lo_ev, hi_ev):
+    """Boolean ``(n, 80)``: element assessable for reporting (the margins of :func:`identify_elements`).
+
+    :func:`assessable_matrix` with ``REPORT_LOW_MARGIN`` (15 eV) and ``REPORT_HIGH_MARGIN`` (35 eV):
+    an element whose every Major edge in the window lies within 15 eV of the window start, where the
+    window gives no pre-edge region, or within 35 eV of its end, is not assessable.
+
+    Parameters
+    ----------
+    lo_ev, hi_ev : numpy.ndarray
+        Usable window limits (eV; NaN: no usable window).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    return assessable_matrix(lo_ev, hi_ev, REPORT_LOW_MARGIN, REPORT_HIGH_MARGIN)
+
+
+def not_assessable_reason(element, lo_ev, hi_ev):
+    """Why ``element`` is not assessable in the window ``[lo_ev, hi_ev]`` (eV), or None if it is.
+
+    Parameters
+    ----------
+    element : str
+        Element symbol (one of ``LABELS``).
+    lo_ev, hi_ev : float
+        Usable window limits (eV; NaN: no usable window).
+
+    Returns
+    -------
+    str or None
+        ``"no Major edge in the usable window"`` or which window end its Major edges are too close to.
+    """
+    lo, hi = float(lo_ev), float(hi_ev)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "no usable window"
+    ons = [o for o in major_onsets()[element] if lo <= o <= hi]
+    if not ons:
+        return "no Major edge in the usable window"
+    if any(lo + REPORT_LOW_MARGIN <= o <= hi - REPORT_HIGH_MARGIN for o in ons):
+        return None
+    if all(o < lo + REPORT_LOW_MARGIN for o in ons):
+        near = f"within {REPORT_LOW_MARGIN:g} eV of the window start (no pre-edge region)"
+    elif all(o > hi - REPORT_HIGH_MARGIN for o in ons):
+        near = f"within {REPORT_HIGH_MARGIN:g} eV of the window end"
+    else:
+        near = f"within {REPORT_LOW_MARGIN:g} eV of the window start or {REPORT_HIGH_MARGIN:g} eV of its end"
+    return "every Major edge in the usable window lies " + near
 
 
 def _end_run(x, from_end):

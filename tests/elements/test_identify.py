@@ -228,6 +228,54 @@ def test_not_assessable_on_a_cropped_window():
     assert "La" not in r.elements
 
 
+def test_report_margins_at_the_window_start_and_end():
+    """identify_elements reports with 15 eV / 35 eV margins (session 10); training keeps 10 / 30 eV."""
+    from hyperspy_eels_ml.elements.preprocess import (HIGH_MARGIN, LOW_MARGIN, REPORT_HIGH_MARGIN,
+                                                      REPORT_LOW_MARGIN, not_assessable_reason, report_assessable)
+
+    assert (LOW_MARGIN, HIGH_MARGIN, REPORT_LOW_MARGIN, REPORT_HIGH_MARGIN) == (10.0, 30.0, 15.0, 35.0)
+    o, v, cr = LABELS.index("O"), LABELS.index("V"), LABELS.index("Cr")
+    lo, hi = np.array([510.0]), np.array([612.0])
+    # V L3 513 / L2 521 eV: L2 is 11 eV after the start; O K 532 eV is 22 eV after it
+    assert assessable_matrix(lo, hi)[0, v] and not report_assessable(lo, hi)[0, v]
+    assert report_assessable(lo, hi)[0, o] and report_assessable(lo, hi)[0, cr]  # Cr L3 575 <= 612 - 35
+    # a window ending at 605 eV: Cr L3 575 eV is 30 eV before the end (training margin: assessable)
+    assert assessable_matrix(lo, np.array([605.0]))[0, cr] and not report_assessable(lo, np.array([605.0]))[0, cr]
+    assert "window start (no pre-edge region)" in not_assessable_reason("V", 510.0, 612.0)
+    assert "window end" in not_assessable_reason("Cr", 510.0, 605.0)
+    assert not_assessable_reason("O", 510.0, 612.0) is None
+    assert not_assessable_reason("Si", 510.0, 612.0) == "no Major edge in the usable window"
+    assert not_assessable_reason("O", np.nan, np.nan) == "no usable window"
+    # exactly at the margins: assessable
+    assert report_assessable(np.array([517.0]), np.array([567.0]))[0, o]
+    assert not report_assessable(np.array([517.5]), np.array([567.0]))[0, o]
+    assert not report_assessable(np.array([517.0]), np.array([566.5]))[0, o]
+
+
+def test_not_assessable_when_the_window_starts_just_below_an_edge():
+    """A cropped window starting 11 eV below O K (532 eV): O gets NaN and the reason, never "absent"."""
+    s = _sim_signal(("O", "Mn"), offset=520.0, size=600)  # 520-820 eV, usable from 521 eV on the grid
+    r = identify_elements(s, show_progressbar=False)
+    jo = LABELS.index("O")
+    assert "O" in r.not_assessable and "O" not in r.elements
+    assert np.isnan(r.probabilities.data[jo]) and not r.assessable.data[jo]
+    ex = r.explain("O")
+    assert not ex.assessable and "window start" in ex.not_assessable_reason
+    assert "no pre-edge region" in str(ex)
+    assert "Mn" in r.elements and r.explain("Mn").not_assessable_reason == ""
+    # the same sample from 500 eV: O K has 32 eV of pre-edge region and is found
+    r2 = identify_elements(_sim_signal(("O", "Mn"), offset=500.0, size=640), show_progressbar=False)
+    assert "O" in r2.elements and np.isfinite(r2.probabilities.data[jo])
+
+
+def test_not_assessable_when_the_window_ends_just_above_an_edge():
+    """The window ends 33 eV after O K: within the 35 eV end margin (the training margin is 30 eV)."""
+    s = _sim_signal(("O", "Ti"), offset=400.0, size=330)  # 400-565 eV
+    r = identify_elements(s, show_progressbar=False)
+    assert "O" in r.not_assessable and "window end" in r.explain("O").not_assessable_reason
+    assert "Ti" not in r.not_assessable  # Ti L3 456 eV
+
+
 # --- SI rule --------------------------------------------------------------------------------------
 def test_connected_area_rule_keeps_a_small_particle_and_drops_scattered_pixels():
     """Better than a 1 %-of-pixels rule both ways."""
@@ -360,9 +408,14 @@ def test_coincidence_rule_removes_calls_explained_by_a_better_supported_element(
     p[2, [j["La"], j["Ni"]]] = 0.95, 0.8  # Ni L3 855 on La M4 849 ...
     p[3, [j["La"], j["Ni"]]] = 0.95, 0.8  # ... but with Ni M2,3 (68 eV) in the window Ni has its own edge
     p[4, [j["O"], j["Fe"]]] = 0.99, 0.9  # no coincidence: nothing removed
-    lo = np.array([450.0, 450.0, 500.0, 55.0, 450.0])
+    lo = np.array([450.0, 450.0, 500.0, 50.0, 450.0])
     hi = np.array([650.0, 650.0, 1000.0, 1000.0, 900.0])
     amb = resolve_coincidences(p, lo, hi)
+    # an edge within 15 eV of the window start is no independent edge (identify_elements' margins):
+    # from 55 eV Ni M2,3 (68 eV) lies 13 eV after the start and Ni is explained by La again
+    lo55 = lo.copy()
+    lo55[3] = 55.0
+    assert resolve_coincidences(p, lo55, hi)[3, j["Ni"]] == j["La"]
     assert amb[0, j["Sb"]] == j["O"] and amb[0, j["O"]] == -1
     assert amb[1, j["Cr"]] == j["Te"] and amb[1, j["Te"]] == -1
     assert amb[2, j["Ni"]] == j["La"] and amb[2, j["La"]] == -1
