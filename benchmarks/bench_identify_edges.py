@@ -1,4 +1,4 @@
-"""Session-10 studies of ``identify_elements`` on simulation only (issue 11; rules in ``SHIP_RULE.md``).
+"""Session-10 studies of ``identify_elements`` on simulation only (issue 11; rules: ``git show d227db6:SHIP_RULE.md``).
 
     python benchmarks/bench_identify_edges.py --study start        # A: edges at the window start
     python benchmarks/bench_identify_edges.py --study end          # A: edges at the window end

@@ -71,7 +71,7 @@ def _group_assessable(lo, hi):
     lo = np.nan_to_num(np.asarray(lo, np.float64), nan=1e9)[:, None]
     hi = np.nan_to_num(np.asarray(hi, np.float64), nan=-1e9)[:, None]
     # the margins of identify_elements' assessable rule: an edge within 15 eV of the window start or
-    # 35 eV of its end is not an independent edge
+    # 30 eV of its end is not an independent edge
     return (on[None, :] >= lo + REPORT_LOW_MARGIN) & (on[None, :] <= hi - REPORT_HIGH_MARGIN)
 
 

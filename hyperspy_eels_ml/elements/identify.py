@@ -9,7 +9,7 @@ TensorFlow in the graph)::
     -> probabilities (NaN where not assessable or masked), assessable, evidence
 
 An element is *assessable* in a spectrum when one of its Major edges lies in
-the usable window at least 15 eV above its start and 35 eV below its end
+the usable window at least 15 eV above its start and 30 eV below its end
 (:func:`~.preprocess.report_assessable`; an edge closer to the start has no
 pre-edge region); otherwise its probability is NaN and it is listed as not
 assessable, never as absent, and :meth:`ElementsResult.explain` says why.
@@ -480,7 +480,7 @@ class Explanation:
     #: all its assessable edges coincide with edges of the other, better-supported element
     ambiguous_with: dict = field(default_factory=dict)
     #: why the element is not assessable ("" when it is): no Major edge in the usable window, or all of
-    #: them within 15 eV of the window start (no pre-edge region) / 35 eV of its end
+    #: them within 15 eV of the window start (no pre-edge region) / 30 eV of its end
     not_assessable_reason: str = ""
 
     def __str__(self):
@@ -523,7 +523,7 @@ class ElementsResult(LazyResult):
         ``probabilities >= threshold`` (boolean).
     assessable : hyperspy.signals.Signal1D
         True where the element has a Major edge in the pixel's usable window, at least 15 eV above its
-        start and 35 eV below its end (boolean; :func:`~hyperspy_eels_ml.elements.preprocess.report_assessable`).
+        start and 30 eV below its end (boolean; :func:`~hyperspy_eels_ml.elements.preprocess.report_assessable`).
     evidence : dict of signals
         ``snr``, ``jump_ratio``, ``measured_onset`` of the best edge group of
         each element (power-law fit + jump test).
@@ -663,7 +663,7 @@ class ElementsResult(LazyResult):
     @property
     def not_assessable(self):
         """Elements not assessable in any analysed pixel (no Major edge in the usable window at least
-        15 eV above its start and 35 eV below its end; :meth:`explain` gives the reason)."""
+        15 eV above its start and 30 eV below its end; :meth:`explain` gives the reason)."""
         p, a, analysed = self._element_table()
         anyass = a[analysed].any(axis=0) if analysed.any() else np.zeros(N_EL, bool)
         return [LABELS[j] for j in np.flatnonzero(~anyass.astype(bool))]
@@ -751,7 +751,7 @@ class ElementsResult(LazyResult):
             (of all analysed pixels when nowhere present). For an element that
             is not assessable, ``not_assessable_reason`` says why: no Major
             edge in the usable window, or all of them within 15 eV of its start
-            (no pre-edge region) or 35 eV of its end.
+            (no pre-edge region) or 30 eV of its end.
         """
         if element not in LABELS:
             raise ValueError(f"Unknown element {element!r}; the labels are Be-Bi: {', '.join(LABELS)}")

@@ -229,27 +229,28 @@ def test_not_assessable_on_a_cropped_window():
 
 
 def test_report_margins_at_the_window_start_and_end():
-    """identify_elements reports with 15 eV / 35 eV margins (session 10); training keeps 10 / 30 eV."""
+    """identify_elements reports with a 15 eV start margin (session 10; training 10 eV) and the 30 eV end margin."""
     from hyperspy_eels_ml.elements.preprocess import (HIGH_MARGIN, LOW_MARGIN, REPORT_HIGH_MARGIN,
                                                       REPORT_LOW_MARGIN, not_assessable_reason, report_assessable)
 
-    assert (LOW_MARGIN, HIGH_MARGIN, REPORT_LOW_MARGIN, REPORT_HIGH_MARGIN) == (10.0, 30.0, 15.0, 35.0)
+    assert (LOW_MARGIN, HIGH_MARGIN, REPORT_LOW_MARGIN, REPORT_HIGH_MARGIN) == (10.0, 30.0, 15.0, 30.0)
     o, v, cr = LABELS.index("O"), LABELS.index("V"), LABELS.index("Cr")
     lo, hi = np.array([510.0]), np.array([612.0])
     # V L3 513 / L2 521 eV: L2 is 11 eV after the start; O K 532 eV is 22 eV after it
     assert assessable_matrix(lo, hi)[0, v] and not report_assessable(lo, hi)[0, v]
-    assert report_assessable(lo, hi)[0, o] and report_assessable(lo, hi)[0, cr]  # Cr L3 575 <= 612 - 35
-    # a window ending at 605 eV: Cr L3 575 eV is 30 eV before the end (training margin: assessable)
-    assert assessable_matrix(lo, np.array([605.0]))[0, cr] and not report_assessable(lo, np.array([605.0]))[0, cr]
+    assert report_assessable(lo, hi)[0, o] and report_assessable(lo, hi)[0, cr]  # Cr L3 575 <= 612 - 30
+    # a window ending at 600 eV: Cr L3 575 eV is 25 eV before the end, L2 584 eV 16 eV
+    assert not assessable_matrix(lo, np.array([600.0]))[0, cr] and not report_assessable(lo, np.array([600.0]))[0, cr]
+    assert report_assessable(lo, np.array([605.0]))[0, cr]  # 30 eV before the end: at the margin
     assert "window start (no pre-edge region)" in not_assessable_reason("V", 510.0, 612.0)
-    assert "window end" in not_assessable_reason("Cr", 510.0, 605.0)
+    assert "window end" in not_assessable_reason("Cr", 510.0, 600.0)
     assert not_assessable_reason("O", 510.0, 612.0) is None
     assert not_assessable_reason("Si", 510.0, 612.0) == "no Major edge in the usable window"
     assert not_assessable_reason("O", np.nan, np.nan) == "no usable window"
     # exactly at the margins: assessable
-    assert report_assessable(np.array([517.0]), np.array([567.0]))[0, o]
-    assert not report_assessable(np.array([517.5]), np.array([567.0]))[0, o]
-    assert not report_assessable(np.array([517.0]), np.array([566.5]))[0, o]
+    assert report_assessable(np.array([517.0]), np.array([562.0]))[0, o]
+    assert not report_assessable(np.array([517.5]), np.array([562.0]))[0, o]
+    assert not report_assessable(np.array([517.0]), np.array([561.5]))[0, o]
 
 
 def test_not_assessable_when_the_window_starts_just_below_an_edge():
@@ -269,8 +270,8 @@ def test_not_assessable_when_the_window_starts_just_below_an_edge():
 
 
 def test_not_assessable_when_the_window_ends_just_above_an_edge():
-    """The window ends 33 eV after O K: within the 35 eV end margin (the training margin is 30 eV)."""
-    s = _sim_signal(("O", "Ti"), offset=400.0, size=330)  # 400-565 eV
+    """The window ends 28 eV after O K: within the 30 eV end margin."""
+    s = _sim_signal(("O", "Ti"), offset=400.0, size=320)  # 400-560 eV
     r = identify_elements(s, show_progressbar=False)
     assert "O" in r.not_assessable and "window end" in r.explain("O").not_assessable_reason
     assert "Ti" not in r.not_assessable  # Ti L3 456 eV
