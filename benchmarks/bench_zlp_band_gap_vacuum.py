@@ -21,8 +21,10 @@ Data: ``ws2_flake_low_loss_si((16, 24), gap_exponent=b0, band_gap=1.6, seed=s)``
 (t/lambda 0.1, spread along the flake's edge) as the specimen and ``--n-vacuum``
 vacuum pixels as ``vacuum=``; ``subtract_zlp_nn(vacuum=..., n_replicas=R,
 random_state=s)``. Then ``fit_band_gap`` in the window 1.0-3.0 eV and in the
-default window, with the exponent free, fixed at the true ``b0`` and fixed at
-the other textbook value (1.5 for ``b0`` 0.5, 0.5 for 1.5: the wrong law).
+default window, with the exponent not given (``None``: b free up to session 9,
+the law by chi^2 since session 10; ``--law`` asks for "free" and "chi2"
+explicitly), fixed at the true ``b0`` and fixed at the other textbook value
+(1.5 for ``b0`` 0.5, 0.5 for 1.5: the wrong law).
 
 Per case it prints: replicas kept; the fitted ZLP over the true one summed in
 1-1.5 / 1.5-2 / 2-3 eV (pixel median); the median Eg of the fitted pixels; the
@@ -307,14 +309,20 @@ def law_table(cases):
 
         a_b, a_c, a_c16 = stat(ea, la, ua)
         b_b, b_c, b_c16 = stat(eb, lb, ub)
-        print(f"{b0:4.1f} {w:>8} {int(onset.sum()):3d}/{onset.size:<2d} {dec[onset].mean() if onset.any() else np.nan:6.2f} "
+        frac_dec = dec[onset].mean() if onset.any() else np.nan
+        print(f"{b0:4.1f} {w:>8} {int(onset.sum()):3d}/{onset.size:<2d} {frac_dec:6.2f} "
               f"{right[dec].mean() if dec.any() else np.nan:6.2f} {flag(fr):9.2f} {flag(fb):7.2f} {flag(fw):10.2f} "
               f"{int(both.sum()):6d} {a_b:+7.3f} {b_b:+7.3f} {a_c:6.2f} {b_c:6.2f} {a_c16:8.2f} {b_c16:8.2f}  "
               f"{np.median(delta):+.1f} ({delta.min():+.1f} to {delta.max():+.1f})")
 
 
 def real_ws2(folder, seeds, replicas, law=False):
-    """The real WS2 spectra (6 + 3 vacuum, as tests/zlp/test_real_data.py): Eg and b, window 1-3 eV, b free/0.5/1.5."""
+    """The real WS2 spectra (6 + 3 vacuum, as tests/zlp/test_real_data.py): Eg and b, window 1-3 eV, b free/0.5/1.5.
+
+    With ``law``: exponents "free" / "chi2" / 0.5 / 1.5, in 1-3 eV and the default window, with the law maps; then
+    the MoS2 nanoflower of the same folder (aligned and run with the defaults as ``bench_zlp_real.py`` does, the
+    window it uses: the default one).
+    """
     import pathlib
 
     files = sorted(pathlib.Path(folder).glob("eelsfitter__*.txt"))
@@ -324,26 +332,41 @@ def real_ws2(folder, seeds, replicas, law=False):
     axis = np.linspace(-4.054, 45.471, load[0].size)  # file names: m4d054eV_45d471eV, linear
     spec = _eels([d for f, d in zip(files, load) if "Vacuum" not in f.name], axis)
     vac = _eels([d for f, d in zip(files, load) if "Vacuum" in f.name], axis)
-    print(f"{'seed':>4} {'kept':>5} {'window':>9} {'b':>5} {'Eg med':>7} {'b med':>5} {'chi2':>5}  reasons"
+    runs = [("WS2", spec, vac, ((1.0, 3.0), None) if law else ((1.0, 3.0),))]
+    mos2 = sorted(pathlib.Path(folder).glob("CBL-ML__Data__May__MoS2*"))
+    if law and mos2:
+        import sys
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from bench_zlp_real import align, load_cbl
+
+        runs.append(("MoS2", align(load_cbl(mos2[0]))[0], None, (None,)))
+    print(f"{'data':>4} {'seed':>4} {'kept':>5} {'window':>9} {'b':>5} {'Eg med':>7} {'b med':>5} {'chi2':>5}  reasons"
           + ("  delta chi2(0.5)-chi2(1.5) per pixel; flags" if law else ""))
-    for seed in seeds:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            r = spec.subtract_zlp_nn(vacuum=vac, n_replicas=replicas, random_state=seed, show_progressbar=False)
-            for rng in (((1.0, 3.0), None) if law else ((1.0, 3.0),)):
-                for ex in (("free", "chi2", 0.5, 1.5) if law else (None, 0.5, 1.5)):
-                    g = r.fit_band_gap(rng, exponent=ex, show_progressbar=False)
-                    eg, b = np.asarray(g.Eg.data, float), np.asarray(g.b.data, float)
-                    lo, hi = g.energy_range
-                    extra = ""
-                    if law:
-                        extra = ("  " + "/".join(f"{x:+.0f}" for x in np.asarray(g.delta_chi2_law.data, float))
-                                 + "; " + str(np.asarray(g.flags.data).astype(int).tolist()))
-                    print(f"{seed:4d} {r.replica_report['kept']:5d} {lo:4.2f}-{hi:4.2f} {str(ex or 'free'):>5} "
-                          f"{np.nanmedian(eg) if np.isfinite(eg).any() else np.nan:7.3f} "
-                          f"{np.nanmedian(b) if np.isfinite(b).any() else np.nan:5.2f} "
-                          f"{np.nanmedian(g.chi2.data):5.2f}  {np.asarray(g.reason.data).astype(int).tolist()}{extra}",
-                          flush=True)
+    for name, sp, vc, windows in runs:
+        for seed in seeds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = sp.subtract_zlp_nn(vacuum=vc, n_replicas=replicas, random_state=seed, show_progressbar=False)
+                for rng in windows:
+                    for ex in (("free", "chi2", 0.5, 1.5) if law else (None, 0.5, 1.5)):
+                        real_row(name, seed, r, rng, ex, law)
+
+
+def real_row(name, seed, r, rng, ex, law):
+    """One printed line of ``--real``: pixel medians of Eg, b, chi2; reasons; with ``law`` delta and flags."""
+    g = r.fit_band_gap(rng, exponent=ex, show_progressbar=False)
+    eg, b = np.atleast_1d(np.asarray(g.Eg.data, float)), np.atleast_1d(np.asarray(g.b.data, float))
+    lo, hi = g.energy_range
+    extra = ""
+    if law:
+        extra = ("  " + "/".join(f"{x:+.0f}" for x in np.atleast_1d(np.asarray(g.delta_chi2_law.data, float)))
+                 + "; " + str(np.atleast_1d(np.asarray(g.flags.data)).astype(int).tolist()))
+    print(f"{name:>4} {seed:4d} {r.replica_report['kept']:5d} {lo:4.2f}-{hi:4.2f} {str(ex or 'free'):>5} "
+          f"{np.nanmedian(eg) if np.isfinite(eg).any() else np.nan:7.3f} "
+          f"{np.nanmedian(b) if np.isfinite(b).any() else np.nan:5.2f} "
+          f"{np.nanmedian(g.chi2.data):5.2f}  {np.atleast_1d(np.asarray(g.reason.data)).astype(int).tolist()}{extra}",
+          flush=True)
 
 
 def main(argv=None):

@@ -38,7 +38,7 @@ LAW_FLAG_NAMES = {FLAG_LAW_NOT_RESOLVED: "onset law not resolved (direct and ind
                   FLAG_LAW_REJECTED: "the fixed exponent is beaten decisively by the other textbook law"}
 #: what ``exponent=None`` does: ``"free"`` (b fitted on 0.3-2.5 everywhere) or ``"chi2"`` (b fixed at the law
 #: the data decide for, where they decide)
-DEFAULT_LAW = "free"
+DEFAULT_LAW = "chi2"
 
 
 def fit_onset(E, I, weights, eg_grid, b_values, full_output=False, nuisance=None):
@@ -242,7 +242,8 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, law_delta_ch
         m = navigation_map(v.signal, data, title, quantity=q)
         record_provenance(m, "zlp.ZLPResult.fit_band_gap", params, extra=dict(output=name))
         sigs[name] = m
-    res = BandGapResult(energy_range=(lo, hi), law=law, law_delta_chi2=law_delta_chi2, **sigs)
+    res = BandGapResult(energy_range=(lo, hi), law=law, law_delta_chi2=law_delta_chi2,
+                        exponent=exponent if law == "fixed" else None, **sigs)
     if not lazy_output:
         warn_unresolved(res)
         warn_law(res, exponent)
@@ -311,6 +312,7 @@ def warn_law(res, exponent=None):
              f"onset.", UserWarning)
     where = nan_pixels(flags & FLAG_LAW_REJECTED, FLAG_LAW_REJECTED)
     if where:
-        warn(f"fit_band_gap({lo:g}-{hi:g} eV): with exponent={exponent:g} another textbook law (b = {b0:g} or "
-             f"{b1:g}) fits better by chi^2 >= {thr:g} for {where} (see .chi2_direct, .chi2_indirect): the fixed "
-             f"exponent is likely the wrong law there.", UserWarning)
+        other = " or ".join(f"b = {x:g}" for x in LAW_EXPONENTS if exponent is None or abs(x - exponent) > 1e-9)
+        warn(f"fit_band_gap({lo:g}-{hi:g} eV): with exponent={exponent:g} the other textbook law ({other}) fits "
+             f"better by chi^2 >= {thr:g} for {where} (see .chi2_direct, .chi2_indirect, .delta_chi2_law): the "
+             f"fixed exponent is likely the wrong law there.", UserWarning)

@@ -444,6 +444,8 @@ class BandGapResult(_Lazy):
         where they decide, fitted freely elsewhere).
     law_delta_chi2 : float
         The decision threshold used.
+    exponent : float or None
+        The fixed exponent (None unless ``law`` is ``"fixed"``).
     """
 
     _signals = ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper", "chi2", "reason", "chi2_direct",
@@ -452,11 +454,24 @@ class BandGapResult(_Lazy):
     reason_names = {0: "fitted", 1: "gap at the grid edge or below the window", 2: "no resolved onset"}
     flag_names = LAW_FLAG_NAMES
 
-    def __init__(self, energy_range=None, law="free", law_delta_chi2=LAW_DELTA_CHI2, **signals):
+    def __init__(self, energy_range=None, law="free", law_delta_chi2=LAW_DELTA_CHI2, exponent=None, **signals):
         super().__init__(**signals)
         self.energy_range = energy_range
         self.law = law
         self.law_delta_chi2 = law_delta_chi2
+        self.exponent = exponent
+
+    def compute(self, show_progressbar=None):
+        """Compute every lazy map together; returns self.
+
+        The NaN and onset-law warnings are given once the maps are known.
+        """
+        if self._compute_signals(show_progressbar):
+            from .bandgap import warn_law, warn_unresolved
+
+            warn_unresolved(self)
+            warn_law(self, self.exponent)
+        return self
 
     def __repr__(self):
         lo, hi = self.energy_range
