@@ -14,6 +14,9 @@ Usage::
     python benchmarks/bench_zlp_band_gap_vacuum.py --law --seeds 0 1 2 3 4 5 6 7 --json law.json
     python benchmarks/bench_zlp_band_gap_vacuum.py --law-table law.json        # the law table again, no fitting
     python benchmarks/bench_zlp_band_gap_vacuum.py --law --real ../shared/data/zlp --seeds 0 1 2 3
+    # 4.5 detector counts per electron, count_gain left at 1; --scaled: candidate C (delta / reduced chi^2)
+    python benchmarks/bench_zlp_band_gap_vacuum.py --law --gain 4.5 --seeds 0 1 2 3 4 5 6 7 --json g45.json
+    python benchmarks/bench_zlp_band_gap_vacuum.py --law-table g45.json --scaled
 
 Data: ``ws2_flake_low_loss_si((16, 24), gap_exponent=b0, band_gap=1.6, seed=s)``
 (25 meV/ch, -4.05..45.5 eV, 60 kV), as the real WS2 case is fitted
@@ -124,7 +127,7 @@ def nan_reasons(cap, reason, lo, hi, disp):
     return out
 
 
-def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False):
+def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False, gain=1.0):
     from hyperspy_eels_ml.simulation import ws2_flake_low_loss_si
     from hyperspy_eels_ml.zlp import fit_onset
     from hyperspy_eels_ml.zlp.bandgap import eg_grid_for
@@ -136,6 +139,8 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False):
     data = np.asarray(s.data, float).reshape(-1, nE)
     zt = np.asarray(truth.zlp.data, float).reshape(-1, nE)
     it = np.asarray(truth.inelastic.data, float).reshape(-1, nE)
+    if gain != 1.0:  # detector counts per electron: the data (and truth) x gain, count_gain left at 1
+        data, zt, it = data * gain, zt * gain, it * gain
     fl, vc = pick_pixels(truth, n_flake, n_vacuum)
     spec, vac = _eels(data[fl], e), _eels(data[vc], e)
     t0 = time.perf_counter()
@@ -151,7 +156,7 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False):
         zr.append(float(np.median(zf[:, m].sum(1) / zt[fl][:, m].sum(1))))
     cl = r.model.clusters
     d1 = np.asarray(cl["dE1"], float)[~np.asarray(cl["vacuum"], bool)]
-    case = dict(b0=b0, seed=seed, replicas=replicas, kept=int(rep.get("kept", -1)), trained=int(rep.get("trained", -1)),
+    case = dict(b0=b0, seed=seed, replicas=replicas, gain=gain, kept=int(rep.get("kept", -1)), trained=int(rep.get("trained", -1)),
                 fit_s=round(t_fit, 1), zlp_ratio=zr, dE1=[float(x) for x in d1], fits=[])
     wrong = 1.5 if b0 < 1.0 else 0.5  # the other textbook exponent: a fit with the wrong onset law
     for rng in ((1.0, 3.0), None):
@@ -272,8 +277,13 @@ def print_summary(cases, label=""):
               + (f"  (r1 {d['r1']}, r2 {d['r2']})" if d["r1"] + d["r2"] else ""))
 
 
-def law_table(cases):
-    """The onset-law check per (b0, window), pooled over seeds (``--law`` runs)."""
+def law_table(cases, scaled=False):
+    """The onset-law check per (b0, window), pooled over seeds (``--law`` runs).
+
+    ``scaled``: candidate C of session 10's SHIP_RULE.md addendum, recomputed from the stored maps: decisive iff
+    abs(delta) / max(1, the better law's reduced chi^2) >= the threshold; the "chi2" output of a pixel is then the
+    stored fixed-exponent row of the winning law where decisive, the "free" row elsewhere, and the flags follow.
+    """
     rows = {}
     for c in cases:
         for f in c["fits"]:
@@ -281,8 +291,9 @@ def law_table(cases):
                 return
             d = rows.setdefault((c["b0"], f["window"]), {})
             d.setdefault(str(f["exponent"]), []).append(f)
-    print("\n== onset-law check, pooled over seeds (decisive: abs(chi2(0.5) - chi2(1.5)) >= threshold; "
-          "reference: truth fit with b = b0)")
+    print("\n== onset-law check, pooled over seeds (decisive: abs(chi2(0.5) - chi2(1.5)) "
+          + ("/ max(1, reduced chi2 of the better law) " if scaled else "") + ">= threshold; "
+          "reference: truth fit with b = b0)" + ("; candidate C, recomputed from the stored maps" if scaled else ""))
     print(f"{'b0':>4} {'window':>8} {'onset':>6} {'decis.':>6} {'right':>6} {'flag free':>9} {'flag b0':>7} "
           f"{'flag wrong':>10} {'n both':>6} {'A bias':>7} {'B bias':>7} {'A cov':>6} {'B cov':>6} "
           f"{'A cov1.6':>8} {'B cov1.6':>8}  delta median (range)")
@@ -292,14 +303,27 @@ def law_table(cases):
         fw = [f for k, v in d.items() if k not in ("free", "chi2") and abs(float(k) - b0) > 1e-9 for f in v]
         cat = lambda fs, k: np.concatenate([np.asarray(f[k], float) for f in fs])  # noqa: E731
         delta, reason, thr = cat(fr, "delta_chi2_law"), cat(fr, "reason"), fr[0]["law_delta_chi2"]
+        if scaled:
+            delta = delta / np.maximum(1.0, np.minimum(cat(fr, "chi2_direct"), cat(fr, "chi2_indirect")))
         onset = reason != 2
         dec = onset & (np.abs(delta) >= thr)
-        right = np.where(delta > 0, 1.5, 0.5) == b0
-        flag = lambda fs: np.mean(cat(fs, "flags") != 0)  # noqa: E731
+        win = np.where(delta > 0, 1.5, 0.5)
+        right = win == b0
         ea, eb = cat(fr, "eg"), cat(ch, "eg")
+        la, ua, lb, ub = cat(fr, "lower"), cat(fr, "upper"), cat(ch, "lower"), cat(ch, "upper")
+        if scaled:
+            flag_rows = {}
+            for name, fs, bfix in (("free", fr, None), ("b0", fb, b0), ("wrong", fw, 1.5 if b0 < 1 else 0.5)):
+                on = cat(fs, "reason") != 2
+                dec_r = on & (np.abs(delta) >= thr)
+                flag_rows[name] = np.mean(on & ~dec_r) if bfix is None else np.mean(dec_r & (win != bfix))
+            flag = lambda fs: flag_rows["free" if fs is fr else "b0" if fs is fb else "wrong"]  # noqa: E731
+            pick = lambda k: np.where(dec & right, cat(fb, k), np.where(dec, cat(fw, k), cat(fr, k)))  # noqa: E731
+            eb, lb, ub = pick("eg"), pick("lower"), pick("upper")
+        else:
+            flag = lambda fs: np.mean(cat(fs, "flags") != 0)  # noqa: E731
         ref = cat(fr, "truth_fit_law")
         both = dec & np.isfinite(ea) & np.isfinite(eb)
-        la, ua, lb, ub = cat(fr, "lower"), cat(fr, "upper"), cat(ch, "lower"), cat(ch, "upper")
 
         def stat(eg, lo_, up_):
             if not both.any():
@@ -384,6 +408,9 @@ def main(argv=None):
     ap.add_argument("--law", action="store_true", help="exponents 'free' and 'chi2' (the onset-law check) + law table")
     ap.add_argument("--law-table", metavar="JSON", nargs="+", help="print the law table of --law --json files "
                     "(pooled), no fitting")
+    ap.add_argument("--scaled", action="store_true", help="with --law-table: also candidate C (delta / reduced chi2)")
+    ap.add_argument("--gain", type=float, default=1.0, help="detector counts per electron: data x gain, "
+                    "count_gain left at 1")
     a = ap.parse_args(argv)
     if a.compare:
         for path in a.compare:
@@ -399,6 +426,8 @@ def main(argv=None):
                 cases += json.load(fh)["cases"]
         print_summary(cases, " ".join(a.law_table))
         law_table(cases)
+        if a.scaled:
+            law_table(cases, scaled=True)
         return
     if a.fast:
         a.exponents, a.seeds, a.replicas = (0.5,), (0,), 8
@@ -421,7 +450,7 @@ def main(argv=None):
     cases = []
     for b0 in a.exponents:
         for seed in a.seeds:
-            c = run_case(b0, seed, a.replicas, a.n_flake, a.n_vacuum, a.shape, law=a.law)
+            c = run_case(b0, seed, a.replicas, a.n_flake, a.n_vacuum, a.shape, law=a.law, gain=a.gain)
             cases.append(c)
             print(f"  b0={b0} seed={seed}: {c['fit_s']} s", flush=True)
     print_cases(cases)

@@ -5,8 +5,9 @@ or whose onset amplitude is not significant (the fit is not better than "no
 onset" by 3 sigma), gets NaN with a reason code and a warning, never a number.
 The onset law is checked per pixel: the direct (b = 0.5) and indirect (b = 1.5)
 laws are both fitted, and a pixel whose data cannot tell them apart (chi^2
-differing by less than :data:`LAW_DELTA_CHI2`), or whose fixed exponent is beaten
-decisively by the other law, is flagged with a warning.
+differing by less than :data:`LAW_DELTA_CHI2`, see :func:`law_decisive`), or
+whose fixed exponent is beaten decisively by the other law, is flagged with a
+warning.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.signals import navigation_map, record_provenance
 from .._shared.validation import EnergyRangeError
 
-__all__ = ["fit_onset", "fit_band_gap_replicas", "default_window", "parse_loss_range", "LAW_EXPONENTS",
-           "LAW_DELTA_CHI2", "FLAG_LAW_NOT_RESOLVED", "FLAG_LAW_REJECTED", "LAW_FLAG_NAMES"]
+__all__ = ["fit_onset", "fit_band_gap_replicas", "default_window", "parse_loss_range", "law_decisive",
+           "LAW_EXPONENTS", "LAW_DELTA_CHI2", "FLAG_LAW_NOT_RESOLVED", "FLAG_LAW_REJECTED", "LAW_FLAG_NAMES"]
 
 #: minimum improvement of chi^2 over the "no onset" model for an onset to count as resolved (3 sigma)
 MIN_DELTA_CHI2 = 9.0
 #: the textbook onset laws compared per pixel: direct (allowed) and indirect (allowed) gap exponents
 LAW_EXPONENTS = (0.5, 1.5)
 #: default chi^2 difference between the two laws for the data to decide between them (3 sigma; both laws have the
-#: same free parameters, so the difference is twice a log-likelihood ratio)
+#: same free parameters, so the difference is twice a log-likelihood ratio), in units of the better law's reduced
+#: chi^2 where that exceeds 1 (see :func:`law_decisive`)
 LAW_DELTA_CHI2 = 9.0
 #: bits of :attr:`BandGapResult.flags <hyperspy_eels_ml.zlp.BandGapResult>`
 FLAG_LAW_NOT_RESOLVED = 1  #: exponent not fixed, the two laws' chi^2 differ by less than the threshold
@@ -39,6 +41,20 @@ LAW_FLAG_NAMES = {FLAG_LAW_NOT_RESOLVED: "onset law not resolved (direct and ind
 #: what ``exponent=None`` does: ``"free"`` (b fitted on 0.3-2.5 everywhere) or ``"chi2"`` (b fixed at the law
 #: the data decide for, where they decide)
 DEFAULT_LAW = "chi2"
+
+
+def law_decisive(delta_chi2_law, chi2_direct, chi2_indirect, threshold=LAW_DELTA_CHI2):
+    """Where the data decide between the direct and the indirect law (the rule of the band-gap law check).
+
+    ``abs(delta) / max(1, min(chi2_direct, chi2_indirect)) >= threshold``: the
+    chi^2 difference (sums) in units of the better law's reduced chi^2 where
+    that exceeds 1, so that data noisier than the noise model (e.g. several
+    detector counts per electron with ``count_gain=1``) do not make the check
+    over-confident. Arguments are arrays (or the maps' ``.data``) of a
+    :class:`~hyperspy_eels_ml.zlp.BandGapResult`.
+    """
+    scale = np.maximum(1.0, np.minimum(np.asarray(chi2_direct, float), np.asarray(chi2_indirect, float)))
+    return np.abs(np.asarray(delta_chi2_law, float)) / scale >= threshold
 
 
 def fit_onset(E, I, weights, eg_grid, b_values, full_output=False, nuisance=None):
@@ -177,8 +193,8 @@ def default_window(result):
 def fit_band_gap_replicas(result, energy_range=None, exponent=None, law_delta_chi2=LAW_DELTA_CHI2,
                           show_progressbar=None, lazy_output=None):
     """See :meth:`hyperspy_eels_ml.zlp.ZLPResult.fit_band_gap`."""
-    from .._shared.params import check_float
     from .._shared.exceptions import ParameterError
+    from .._shared.params import check_float
     from .blocks import ZLP_NUISANCE, band_gap_block
     from .result import BandGapResult
 
@@ -307,12 +323,13 @@ def warn_law(res, exponent=None):
         out = ("b fitted freely there (0.3-2.5)" if res.law == "free" else
                "b fitted freely there (0.3-2.5), not fixed at a law the data do not choose")
         warn(f"fit_band_gap({lo:g}-{hi:g} eV): onset law not resolved for {where}: the direct (b = {b0:g}) and "
-             f"indirect (b = {b1:g}) laws fit within chi^2 {thr:g} of each other (see .delta_chi2_law), {out}; "
+             f"indirect (b = {b1:g}) laws fit within chi^2 {thr:g} of each other (x the better law's reduced chi^2 "
+             f"where > 1; see .delta_chi2_law), {out}; "
              f"the gap depends on the law: fix the exponent from the physics, or widen energy_range above the "
              f"onset.", UserWarning)
     where = nan_pixels(flags & FLAG_LAW_REJECTED, FLAG_LAW_REJECTED)
     if where:
         other = " or ".join(f"b = {x:g}" for x in LAW_EXPONENTS if exponent is None or abs(x - exponent) > 1e-9)
         warn(f"fit_band_gap({lo:g}-{hi:g} eV): with exponent={exponent:g} the other textbook law ({other}) fits "
-             f"better by chi^2 >= {thr:g} for {where} (see .chi2_direct, .chi2_indirect, .delta_chi2_law): the "
+             f"better by chi^2 >= {thr:g} (x the reduced chi^2 where > 1) for {where} (see .chi2_direct, .chi2_indirect, .delta_chi2_law): the "
              f"fixed exponent is likely the wrong law there.", UserWarning)

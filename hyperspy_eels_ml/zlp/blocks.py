@@ -102,7 +102,8 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
     Returns (P, 12): Eg, Eg16, Eg84, b, b16, b84, reduced chi^2, reason, reduced
     chi^2 of the direct and of the indirect law (``law_values``), their
     difference ``chi2(law_values[0]) - chi2(law_values[1])`` (sums, not
-    reduced) and the law flags (:data:`~hyperspy_eels_ml.zlp.bandgap.FLAG_LAW_NOT_RESOLVED`,
+    reduced; the law check divides it by the better law's reduced chi^2 where
+    that exceeds 1) and the law flags (:data:`~hyperspy_eels_ml.zlp.bandgap.FLAG_LAW_NOT_RESOLVED`,
     :data:`~hyperspy_eels_ml.zlp.bandgap.FLAG_LAW_REJECTED`). Eg and b are NaN
     where the reason is not 0 (2: the onset is not resolved, median improvement
     over "no onset" below ``MIN_DELTA_CHI2``; else 1: the fits of most replicas
@@ -149,7 +150,10 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
         chi2_law = np.stack([fit_onset(Ew, Jw - Zm, wts, eg_grid, [bl], full_output=True, nuisance=nm)[4]
                              for bl in law_values])  # (n_law, p), sums
         delta = chi2_law[0] - chi2_law[1]
-        decisive = np.abs(delta) >= law_delta_chi2
+        # in units of the better law's reduced chi^2 where that exceeds 1 (data noisier than the noise model, e.g.
+        # several detector counts per electron with count_gain=1: delta is overstated by that factor)
+        scale = np.maximum(1.0, chi2_law[:2].min(axis=0) / dof_law)
+        decisive = np.abs(delta) / scale >= law_delta_chi2
         if law == "chi2":  # decisive pixels: the replicas refitted with the winning law's exponent
             win = np.where(delta > 0, 1, 0)
             for j, bl in enumerate(law_values[:2]):
@@ -168,7 +172,7 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
             other = [j for j, bl in enumerate(law_values) if abs(bl - bfix) > 1e-9]
             fixed_sum = chi2 * dof
             best_other = chi2_law[other].min(axis=0) if other else np.full(b - a, np.inf)
-            flags = np.where(onset & (fixed_sum - best_other >= law_delta_chi2), FLAG_LAW_REJECTED, 0)
+            flags = np.where(onset & ((fixed_sum - best_other) / scale >= law_delta_chi2), FLAG_LAW_REJECTED, 0)
         else:
             flags = np.where(onset & ~decisive, FLAG_LAW_NOT_RESOLVED, 0)
         out[a:b] = np.concatenate([q.T, qb.T, chi2[:, None], reason[:, None], (chi2_law[:2] / dof_law).T,
