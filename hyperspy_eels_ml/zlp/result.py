@@ -207,7 +207,12 @@ class ZLPResult(_Lazy):
         window, grid, weights and ZLP level; ``chi2_direct``, ``chi2_indirect``
         and their difference ``delta_chi2_law`` in the result). Both have the
         same free parameters, so the data decide between them where
-        abs(delta) >= ``law_delta_chi2``. Where the exponent is not fixed and
+        abs(delta) >= ``law_delta_chi2`` in units of the better law's reduced
+        chi^2 where that exceeds 1
+        (:func:`~hyperspy_eels_ml.zlp.bandgap.law_decisive`: data noisier
+        than the noise model, e.g. several counts per electron with
+        ``count_gain=1``, would otherwise overstate delta by that factor).
+        Where the exponent is not fixed and
         they do not decide, the pixel gets flag 1 ("law not resolved") and a
         warning names it; where the exponent is fixed and the other law fits
         better by at least the threshold, flag 2 and a warning.
@@ -429,11 +434,12 @@ class BandGapResult(_Lazy):
     delta_chi2_law : hyperspy.signal.BaseSignal
         ``chi2(b = 0.5) - chi2(b = 1.5)`` as sums (not reduced): > 0 favours
         the indirect law, < 0 the direct one; the data decide where
-        abs(delta) >= :attr:`law_delta_chi2`.
+        abs(delta) / max(1, min(``chi2_direct``, ``chi2_indirect``)) >=
+        :attr:`law_delta_chi2` (:func:`~hyperspy_eels_ml.zlp.bandgap.law_decisive`).
     flags : hyperspy.signal.BaseSignal
         Bits (see :attr:`flag_names`), set only where an onset is resolved
         (``reason`` 0 or 1): 1 = the onset law is not resolved (exponent not
-        fixed and abs(``delta_chi2_law``) below the threshold: the gap depends
+        fixed and the law check not decisive: the gap depends
         on a law the data cannot choose), 2 = the fixed exponent is beaten by
         the other textbook law by at least the threshold (likely the wrong law).
     energy_range : tuple of float
