@@ -41,17 +41,18 @@ def main(argv=None):
     disp = e[1] - e[0]
     print(f"{'window':>12} {'b':>5} {'Eg med':>7} {'truth-fit':>9} {'width':>6} {'cov fit':>7} {'cov 1.6':>7} "
           f"{'NaN':>4} {'chi2':>5}")
-    for rng, ex in [((1.0, 3.0), 1.5), ((1.0, 3.0), None), (None, 1.5), (None, None)]:
+    # "free": b fitted everywhere (the default before session 10, whose numbers the zlp guide quotes)
+    for rng, ex in [((1.0, 3.0), 1.5), ((1.0, 3.0), "free"), (None, 1.5), (None, "free")]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             g = r.fit_band_gap(rng, exponent=ex, show_progressbar=False)
         lo, hi = g.energy_range
         win = (e >= lo) & (e <= hi)
-        bv = [ex] if ex else list(np.round(np.arange(0.3, 2.55, 0.1), 2))
+        bv = [ex] if not isinstance(ex, str) else list(np.round(np.arange(0.3, 2.55, 0.1), 2))
         egt, _, _ = fit_onset(e[win], truth.inelastic.data[..., win], 1.0 / np.clip(s.data[..., win], 1, None),
                               eg_grid_for(lo, hi, disp), bv)
         L, U = np.asarray(g.Eg_lower.data), np.asarray(g.Eg_upper.data)
-        print(f"{lo:5.2f}-{hi:5.2f} {str(ex or 'free'):>5} {np.nanmedian(g.Eg.data):7.3f} {np.median(egt):9.3f} "
+        print(f"{lo:5.2f}-{hi:5.2f} {str(ex):>5} {np.nanmedian(g.Eg.data):7.3f} {np.median(egt):9.3f} "
               f"{np.nanmedian(U - L):6.3f} {np.mean((L <= egt) & (egt <= U)):7.2f} "
               f"{np.mean((L <= 1.6) & (1.6 <= U)):7.2f} {int(np.isnan(g.Eg.data).sum()):4d} "
               f"{np.nanmedian(g.chi2.data):5.2f}")

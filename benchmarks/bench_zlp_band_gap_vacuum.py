@@ -10,6 +10,13 @@ Usage::
     PYTHONPATH=/tmp/z15_old python benchmarks/bench_zlp_band_gap_vacuum.py --json old.json
     python benchmarks/bench_zlp_band_gap_vacuum.py --compare old.json new.json   # both pooled tables, no fitting
     python benchmarks/bench_zlp_band_gap_vacuum.py --real ../shared/data/zlp --seeds 0 1 2 3   # real WS2: Eg, b
+    # the onset-law check (session 10): b "free" and "chi2" instead of None, the law maps, the law table
+    python benchmarks/bench_zlp_band_gap_vacuum.py --law --seeds 0 1 2 3 4 5 6 7 --json law.json
+    python benchmarks/bench_zlp_band_gap_vacuum.py --law-table law.json        # the law table again, no fitting
+    python benchmarks/bench_zlp_band_gap_vacuum.py --law --real ../shared/data/zlp --seeds 0 1 2 3
+    # 4.5 detector counts per electron, count_gain left at 1; --scaled: candidate C (delta / reduced chi^2)
+    python benchmarks/bench_zlp_band_gap_vacuum.py --law --gain 4.5 --seeds 0 1 2 3 4 5 6 7 --json g45.json
+    python benchmarks/bench_zlp_band_gap_vacuum.py --law-table g45.json --scaled
 
 Data: ``ws2_flake_low_loss_si((16, 24), gap_exponent=b0, band_gap=1.6, seed=s)``
 (25 meV/ch, -4.05..45.5 eV, 60 kV), as the real WS2 case is fitted
@@ -17,8 +24,10 @@ Data: ``ws2_flake_low_loss_si((16, 24), gap_exponent=b0, band_gap=1.6, seed=s)``
 (t/lambda 0.1, spread along the flake's edge) as the specimen and ``--n-vacuum``
 vacuum pixels as ``vacuum=``; ``subtract_zlp_nn(vacuum=..., n_replicas=R,
 random_state=s)``. Then ``fit_band_gap`` in the window 1.0-3.0 eV and in the
-default window, with the exponent free, fixed at the true ``b0`` and fixed at
-the other textbook value (1.5 for ``b0`` 0.5, 0.5 for 1.5: the wrong law).
+default window, with the exponent not given (``None``: b free up to session 9,
+the law by chi^2 since session 10; ``--law`` asks for "free" and "chi2"
+explicitly), fixed at the true ``b0`` and fixed at the other textbook value
+(1.5 for ``b0`` 0.5, 0.5 for 1.5: the wrong law).
 
 Per case it prints: replicas kept; the fitted ZLP over the true one summed in
 1-1.5 / 1.5-2 / 2-3 eV (pixel median); the median Eg of the fitted pixels; the
@@ -118,7 +127,7 @@ def nan_reasons(cap, reason, lo, hi, disp):
     return out
 
 
-def run_case(b0, seed, replicas, n_flake, n_vacuum, shape):
+def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False, gain=1.0):
     from hyperspy_eels_ml.simulation import ws2_flake_low_loss_si
     from hyperspy_eels_ml.zlp import fit_onset
     from hyperspy_eels_ml.zlp.bandgap import eg_grid_for
@@ -130,6 +139,8 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape):
     data = np.asarray(s.data, float).reshape(-1, nE)
     zt = np.asarray(truth.zlp.data, float).reshape(-1, nE)
     it = np.asarray(truth.inelastic.data, float).reshape(-1, nE)
+    if gain != 1.0:  # detector counts per electron: the data (and truth) x gain, count_gain left at 1
+        data, zt, it = data * gain, zt * gain, it * gain
     fl, vc = pick_pixels(truth, n_flake, n_vacuum)
     spec, vac = _eels(data[fl], e), _eels(data[vc], e)
     t0 = time.perf_counter()
@@ -145,17 +156,17 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape):
         zr.append(float(np.median(zf[:, m].sum(1) / zt[fl][:, m].sum(1))))
     cl = r.model.clusters
     d1 = np.asarray(cl["dE1"], float)[~np.asarray(cl["vacuum"], bool)]
-    case = dict(b0=b0, seed=seed, replicas=replicas, kept=int(rep.get("kept", -1)), trained=int(rep.get("trained", -1)),
+    case = dict(b0=b0, seed=seed, replicas=replicas, gain=gain, kept=int(rep.get("kept", -1)), trained=int(rep.get("trained", -1)),
                 fit_s=round(t_fit, 1), zlp_ratio=zr, dE1=[float(x) for x in d1], fits=[])
     wrong = 1.5 if b0 < 1.0 else 0.5  # the other textbook exponent: a fit with the wrong onset law
     for rng in ((1.0, 3.0), None):
-        for ex in (None, b0, wrong):
+        for ex in (("free", "chi2", b0, wrong) if law else (None, b0, wrong)):
             with warnings.catch_warnings(), capture_replica_fits() as cap:
                 warnings.simplefilter("ignore")
                 g = r.fit_band_gap(rng, exponent=ex, show_progressbar=False)
             lo, hi = g.energy_range
             win = (e >= lo) & (e <= hi)
-            bv = [ex] if ex is not None else list(np.round(np.arange(0.3, 2.55, 0.1), 2))
+            bv = [ex] if not (ex is None or isinstance(ex, str)) else list(np.round(np.arange(0.3, 2.55, 0.1), 2))
             w_true = 1.0 / np.clip(zt[fl] + it[fl], 1, None)[:, win]  # inverse noise-free counts
             egt, bt, _, edge_t, _, _ = fit_onset(e[win], it[fl][:, win], w_true, eg_grid_for(lo, hi, disp), bv,
                                                  full_output=True)
@@ -165,7 +176,7 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape):
             ok = np.isfinite(eg)
             case["fits"].append(dict(
                 window="1.0-3.0" if rng else "default", lo=float(lo), hi=float(hi),
-                exponent="free" if ex is None else float(ex),
+                exponent=ex if isinstance(ex, str) else "free" if ex is None else float(ex),
                 eg=[float(x) for x in eg], lower=[float(x) for x in L], upper=[float(x) for x in U],
                 b=[float(x) for x in np.asarray(g.b.data, float)],
                 truth_fit=[float(x) for x in egt], truth_b=[float(x) for x in bt], truth_edge=int(np.sum(edge_t)),
@@ -173,6 +184,13 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape):
                 n_ok=int(ok.sum()), nan_why=nan_reasons(cap, reason, lo, hi, disp),
                 cov_true=[bool(x) for x in (L <= TRUE_GAP) & (TRUE_GAP <= U)],
                 cov_fit=[bool(x) for x in (L <= egt) & (egt <= U)]))
+            if law:
+                egl = fit_onset(e[win], it[fl][:, win], w_true, eg_grid_for(lo, hi, disp), [b0])[0]
+                case["fits"][-1].update(
+                    truth_fit_law=[float(x) for x in egl], cov_law=[bool(x) for x in (L <= egl) & (egl <= U)],
+                    **{k: [float(x) for x in np.asarray(getattr(g, k).data, float)]
+                       for k in ("chi2_direct", "chi2_indirect", "delta_chi2_law", "flags")},
+                    law_delta_chi2=float(g.law_delta_chi2))
     return case
 
 
@@ -259,8 +277,76 @@ def print_summary(cases, label=""):
               + (f"  (r1 {d['r1']}, r2 {d['r2']})" if d["r1"] + d["r2"] else ""))
 
 
-def real_ws2(folder, seeds, replicas):
-    """The real WS2 spectra (6 + 3 vacuum, as tests/zlp/test_real_data.py): Eg and b, window 1-3 eV, b free/0.5/1.5."""
+def law_table(cases, scaled=False):
+    """The onset-law check per (b0, window), pooled over seeds (``--law`` runs).
+
+    ``scaled``: candidate C of session 10's SHIP_RULE.md addendum, recomputed from the stored maps: decisive iff
+    abs(delta) / max(1, the better law's reduced chi^2) >= the threshold; the "chi2" output of a pixel is then the
+    stored fixed-exponent row of the winning law where decisive, the "free" row elsewhere, and the flags follow.
+    """
+    rows = {}
+    for c in cases:
+        for f in c["fits"]:
+            if "delta_chi2_law" not in f:
+                return
+            d = rows.setdefault((c["b0"], f["window"]), {})
+            d.setdefault(str(f["exponent"]), []).append(f)
+    print("\n== onset-law check, pooled over seeds (decisive: abs(chi2(0.5) - chi2(1.5)) "
+          + ("/ max(1, reduced chi2 of the better law) " if scaled else "") + ">= threshold; "
+          "reference: truth fit with b = b0)" + ("; candidate C, recomputed from the stored maps" if scaled else ""))
+    print(f"{'b0':>4} {'window':>8} {'onset':>6} {'decis.':>6} {'right':>6} {'flag free':>9} {'flag b0':>7} "
+          f"{'flag wrong':>10} {'n both':>6} {'A bias':>7} {'B bias':>7} {'A cov':>6} {'B cov':>6} "
+          f"{'A cov1.6':>8} {'B cov1.6':>8}  delta median (range)")
+    for (b0, w), d in rows.items():
+        fr, ch = d["free"], d["chi2"]
+        fb = [f for k, v in d.items() if k not in ("free", "chi2") and abs(float(k) - b0) < 1e-9 for f in v]
+        fw = [f for k, v in d.items() if k not in ("free", "chi2") and abs(float(k) - b0) > 1e-9 for f in v]
+        cat = lambda fs, k: np.concatenate([np.asarray(f[k], float) for f in fs])  # noqa: E731
+        delta, reason, thr = cat(fr, "delta_chi2_law"), cat(fr, "reason"), fr[0]["law_delta_chi2"]
+        if scaled:
+            delta = delta / np.maximum(1.0, np.minimum(cat(fr, "chi2_direct"), cat(fr, "chi2_indirect")))
+        onset = reason != 2
+        dec = onset & (np.abs(delta) >= thr)
+        win = np.where(delta > 0, 1.5, 0.5)
+        right = win == b0
+        ea, eb = cat(fr, "eg"), cat(ch, "eg")
+        la, ua, lb, ub = cat(fr, "lower"), cat(fr, "upper"), cat(ch, "lower"), cat(ch, "upper")
+        if scaled:
+            flag_rows = {}
+            for name, fs, bfix in (("free", fr, None), ("b0", fb, b0), ("wrong", fw, 1.5 if b0 < 1 else 0.5)):
+                on = cat(fs, "reason") != 2
+                dec_r = on & (np.abs(delta) >= thr)
+                flag_rows[name] = np.mean(on & ~dec_r) if bfix is None else np.mean(dec_r & (win != bfix))
+            flag = lambda fs: flag_rows["free" if fs is fr else "b0" if fs is fb else "wrong"]  # noqa: E731
+            pick = lambda k: np.where(dec & right, cat(fb, k), np.where(dec, cat(fw, k), cat(fr, k)))  # noqa: E731
+            eb, lb, ub = pick("eg"), pick("lower"), pick("upper")
+        else:
+            flag = lambda fs: np.mean(cat(fs, "flags") != 0)  # noqa: E731
+        ref = cat(fr, "truth_fit_law")
+        both = dec & np.isfinite(ea) & np.isfinite(eb)
+
+        def stat(eg, lo_, up_):
+            if not both.any():
+                return np.nan, np.nan, np.nan
+            return (float(np.median(eg[both] - ref[both])), float(np.mean(((lo_ <= ref) & (ref <= up_))[both])),
+                    float(np.mean(((lo_ <= TRUE_GAP) & (TRUE_GAP <= up_))[both])))
+
+        a_b, a_c, a_c16 = stat(ea, la, ua)
+        b_b, b_c, b_c16 = stat(eb, lb, ub)
+        frac_dec = dec[onset].mean() if onset.any() else np.nan
+        print(f"{b0:4.1f} {w:>8} {int(onset.sum()):3d}/{onset.size:<2d} {frac_dec:6.2f} "
+              f"{right[dec].mean() if dec.any() else np.nan:6.2f} {flag(fr):9.2f} {flag(fb):7.2f} {flag(fw):10.2f} "
+              f"{int(both.sum()):6d} {a_b:+7.3f} {b_b:+7.3f} {a_c:6.2f} {b_c:6.2f} {a_c16:8.2f} {b_c16:8.2f}  "
+              f"{np.median(delta):+.1f} ({delta.min():+.1f} to {delta.max():+.1f})")
+
+
+def real_ws2(folder, seeds, replicas, law=False):
+    """The real WS2 spectra (6 + 3 vacuum, as tests/zlp/test_real_data.py): Eg and b, window 1-3 eV, b free/0.5/1.5.
+
+    With ``law``: exponents "free" / "chi2" / 0.5 / 1.5, in 1-3 eV and the default window, with the law maps; then
+    the MoS2 nanoflower of the same folder (aligned and run with the defaults as ``bench_zlp_real.py`` does, the
+    window it uses: the default one).
+    """
     import pathlib
 
     files = sorted(pathlib.Path(folder).glob("eelsfitter__*.txt"))
@@ -270,18 +356,41 @@ def real_ws2(folder, seeds, replicas):
     axis = np.linspace(-4.054, 45.471, load[0].size)  # file names: m4d054eV_45d471eV, linear
     spec = _eels([d for f, d in zip(files, load) if "Vacuum" not in f.name], axis)
     vac = _eels([d for f, d in zip(files, load) if "Vacuum" in f.name], axis)
-    print(f"{'seed':>4} {'kept':>5} {'b':>5} {'Eg med':>7} {'b med':>5} {'chi2':>5}  reasons")
-    for seed in seeds:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            r = spec.subtract_zlp_nn(vacuum=vac, n_replicas=replicas, random_state=seed, show_progressbar=False)
-            for ex in (None, 0.5, 1.5):
-                g = r.fit_band_gap((1.0, 3.0), exponent=ex, show_progressbar=False)
-                eg, b = np.asarray(g.Eg.data, float), np.asarray(g.b.data, float)
-                print(f"{seed:4d} {r.replica_report['kept']:5d} {str(ex or 'free'):>5} "
-                      f"{np.nanmedian(eg) if np.isfinite(eg).any() else np.nan:7.3f} "
-                      f"{np.nanmedian(b) if np.isfinite(b).any() else np.nan:5.2f} {np.nanmedian(g.chi2.data):5.2f}  "
-                      f"{np.asarray(g.reason.data).astype(int).tolist()}", flush=True)
+    runs = [("WS2", spec, vac, ((1.0, 3.0), None) if law else ((1.0, 3.0),))]
+    mos2 = sorted(pathlib.Path(folder).glob("CBL-ML__Data__May__MoS2*"))
+    if law and mos2:
+        import sys
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from bench_zlp_real import align, load_cbl
+
+        runs.append(("MoS2", align(load_cbl(mos2[0]))[0], None, (None,)))
+    print(f"{'data':>4} {'seed':>4} {'kept':>5} {'window':>9} {'b':>5} {'Eg med':>7} {'b med':>5} {'chi2':>5}  reasons"
+          + ("  delta chi2(0.5)-chi2(1.5) per pixel; flags" if law else ""))
+    for name, sp, vc, windows in runs:
+        for seed in seeds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = sp.subtract_zlp_nn(vacuum=vc, n_replicas=replicas, random_state=seed, show_progressbar=False)
+                for rng in windows:
+                    for ex in (("free", "chi2", 0.5, 1.5) if law else (None, 0.5, 1.5)):
+                        real_row(name, seed, r, rng, ex, law)
+
+
+def real_row(name, seed, r, rng, ex, law):
+    """One printed line of ``--real``: pixel medians of Eg, b, chi2; reasons; with ``law`` delta and flags."""
+    g = r.fit_band_gap(rng, exponent=ex, show_progressbar=False)
+    eg, b = np.atleast_1d(np.asarray(g.Eg.data, float)), np.atleast_1d(np.asarray(g.b.data, float))
+    lo, hi = g.energy_range
+    extra = ""
+    if law:
+        extra = ("  " + "/".join(f"{x:+.0f}" for x in np.atleast_1d(np.asarray(g.delta_chi2_law.data, float)))
+                 + "; " + str(np.atleast_1d(np.asarray(g.flags.data)).astype(int).tolist()))
+    print(f"{name:>4} {seed:4d} {r.replica_report['kept']:5d} {lo:4.2f}-{hi:4.2f} {str(ex or 'free'):>5} "
+          f"{np.nanmedian(eg) if np.isfinite(eg).any() else np.nan:7.3f} "
+          f"{np.nanmedian(b) if np.isfinite(b).any() else np.nan:5.2f} "
+          f"{np.nanmedian(g.chi2.data):5.2f}  {np.atleast_1d(np.asarray(g.reason.data)).astype(int).tolist()}{extra}",
+          flush=True)
 
 
 def main(argv=None):
@@ -296,6 +405,12 @@ def main(argv=None):
     ap.add_argument("--json", help="write the per-pixel results here")
     ap.add_argument("--real", metavar="DIR", help="instead: the real WS2 spectra of DIR (the zlp data folder)")
     ap.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="print two --json files, no fitting")
+    ap.add_argument("--law", action="store_true", help="exponents 'free' and 'chi2' (the onset-law check) + law table")
+    ap.add_argument("--law-table", metavar="JSON", nargs="+", help="print the law table of --law --json files "
+                    "(pooled), no fitting")
+    ap.add_argument("--scaled", action="store_true", help="with --law-table: also candidate C (delta / reduced chi2)")
+    ap.add_argument("--gain", type=float, default=1.0, help="detector counts per electron: data x gain, "
+                    "count_gain left at 1")
     a = ap.parse_args(argv)
     if a.compare:
         for path in a.compare:
@@ -304,12 +419,22 @@ def main(argv=None):
             print(f"\n######## {path}: {d['code']}")
             print_summary(d["cases"], path)
         return
+    if a.law_table:
+        cases = []
+        for path in a.law_table:
+            with open(path) as fh:
+                cases += json.load(fh)["cases"]
+        print_summary(cases, " ".join(a.law_table))
+        law_table(cases)
+        if a.scaled:
+            law_table(cases, scaled=True)
+        return
     if a.fast:
         a.exponents, a.seeds, a.replicas = (0.5,), (0,), 8
     import hyperspy_eels_ml
 
     if a.real:
-        real_ws2(a.real, a.seeds, a.replicas)
+        real_ws2(a.real, a.seeds, a.replicas, law=a.law)
         return
 
     code = os.path.dirname(os.path.dirname(os.path.abspath(hyperspy_eels_ml.__file__)))
@@ -325,11 +450,13 @@ def main(argv=None):
     cases = []
     for b0 in a.exponents:
         for seed in a.seeds:
-            c = run_case(b0, seed, a.replicas, a.n_flake, a.n_vacuum, a.shape)
+            c = run_case(b0, seed, a.replicas, a.n_flake, a.n_vacuum, a.shape, law=a.law, gain=a.gain)
             cases.append(c)
             print(f"  b0={b0} seed={seed}: {c['fit_s']} s", flush=True)
     print_cases(cases)
     print_summary(cases)
+    if a.law:
+        law_table(cases)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(dict(code=f"{code} ({rev})", args=vars(a), cases=cases), fh)

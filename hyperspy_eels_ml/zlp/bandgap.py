@@ -3,6 +3,11 @@
 Honesty rules: a pixel whose replica fits end at the edge of the Eg search grid,
 or whose onset amplitude is not significant (the fit is not better than "no
 onset" by 3 sigma), gets NaN with a reason code and a warning, never a number.
+The onset law is checked per pixel: the direct (b = 0.5) and indirect (b = 1.5)
+laws are both fitted, and a pixel whose data cannot tell them apart (chi^2
+differing by less than :data:`LAW_DELTA_CHI2`, see :func:`law_decisive`), or
+whose fixed exponent is beaten decisively by the other law, is flagged with a
+warning.
 """
 
 from __future__ import annotations
@@ -17,10 +22,39 @@ from .._shared.batch import as_dask, compute, map_spectra
 from .._shared.signals import navigation_map, record_provenance
 from .._shared.validation import EnergyRangeError
 
-__all__ = ["fit_onset", "fit_band_gap_replicas", "default_window", "parse_loss_range"]
+__all__ = ["fit_onset", "fit_band_gap_replicas", "default_window", "parse_loss_range", "law_decisive",
+           "LAW_EXPONENTS", "LAW_DELTA_CHI2", "FLAG_LAW_NOT_RESOLVED", "FLAG_LAW_REJECTED", "LAW_FLAG_NAMES"]
 
 #: minimum improvement of chi^2 over the "no onset" model for an onset to count as resolved (3 sigma)
 MIN_DELTA_CHI2 = 9.0
+#: the textbook onset laws compared per pixel: direct (allowed) and indirect (allowed) gap exponents
+LAW_EXPONENTS = (0.5, 1.5)
+#: default chi^2 difference between the two laws for the data to decide between them (3 sigma; both laws have the
+#: same free parameters, so the difference is twice a log-likelihood ratio), in units of the better law's reduced
+#: chi^2 where that exceeds 1 (see :func:`law_decisive`)
+LAW_DELTA_CHI2 = 9.0
+#: bits of :attr:`BandGapResult.flags <hyperspy_eels_ml.zlp.BandGapResult>`
+FLAG_LAW_NOT_RESOLVED = 1  #: exponent not fixed, the two laws' chi^2 differ by less than the threshold
+FLAG_LAW_REJECTED = 2  #: exponent fixed, another textbook law fits better by at least the threshold
+LAW_FLAG_NAMES = {FLAG_LAW_NOT_RESOLVED: "onset law not resolved (direct and indirect fit equally well)",
+                  FLAG_LAW_REJECTED: "the fixed exponent is beaten decisively by the other textbook law"}
+#: what ``exponent=None`` does: ``"free"`` (b fitted on 0.3-2.5 everywhere) or ``"chi2"`` (b fixed at the law
+#: the data decide for, where they decide)
+DEFAULT_LAW = "chi2"
+
+
+def law_decisive(delta_chi2_law, chi2_direct, chi2_indirect, threshold=LAW_DELTA_CHI2):
+    """Where the data decide between the direct and the indirect law (the rule of the band-gap law check).
+
+    ``abs(delta) / max(1, min(chi2_direct, chi2_indirect)) >= threshold``: the
+    chi^2 difference (sums) in units of the better law's reduced chi^2 where
+    that exceeds 1, so that data noisier than the noise model (e.g. several
+    detector counts per electron with ``count_gain=1``) do not make the check
+    over-confident. Arguments are arrays (or the maps' ``.data``) of a
+    :class:`~hyperspy_eels_ml.zlp.BandGapResult`.
+    """
+    scale = np.maximum(1.0, np.minimum(np.asarray(chi2_direct, float), np.asarray(chi2_indirect, float)))
+    return np.abs(np.asarray(delta_chi2_law, float)) / scale >= threshold
 
 
 def fit_onset(E, I, weights, eg_grid, b_values, full_output=False, nuisance=None):
@@ -156,8 +190,10 @@ def default_window(result):
     return float(lo), float(hi)
 
 
-def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progressbar=None, lazy_output=None):
+def fit_band_gap_replicas(result, energy_range=None, exponent=None, law_delta_chi2=LAW_DELTA_CHI2,
+                          show_progressbar=None, lazy_output=None):
     """See :meth:`hyperspy_eels_ml.zlp.ZLPResult.fit_band_gap`."""
+    from .._shared.exceptions import ParameterError
     from .._shared.params import check_float
     from .blocks import ZLP_NUISANCE, band_gap_block
     from .result import BandGapResult
@@ -165,7 +201,14 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progres
     v, model = result._v, result.model
     e = v.energy
     disp = v.dispersion
-    exponent = check_float("exponent", exponent, min=0, inclusive=(False, True), allow_none=True)
+    if isinstance(exponent, str):
+        if exponent not in ("free", "chi2"):
+            raise ParameterError(f"exponent must be a number > 0, None, 'free' or 'chi2', got {exponent!r}.")
+        law = exponent
+    else:
+        exponent = check_float("exponent", exponent, min=0, inclusive=(False, True), allow_none=True)
+        law = DEFAULT_LAW if exponent is None else "fixed"
+    law_delta_chi2 = check_float("law_delta_chi2", law_delta_chi2, min=0)
     if energy_range is None:
         lo, hi = default_window(result)
     else:
@@ -179,37 +222,47 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, show_progres
     if eg_grid.size < 3:
         raise EnergyRangeError(f"energy_range ({lo:g}, {hi:g}) eV is too short for a gap search at "
                                f"{disp:g} eV per channel")
-    b_values = [float(exponent)] if exponent is not None else list(np.round(np.arange(0.3, 2.55, 0.1), 2))
+    b_values = [float(exponent)] if law == "fixed" else list(np.round(np.arange(0.3, 2.55, 0.1), 2))
     lazy_output = v.lazy if lazy_output is None else bool(lazy_output)
     c_grid, table = model.log_zlp_table(e)
     dtable = dask.delayed(table, pure=True)
     batch = int(max(1, min(64, 2_000_000 // max(table.shape[0] * eg_grid.size, 1))))
-    out = map_spectra(as_dask(v.data), band_gap_block, 8, np.float32, extra_args=(dtable,), energy=e,
+    names = BandGapResult._signals
+    n_out = len(names)
+    out = map_spectra(as_dask(v.data), band_gap_block, n_out, np.float32, extra_args=(dtable,), energy=e,
                       core=model.core, c_grid=c_grid, window=window, eg_grid=eg_grid, b_values=b_values,
                       count_gain=float(result.count_gain), batch=batch,
                       base_c=np.asarray(model.clusters["c"], float), scatter=model.scatter_table(),
-                      dark=model.dark_level, n_params=2 + (exponent is None) + int(ZLP_NUISANCE))
+                      dark=model.dark_level, n_params=2 + (law != "fixed") + int(ZLP_NUISANCE), law=law,
+                      law_values=LAW_EXPONENTS, law_delta_chi2=law_delta_chi2)
     if not v.navigation_shape:
         out = out[0]
-    parts = [out[..., k] for k in range(8)]
+    parts = [out[..., k] for k in range(n_out)]
     if not lazy_output:
         parts = list(compute(*parts, show_progressbar=show_progressbar))
-    names = BandGapResult._signals
+    b0, b1 = LAW_EXPONENTS
     titles = ("Band gap Eg (eV)", "Eg 16 %", "Eg 84 %", "Onset exponent b", "b 16 %", "b 84 %",
-              "Band-gap fit reduced chi^2", "Band-gap fit reason (0 fitted, 1 grid edge, 2 no onset)")
-    quantities = ("eV", "eV", "eV", "b", "b", "b", "chi2", "reason")
+              "Band-gap fit reduced chi^2", "Band-gap fit reason (0 fitted, 1 grid edge, 2 no onset)",
+              f"Reduced chi^2 of the direct law (b = {b0:g})", f"Reduced chi^2 of the indirect law (b = {b1:g})",
+              f"chi^2(b = {b0:g}) - chi^2(b = {b1:g}) (> 0: indirect favoured)",
+              "Band-gap law flags (1 law not resolved, 2 fixed exponent beaten by the other law)")
+    quantities = ("eV", "eV", "eV", "b", "b", "b", "chi2", "reason", "chi2", "chi2", "delta chi2", "flags")
+    params = dict(energy_range=[lo, hi], exponent=exponent if law == "fixed" else law, law=law,
+                  law_exponents=list(LAW_EXPONENTS), law_delta_chi2=law_delta_chi2, n_replicas=model.n_replicas)
     sigs = {}
     for name, data, title, q in zip(names, parts, titles, quantities):
         if not isinstance(data, da.Array):
             data = np.asarray(data)
+        if name == "flags":
+            data = data.astype(np.uint8)
         m = navigation_map(v.signal, data, title, quantity=q)
-        record_provenance(m, "zlp.ZLPResult.fit_band_gap",
-                          dict(energy_range=[lo, hi], exponent=exponent, n_replicas=model.n_replicas),
-                          extra=dict(output=name))
+        record_provenance(m, "zlp.ZLPResult.fit_band_gap", params, extra=dict(output=name))
         sigs[name] = m
-    res = BandGapResult(energy_range=(lo, hi), **sigs)
+    res = BandGapResult(energy_range=(lo, hi), law=law, law_delta_chi2=law_delta_chi2,
+                        exponent=exponent if law == "fixed" else None, **sigs)
     if not lazy_output:
         warn_unresolved(res)
+        warn_law(res, exponent)
     return res
 
 
@@ -257,3 +310,26 @@ def warn_unresolved(res):
         if where:
             warn(f"fit_band_gap({lo:g}-{hi:g} eV): {text} for {where}: Eg = NaN there. {hint}.",
                  UserWarning)
+
+
+def warn_law(res, exponent=None):
+    """Warn once per law flag (naming the pixels) where the onset-law check did not back the reported law."""
+    lo, hi = res.energy_range
+    flags = np.asarray(res.flags.data).astype(int)
+    b0, b1 = LAW_EXPONENTS
+    thr = res.law_delta_chi2
+    where = nan_pixels(flags & FLAG_LAW_NOT_RESOLVED, FLAG_LAW_NOT_RESOLVED)
+    if where:
+        out = ("b fitted freely there (0.3-2.5)" if res.law == "free" else
+               "b fitted freely there (0.3-2.5), not fixed at a law the data do not choose")
+        warn(f"fit_band_gap({lo:g}-{hi:g} eV): onset law not resolved for {where}: the direct (b = {b0:g}) and "
+             f"indirect (b = {b1:g}) laws fit within chi^2 {thr:g} of each other (x the better law's reduced chi^2 "
+             f"where > 1; see .delta_chi2_law), {out}; "
+             f"the gap depends on the law: fix the exponent from the physics, or widen energy_range above the "
+             f"onset.", UserWarning)
+    where = nan_pixels(flags & FLAG_LAW_REJECTED, FLAG_LAW_REJECTED)
+    if where:
+        other = " or ".join(f"b = {x:g}" for x in LAW_EXPONENTS if exponent is None or abs(x - exponent) > 1e-9)
+        warn(f"fit_band_gap({lo:g}-{hi:g} eV): with exponent={exponent:g} the other textbook law ({other}) fits "
+             f"better by chi^2 >= {thr:g} (x the reduced chi^2 where > 1) for {where} (see .chi2_direct, .chi2_indirect, .delta_chi2_law): the "
+             f"fixed exponent is likely the wrong law there.", UserWarning)

@@ -91,23 +91,36 @@ def _seed_of(spectrum):
 
 
 def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, count_gain, batch, base_c, scatter,
-                   dark, n_params):
-    """Replica band-gap fits of every spectrum of a block.
+                   dark, n_params, law="free", law_values=(0.5, 1.5), law_delta_chi2=9.0):
+    """Replica band-gap fits of every spectrum of a block, with the onset-law check.
 
-    Returns (P, 8): Eg, Eg16, Eg84, b, b16, b84, reduced chi^2, reason; Eg and b
-    are NaN where the reason is not 0 (2: the onset is not resolved, median
-    improvement over "no onset" below ``MIN_DELTA_CHI2``; else 1: the fits of
-    most replicas end at the edge of the Eg grid or below the window start).
+    ``law``: ``"fixed"`` (``b_values`` holds the user's exponent), ``"free"``
+    (``b_values`` is the b grid) or ``"chi2"`` (b grid, but where the law check is
+    decisive the replica fits use the winning law's exponent, see
+    :func:`~hyperspy_eels_ml.zlp.bandgap.fit_band_gap_replicas`).
+
+    Returns (P, 12): Eg, Eg16, Eg84, b, b16, b84, reduced chi^2, reason, reduced
+    chi^2 of the direct and of the indirect law (``law_values``), their
+    difference ``chi2(law_values[0]) - chi2(law_values[1])`` (sums, not
+    reduced; the law check divides it by the better law's reduced chi^2 where
+    that exceeds 1) and the law flags (:data:`~hyperspy_eels_ml.zlp.bandgap.FLAG_LAW_NOT_RESOLVED`,
+    :data:`~hyperspy_eels_ml.zlp.bandgap.FLAG_LAW_REJECTED`). Eg and b are NaN
+    where the reason is not 0 (2: the onset is not resolved, median improvement
+    over "no onset" below ``MIN_DELTA_CHI2``; else 1: the fits of most replicas
+    end at the edge of the Eg grid or below the window start).
     """
-    from .bandgap import MIN_DELTA_CHI2, fit_onset
+    from .bandgap import FLAG_LAW_NOT_RESOLVED, FLAG_LAW_REJECTED, MIN_DELTA_CHI2, fit_onset
 
     J = np.asarray(J, dtype=np.float32)
     check_finite_block(J)
     P = J.shape[0]
     R = table.shape[0]
-    out = np.empty((P, 8), dtype=np.float32)
+    out = np.empty((P, 12), dtype=np.float32)
     Ew = energy[window]
     dof = max(window.size - n_params, 1)
+    n_law = n_params - (law != "fixed")  # a law fixes b: one free parameter fewer than the b-free fit
+    dof_law = max(window.size - n_law, 1)
+    law_values = [float(x) for x in law_values]
     for a in range(0, P, batch):
         b = min(P, a + batch)
         Jb = J[a:b] - np.float32(dark)
@@ -120,19 +133,50 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
                           for i in range(Jb.shape[0])], axis=1)
         I = Jw[None] + noise * sd[None] - Z
         wts = 1.0 / sd**2
-        eg, bb, _, edge, chi2, dchi2 = fit_onset(Ew, I, np.broadcast_to(wts[None], I.shape), eg_grid, b_values,
-                                                 full_output=True, nuisance=Z if ZLP_NUISANCE else None)
-        edge = edge | (eg < Ew[0])  # an onset below the window start is not resolved by this window
+
+        def replica_fits(cols, bv):
+            eg, bb, _, edge, _, dchi2 = fit_onset(Ew, I[:, cols], np.broadcast_to(wts[cols][None], I[:, cols].shape),
+                                                  eg_grid, bv, full_output=True,
+                                                  nuisance=Z[:, cols] if ZLP_NUISANCE else None)
+            return eg, bb, edge | (eg < Ew[0]), dchi2  # an onset below the window start is not resolved by it
+
+        allp = np.arange(b - a)
+        eg, bb, edge, dchi2 = replica_fits(allp, b_values)
+        # goodness of fit from the data as recorded (the replicas carry a second noise draw: chi^2 ~ 2 there)
+        Zm = np.median(Z, axis=0)
+        nm = Zm if ZLP_NUISANCE else None
+        chi2 = fit_onset(Ew, Jw - Zm, wts, eg_grid, b_values, full_output=True, nuisance=nm)[4] / dof
+        # the law check: each textbook law fitted to the recorded data (same window, grid, weights, ZLP level)
+        chi2_law = np.stack([fit_onset(Ew, Jw - Zm, wts, eg_grid, [bl], full_output=True, nuisance=nm)[4]
+                             for bl in law_values])  # (n_law, p), sums
+        delta = chi2_law[0] - chi2_law[1]
+        # in units of the better law's reduced chi^2 where that exceeds 1 (data noisier than the noise model, e.g.
+        # several detector counts per electron with count_gain=1: delta is overstated by that factor)
+        scale = np.maximum(1.0, chi2_law[:2].min(axis=0) / dof_law)
+        decisive = np.abs(delta) / scale >= law_delta_chi2
+        if law == "chi2":  # decisive pixels: the replicas refitted with the winning law's exponent
+            win = np.where(delta > 0, 1, 0)
+            for j, bl in enumerate(law_values[:2]):
+                cols = np.flatnonzero(decisive & (win == j))
+                if cols.size:
+                    eg[:, cols], bb[:, cols], edge[:, cols], dchi2[:, cols] = replica_fits(cols, [bl])
+                    chi2[cols] = chi2_law[j, cols] / dof_law
         q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
         qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
         reason = np.where(np.median(dchi2, axis=0) < MIN_DELTA_CHI2, 2, np.where(edge.mean(axis=0) > 0.5, 1, 0))
         q[:, reason != 0] = np.nan
         qb[:, reason != 0] = np.nan
-        # goodness of fit from the data as recorded (the replicas carry a second noise draw: chi^2 ~ 2 there)
-        Zm = np.median(Z, axis=0)
-        chi2 = fit_onset(Ew, Jw - Zm, wts, eg_grid, b_values, full_output=True,
-                         nuisance=Zm if ZLP_NUISANCE else None)[4]
-        out[a:b] = np.concatenate([q.T, qb.T, (chi2 / dof)[:, None], reason[:, None]], axis=1)
+        onset = reason != 2  # the law flags qualify a resolved onset only
+        if law == "fixed":
+            bfix = float(b_values[0])
+            other = [j for j, bl in enumerate(law_values) if abs(bl - bfix) > 1e-9]
+            fixed_sum = chi2 * dof
+            best_other = chi2_law[other].min(axis=0) if other else np.full(b - a, np.inf)
+            flags = np.where(onset & ((fixed_sum - best_other) / scale >= law_delta_chi2), FLAG_LAW_REJECTED, 0)
+        else:
+            flags = np.where(onset & ~decisive, FLAG_LAW_NOT_RESOLVED, 0)
+        out[a:b] = np.concatenate([q.T, qb.T, chi2[:, None], reason[:, None], (chi2_law[:2] / dof_law).T,
+                                   delta[:, None], flags[:, None]], axis=1)
     return out
 
 

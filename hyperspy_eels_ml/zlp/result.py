@@ -7,6 +7,7 @@ import numpy as np
 from .._shared.results import LazyResult
 from .._shared.signals import navigation_map, record_provenance
 from .._shared.warn import warn
+from .bandgap import LAW_DELTA_CHI2, LAW_FLAG_NAMES
 
 __all__ = ["ZLPResult", "BandGapResult", "PlasmonResult", "PeakResult", "KramersKronigResult", "replica_report"]
 
@@ -182,8 +183,9 @@ class ZLPResult(_Lazy):
                 f"(trained {rep.get('trained')}, retrained {rep.get('retrained')}, dropped {rep.get('dropped')}), "
                 f"dark level {self.model.dark_level:g}; signals: {', '.join(self._signals)}>")
 
-    def fit_band_gap(self, energy_range=None, exponent=None, *, show_progressbar=None, lazy_output=None):
-        """Fit ``A (E - Eg)^b`` to every replica of every pixel's inelastic signal.
+    def fit_band_gap(self, energy_range=None, exponent=None, *, law_delta_chi2=LAW_DELTA_CHI2, show_progressbar=None,
+                     lazy_output=None):
+        """Fit ``A (E - Eg)^b`` to every replica of every pixel's inelastic signal, and check the onset law.
 
         Each replica's inelastic spectrum is ``data + noise - zlp_r`` (the noise is
         drawn from :func:`~hyperspy_eels_ml.zlp.features.noise_sd`, seeded by the
@@ -200,25 +202,49 @@ class ZLPResult(_Lazy):
         The onset alone is available as the :class:`~hyperspy_eels_ml.zlp.BandGap`
         component.
 
+        The onset law is checked on every pixel: the direct (``b = 0.5``) and
+        the indirect (``b = 1.5``) law are fitted to the recorded data (same
+        window, grid, weights and ZLP level; ``chi2_direct``, ``chi2_indirect``
+        and their difference ``delta_chi2_law`` in the result). Both have the
+        same free parameters, so the data decide between them where
+        abs(delta) >= ``law_delta_chi2`` in units of the better law's reduced
+        chi^2 where that exceeds 1
+        (:func:`~hyperspy_eels_ml.zlp.bandgap.law_decisive`: data noisier
+        than the noise model, e.g. several counts per electron with
+        ``count_gain=1``, would otherwise overstate delta by that factor).
+        Where the exponent is not fixed and
+        they do not decide, the pixel gets flag 1 ("law not resolved") and a
+        warning names it; where the exponent is fixed and the other law fits
+        better by at least the threshold, flag 2 and a warning.
+
         Parameters
         ----------
         energy_range : tuple of float, optional
             ``(start, end)`` in eV: from below the gap to the end of the onset.
             Default: found from the data (see :func:`~hyperspy_eels_ml.zlp.bandgap.default_window`).
-        exponent : float, optional
-            Fix ``b`` (0.5 direct, 1.5 indirect); None fits it (0.3-2.5).
+        exponent : float or {None, "free", "chi2"}, optional
+            A number fixes ``b`` (0.5 direct, 1.5 indirect); ``"free"`` fits it
+            (0.3-2.5); ``"chi2"`` fixes it, per pixel, at the law the data decide
+            for (abs(delta) >= ``law_delta_chi2``) and fits it freely where they
+            do not (those pixels flagged); None is
+            :data:`~hyperspy_eels_ml.zlp.bandgap.DEFAULT_LAW`.
+        law_delta_chi2 : float, optional
+            chi^2 difference between the two laws for the data to decide (default
+            9, 3 sigma).
         show_progressbar, lazy_output : optional
 
         Returns
         -------
         BandGapResult
             ``Eg``, ``Eg_lower``, ``Eg_upper``, ``b``, ``b_lower``, ``b_upper``,
-            ``chi2`` maps; NaN where no onset was resolved (``reason`` map says why).
+            ``chi2`` maps; NaN where no onset was resolved (``reason`` map says
+            why); ``chi2_direct``, ``chi2_indirect``, ``delta_chi2_law`` and
+            ``flags`` (the law check).
         """
         from .bandgap import fit_band_gap_replicas
 
-        return fit_band_gap_replicas(self, energy_range, exponent=exponent, show_progressbar=show_progressbar,
-                                     lazy_output=lazy_output)
+        return fit_band_gap_replicas(self, energy_range, exponent=exponent, law_delta_chi2=law_delta_chi2,
+                                     show_progressbar=show_progressbar, lazy_output=lazy_output)
 
     def fit_plasmon(self, energy_range=None, *, deconvolve=True, show_progressbar=None, lazy_output=None):
         """Bulk plasmon energy and width per pixel, with 68 % intervals from the replicas.
@@ -384,7 +410,7 @@ class ZLPResult(_Lazy):
 
 
 class BandGapResult(_Lazy):
-    """Band gap and onset exponent per pixel: replica median, 68 % interval, goodness of fit.
+    """Band gap and onset exponent per pixel: replica median, 68 % interval, goodness of fit, onset-law check.
 
     Attributes
     ----------
@@ -394,22 +420,64 @@ class BandGapResult(_Lazy):
     b, b_lower, b_upper : hyperspy.signal.BaseSignal
         Onset exponent.
     chi2 : hyperspy.signal.BaseSignal
-        Reduced chi^2 of the median replica's fit (goodness of fit per pixel).
+        Reduced chi^2 of the reported fit to the recorded data (goodness of fit per pixel).
     reason : hyperspy.signal.BaseSignal
         0 = fitted, 1 = gap at the edge of the search grid or below the
         window start, 2 = no resolved onset (amplitude not significant) (see
         :attr:`reason_names`).
+    chi2_direct, chi2_indirect : hyperspy.signal.BaseSignal
+        Reduced chi^2 of the direct (``b = 0.5``) and of the indirect (``b =
+        1.5``) law fitted to the recorded data in the same window (same Eg
+        grid, weights and free ZLP level; see
+        :data:`~hyperspy_eels_ml.zlp.bandgap.LAW_EXPONENTS`), whatever
+        ``exponent`` was asked for.
+    delta_chi2_law : hyperspy.signal.BaseSignal
+        ``chi2(b = 0.5) - chi2(b = 1.5)`` as sums (not reduced): > 0 favours
+        the indirect law, < 0 the direct one; the data decide where
+        abs(delta) / max(1, min(``chi2_direct``, ``chi2_indirect``)) >=
+        :attr:`law_delta_chi2` (:func:`~hyperspy_eels_ml.zlp.bandgap.law_decisive`).
+    flags : hyperspy.signal.BaseSignal
+        Bits (see :attr:`flag_names`), set only where an onset is resolved
+        (``reason`` 0 or 1): 1 = the onset law is not resolved (exponent not
+        fixed and the law check not decisive: the gap depends
+        on a law the data cannot choose), 2 = the fixed exponent is beaten by
+        the other textbook law by at least the threshold (likely the wrong law).
     energy_range : tuple of float
         The fit window used.
+    law : str
+        How ``b`` was chosen: ``"fixed"`` (the user's exponent), ``"free"``
+        (fitted on 0.3-2.5) or ``"chi2"`` (fixed at the law the data decide for
+        where they decide, fitted freely elsewhere).
+    law_delta_chi2 : float
+        The decision threshold used.
+    exponent : float or None
+        The fixed exponent (None unless ``law`` is ``"fixed"``).
     """
 
-    _signals = ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper", "chi2", "reason")
+    _signals = ("Eg", "Eg_lower", "Eg_upper", "b", "b_lower", "b_upper", "chi2", "reason", "chi2_direct",
+                "chi2_indirect", "delta_chi2_law", "flags")
     _signal_attributes = _signals
     reason_names = {0: "fitted", 1: "gap at the grid edge or below the window", 2: "no resolved onset"}
+    flag_names = LAW_FLAG_NAMES
 
-    def __init__(self, energy_range=None, **signals):
+    def __init__(self, energy_range=None, law="free", law_delta_chi2=LAW_DELTA_CHI2, exponent=None, **signals):
         super().__init__(**signals)
         self.energy_range = energy_range
+        self.law = law
+        self.law_delta_chi2 = law_delta_chi2
+        self.exponent = exponent
+
+    def compute(self, show_progressbar=None):
+        """Compute every lazy map together; returns self.
+
+        The NaN and onset-law warnings are given once the maps are known.
+        """
+        if self._compute_signals(show_progressbar):
+            from .bandgap import warn_law, warn_unresolved
+
+            warn_unresolved(self)
+            warn_law(self, self.exponent)
+        return self
 
     def __repr__(self):
         lo, hi = self.energy_range
@@ -418,7 +486,7 @@ class BandGapResult(_Lazy):
             eg = np.asarray(self.Eg.data, float)
             ok = np.isfinite(eg)
             txt = (f", median Eg {np.nanmedian(eg):.3g} eV" if ok.any() else ", no gap resolved") + \
-                f", {int((~ok).sum())} of {eg.size} NaN"
+                f", {int((~ok).sum())} of {eg.size} NaN, {int((np.asarray(self.flags.data) != 0).sum())} law-flagged"
         return (f"<BandGapResult: {self._nav_text()}, window {lo:g}-{hi:g} eV, "
                 f"{'lazy' if self.is_lazy else 'computed'}{txt}>")
 

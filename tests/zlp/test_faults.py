@@ -49,7 +49,7 @@ def test_dE1_inside_the_zlp_core_is_refused(small):
 def test_exponent_must_be_positive(small, model):
     s, _ = small
     r = model.subtract(s, show_progressbar=False)
-    for bad in (0.0, -1.5, float("nan"), "1.5"):
+    for bad in (0.0, -1.5, float("nan"), "1.5", "direct"):
         with pytest.raises(ParameterError, match="exponent"):
             r.fit_band_gap((1.0, 3.0), exponent=bad, show_progressbar=False)
 

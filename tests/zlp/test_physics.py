@@ -74,7 +74,7 @@ def test_fine_dispersion_short_range():
     rel, floor = _rel(s, truth, r, lo=0.7, hi=5.0)
     assert rel < 2.0 * floor, (rel, floor)
     assert np.all(np.asarray(r.thickness.data) > 0)
-    g, _ = _quiet(lambda: r.fit_band_gap(show_progressbar=False))  # window from the data
+    g, _ = _quiet(lambda: r.fit_band_gap(exponent="free", show_progressbar=False))  # window from the data
     eg = np.asarray(g.Eg.data, float)
     assert np.isfinite(eg).mean() >= 0.5
     # thick pixels recover the gap of the same onset model fitted to the noise-free truth (the model
@@ -104,6 +104,13 @@ def test_fine_dispersion_short_range():
                             eg_grid_for(lo, hi, 0.005), [1.5])
     eg15 = np.asarray(g15.Eg.data, float)[:, 2:]
     assert np.isfinite(eg15).all() and np.all(np.abs(eg15 - egt15[:, 2:]) < 0.1), (eg15, egt15)
+    # the default (law by chi^2): where the data decide they choose b = 1.5 (the simulated law), with its numbers
+    from hyperspy_eels_ml.zlp.bandgap import law_decisive
+
+    gd, _ = _quiet(lambda: r.fit_band_gap(show_progressbar=False))
+    dec = law_decisive(gd.delta_chi2_law.data, gd.chi2_direct.data, gd.chi2_indirect.data)
+    assert dec[:, 2:].mean() >= 0.5 and np.all(np.asarray(gd.delta_chi2_law.data)[dec] > 0), gd.delta_chi2_law.data
+    np.testing.assert_array_equal(np.asarray(gd.Eg.data)[dec], np.asarray(g15.Eg.data)[dec])
 
 
 def test_coarse_dispersion_band_gap_window():
@@ -153,6 +160,96 @@ def test_vacuum_has_no_resolved_onset(bands):
     g, msgs = _quiet(lambda: rv.fit_band_gap((1.0, 3.0), show_progressbar=False))
     assert np.all(np.isnan(g.Eg.data)) and np.all(np.asarray(g.reason.data) == 2), g.reason.data
     assert any("no resolved onset" in m for m in msgs)
+    # no onset, no law to check: the law flags stay off and say nothing
+    assert not np.any(np.asarray(g.flags.data)) and not any("onset law" in m for m in msgs)
+
+
+def test_band_gap_law_not_resolved_is_flagged_and_warned(bands):
+    # 1.2-2.0 eV on the indirect (b = 1.5) onset: the window holds too little of the onset for its curvature to
+    # tell b = 0.5 from b = 1.5 (abs(delta chi^2) ~ 0-2 in every pixel): flag 1 and one warning naming the pixels
+    from hyperspy_eels_ml.zlp.bandgap import FLAG_LAW_NOT_RESOLVED, law_decisive
+
+    _, _, r = bands
+    g, msgs = _quiet(lambda: r.fit_band_gap((1.2, 2.0), show_progressbar=False))
+    flags, reason = np.asarray(g.flags.data).astype(int), np.asarray(g.reason.data)
+    delta = np.asarray(g.delta_chi2_law.data, float)
+    fitted = reason == 0
+    assert np.mean(flags[fitted] & FLAG_LAW_NOT_RESOLVED) >= 0.8, (flags, delta)
+    assert np.all(np.abs(delta) < 9), delta
+    dec = law_decisive(delta, g.chi2_direct.data, g.chi2_indirect.data)
+    assert np.all((flags == FLAG_LAW_NOT_RESOLVED) == ((reason != 2) & ~dec))
+    law = [m for m in msgs if "onset law not resolved" in m]
+    first = tuple(int(i) for i in np.argwhere(flags != 0)[0])
+    assert len(law) == 1 and str(first) in law[0] and f"{int((flags != 0).sum())} of 18 pixels" in law[0], msgs
+    assert np.all(np.isfinite(np.asarray(g.Eg.data)[fitted]))  # a flag qualifies the number, it is not a NaN
+    assert "law-flagged" in repr(g) and g.flags.metadata.General.title.startswith("Band-gap law flags")
+
+
+def test_band_gap_decisive_law_and_chi2_per_law(bands):
+    # 1.0-3.0 eV on the indirect onset: where the laws' chi^2 differ by >= 9 the data choose b = 1.5, the truth
+    from hyperspy_eels_ml.zlp.bandgap import FLAG_LAW_NOT_RESOLVED, FLAG_LAW_REJECTED, LAW_DELTA_CHI2, law_decisive
+
+    s, _, r = bands
+    g, _ = _quiet(lambda: r.fit_band_gap((1.0, 3.0), exponent="chi2", show_progressbar=False))
+    cd, ci, delta = (np.asarray(getattr(g, k).data, float) for k in ("chi2_direct", "chi2_indirect",
+                                                                       "delta_chi2_law"))
+    assert cd.shape == ci.shape == delta.shape == s.data.shape[:-1] and g.law == "chi2"
+    e = s.axes_manager.signal_axes[0].axis
+    dof = int(((e >= 1.0) & (e <= 3.0)).sum()) - 3  # Eg, A and the ZLP level
+    np.testing.assert_allclose(delta, dof * (cd - ci), rtol=1e-4, atol=1e-2)
+    dec = law_decisive(delta, cd, ci)
+    np.testing.assert_array_equal(dec, np.abs(delta) / np.maximum(1, np.minimum(cd, ci)) >= LAW_DELTA_CHI2)
+    assert dec.mean() >= 0.5 and np.all(delta[dec] > 0), delta  # decisive: indirect, never direct
+    b = np.asarray(g.b.data, float)
+    assert np.all(b[dec] == 1.5) and np.all((np.asarray(g.flags.data) == FLAG_LAW_NOT_RESOLVED) == ~dec)
+    # the winning law's fit is the fixed-exponent fit: same numbers; and b = 1.5 fixed raises no flag
+    g15, msgs15 = _quiet(lambda: r.fit_band_gap((1.0, 3.0), exponent=1.5, show_progressbar=False))
+    np.testing.assert_array_equal(np.asarray(g.Eg.data)[dec], np.asarray(g15.Eg.data)[dec])
+    np.testing.assert_array_equal(np.asarray(g15.delta_chi2_law.data), delta)
+    assert not np.any(np.asarray(g15.flags.data)) and not any("textbook law" in m for m in msgs15)
+    # the wrong law fixed: flag 2 where the indirect law fits decisively better, one warning naming them
+    g05, msgs05 = _quiet(lambda: r.fit_band_gap((1.0, 3.0), exponent=0.5, show_progressbar=False))
+    np.testing.assert_array_equal(np.asarray(g05.flags.data) == FLAG_LAW_REJECTED, dec)
+    law = [m for m in msgs05 if "other textbook law (b = 1.5)" in m]
+    assert len(law) == 1 and str(tuple(int(i) for i in np.argwhere(dec)[0])) in law[0], msgs05
+    # b fitted freely keeps today's numbers; the check only adds maps and flags
+    gf, _ = _quiet(lambda: r.fit_band_gap((1.0, 3.0), exponent="free", show_progressbar=False))
+    assert np.all((np.asarray(gf.flags.data) == FLAG_LAW_NOT_RESOLVED) == ~dec)
+    import json
+
+    prov = json.loads(g.flags.metadata.hyperspy_eels_ml.parameters)
+    assert prov["law"] == "chi2" and prov["law_delta_chi2"] == LAW_DELTA_CHI2 and prov["law_exponents"] == [0.5, 1.5]
+
+
+def test_band_gap_law_check_in_units_of_the_reduced_chi2(bands):
+    # 4.5 detector counts per electron with count_gain=1: chi^2 ~ 4.5 and delta overstated by that factor; the
+    # check divides it by the better law's reduced chi^2, so fewer pixels are decisive than the raw delta says
+    from hyperspy_eels_ml.zlp.bandgap import FLAG_LAW_NOT_RESOLVED, law_decisive
+
+    s, _, r = bands
+    s45 = s.deepcopy()
+    s45.data = s45.data * 4.5
+    r45, _ = _quiet(lambda: r.model.subtract(s45, show_progressbar=False))
+    g, _ = _quiet(lambda: r45.fit_band_gap((1.0, 3.0), show_progressbar=False))
+    cd, ci, delta = (np.asarray(getattr(g, k).data, float) for k in ("chi2_direct", "chi2_indirect",
+                                                                       "delta_chi2_law"))
+    assert np.median(np.minimum(cd, ci)) > 2.5, (cd, ci)
+    dec = law_decisive(delta, cd, ci)
+    assert dec.sum() < (np.abs(delta) >= 9).sum(), (delta, cd, ci)
+    onset = np.asarray(g.reason.data) != 2
+    np.testing.assert_array_equal(np.asarray(g.flags.data) == FLAG_LAW_NOT_RESOLVED, onset & ~dec)
+
+
+def test_band_gap_law_maps_lazy_as_eager(bands):
+    # lazy output: the law maps and flags are dask-backed, compute to the eager numbers, and warn nothing until then
+    _, _, r = bands
+    ge, _ = _quiet(lambda: r.fit_band_gap((1.0, 3.0), show_progressbar=False))
+    gl, msgs = _quiet(lambda: r.fit_band_gap((1.0, 3.0), lazy_output=True, show_progressbar=False))
+    assert gl.is_lazy and not any("onset law" in m for m in msgs)
+    _, msgs = _quiet(gl.compute)
+    assert sum("onset law not resolved" in m for m in msgs) == int(np.any(np.asarray(ge.flags.data))), msgs
+    for k in ("Eg", "chi2_direct", "chi2_indirect", "delta_chi2_law", "flags"):
+        np.testing.assert_array_equal(np.asarray(getattr(gl, k).data), np.asarray(getattr(ge, k).data))
 
 
 def test_result_repr_plot_and_flags(bands):
