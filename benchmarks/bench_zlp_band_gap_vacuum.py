@@ -280,7 +280,7 @@ def print_summary(cases, label=""):
 def law_table(cases, scaled=False):
     """The onset-law check per (b0, window), pooled over seeds (``--law`` runs).
 
-    ``scaled``: candidate C of session 10's SHIP_RULE.md addendum, recomputed from the stored maps: decisive iff
+    ``scaled``: candidate C of session 10's rule addendum (git show 75cd380:SHIP_RULE.md), recomputed from the stored maps: decisive iff
     abs(delta) / max(1, the better law's reduced chi^2) >= the threshold; the "chi2" output of a pixel is then the
     stored fixed-exponent row of the winning law where decisive, the "free" row elsewhere, and the flags follow.
     """
