@@ -133,7 +133,13 @@ def worker_time():
     warnings.filterwarnings("ignore")
     from hyperspy_eels_ml.simulation import core_loss
 
-    print(json.dumps({"file": sys.modules["hyperspy_eels_ml"].__file__}), flush=True)
+    pad = float(os.environ.get("Z_AB_RETAIN_MB", "0"))
+    if pad > 0:
+        from hyperspy_eels_ml.simulation._memory import retain_freed_memory as _retain  # noqa: F401 (new code)
+    info = {"file": sys.modules["hyperspy_eels_ml"].__file__}
+    if pad > 0:
+        info["retain_freed_memory"] = _retain(pad)
+    print(json.dumps(info), flush=True)
     seed = 0
     for line in sys.stdin:
         case, seconds, realism = line.split()
@@ -147,8 +153,9 @@ def worker_time():
         print(json.dumps({"n": n, "cpu": time.process_time() - c0}), flush=True)
 
 
-def one_thread_env(path):
+def one_thread_env(path, retain_mb=0.0):
     env = dict(os.environ)
+    env["Z_AB_RETAIN_MB"] = str(retain_mb)
     for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         env[v] = "1"
     env["PYTHONPATH"] = path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -165,6 +172,9 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per round and version")
     p.add_argument("--realism", default="realistic-v3")
     p.add_argument("--cases", default="a,b")
+    p.add_argument("--retain-memory", type=float, default=0.0, metavar="MB",
+                   help="the new worker calls hyperspy_eels_ml.simulation.retain_freed_memory(MB) first (glibc "
+                        "M_TOP_PAD: fewer page faults; the base worker runs without it)")
     p.add_argument("--_worker", choices=["check", "time"], help=argparse.SUPPRESS)
     p.add_argument("--_out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -195,9 +205,10 @@ def main(argv=None):
         procs = {}
         for tag, path in (("base", base), ("new", NEW)):
             procs[tag] = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--_worker", "time"],
-                                          env=one_thread_env(path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          env=one_thread_env(path, args.retain_memory if tag == "new" else 0.0),
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           text=True)
-            print(f"{tag}: {json.loads(procs[tag].stdout.readline())['file']}")
+            print(f"{tag}: {json.loads(procs[tag].stdout.readline())}")
         for case in args.cases.split(","):
             rates = {"base": [], "new": []}
             for tag in procs:  # warm-up (caches of the element profiles)

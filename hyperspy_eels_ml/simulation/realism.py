@@ -758,15 +758,25 @@ def psf_kernel(rho, half=6):
     return k, lag1
 
 
-def convolve_rows(x, k):
+def convolve_rows(x, k, rows=None):
     """Row-wise 'same' correlation of ``x`` (m, n) with per-row kernels ``k`` (m, 2h+1), edge-padded
-    (``scipy.ndimage.correlate1d``, mode "nearest"; the kernels are symmetric, so this is the convolution)."""
+    (``scipy.ndimage.correlate1d``, mode "nearest"; the kernels are symmetric, so this is the convolution).
+
+    ``rows=None`` returns a new array; with ``rows`` (indices into ``x``, one per kernel) the rows
+    ``x[rows[i]]`` are replaced by their correlation with ``k[i]`` in place (the same values).
+    """
     from scipy.ndimage import correlate1d
 
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        correlate1d(x[i], k[i], output=out[i], mode="nearest")
-    return out
+    if rows is None:
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            correlate1d(x[i], k[i], output=out[i], mode="nearest")
+        return out
+    buf = np.empty(x.shape[1], dtype=x.dtype)
+    for i, r in enumerate(rows):
+        correlate1d(x[r], k[i], output=buf, mode="nearest")
+        x[r] = buf
+    return x
 
 
 def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rates, read_noise_dtype=np.float64):
@@ -778,12 +788,13 @@ def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rate
     """
     m, n = lam.shape
     counts = rng.poisson(lam)
-    x = np.multiply(counts, gain[:, None])  # int64 x float64 -> float64: the same values as a cast, then the product
+    x = counts.astype(np.float64)
+    x *= gain[:, None]
     lag1 = np.zeros(m)
     corr = rho > 0.02
     if corr.any():
         k, lag1[corr] = psf_kernel(rho[corr])
-        x[corr] = convolve_rows(x[corr], k)
+        convolve_rows(x, k, rows=np.flatnonzero(corr))  # in place, row by row (no gathered copy of the rows)
     rn = rng.standard_normal((m, n), dtype=read_noise_dtype)
     # float64 product; for float32 draws it goes into the buffer of the (no longer needed) int64 counts, so that
     # no fresh pages are touched (a (m, n) array of new pages costs about as much CPU as a pass over it)
