@@ -82,6 +82,20 @@ def worker_check(out):
         for key, v in b.params.items():
             if isinstance(v, np.ndarray):
                 res[name + "|p:" + key] = v
+    # the other generators that share the changed code (low-loss kernel, EXELFS, recording)
+    from hyperspy_eels_ml.simulation import multiphase_core_loss_si, superlattice_core_loss_si, white_line_spectra
+
+    for seed, edge in ((1, "both"), (2, "L23")):
+        w = white_line_spectra(64, ["Fe2+", "Fe3+", "Fe3O4"], edge=edge, dispersion=0.25, rng=seed)
+        res[f"white_line_spectra {edge}|spectra"] = w.spectra
+        res[f"white_line_spectra {edge}|fractions"] = w.fractions
+        for key, v in w.params.items():
+            if isinstance(v, np.ndarray):
+                res[f"white_line_spectra {edge}|p:{key}"] = v
+    for name, fn in (("multiphase_core_loss_si", multiphase_core_loss_si),
+                     ("superlattice_core_loss_si", superlattice_core_loss_si)):
+        sp, _ = fn((4, 16), n_channels=512, seed=7)
+        res[name + "|spectra"] = np.asarray(sp.data)
     np.savez(out, **{k: (np.asarray(v) if not isinstance(v, str) else np.array(v)) for k, v in res.items()})
 
 
