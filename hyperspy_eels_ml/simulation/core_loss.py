@@ -584,6 +584,9 @@ def core_loss(
             s_vis[rows[mark], j] = (R._take_rows(contrib, np.flatnonzero(mark), cols)
                                     * R._take_rows(factor, rows[mark], cols)).sum(1)
     ssd *= factor  # dsigma/dE = (sum of amount x df/dE) x dipole factor
+    # big arrays are dropped as soon as they are dead (here and below): a smaller peak of the working set
+    # leaves fewer fresh pages to fault in on the next batch (glibc keeps freed memory up to a threshold)
+    sig_el = contrib = wl_el = None
 
     # background set by the jump ratio of the strongest edge in the window
     win = ssd[:, ext : ext + size]
@@ -612,7 +615,7 @@ def core_loss(
     bg[:, : max(ext - int(100 / dispersion), 0)] = 0.0
     total = ssd
     total += bg
-    del win, rise, bg
+    del win, rise, bg, factor
 
     # plural scattering + resolution (zero-padded FFT convolution) on the physical grid
     tl = (_logu if pre["t_lambda_log"] else _u)(rng, n, t_lambda)
@@ -621,6 +624,7 @@ def core_loss(
     spec = np.fft.rfft(total, n=n_pad, axis=1)
     spec *= kern
     full = np.fft.irfft(spec, n=n_pad, axis=1)  # (n, n_pad) C-contiguous; the first n_ext channels are used
+    del spec, kern, total, ssd
     # recorded on the nominal axis: instrument shift and dispersion error
     if fast:  # the same map as one affine expression in the channel index j: c + (1 - eps) j
         pos = np.multiply.outer(1.0 - eps, np.arange(size, dtype=np.float64))
@@ -631,6 +635,7 @@ def core_loss(
         pos -= tmp
         pos -= grid[0]
         pos /= dispersion
+        del tmp
     np.clip(pos, 0, n_ext - 1.001, out=pos)
     # linear interpolation of each row at its positions: numpy.interp row by row (its C loop walks the sorted
     # positions; ~1.5x less CPU than the flat-index gathers of both neighbours it replaces, same values to
@@ -639,6 +644,7 @@ def core_loss(
     for i in range(n):
         pos[i] = np.interp(pos[i], xp, full[i, :n_ext])  # in place: row i's positions are read before the write
     conv = pos
+    del full, pos
     np.maximum(conv, 0.0, out=conv)
 
     # scale to counts, noise
