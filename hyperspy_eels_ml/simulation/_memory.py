@@ -3,8 +3,9 @@
 A ``core_loss`` batch of 256 spectra of 3072 channels allocates and frees some 30-60 temporary arrays of
 several MB each. glibc returns the top of the heap to the system once more than about twice the largest
 freed block is free there, so the next batch gets fresh pages again, and the kernel zeroes every page on its
-first touch: on the 2-core development machine about 5,000-15,000 page faults per batch, 10-20 % of its CPU
-time (system time plus the cache misses of the zeroing). A top pad larger than one batch's working set keeps
+first touch: on the 2-core development machine 5,000-15,000 page faults per batch and 10-20 % of its CPU
+time (system time plus the cache misses of the zeroing) before session 10, which dropped dead arrays early
+(about 300 per batch at 1 eV/ch, still about 6,000 at 0.1 eV/ch, where the arrays are larger). A top pad larger than one batch's working set keeps
 those pages in the process: the same arithmetic and the same random draws, fewer page faults, a resident set
 that stays at the peak of the working set (plus the pad) instead of shrinking between batches.
 
