@@ -4,6 +4,7 @@ Every generator is vectorised numpy, seeded, and returns the data together with
 the ground truth that produced them.
 """
 
+from ._memory import retain_freed_memory
 from .core_loss import CoreLossBatch, core_loss
 from .edges import edge_cross_section, edge_onsets, edge_table, element_cross_section
 from .low_loss import LowLossBatch, low_loss, zero_loss_peak
@@ -28,4 +29,4 @@ __all__ = ["PHASES", "PhantomTruth", "thickness_bands_low_loss_si", "multiphase_
            "LowLossBatch", "zero_loss_peak", "white_line_spectra", "OxidationBatch", "species_names",
            "white_line_parameters", "ws2_flake_low_loss_si", "LowLossPhantomTruth", "superlattice_core_loss_si",
            "SuperlatticeTruth", "nanocube_core_shell_si", "NanocubeTruth",
-           "ferrite_core_shell_si", "FerriteTruth"]
+           "ferrite_core_shell_si", "FerriteTruth", "retain_freed_memory"]

@@ -585,14 +585,20 @@ def exelfs(sig, rows, ch_on, dispersion, rng, start=35.0, span=400.0, single_pre
     w = min(int(np.ceil(span / dispersion)), int(sig.shape[1] - c0.min()))
     if w <= 0:
         return
-    cols = c0[:, None] + np.arange(w)[None, :]
-    valid = (cols >= 0) & (cols < sig.shape[1])
-    if not valid.any():
-        return
-    colc = np.clip(cols, 0, sig.shape[1] - 1)
+    n_ch = sig.shape[1]
+    windows = c0.min() >= 0 and sig.flags.c_contiguous  # always so in core_loss (c0 >= 35 eV above the grid start)
+    if windows:
+        if not (c0 < n_ch).any():
+            return
+    else:
+        cols = c0[:, None] + np.arange(w)[None, :]
+        valid = (cols >= 0) & (cols < n_ch)
+        if not valid.any():
+            return
+        colc = np.clip(cols, 0, n_ch - 1)
     # eV above the onset, needed only where the taper rises (beyond, the taper is exactly 1)
     nt = min(w, int(np.ceil(15.0 / dispersion)) + 2)
-    x = (cols[:, :nt] - ch_on[:, None]) * dispersion
+    x = (c0[:, None] + np.arange(nt)[None, :] - ch_on[:, None]) * dispersion
     # the oscillation period is >= 20 eV: evaluate on a ~1 eV grid and interpolate linearly
     q = max(1, int(round(1.0 / dispersion)))
     nc = (w + q - 1) // q + 1
@@ -630,18 +636,35 @@ def exelfs(sig, rows, ch_on, dispersion, rng, start=35.0, span=400.0, single_pre
             mod_c[use] += term
     if q == 1:  # the linear interpolation below reduces to the coarse values themselves
         mod = mod_c[:, :w]
-    else:
-        i = np.arange(w)
-        f = (i % q) / q
-        mod = mod_c[:, i // q] * (1.0 - f) + mod_c[:, i // q + 1] * f
+    else:  # channel i = a q + r: mod_c[a] (1 - r / q) + mod_c[a + 1] r / q, as (m, a, r) broadcasts (no gathers)
+        f = np.arange(q) / q
+        na = -(-w // q)
+        mod = (mod_c[:, :na, None] * (1.0 - f) + mod_c[:, 1 : na + 1, None] * f).reshape(m, na * q)[:, :w]
     taper = np.clip((x - start) / 15.0, 0.0, 1.0)
     fac = mod + 1.0  # 1 + taper * mod with taper = 1 beyond the first nt channels
     taper *= mod[:, :nt]
     taper += 1.0
     fac[:, :nt] = taper
-    vals = _take_rows(sig, rows, colc)
-    fac *= vals
-    _put_rows(sig, rows, colc, fac if valid.all() else np.where(valid, fac, vals))
+    if not windows:
+        vals = _take_rows(sig, rows, colc)
+        fac *= vals
+        _put_rows(sig, rows, colc, fac if valid.all() else np.where(valid, fac, vals))
+        return
+    # each row's window is the contiguous run sig[row, c0 : c0 + w]: read and write it through a sliding-window
+    # view (block copies instead of flat-index gathers and scatters of every channel; the same products)
+    inside = c0 + w <= n_ch
+    if inside.any():
+        view = np.lib.stride_tricks.sliding_window_view(sig, w, axis=1, writeable=True)
+        r_in, c_in = rows[inside], c0[inside]
+        vals = view[r_in, c_in]
+        vals *= fac[inside] if not inside.all() else fac
+        view[r_in, c_in] = vals  # distinct rows: the windows do not overlap
+    for i in np.flatnonzero(~inside):
+        # a window past the grid's end: channels c0 .. n_ch - 2 (the clipped scatter of the flat-index version
+        # wrote the last channel's old value back after its product, and the windows here keep that)
+        e = n_ch - 1 - c0[i]
+        if e > 0:
+            sig[rows[i], c0[i] : n_ch - 1] *= fac[i, :e]
 
 
 def l23_white_lines(element, valence, l3_on, split, f_total, rng, metal):
@@ -735,15 +758,25 @@ def psf_kernel(rho, half=6):
     return k, lag1
 
 
-def convolve_rows(x, k):
+def convolve_rows(x, k, rows=None):
     """Row-wise 'same' correlation of ``x`` (m, n) with per-row kernels ``k`` (m, 2h+1), edge-padded
-    (``scipy.ndimage.correlate1d``, mode "nearest"; the kernels are symmetric, so this is the convolution)."""
+    (``scipy.ndimage.correlate1d``, mode "nearest"; the kernels are symmetric, so this is the convolution).
+
+    ``rows=None`` returns a new array; with ``rows`` (indices into ``x``, one per kernel) the rows
+    ``x[rows[i]]`` are replaced by their correlation with ``k[i]`` in place (the same values).
+    """
     from scipy.ndimage import correlate1d
 
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        correlate1d(x[i], k[i], output=out[i], mode="nearest")
-    return out
+    if rows is None:
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            correlate1d(x[i], k[i], output=out[i], mode="nearest")
+        return out
+    buf = np.empty(x.shape[1], dtype=x.dtype)
+    for i, r in enumerate(rows):
+        correlate1d(x[r], k[i], output=buf, mode="nearest")
+        x[r] = buf
+    return x
 
 
 def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rates, read_noise_dtype=np.float64):
@@ -754,15 +787,19 @@ def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rate
     float32 (the same distribution to 1e-7, 25 % faster).
     """
     m, n = lam.shape
-    x = rng.poisson(lam).astype(np.float64)
+    counts = rng.poisson(lam)
+    x = counts.astype(np.float64)
     x *= gain[:, None]
     lag1 = np.zeros(m)
     corr = rho > 0.02
     if corr.any():
         k, lag1[corr] = psf_kernel(rho[corr])
-        x[corr] = convolve_rows(x[corr], k)
+        convolve_rows(x, k, rows=np.flatnonzero(corr))  # in place, row by row (no gathered copy of the rows)
     rn = rng.standard_normal((m, n), dtype=read_noise_dtype)
-    rn = np.multiply(rn, read_noise[:, None], out=rn if rn.dtype == np.float64 else None)  # float64
+    # float64 product; for float32 draws it goes into the buffer of the (no longer needed) int64 counts, so that
+    # no fresh pages are touched (a (m, n) array of new pages costs about as much CPU as a pass over it)
+    rn = np.multiply(rn, read_noise[:, None], out=rn if rn.dtype == np.float64 else counts.view(np.float64))
+    del counts
     rn += dark_offset[:, None]
     x += rn
     flags = np.zeros(m, dtype=np.int64)

@@ -807,3 +807,38 @@ def test_bench_reports_the_continuum_left_after_the_white_lines():
     assert lev[0] == pytest.approx(0.3 / l3_max, rel=0.03)
     assert abs(lev[1]) < 0.01
     assert np.isnan(bench.post_l2_level(e[e < 655], lines[None, e < 655], 640.0, 651.0, 0.1)[0])
+
+
+def test_speed_paths_give_the_same_numbers():
+    """Session 10 speed paths: the low-loss kernel against the direct complex formula, EXELFS through
+    row windows (C-contiguous) against the flat-index path (Fortran order; windows past the end included),
+    the in-place PSF blur against the returning one, and the opt-in allocator setting."""
+    from hyperspy_eels_ml.simulation import realism as R
+    from hyperspy_eels_ml.simulation import retain_freed_memory
+
+    C = _core_loss_module()
+    rng = np.random.default_rng(1)
+    n, size, step = 32, 2048, 0.3
+    fw, tl, ep, pw = rng.uniform(0.3, 2, n), np.exp(rng.uniform(np.log(0.03), np.log(1.5), n)), \
+        rng.uniform(12, 30, n), rng.uniform(3, 12, n)
+    f = np.fft.rfftfreq(size, step)
+    z = np.exp(-2 * np.pi * np.outer(pw / 2 + 1j * ep, f))
+    direct = np.exp(-2 * (np.pi * np.outer(fw / 2.3548, f)) ** 2) * np.exp(tl[:, None] * (z - 1.0))
+    for cfs in (False, True):
+        np.testing.assert_allclose(C.low_loss_kernel(step, n, fw, tl, ep, pw, size, cos_from_sin=cfs), direct,
+                                   rtol=0, atol=1e-13)
+    sig = rng.uniform(0.5, 2.0, (40, 3000))
+    rows = np.arange(3, 40, 2)
+    ch_on = rng.uniform(0, 2900, rows.size)  # many windows run past the end
+    for disp, sp in ((0.1, False), (1.0, True)):
+        a, b = sig.copy(), np.asfortranarray(sig)
+        R.exelfs(a, rows, ch_on, disp, np.random.default_rng(5), single_precision=sp)
+        R.exelfs(b, rows, ch_on, disp, np.random.default_rng(5), single_precision=sp)
+        assert np.array_equal(a, b) and not np.array_equal(a, sig)
+    x = rng.poisson(50, (12, 500)).astype(float)
+    k, _ = R.psf_kernel(rng.uniform(0.1, 0.9, 5))
+    sel = np.array([0, 3, 4, 8, 11])
+    want = x.copy()
+    want[sel] = R.convolve_rows(x[sel], k)
+    assert np.array_equal(R.convolve_rows(x, k, rows=sel), want)
+    assert isinstance(retain_freed_memory(64), bool)
