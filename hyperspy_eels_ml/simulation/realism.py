@@ -798,7 +798,8 @@ def record(lam, energy, rng, gain, read_noise, rho, dark_offset, artefacts, rate
     rn = rng.standard_normal((m, n), dtype=read_noise_dtype)
     # float64 product; for float32 draws it goes into the buffer of the (no longer needed) int64 counts, so that
     # no fresh pages are touched (a (m, n) array of new pages costs about as much CPU as a pass over it)
-    rn = np.multiply(rn, read_noise[:, None], out=rn if rn.dtype == np.float64 else counts.view(np.float64))
+    out = rn if rn.dtype == np.float64 else (counts.view(np.float64) if counts.dtype.itemsize == 8 else None)
+    rn = np.multiply(rn, read_noise[:, None], out=out)
     del counts
     rn += dark_offset[:, None]
     x += rn
