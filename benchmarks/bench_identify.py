@@ -195,7 +195,7 @@ HYBRID_SNR = 3.0
 
 
 def sim_benchmark(n=3000, seed=424242):
-    from hyperspy_eels_ml.elements.coincidence import resolve_coincidences
+    from hyperspy_eels_ml.elements.coincidence import removable_coincidences
     from hyperspy_eels_ml.elements.evidence import classical_calls, edge_evidence, per_element
     from hyperspy_eels_ml.elements.network import load_network
     from hyperspy_eels_ml.elements.simulate import training_batch
@@ -217,7 +217,7 @@ def sim_benchmark(n=3000, seed=424242):
     cl = (classical_calls(best) & (b["assessable"] > 0)).astype(float)
     # hybrid candidate: a network call needs some physical support (evidence SNR >= HYBRID_SNR)
     hy = ((p >= 0.5) & (np.nan_to_num(best["snr"], nan=-1) >= HYBRID_SNR)).astype(float)
-    amb = resolve_coincidences(p, b["lo"], b["hi"])
+    amb = removable_coincidences(p, b["lo"], b["hi"])  # what resolve_coincidences=True removes
     pc = np.where(amb >= 0, 0.0, p)
     out = {"ours": metrics(p, b["y"], b["mask"], b["present"], assessable=b["assessable"]),
            "ece": ece(p, b["y"], b["mask"]),

@@ -1,9 +1,12 @@
-"""Session-10 studies of ``identify_elements`` on simulation only (issue 11; rules: ``git show d227db6:SHIP_RULE.md``).
+"""Session-10 studies of ``identify_elements`` on simulation only (issue 11; rules: ``git show d227db6:SHIP_RULE.md``,
+z19: ``SHIP_RULE.md``).
 
     python benchmarks/bench_identify_edges.py --study start        # A: edges at the window start
     python benchmarks/bench_identify_edges.py --study end          # A: edges at the window end
     python benchmarks/bench_identify_edges.py --study coincidence  # B: coincidence default, natural vs oversampled
     python benchmarks/bench_identify_edges.py --study cost         # A: what the 15 / 35 eV margins cost
+    python benchmarks/bench_identify_edges.py --study coincidence --evidence          # z19: rules G / E / EM
+    python benchmarks/bench_identify_edges.py --study coincidence --evidence --check  # z19: check seeds
 
 A. Precision and recall of the calls of the shipped network as a function of the distance ``d``
    between the window start and the element's highest assessable Major onset (every assessable Major
@@ -16,7 +19,10 @@ A. Precision and recall of the calls of the shipped network as a function of the
 B. Default calls against ``resolve_coincidences=True`` on held-out spectra whose compositions come
    at the simulator's natural frequencies (no near-coincident partner added to the element pool by
    ``simulate._elements``, ``p_partner=0`` in ``realism.sample_composition``) and on the usual
-   oversampled ones (both mechanisms on), for ``realistic-v3`` and ``realistic-v2``.
+   oversampled ones (both mechanisms on), for ``realistic-v3`` and ``realistic-v2``. ``--evidence``
+   (helper z19, its SHIP_RULE.md): the removal rules G (group level, the flag rule), E (every edge of a
+   group explained) and EM (E and the partner's probability higher by >= 0.2, what
+   ``resolve_coincidences=True`` removes since) on natural / oversampled v3 with new seeds.
 
 Nothing here reads the real spectra.
 """
@@ -281,51 +287,104 @@ def study_edges(where, n, seed):
     return out
 
 
-def coincidence_scores(data):
-    from hyperspy_eels_ml.elements.coincidence import resolve_coincidences
+#: the rules of SHIP_RULE.md (z19): "G" the group-level flag rule (what ``resolve_coincidences=True`` removed
+#: until session 10), "E" edge level (``explained_pairs``, margin 0), "EM" edge level + probability margin
+#: 0.2 (``removable_coincidences``, what ``resolve_coincidences=True`` removes since)
+RULES = ("G", "E", "EM")
+
+
+def rule_ambiguity(data, rule):
+    from hyperspy_eels_ml.elements.coincidence import COINCIDENCE_MARGIN, removable_coincidences, resolve_coincidences
+
+    if rule == "G":
+        return resolve_coincidences(data["p"], data["lo"], data["hi"])
+    return removable_coincidences(data["p"], data["lo"], data["hi"], margin=COINCIDENCE_MARGIN if rule == "EM" else 0.0)
+
+
+def coincidence_scores(data, rules=("G",)):
     from hyperspy_eels_ml.elements.train import metrics
 
     p = np.nan_to_num(data["p"], nan=0.0)
-    amb = resolve_coincidences(data["p"], data["lo"], data["hi"])
-    pc = np.where(amb >= 0, 0.0, p)
+    flagged = rule_ambiguity(data, "G") >= 0
     res = {}
-    for name, q in (("default", p), ("resolve_coincidences", pc)):
-        m = metrics(q, data["y"], data["mask"], data["present"], assessable=data["assessable"])
+    m = metrics(p, data["y"], data["mask"], data["present"], assessable=data["assessable"])
+    res["default"] = {k: m[k] for k in ("micro_f1", "weighted_f1_no_C", "exact_match_no_C")}
+    for rule in rules:
+        amb = rule_ambiguity(data, rule)
+        removed = amb >= 0
+        m = metrics(np.where(removed, 0.0, p), data["y"], data["mask"], data["present"], assessable=data["assessable"])
+        name = "resolve_coincidences" if rule == "G" else rule
         res[name] = {k: m[k] for k in ("micro_f1", "weighted_f1_no_C", "exact_match_no_C")}
-    removed = amb >= 0
-    res["removed_calls"] = int(removed.sum())
-    res["removed_true"] = int((removed & data["y"]).sum())
-    res["removed_scored_false"] = int((removed & ~data["y"] & data["mask"]).sum())
-    res["spectra_with_removal"] = int(removed.any(axis=1).sum())
+        res[name].update(removed_calls=int(removed.sum()), removed_true=int((removed & data["y"]).sum()),
+                         removed_scored_false=int((removed & ~data["y"] & data["mask"]).sum()),
+                         spectra_with_removal=int(removed.any(axis=1).sum()),
+                         removed_not_flagged=int((removed & ~flagged).sum()))
+    g = res["resolve_coincidences"]
+    for k in ("removed_calls", "removed_true", "removed_scored_false", "spectra_with_removal"):
+        res[k] = g[k]
     return res
 
 
 COINCIDENCE_SETS = (("natural", "realistic-v3", 11400000), ("oversampled", "realistic-v3", 11300000),
                     ("natural", "realistic-v2", 11500000), ("oversampled", "realistic-v2", 11600000))
+#: session 11 (z19, SHIP_RULE.md): new seeds, v3 only
+EVIDENCE_SETS = (("natural", "realistic-v3", 11410000), ("oversampled", "realistic-v3", 11310000))
+#: a check after the decision (not deciding): two more seeds
+CHECK_SETS = (("natural", "realistic-v3", 11420000), ("oversampled", "realistic-v3", 11320000))
 
 
-def study_coincidence(n):
+def study_coincidence(n, sets=COINCIDENCE_SETS, rules=("G",)):
     out = {}
-    print(f"\n## Coincidence default, {n} spectra per set\n")
-    print("| set | seed | default micro / wF1 / exact | resolve micro / wF1 / exact | d wF1 | d exact | removed "
-          "(true / scored false) |\n|---|---|---|---|---|---|---|")
-    for kind, realism, seed in COINCIDENCE_SETS:
+    print(f"\n## Coincidence rules, {n} spectra per set\n")
+    print("| set | seed | rule | micro / wF1 / exact | d wF1 | d exact | removed (true / scored false) |\n"
+          "|---|---|---|---|---|---|---|")
+    for kind, realism, seed in sets:
         t0 = time.time()
         data = simulate_set(n, seed, realism, kind=kind)
-        r = coincidence_scores(data)
+        r = coincidence_scores(data, rules)
         r.update(seed=seed, realism=realism, kind=kind, n=int(data["p"].shape[0]), seconds=round(time.time() - t0, 1))
-        a, b = r["default"], r["resolve_coincidences"]
-        r["delta_weighted_f1"] = round(b["weighted_f1_no_C"] - a["weighted_f1_no_C"], 4)
-        r["delta_exact"] = round(b["exact_match_no_C"] - a["exact_match_no_C"], 4)
+        a = r["default"]
+        print(f"| {kind} {realism} | {seed} | default | {a['micro_f1']:.4f} / {a['weighted_f1_no_C']:.4f} / "
+              f"{a['exact_match_no_C']:.4f} | | | |")
+        for rule in rules:
+            name = "resolve_coincidences" if rule == "G" else rule
+            b = r[name]
+            b["delta_weighted_f1"] = round(b["weighted_f1_no_C"] - a["weighted_f1_no_C"], 4)
+            b["delta_exact"] = round(b["exact_match_no_C"] - a["exact_match_no_C"], 4)
+            print(f"| | | {rule} | {b['micro_f1']:.4f} / {b['weighted_f1_no_C']:.4f} / {b['exact_match_no_C']:.4f} | "
+                  f"{b['delta_weighted_f1']:+.4f} | {b['delta_exact']:+.4f} | "
+                  f"{b['removed_calls']} ({b['removed_true']} / {b['removed_scored_false']}) |", flush=True)
+        g = r["resolve_coincidences"]
+        r["delta_weighted_f1"], r["delta_exact"] = g["delta_weighted_f1"], g["delta_exact"]
         out[f"{kind}/{realism}"] = r
-        print(f"| {kind} {realism} | {seed} | {a['micro_f1']:.4f} / {a['weighted_f1_no_C']:.4f} / "
-              f"{a['exact_match_no_C']:.4f} | {b['micro_f1']:.4f} / {b['weighted_f1_no_C']:.4f} / "
-              f"{b['exact_match_no_C']:.4f} | {r['delta_weighted_f1']:+.4f} | {r['delta_exact']:+.4f} | "
-              f"{r['removed_calls']} ({r['removed_true']} / {r['removed_scored_false']}) |", flush=True)
-    dec = out["natural/realistic-v3"]
-    out["switch_default"] = bool(dec["delta_weighted_f1"] >= 0 and dec["delta_exact"] >= 0)
-    print(f"\nrule (natural v3): switch the default to resolve_coincidences=True: {out['switch_default']}")
+    if sets is COINCIDENCE_SETS:
+        dec = out["natural/realistic-v3"]
+        out["switch_default"] = bool(dec["delta_weighted_f1"] >= 0 and dec["delta_exact"] >= 0)
+        print(f"\nrule (natural v3): switch the default to resolve_coincidences=True: {out['switch_default']}")
+    else:
+        out["decision"] = decide_evidence(out, [r for r in rules if r != "G"])
+        tag = "check seeds, not deciding" if sets is CHECK_SETS else "deciding seeds"
+        print(f"\nrule (SHIP_RULE.md, both sets; {tag}): {out['decision']}")
     return out
+
+
+def decide_evidence(out, candidates):
+    """SHIP_RULE.md (z19): default if >= today's default on wF1 and exact on every set; else option if
+    >= rule G on both on every set; ties between passing candidates: the higher mean weighted F1."""
+    sets = [k for k in out if "/" in k]
+
+    def ok(c, ref):
+        return all(out[s][c]["weighted_f1_no_C"] >= out[s][ref]["weighted_f1_no_C"]
+                   and out[s][c]["exact_match_no_C"] >= out[s][ref]["exact_match_no_C"] for s in sets)
+
+    def best(cs):
+        return max(cs, key=lambda c: np.mean([out[s][c]["weighted_f1_no_C"] for s in sets])) if cs else None
+
+    d = best([c for c in candidates if ok(c, "default")])
+    if d:
+        return {"ship_default": d}
+    o = best([c for c in candidates if ok(c, "resolve_coincidences")])
+    return {"ship_default": None, "replace_resolve_coincidences": o}
 
 
 def study_cost(n, seed=11300000, start=15.0, end=35.0):
@@ -363,6 +422,9 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=None, help="spectra (default: as in SHIP_RULE.md)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--evidence", action="store_true",
+                    help="with --study coincidence: the z19 rules E / EM against G on the new seeds (SHIP_RULE.md)")
+    ap.add_argument("--check", action="store_true", help="with --evidence: the check seeds (not deciding)")
     a = ap.parse_args(argv)
     import hyperspy_eels_ml  # noqa: F401
 
@@ -373,7 +435,8 @@ def main(argv=None):
     elif a.study == "cost":
         res = study_cost(a.n or 8192, a.seed or 11300000)
     else:
-        res = study_coincidence(a.n or 8192)
+        res = (study_coincidence(a.n or 8192, CHECK_SETS if a.check else EVIDENCE_SETS, RULES) if a.evidence
+               else study_coincidence(a.n or 8192))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1, default=float)

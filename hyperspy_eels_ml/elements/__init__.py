@@ -6,7 +6,8 @@
 * :mod:`~hyperspy_eels_ml.elements.evidence`: the power-law fit + jump test at
   tabulated onsets (also the classical baseline of the benchmark);
 * :mod:`~hyperspy_eels_ml.elements.coincidence`: calls whose every edge is explained
-  by a better-supported element (flagged; removed with ``resolve_coincidences=True``);
+  by a better-supported element (flagged; removed with ``resolve_coincidences=True`` when the
+  partner is clearly better supported);
 * ``python -m hyperspy_eels_ml.elements.train``: rebuilds the shipped network
   and its model card.
 """

@@ -39,7 +39,7 @@ from .._shared.cache import file_sha256, get_cached_file
 from .._shared.docstrings import fill_doc
 from .._shared.params import check_bool, check_float_range, check_int
 from .._shared.results import LazyResult
-from .coincidence import COINCIDENCE_EV, resolve_coincidences
+from .coincidence import COINCIDENCE_EV, COINCIDENCE_MARGIN, removable_coincidences, resolve_coincidences
 from .evidence import edge_evidence, edge_groups, per_element
 from .network import MODEL_PATH, load_network
 from .preprocess import (DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, embed, not_assessable_reason,
@@ -248,18 +248,17 @@ def identify_elements(
         :meth:`~ElementsResult.explain` uses the evidence of the sum spectrum,
         not of the pixels.
     resolve_coincidences : bool
-        Remove calls that the coincidence rule (:mod:`~hyperspy_eels_ml.elements.coincidence`)
-        finds ambiguous: an element called present whose every assessable Major
-        edge lies within 10 eV of an edge of another called element with a
-        probability at least as high. Off by default: on held-out simulated
-        spectra it lowers the weighted F1 and the exact match (coincident
-        partners are often truly present together), and with compositions at
-        the simulator's natural frequencies (no partner oversampling) it still
-        lowers the weighted F1 (0.822 -> 0.813) while raising the exact match
-        (0.638 -> 0.652; ``benchmarks/bench_identify_edges.py --study coincidence``). Either way such calls carry
-        a caution in :attr:`ElementsResult.flags` and
-        :meth:`~ElementsResult.explain` (see :attr:`ElementsResult.ambiguous_with`);
-        the probabilities are never changed.
+        Remove the ambiguous calls that the partner explains
+        (:func:`~hyperspy_eels_ml.elements.coincidence.removable_coincidences`): an element
+        called present whose every assessable Major edge, each edge of a group (e.g. M5 and M4)
+        counted, lies within 10 eV of a Major edge of another called element whose probability is
+        higher by at least 0.2. Off by default: on held-out simulated spectra whose compositions
+        oversample near-coincident partners it lowers the weighted F1 and the exact match (0.836 ->
+        0.822, 0.665 -> 0.657); at natural frequencies it raises both (0.821 -> 0.822, 0.640 ->
+        0.656; ``benchmarks/bench_identify_edges.py --study coincidence --evidence``). Every
+        ambiguous call, removed or not, carries a caution in :attr:`ElementsResult.flags` and
+        :meth:`~ElementsResult.explain` (see :attr:`ElementsResult.ambiguous_with`); the
+        probabilities are never changed.
     %(show_progressbar)s
     %(lazy_output)s
     %(block_size)s
@@ -375,8 +374,10 @@ def identify_elements(
 
     amb = _ambiguity(out, threshold)
     called = out[..., _P] >= threshold
+    if resolve_coincidences:
+        called = called & (_ambiguity(out, threshold, removable=True) < 0)
     sig = signals((("probabilities", out[..., _P], "Element probabilities", "probability"),
-                   ("present", called & (amb < 0) if resolve_coincidences else called, "Elements present",
+                   ("present", called, "Elements present",
                     "present"),
                    ("assessable", out[..., _A] > 0, "Elements assessable", "assessable")))
     evidence = evidence_signals(out[..., 2 * N_EL:5 * N_EL]) if pixel_evidence else None
@@ -419,17 +420,20 @@ def _sum_of_pixels(data, mask, nav_ndim):
     return data.sum(axis=axes, dtype=np.float64)
 
 
-def _ambiguity_block(o, threshold):
+def _ambiguity_block(o, threshold, removable=False):
     flat = o.reshape(-1, o.shape[-1])
-    amb = resolve_coincidences(flat[:, _P], flat[:, -2], flat[:, -1], threshold)
+    rule = removable_coincidences if removable else resolve_coincidences
+    amb = rule(flat[:, _P], flat[:, -2], flat[:, -1], threshold)
     return amb.reshape(o.shape[:-1] + (N_EL,))
 
 
-def _ambiguity(out, threshold):
-    """``navigation_shape + (80,)`` int8: the element that explains each call's edges (-1: none)."""
+def _ambiguity(out, threshold, removable=False):
+    """``navigation_shape + (80,)`` int8: the element that explains each call's edges (-1: none);
+    ``removable=True``: only the calls that ``resolve_coincidences=True`` removes."""
     if hasattr(out, "dask"):
-        return out.map_blocks(_ambiguity_block, threshold, dtype=np.int8, chunks=out.chunks[:-1] + ((N_EL,),))
-    return _ambiguity_block(np.asarray(out), threshold)
+        return out.map_blocks(_ambiguity_block, threshold, removable, dtype=np.int8,
+                              chunks=out.chunks[:-1] + ((N_EL,),))
+    return _ambiguity_block(np.asarray(out), threshold, removable)
 
 
 def select_elements(present, min_area):
@@ -476,12 +480,15 @@ class Explanation:
     fraction_present: float
     flags: list
     edges: list = field(default_factory=list)  #: dicts: edge, tabulated_onset, measured_onset, jump_ratio, snr
-    #: ``{other element: fraction of the analysed pixels}`` where this element's call was removed because
-    #: all its assessable edges coincide with edges of the other, better-supported element
+    #: ``{other element: fraction of the analysed pixels}`` where this element's call is ambiguous (flagged)
+    #: because all its assessable edges coincide with edges of the other, better-supported element
     ambiguous_with: dict = field(default_factory=dict)
     #: why the element is not assessable ("" when it is): no Major edge in the usable window, or all of
     #: them within 15 eV of the window start (no pre-edge region) / 30 eV of its end
     not_assessable_reason: str = ""
+    #: ``{other element: fraction of the analysed pixels}`` where ``resolve_coincidences=True`` removed
+    #: this element's call for the other (:func:`~hyperspy_eels_ml.elements.coincidence.removable_coincidences`)
+    removed_with: dict = field(default_factory=dict)
 
     def __str__(self):
         head = (f"{self.element}: {'PRESENT' if self.called else 'not found'}"
@@ -494,7 +501,9 @@ class Explanation:
             lines.append(f"  ambiguous with {other} in {100 * frac:.1f} % of the analysed pixels: every assessable "
                          f"edge of {self.element} lies within {COINCIDENCE_EV:g} eV of an edge of {other}, which "
                          "is called with a probability at least as high"
-                         + ("" if self.called else " (not reported as present: resolve_coincidences=True)"))
+                         + (f" (removed in {100 * self.removed_with[other]:.1f} %: resolve_coincidences=True, every "
+                            f"edge explained and {other}'s probability higher by at least {COINCIDENCE_MARGIN:g})"
+                            if self.removed_with.get(other) else ""))
         for f in self.flags:
             lines.append(f"  caution: {f}")
         if self.edges:
@@ -531,7 +540,8 @@ class ElementsResult(LazyResult):
         ``navigation_shape + (2,)`` usable window (eV) of every pixel.
     ambiguous_with : numpy.ndarray or dask.array.Array
         ``navigation_shape + (80,)`` int8: for a call that the coincidence rule finds ambiguous
-        (removed from ``present`` only with ``resolve_coincidences=True``), the index (in
+        (flagged; with ``resolve_coincidences=True`` removed from ``present`` when
+        :func:`~hyperspy_eels_ml.elements.coincidence.removable_coincidences` says so), the index (in
         ``LABELS``) of the better-supported element whose edges explain it; -1 otherwise.
     """
 
@@ -597,10 +607,16 @@ class ElementsResult(LazyResult):
         return self._table[:3]
 
     def _called(self):
-        """``(n_pixels, 80)`` bool: probability >= threshold and not ambiguous."""
+        """``(n_pixels, 80)`` bool: probability >= threshold and, with ``resolve_coincidences``, not removed
+        by :func:`~hyperspy_eels_ml.elements.coincidence.removable_coincidences`."""
         p, _, _ = self._element_table()
         called = np.nan_to_num(p, nan=-1.0) >= self.threshold
-        return called & (self._table[4] < 0) if self.resolve_coincidences else called
+        if not self.resolve_coincidences:
+            return called
+        if getattr(self, "_removed", None) is None:
+            w = self._table[3]
+            self._removed = removable_coincidences(p, w[:, 0], w[:, 1], self.threshold)
+        return called & (self._removed < 0)
 
     def _eager_array_window(self):
         self._element_table()
@@ -782,9 +798,15 @@ class ElementsResult(LazyResult):
             w = self._eager_array_window().reshape(-1, 2)[analysed]
             reason = (not_assessable_reason(element, float(np.min(w[:, 0])), float(np.max(w[:, 1])))
                       if w.size else "no analysed pixel") or ""
+        removed_with = {}
+        if self.resolve_coincidences:
+            self._called()
+            rem = self._removed[:, j]
+            removed_with = {LABELS[int(k)]: float(np.sum(pres & (rem == k)) / n_an)
+                            for k in np.unique(rem[pres & (rem >= 0)])}
         return Explanation(element=element, called=called, assessable=assessable, probability=prob,
                            fraction_present=float(self._called()[:, j].sum() / n_an), flags=flags, edges=edges,
-                           ambiguous_with=amb_with, not_assessable_reason=reason)
+                           ambiguous_with=amb_with, not_assessable_reason=reason, removed_with=removed_with)
 
     # -- metadata ---------------------------------------------------------------------------
     def to_metadata(self, signal, include_flagged=True):

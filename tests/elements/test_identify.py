@@ -426,8 +426,53 @@ def test_coincidence_rule_removes_calls_explained_by_a_better_supported_element(
     assert (resolve_coincidences(p * 0.5, lo, hi) == -1).all()
 
 
+def test_removable_coincidences_need_every_edge_explained_and_a_clear_margin():
+    from hyperspy_eels_ml.elements.coincidence import (COINCIDENCE_MARGIN, explained_pairs, group_members,
+                                                       removable_coincidences, resolve_coincidences)
+    from hyperspy_eels_ml.elements.evidence import edge_groups
+
+    j = {el: LABELS.index(el) for el in ("O", "Sb", "Cr", "Te", "La", "Ni")}
+    gsb = [g for g, grp in enumerate(edge_groups()) if grp[1] == "Sb" and grp[2] == "M4,5"][0]
+    assert group_members()[gsb] == (528.0, 537.0)
+    pairs = {(x, y) for x, y, _, _ in explained_pairs()}
+    assert (j["Sb"], j["O"]) in pairs and (j["Te"], j["Cr"]) in pairs
+    assert (j["Ni"], j["La"]) not in pairs  # Ni L2 872 eV lies 23 eV from La M4 849 eV
+    p = np.zeros((6, 80))
+    p[0, [j["O"], j["Sb"]]] = 0.99, 0.7  # margin 0.29: removed
+    p[1, [j["O"], j["Sb"]]] = 0.99, 0.85  # margin 0.14: flagged, kept
+    p[2, [j["Cr"], j["Te"]]] = 0.95, 0.55  # Te M5 572 / M4 582 on Cr L3 575 / L2 584: removed
+    p[3, [j["La"], j["Ni"]]] = 0.99, 0.6  # Ni L3 855 on La M4 849 but Ni L2 872 is its own: kept
+    p[4, [j["Cr"], j["Te"]]] = 0.6, 0.9  # the better supported Te explains Cr's edges (flag), margin 0.3
+    p[5, [j["O"], j["Sb"]]] = 0.99, 0.7  # as row 0, but below the calling threshold of the call below
+    lo = np.array([450.0, 450.0, 500.0, 500.0, 500.0, 450.0])
+    hi = np.array([650.0, 650.0, 650.0, 1000.0, 650.0, 650.0])
+    flag = resolve_coincidences(p, lo, hi)
+    rem = removable_coincidences(p, lo, hi)
+    assert flag[0, j["Sb"]] == j["O"] and rem[0, j["Sb"]] == j["O"]
+    assert flag[1, j["Sb"]] == j["O"] and rem[1, j["Sb"]] == -1
+    assert flag[2, j["Te"]] == j["Cr"] and rem[2, j["Te"]] == j["Cr"]
+    assert flag[3, j["Ni"]] == j["La"] and rem[3, j["Ni"]] == -1
+    assert flag[4, j["Cr"]] == j["Te"] and rem[4, j["Cr"]] == j["Te"]
+    assert rem[:, j["O"]].max() == -1 and rem[:, j["La"]].max() == -1
+    # the margin is what it says: at margin 0.1 row 1 is removed too, at 0.3 row 0 is kept
+    assert removable_coincidences(p, lo, hi, margin=0.1)[1, j["Sb"]] == j["O"]
+    assert removable_coincidences(p, lo, hi, margin=0.3)[0, j["Sb"]] == -1
+    assert removable_coincidences(p, lo, hi, threshold=0.75)[5, j["Sb"]] == -1
+    assert COINCIDENCE_MARGIN == 0.2
+    # every removable call is a flagged call, on random probabilities too
+    rng = np.random.default_rng(3)
+    q = rng.random((400, 80))
+    lo_r = rng.uniform(100, 1500, 400)
+    hi_r = lo_r + rng.uniform(100, 1500, 400)
+    f2, r2 = resolve_coincidences(q, lo_r, hi_r), removable_coincidences(q, lo_r, hi_r)
+    assert (r2 >= 0).any() and not ((r2 >= 0) & (f2 < 0)).any()
+    assert (r2 >= 0).sum() < (f2 >= 0).sum()
+
+
 def test_coincidence_rule_in_the_result_and_explain():
     """O + Cr in 450-950 eV at a low threshold (0.03: the fine-tuned models give Sb 0.03-0.44 there): weak Sb (M5 528 eV, on O K) calls are explained by O."""
+    from hyperspy_eels_ml.elements.coincidence import removable_coincidences
+
     s = _sim_signal(("O", "Cr"), shape=(2, 2), seed=0).as_lazy()
     r = identify_elements(s, show_progressbar=False, threshold=0.03, resolve_coincidences=True)
     r0 = identify_elements(s, show_progressbar=False, threshold=0.03)  # default: flagged, not removed
@@ -437,20 +482,29 @@ def test_coincidence_rule_in_the_result_and_explain():
     assert amb.shape == (2, 2, 80)
     np.testing.assert_array_equal(np.asarray(r0.ambiguous_with), amb)
     p = np.nan_to_num(r.probabilities.data, nan=-1)
-    np.testing.assert_array_equal(r.present.data, (p >= 0.03) & (amb < 0))
+    w = np.asarray(r.window).reshape(-1, 2)
+    rem = removable_coincidences(r.probabilities.data.reshape(-1, 80), w[:, 0], w[:, 1], 0.03).reshape(2, 2, 80)
+    assert not ((rem >= 0) & (amb < 0)).any()  # only flagged calls are removed
+    np.testing.assert_array_equal(r.present.data, (p >= 0.03) & (rem < 0))
     np.testing.assert_array_equal(r0.present.data, p >= 0.03)
-    removed = {LABELS[k] for k in np.flatnonzero((amb >= 0).any(axis=(0, 1)))}
-    assert "Sb" in removed and "O" not in removed
-    assert set(r.elements) == set(r0.elements) - removed
+    removed = {LABELS[k] for k in np.flatnonzero((rem >= 0).any(axis=(0, 1)))}
+    assert "Sb" in removed and "O" not in removed and "Cr" not in removed
+    assert set(r.elements) <= set(r0.elements)
     ex = r.explain("Sb")
     assert "O" in ex.ambiguous_with and "ambiguous with O" in str(ex) and not ex.called
+    assert ex.removed_with["O"] > 0 and "removed in" in str(ex) and "higher by at least 0.2" in str(ex)
+    assert r0.explain("Sb").removed_with == {} and "removed in" not in str(r0.explain("Sb"))
     # the summary list of the flag-only result keeps such calls, flagged with their partner (which weak
     # calls reach it depends on the model: Sb for the E3 network, Te on Cr L3 (Te M5 572 eV) for E6's)
-    kept = [el for el in r0.elements if el in removed]
+    flagged = {LABELS[k] for k in np.flatnonzero((amb >= 0).any(axis=(0, 1)))}
+    kept = [el for el in r0.elements if el in flagged]
     assert kept
     for el in kept:
         partners = {LABELS[j] for j in amb[..., LABELS.index(el)].ravel() if j >= 0}
         assert any("ambiguous" in f and any(q in f for q in partners) for f in r0.flags[el])
+    # a flagged call that is kept with resolve_coincidences=True stays flagged there too
+    for el in set(r.elements) & flagged:
+        assert any("ambiguous" in f for f in r.flags[el])
     assert r.parameters["resolve_coincidences"] and not r0.parameters["resolve_coincidences"]
 
 
