@@ -1,5 +1,5 @@
 """Session-10 studies of ``identify_elements`` on simulation only (issue 11; rules: ``git show d227db6:SHIP_RULE.md``,
-z19: ``SHIP_RULE.md``).
+z19: ``git show d5d3fdd:SHIP_RULE.md``).
 
     python benchmarks/bench_identify_edges.py --study start        # A: edges at the window start
     python benchmarks/bench_identify_edges.py --study end          # A: edges at the window end
@@ -20,7 +20,7 @@ B. Default calls against ``resolve_coincidences=True`` on held-out spectra whose
    at the simulator's natural frequencies (no near-coincident partner added to the element pool by
    ``simulate._elements``, ``p_partner=0`` in ``realism.sample_composition``) and on the usual
    oversampled ones (both mechanisms on), for ``realistic-v3`` and ``realistic-v2``. ``--evidence``
-   (helper z19, its SHIP_RULE.md): the removal rules G (group level, the flag rule), E (every edge of a
+   (helper z19, its rule: ``git show d5d3fdd:SHIP_RULE.md``): the removal rules G (group level, the flag rule), E (every edge of a
    group explained) and EM (E and the partner's probability higher by >= 0.2, what
    ``resolve_coincidences=True`` removes since) on natural / oversampled v3 with new seeds.
 
@@ -327,7 +327,7 @@ def coincidence_scores(data, rules=("G",)):
 
 COINCIDENCE_SETS = (("natural", "realistic-v3", 11400000), ("oversampled", "realistic-v3", 11300000),
                     ("natural", "realistic-v2", 11500000), ("oversampled", "realistic-v2", 11600000))
-#: session 11 (z19, SHIP_RULE.md): new seeds, v3 only
+#: session 10 (z19, git show d5d3fdd:SHIP_RULE.md): new seeds, v3 only
 EVIDENCE_SETS = (("natural", "realistic-v3", 11410000), ("oversampled", "realistic-v3", 11310000))
 #: a check after the decision (not deciding): two more seeds
 CHECK_SETS = (("natural", "realistic-v3", 11420000), ("oversampled", "realistic-v3", 11320000))
