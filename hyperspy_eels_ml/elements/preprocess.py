@@ -24,8 +24,8 @@ via the shipped edge table) has its tabulated onset at least
 its end. Elements that are not assessable are reported as such, never as
 absent; training masks them out of the loss in exactly the same way.
 
-Inference (:func:`identify_elements`) reports with wider margins,
-a wider start margin, ``REPORT_LOW_MARGIN`` = 15 eV (``REPORT_HIGH_MARGIN`` = 30 eV, as in training)
+Inference (:func:`identify_elements`) reports with a wider start margin,
+``REPORT_LOW_MARGIN`` = 15 eV (``REPORT_HIGH_MARGIN`` = 30 eV, as in training)
 (:func:`report_assessable`): an element whose every Major edge in the window lies
 within 15 eV of its start (no pre-edge region: neither a jump nor a background
 can be seen) or within 30 eV of its end is not assessable there. The start margin was
