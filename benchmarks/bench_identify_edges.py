@@ -51,21 +51,9 @@ MIN_SUPPORT = 30
 
 def _natural_elements(rng, s, e):
     """``simulate._elements`` without the near-coincident partners (the same draws otherwise)."""
-    from hyperspy_eels_ml.elements.preprocess import LABELS, major_onsets
+    from hyperspy_eels_ml.elements import simulate as S
 
-    onsets = major_onsets()
-    cand = [el for el in LABELS if any(s + 10 <= o <= e - 30 for o in onsets[el])]
-    outside = [el for el in LABELS if el not in cand]
-    chosen = []
-    if cand:
-        k = int(rng.integers(2, 7))
-        chosen = [str(c) for c in rng.choice(cand, size=min(k, len(cand)), replace=False)]
-    for el in ("O", "C"):
-        if el not in chosen:
-            chosen.append(el)
-    if outside and rng.random() < 0.3:
-        chosen.append(str(rng.choice(outside)))
-    return chosen
+    return S._elements(rng, s, e, partners=False)
 
 
 def _dispersion_size(rng, s, e):

@@ -323,10 +323,11 @@ def _partners():
     return out
 
 
-def _elements(rng, s, e):
+def _elements(rng, s, e, partners=True):
     """Element pool of one group: 2-6 with a Major edge in the window, their near-coincident partners, O, C,
     and with probability 0.3 one element with edges outside the window. The simulator's compound
-    composition sampler then draws which of them are present in each spectrum."""
+    composition sampler then draws which of them are present in each spectrum. ``partners=False`` leaves
+    the partners out (the same random draws otherwise: natural compositions, ``bench_identify_edges.py``)."""
     onsets = major_onsets()
     cand = [el for el in LABELS if any(s + 10 <= o <= e - 30 for o in onsets[el])]
     outside = [el for el in LABELS if el not in cand]
@@ -334,9 +335,10 @@ def _elements(rng, s, e):
     if cand:
         k = int(rng.integers(2, 7))
         chosen = [str(c) for c in rng.choice(cand, size=min(k, len(cand)), replace=False)]
-    partners = _partners()
-    for el in list(chosen):
-        chosen += [p for p in sorted(partners.get(el, ())) if p in LABELS and p not in chosen]
+    if partners:
+        table = _partners()
+        for el in list(chosen):
+            chosen += [p for p in sorted(table.get(el, ())) if p in LABELS and p not in chosen]
     for el in ("O", "C"):
         if el not in chosen:
             chosen.append(el)

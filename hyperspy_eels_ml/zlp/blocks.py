@@ -140,8 +140,6 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
                                                   nuisance=Z[:, cols] if ZLP_NUISANCE else None)
             return eg, bb, edge | (eg < Ew[0]), dchi2  # an onset below the window start is not resolved by it
 
-        allp = np.arange(b - a)
-        eg, bb, edge, dchi2 = replica_fits(allp, b_values)
         # goodness of fit from the data as recorded (the replicas carry a second noise draw: chi^2 ~ 2 there)
         Zm = np.median(Z, axis=0)
         nm = Zm if ZLP_NUISANCE else None
@@ -154,13 +152,20 @@ def band_gap_block(J, table, energy, core, c_grid, window, eg_grid, b_values, co
         # several detector counts per electron with count_gain=1: delta is overstated by that factor)
         scale = np.maximum(1.0, chi2_law[:2].min(axis=0) / dof_law)
         decisive = np.abs(delta) / scale >= law_delta_chi2
-        if law == "chi2":  # decisive pixels: the replicas refitted with the winning law's exponent
+        # the replica fits, per pixel once: with b_values, or (law "chi2", decisive pixels) with the winning law
+        groups = [(np.arange(b - a), b_values)]
+        if law == "chi2":
             win = np.where(delta > 0, 1, 0)
-            for j, bl in enumerate(law_values[:2]):
-                cols = np.flatnonzero(decisive & (win == j))
-                if cols.size:
-                    eg[:, cols], bb[:, cols], edge[:, cols], dchi2[:, cols] = replica_fits(cols, [bl])
-                    chi2[cols] = chi2_law[j, cols] / dof_law
+            groups = [(np.flatnonzero(~decisive), b_values)] + [
+                (np.flatnonzero(decisive & (win == j)), [bl]) for j, bl in enumerate(law_values[:2])]
+        shape = (I.shape[0], b - a)
+        eg, bb, dchi2 = np.empty(shape), np.empty(shape), np.empty(shape)
+        edge = np.empty(shape, dtype=bool)
+        for j, (cols, bv) in enumerate(groups):
+            if cols.size:
+                eg[:, cols], bb[:, cols], edge[:, cols], dchi2[:, cols] = replica_fits(cols, bv)
+                if j:
+                    chi2[cols] = chi2_law[j - 1, cols] / dof_law
         q = np.quantile(eg, [0.5, 0.16, 0.84], axis=0)
         qb = np.quantile(bb, [0.5, 0.16, 0.84], axis=0)
         reason = np.where(np.median(dchi2, axis=0) < MIN_DELTA_CHI2, 2, np.where(edge.mean(axis=0) > 0.5, 1, 0))
