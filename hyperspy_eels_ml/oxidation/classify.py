@@ -250,6 +250,15 @@ def classify_oxidation(
         for ed in edges:
             jobs.append(_make_job(el, ed, models[ed], energy_calibrated, low_loss is not None, max_shift,
                                   remove_background, v, metals, o_k_reference))
+    for j in jobs:
+        why = j["info"].get("metals") or ""
+        if metals is None and why.startswith("not admitted: the window"):
+            el = j["element"]
+            warnings.warn(f"classify_oxidation ({el}): the metallic end member ({el}0) is not considered: "
+                          f"{why[len('not admitted: '):].split('; shape alone')[0]}, and shape alone misreads oxides as "
+                          "metals. If the sample may be metallic, list only metals in metadata.Sample.elements "
+                          "(admits the metal), pass energy_calibrated=True or low_loss= (the chemical shift "
+                          "decides), or metals=True (shape only).", UserWarning, stacklevel=2)
     lo = min(j["need"][0] for j in jobs)
     hi = max(j["need"][1] for j in jobs)
     i0 = max(int(np.searchsorted(e, lo) - 1), 0)

@@ -1,6 +1,8 @@
 """Metallic end members (issue 13) only on evidence about oxygen: the O K edge in the window, metadata.Sample.elements,
 or a calibrated chemical shift; narrow windows without any of it keep the oxide-only reading and say so."""
 
+import warnings
+
 import numpy as np
 import pytest
 from exspy.signals import EELSSpectrum
@@ -56,8 +58,11 @@ def test_metal_without_o_k_is_read_as_a_metal(el, l3):
 def test_narrow_window_without_o_k_keeps_the_oxide_reading_and_says_so():
     b = white_line_spectra(24, ["Mn2+", "Mn3+", "Mn4+"], rng=SEED)  # about 620-693 eV
     s = _sig(b)
-    auto = classify_oxidation(s, "Mn", model="valence", show_progressbar=False)
-    off = classify_oxidation(s, "Mn", model="valence", metals=False, show_progressbar=False)
+    with pytest.warns(UserWarning, match=r"metallic end member \(Mn0\) is not considered: the window"):
+        auto = classify_oxidation(s, "Mn", model="valence", show_progressbar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the user's own choice: no warning
+        off = classify_oxidation(s, "Mn", model="valence", metals=False, show_progressbar=False)
     assert auto.model_info["metals"].startswith("not admitted: the window")
     assert "O K edge" in auto.model_info["metals"]
     assert "Mn0" not in auto.end_members
@@ -72,7 +77,9 @@ def test_declared_elements_decide():
     assert declared_oxygen(["Fe", "Co"]) == "metals"
     assert declared_oxygen(["Fe", "N"]) is None and declared_oxygen(None) is None
     b = white_line_spectra(16, ["Mn0"], rng=SEED, counts=(5e3, 5e4))  # narrow window: no O K
-    r = classify_oxidation(_sig(b, ["Mn"]), "Mn", model="valence", show_progressbar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # declared: decided, no warning
+        r = classify_oxidation(_sig(b, ["Mn"]), "Mn", model="valence", show_progressbar=False)
     assert r.model_info["metals"].startswith("admitted: metadata.Sample.elements lists only metals")
     assert np.array_equal(np.asarray(r.metal_admitted.data), ~np.asarray(r.mask.data))  # every unmasked pixel
     r = classify_oxidation(_sig(b, ["Mn", "O"]), "Mn", model="valence", show_progressbar=False)
