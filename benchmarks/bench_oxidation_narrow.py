@@ -6,7 +6,7 @@ Run::
                                                 [--json out.json]
 
 Simulation only (``hyperspy_eels_ml.simulation.white_line_spectra``); the measurement and the decision
-criteria are fixed in SHIP_RULE.md (z22). Sets:
+criteria are fixed in SHIP_RULE.md (z22; ``git show b2ace1d:SHIP_RULE.md``). Sets:
 
 * ``M0``: training-like control (full window, power-law background removed or a subtraction
   residual, continuum 0-2x, 300-5000 counts);
