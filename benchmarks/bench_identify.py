@@ -74,13 +74,14 @@ def load_entry(root, e):
 
 
 def _from_columns(a, e):
-    import exspy
+    """Two columns (eV, intensity) on their own energy column (uneven steps resampled; see the guide)."""
+    import warnings
 
-    en, y = a[:, 0], a[:, 1]
-    s = exspy.signals.EELSSpectrum(y.astype(np.float64))
-    ax = s.axes_manager.signal_axes[0]
-    ax.offset, ax.scale, ax.units, ax.name = float(en[0]), float(np.median(np.diff(en))), "eV", "Energy loss"
-    return s
+    from hyperspy_eels_ml import spectrum_from_columns
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="spectrum_from_columns")
+        return spectrum_from_columns(a[:, 0], a[:, 1])
 
 
 def _sum_spectrum(s):

@@ -29,7 +29,7 @@ from ._shared.exceptions import (
 __all__ = ["__version__", "umap_cluster", "UMAPClusterResult", "classify_oxidation", "OxidationResult",
            "subtract_zlp_nn", "ZLPResult",
            "identify_elements", "ElementsResult",
-           "install_methods",
+           "install_methods", "spectrum_from_columns",
            "EELSInputError", "NotEELSSignalError", "EnergyAxisError", "EnergyRangeError", "NonFiniteDataError",
            "EmptySignalError", "NavigationMaskError", "ParameterError", "DegenerateDataError", "ModelFileError"]
 
@@ -39,6 +39,7 @@ _LAZY = {
     "classify_oxidation": "oxidation", "OxidationResult": "oxidation",
     "subtract_zlp_nn": "zlp", "ZLPResult": "zlp",
     "identify_elements": "elements", "ElementsResult": "elements",
+    "spectrum_from_columns": "_shared.columns",
 }
 _SUBMODULES = ("clustering", "oxidation", "zlp", "simulation", "elements")
 

@@ -11,6 +11,7 @@ import pytest
 
 import hyperspy.api as hs
 import hyperspy_eels_ml  # noqa: F401
+from hyperspy_eels_ml import spectrum_from_columns
 
 FEOX = ("oxidation", "delpozo_SVM__EELS Spectrum Image (dark ref corrected).dm3")
 
@@ -81,9 +82,9 @@ def _mnedgenet(shared_data, name):
     if not p.exists():
         pytest.skip(f"{p} not found")
     a = np.loadtxt(p, delimiter=",", skiprows=1, encoding="utf-8-sig")
-    s = EELSSpectrum(a[:, 1])
-    ax = s.axes_manager.signal_axes[0]
-    ax.scale, ax.offset, ax.units = float(np.mean(np.diff(a[:, 0]))), float(a[0, 0]), "eV"
+    with pytest.warns(UserWarning, match="not evenly spaced"):  # digitised: uneven steps, repeated energies
+        s = spectrum_from_columns(a[:, 0], a[:, 1])
+    assert isinstance(s, EELSSpectrum) and s.axes_manager.signal_axes[0].is_uniform
     return s
 
 
