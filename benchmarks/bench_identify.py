@@ -442,7 +442,8 @@ def _rate(k, n):
     return {"rate": round(float(k / n), 4) if n else None, "n": int(n)}
 
 
-def pair_study(n=768, seed=7170000, model=None, realisms=("realistic-v2", "realistic-v3"), scenarios=None):
+def pair_study(n=768, seed=7170000, model=None, realisms=("realistic-v2", "realistic-v3"), scenarios=None,
+               calibrate=None):
     """Recall and false-call rate of the shipped network (and of the classical evidence) on the coincidence
     pairs behind the real-data failures, on simulation only.
 
@@ -454,6 +455,9 @@ def pair_study(n=768, seed=7170000, model=None, realisms=("realistic-v2", "reali
     assessable) by amount ratio, dispersion and jump ratio, its false-call rate on the controls, the same
     for the classical detector (SNR >= 5, J >= 0.05), and the AUC of p and of the evidence SNR
     (visible targets vs controls).
+
+    ``calibrate``: ``f(net, logits, lo, hi) -> (m, 80)`` probabilities instead of ``net.calibrated(logits)``
+    (the position-calibration candidates of ``bench_identify_edges.py --study position``, z23).
     """
     from hyperspy_eels_ml.elements.evidence import classical_calls, edge_evidence, per_element
     from hyperspy_eels_ml.elements.network import load_network
@@ -489,7 +493,8 @@ def pair_study(n=768, seed=7170000, model=None, realisms=("realistic-v2", "reali
                     b = core_loss(m, els, energy_offset=s, dispersion=d, size=int((e - s) / d), amounts=amounts,
                                   instrument_shift=INSTRUMENT_SHIFT, rng=rng, realism=realism, **kw)
                     x, g, lo, hi, _ = preprocess_block(b.spectra, b.energy)
-                    p = net.calibrated(net.logits(x.astype(np.float32)))[:, jt]
+                    z = net.logits(x.astype(np.float32))
+                    p = (net.calibrated(z) if calibrate is None else calibrate(net, z, lo, hi))[:, jt]
                     ass = report_assessable(lo, hi)[:, jt]
                     best = per_element(edge_evidence(g, lo, hi))
                     rows["present"].append(np.full(m, present))

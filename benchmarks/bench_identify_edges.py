@@ -7,6 +7,8 @@ z19: ``git show d5d3fdd:SHIP_RULE.md``).
     python benchmarks/bench_identify_edges.py --study cost         # A: what the 15 / 35 eV margins cost
     python benchmarks/bench_identify_edges.py --study coincidence --evidence          # z19: rules G / E / EM
     python benchmarks/bench_identify_edges.py --study coincidence --evidence --check  # z19: check seeds
+    python benchmarks/bench_identify_edges.py --study position   # z23: position-aware calibration
+    python benchmarks/bench_identify_edges.py --study position --check   # z23: check seeds (not deciding)
 
 A. Precision and recall of the calls of the shipped network as a function of the distance ``d``
    between the window start and the element's highest assessable Major onset (every assessable Major
@@ -23,6 +25,13 @@ B. Default calls against ``resolve_coincidences=True`` on held-out spectra whose
    (helper z19, its rule: ``git show d5d3fdd:SHIP_RULE.md``): the removal rules G (group level, the flag rule), E (every edge of a
    group explained) and EM (E and the partner's probability higher by >= 0.2, what
    ``resolve_coincidences=True`` removes since) on natural / oversampled v3 with new seeds.
+
+C. ``--study position`` (helper z23, its rule: ``SHIP_RULE.md`` of branch z23): reliability of today's calibrated
+   probabilities by the position of the element's lowest assessable Major onset in the window (``d_end``:
+   window end - onset; ``f``: relative position) and by window width, on natural / oversampled v3 sets
+   (seeds 11450000 / 11350000); candidates A (one Platt pair per ``d_end`` bin) and B (``d_end`` x ``f`` bins)
+   fitted on the held-out shards 0-1 of v2 and v3 (written to ``--cal-folder``), the rule on both sets, then a
+   descriptive Si K pair check (``bench_identify.pair_study``).
 
 Nothing here reads the real spectra.
 """
@@ -98,7 +107,8 @@ def simulate_set(n, seed, realism="realistic-v3", kind="oversampled"):
     ``"natural"`` (neither), ``"start"`` / ``"end"`` (study A windows, oversampled compositions,
     a target forced absent in half of the spectra and present in the other half).
 
-    Returns a dict of ``p`` (n, 80) calibrated probabilities (NaN where not assessable), ``y``,
+    Returns a dict of ``p`` (n, 80) calibrated probabilities (NaN where not assessable), ``z1`` their
+    logits (the per-element calibrated logit, NaN where not assessable), ``y``,
     ``mask``, ``present``, ``assessable``, ``lo``, ``hi`` and ``target`` (label index or -1).
     """
     from hyperspy_eels_ml.elements import simulate as S
@@ -114,7 +124,7 @@ def simulate_set(n, seed, realism="realistic-v3", kind="oversampled"):
     net = load_network()
     t = edge_table()
     col = {el: j for j, el in enumerate(LABELS)}
-    out = {k: [] for k in ("p", "y", "mask", "present", "assessable", "lo", "hi", "target")}
+    out = {k: [] for k in ("p", "z1", "y", "mask", "present", "assessable", "lo", "hi", "target")}
     done = 0
     while done < n:
         m = min(S.GROUP, n - done)
@@ -157,8 +167,11 @@ def simulate_set(n, seed, realism="realistic-v3", kind="oversampled"):
             y[:, col[el]] = b.visible[good, j]
             present[:, col[el]] = b.present[good, j]
         y &= ass
-        p = net.predict_proba(x.astype(np.float32)).astype(np.float64)
+        z1 = (net.calib_a[None, :] * net.logits(x.astype(np.float32)) + net.calib_b[None, :]).astype(np.float64)
+        p = 1.0 / (1.0 + np.exp(-np.clip(z1, -50, 50)))  # == net.predict_proba(x)
         p[~ass] = np.nan
+        z1[~ass] = np.nan
+        out["z1"].append(z1)
         out["p"].append(p)
         out["y"].append(y)
         out["mask"].append(ass & ~(present & ~y))
@@ -404,19 +417,315 @@ def study_cost(n, seed=11300000, start=15.0, end=35.0):
     return res
 
 
+# -- z23: position-aware second calibration stage (SHIP_RULE.md of branch z23; not shipped) -----------------
+# Every (spectrum, element) pair is binned by the position of the element's lowest assessable Major onset o
+# (training margins) in the usable window [lo, hi]: d_end = hi - o (eV) and f = (o - lo) / (hi - lo); one
+# Platt pair per bin on the per-element calibrated logit z1: p = sigmoid(a_k z1 + b_k).
+
+#: the two candidates of SHIP_RULE.md (z23): ``(d_end bin edges, f bin edges)``
+CANDIDATES = {
+    "A": ((30.0, 60.0, 100.0, 200.0, 400.0, 800.0, np.inf), (0.0, np.inf)),
+    "B": ((30.0, 100.0, 300.0, np.inf), (0.0, 0.5, 0.8, np.inf)),
+}
+
+
+def edge_position(lo, hi):
+    """``(d_end, f)``, each ``(n, 80)``: position of every element's lowest assessable Major onset in the
+    usable window (NaN where the element is not assessable with the training margins, or no window)."""
+    from hyperspy_eels_ml.elements.preprocess import HIGH_MARGIN, LABELS, LOW_MARGIN, major_onsets
+
+    lo = np.atleast_1d(np.asarray(lo, float))[:, None]
+    hi = np.atleast_1d(np.asarray(hi, float))[:, None]
+    n = lo.shape[0]
+    d_end = np.full((n, len(LABELS)), np.nan)
+    f = np.full((n, len(LABELS)), np.nan)
+    width = hi[:, 0] - lo[:, 0]
+    with np.errstate(invalid="ignore"):
+        for j, el in enumerate(LABELS):
+            on = np.asarray(major_onsets()[el], float)
+            if on.size == 0:
+                continue
+            inside = (on[None, :] >= lo + LOW_MARGIN) & (on[None, :] <= hi - HIGH_MARGIN)
+            anyin = inside.any(axis=1)
+            o = np.where(inside, on[None, :], np.inf).min(axis=1)
+            d_end[anyin, j] = hi[anyin, 0] - o[anyin]
+            f[anyin, j] = (o[anyin] - lo[anyin, 0]) / width[anyin]
+    return d_end, f
+
+
+def position_bins(lo, hi, d_end_edges, f_edges):
+    """``(n, 80)`` int bin index ``i_d * (len(f_edges) - 1) + i_f`` (-1 where not assessable)."""
+    d_end, f = edge_position(lo, hi)
+    de = np.asarray(d_end_edges, float)
+    fe = np.asarray(f_edges, float)
+    ok = np.isfinite(d_end)
+    i_d = np.clip(np.searchsorted(de, np.nan_to_num(d_end), side="right") - 1, 0, len(de) - 2)
+    i_f = np.clip(np.searchsorted(fe, np.nan_to_num(f), side="right") - 1, 0, len(fe) - 2)
+    return np.where(ok, i_d * (len(fe) - 1) + i_f, -1)
+
+
+def fit_position_platt(z1, y, mask, bins, n_bins, iters=50, l2=1e-2):
+    """One Platt pair per position bin on the calibrated logits ``z1`` (Newton on the masked log-loss,
+    weak prior towards (1, 0), as :func:`~hyperspy_eels_ml.elements.train.fit_platt`)."""
+    m = (np.asarray(mask) > 0) & (bins >= 0) & np.isfinite(z1)
+    zz, tt, bb = np.asarray(z1, float)[m], np.asarray(y, float)[m], bins[m]
+    A, B = np.ones(n_bins), np.zeros(n_bins)
+    for k in range(n_bins):
+        s = bb == k
+        z, t = np.clip(zz[s], -50, 50), tt[s]
+        a, b = 1.0, 0.0
+        for _ in range(iters):
+            p = 1 / (1 + np.exp(-np.clip(a * z + b, -50, 50)))
+            g = np.array([np.sum((p - t) * z) + l2 * (a - 1), np.sum(p - t) + l2 * b])
+            w = p * (1 - p)
+            H = np.array([[np.sum(w * z * z) + l2, np.sum(w * z)], [np.sum(w * z), np.sum(w) + l2]])
+            try:
+                step = np.linalg.solve(H, g)
+            except np.linalg.LinAlgError:
+                break
+            a, b = a - step[0], b - step[1]
+            if np.abs(step).max() < 1e-6:
+                break
+        A[k], B[k] = (a, b) if np.isfinite(a) and np.isfinite(b) and a > 0 else (1.0, 0.0)
+    return A.astype(np.float32), B.astype(np.float32)
+
+
+def apply_position(z1, lo, hi, d_end_edges, f_edges, a, b):
+    """Probabilities ``sigmoid(a_k z1 + b_k)`` (``(n, 80)``); pairs outside every bin keep ``sigmoid(z1)``."""
+    bins = position_bins(lo, hi, d_end_edges, f_edges)
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    k = np.maximum(bins, 0)
+    z = np.where(bins >= 0, a[k] * z1 + b[k], z1)
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+#: z23 (SHIP_RULE.md of branch z23): position-aware calibration; deciding sets (never fitted on)
+POSITION_SETS = (("natural", "realistic-v3", 11450000), ("oversampled", "realistic-v3", 11350000))
+#: a check after the decision (not deciding): two more seeds
+POSITION_CHECK_SETS = (("natural", "realistic-v3", 11460000), ("oversampled", "realistic-v3", 11360000))
+#: calibration (fitting) data: the held-out shards 0-1 the shipped per-element Platt was fitted on
+POSITION_CAL = (("realistic-v2", 77770000), ("realistic-v3", 77790000))
+D_END_BINS = (30.0, 60.0, 100.0, 200.0, 400.0, 800.0, np.inf)
+F_BINS = (0.0, 0.5, 0.8, 1.0001)
+WIDTH_BINS = (100.0, 300.0, 800.0, np.inf)
+
+
+def calibration_data(folder, n_shards=2):
+    """Per-element calibrated logits ``z1`` (NaN where not assessable), labels and windows of the held-out
+    shards 0-1 of v2 and v3 (written to ``folder``/v2, ``folder``/v3 when missing; 4096 spectra each)."""
+    from hyperspy_eels_ml.elements.network import load_network
+    from hyperspy_eels_ml.elements.simulate import write_shards
+    from hyperspy_eels_ml.elements.train import _shards, _stack
+
+    net = load_network()
+    parts = []
+    for realism, base in POSITION_CAL:
+        sub = os.path.join(folder, realism)
+        write_shards(sub, 0, n_shards, seed_base=base, realism=realism)
+        paths = _shards(sub)[:n_shards]
+        d = _stack(paths, ("x", "y", "mask", "present", "assessable", "lo", "hi"))
+        z1 = np.empty(d["y"].shape)
+        for s0 in range(0, len(z1), 1024):
+            zz = net.logits(d["x"][s0:s0 + 1024].astype(np.float32))
+            z1[s0:s0 + 1024] = net.calib_a[None, :] * zz + net.calib_b[None, :]
+        ass = d["assessable"] > 0
+        z1[~ass] = np.nan
+        parts.append({"z1": z1, "y": d["y"] > 0, "mask": d["mask"] > 0, "lo": d["lo"], "hi": d["hi"]})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def reliability(p, y, mask, var, bins):
+    """Per bin of ``var``: scored pairs, mean p, observed frequency, gap (freq - mean p), calls, precision, recall."""
+    rows = []
+    ok = mask & np.isfinite(p) & np.isfinite(var)
+    for a, b in zip(bins[:-1], bins[1:]):
+        s = ok & (var >= a) & (var < b)
+        n = int(s.sum())
+        if not n:
+            rows.append({"bin": [a, b], "pairs": 0})
+            continue
+        c = s & (p >= 0.5)
+        tp = int((c & y).sum())
+        npos = int((s & y).sum())
+        mp, fr = float(p[s].mean()), float(y[s].mean())
+        # positives alone: mean p of the visible positives (under-confidence where the network ranks right)
+        rows.append({"bin": [a, b], "pairs": n, "mean_p": round(mp, 4), "freq": round(fr, 4),
+                     "gap": round(fr - mp, 4), "calls": int(c.sum()), "positives": npos,
+                     "precision": round(tp / c.sum(), 4) if c.sum() else None,
+                     "recall": round(tp / npos, 4) if npos else None,
+                     "ece_in_bin": round(_ece_rows(p[s], y[s]), 4)})
+    return rows
+
+
+def _ece_rows(p, y, bins=15):
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    return float(sum((idx == k).mean() * abs(p[idx == k].mean() - y[idx == k].mean())
+                     for k in range(bins) if (idx == k).any()))
+
+
+def _scores(p, data):
+    from hyperspy_eels_ml.elements.train import ece, metrics
+
+    p0 = np.nan_to_num(p, nan=0.0)
+    m = metrics(p0, data["y"], data["mask"], data["present"], assessable=data["assessable"])
+    out = {k: m[k] for k in ("micro_f1", "weighted_f1_no_C", "exact_match_no_C")}
+    out["ece"] = round(ece(p0, data["y"], data["mask"]), 4)
+    out["per_family_f1"] = {f: v["f1"] for f, v in m["per_family"].items()}
+    return out
+
+
+def _print_rel(title, rows):
+    print(f"\n{title}\n| bin | pairs | mean p | frequency | gap | calls | precision | positives | recall | ECE in bin |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if not r["pairs"]:
+            continue
+        print(f"| {r['bin'][0]:g}-{r['bin'][1]:g} | {r['pairs']} | {r['mean_p']:.4f} | {r['freq']:.4f} | "
+              f"{r['gap']:+.4f} | {r['calls']} | {_fmt(r['precision'])} | {r['positives']} | {_fmt(r['recall'])} | "
+              f"{r['ece_in_bin']:.4f} |")
+
+
+def study_position(n, folder, sets=POSITION_SETS, pairs=512):
+    """z23: reliability by edge position (d_end, f, width), candidates A / B fitted on the calibration
+    shards, the rule of SHIP_RULE.md on the deciding sets."""
+    t0 = time.time()
+    cal = calibration_data(folder)
+    fits = {}
+    for name, (de, fe) in CANDIDATES.items():
+        bins = position_bins(cal["lo"], cal["hi"], de, fe)
+        nb = (len(de) - 1) * (len(fe) - 1)
+        a, b = fit_position_platt(cal["z1"], cal["y"], cal["mask"], bins, nb)
+        support = [int(((bins == k) & cal["mask"]).sum()) for k in range(nb)]
+        pos = [int(((bins == k) & cal["mask"] & cal["y"]).sum()) for k in range(nb)]
+        fits[name] = {"d_end_edges": list(de), "f_edges": list(fe), "a": a.tolist(), "b": b.tolist(),
+                      "pairs": support, "positives": pos}
+    print(f"\n## Position-aware calibration (z23): {cal['z1'].shape[0]} calibration spectra "
+          f"({time.time() - t0:.0f} s)\n")
+    for name, f in fits.items():
+        print(f"candidate {name}: a = {np.round(f['a'], 3).tolist()}, b = {np.round(f['b'], 3).tolist()}, "
+              f"pairs {f['pairs']}, positives {f['positives']}")
+    p_cal = 1 / (1 + np.exp(-np.clip(np.nan_to_num(cal["z1"], nan=-50), -50, 50)))
+    d_end, f = edge_position(cal["lo"], cal["hi"])
+    _print_rel("calibration data, today's p, by d_end (eV)", reliability(p_cal, cal["y"], cal["mask"], d_end, D_END_BINS))
+    onset = cal["hi"][:, None] - d_end
+    grid = {}
+    for title, sel in (("all elements", np.ones_like(cal["mask"])), ("onset >= 1500 eV", onset >= 1500.0)):
+        rows = []
+        for fa, fb in ((0.0, 0.5), (0.5, 0.8), (0.8, 0.9), (0.9, 1.0001)):
+            for r in reliability(p_cal, cal["y"], cal["mask"] & sel & (f >= fa) & (f < fb), d_end, (30.0, 100.0, 300.0, np.inf)):
+                if r["pairs"] >= 200:
+                    rows.append({**r, "bin": [fa, fb, *r["bin"]]})
+        grid[title] = rows
+        print(f"\ncalibration data, today's p, {title}, by f x d_end (bins with >= 200 pairs)\n"
+              "| f | d_end (eV) | pairs | mean p | frequency | gap | precision | positives | recall |\n"
+              "|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['bin'][0]:g}-{r['bin'][1]:g} | {r['bin'][2]:g}-{r['bin'][3]:g} | {r['pairs']} | {r['mean_p']:.4f} | "
+                  f"{r['freq']:.4f} | {r['gap']:+.4f} | {_fmt(r['precision'])} | {r['positives']} | {_fmt(r['recall'])} |")
+    out = {"fits": fits, "n_calibration": int(cal["z1"].shape[0]), "calibration_grid": grid, "sets": {}}
+    for kind, realism, seed in sets:
+        t1 = time.time()
+        data = simulate_set(n, seed, realism, kind=kind)
+        d_end, f = edge_position(data["lo"], data["hi"])
+        width = np.broadcast_to((data["hi"] - data["lo"])[:, None], d_end.shape)
+        m = data["mask"] & data["assessable"]
+        probs = {"today": data["p"]}
+        for name, fit in fits.items():
+            pc = apply_position(np.nan_to_num(data["z1"], nan=0.0), data["lo"], data["hi"], fit["d_end_edges"],
+                                fit["f_edges"], fit["a"], fit["b"])
+            pc[~data["assessable"]] = np.nan
+            probs[name] = pc
+        res = {"seed": seed, "realism": realism, "kind": kind, "n": int(data["p"].shape[0])}
+        for name, p in probs.items():
+            res[name] = _scores(p, data)
+            res[name]["reliability"] = {
+                "d_end": reliability(p, data["y"], m, d_end, D_END_BINS),
+                "f": reliability(p, data["y"], m, f, F_BINS),
+                "width": reliability(p, data["y"], m, width, WIDTH_BINS)}
+        res["seconds"] = round(time.time() - t1, 1)
+        print(f"\n### {kind} {realism}, seed {seed}, {res['n']} spectra ({res['seconds']} s)")
+        for name in probs:
+            r = res[name]
+            print(f"{name}: micro {r['micro_f1']:.4f} wF1 {r['weighted_f1_no_C']:.4f} exact {r['exact_match_no_C']:.4f} "
+                  f"ECE {r['ece']:.4f} families {r['per_family_f1']}")
+        for name in probs:
+            for var in ("d_end", "f", "width"):
+                _print_rel(f"{kind}: {name}, by {var}", res[name]["reliability"][var])
+        out["sets"][f"{kind}/{realism}"] = res
+    # the rule of SHIP_RULE.md (z23)
+    passing = []
+    for name in fits:
+        ok = all(r[name]["weighted_f1_no_C"] >= r["today"]["weighted_f1_no_C"]
+                 and r[name]["exact_match_no_C"] >= r["today"]["exact_match_no_C"]
+                 and r[name]["ece"] <= 0.05 for r in out["sets"].values())
+        out.setdefault("passes", {})[name] = bool(ok)
+        if ok:
+            passing.append(name)
+    out["ship"] = max(passing, key=lambda c: np.mean([r[c]["weighted_f1_no_C"] for r in out["sets"].values()])) \
+        if passing else None
+    tag = "check seeds, not deciding" if sets is POSITION_CHECK_SETS else "deciding seeds"
+    print(f"\nrule (SHIP_RULE.md, z23; {tag}): passes {out['passes']}; ship {out['ship']}")
+    if pairs:
+        out["pairs"] = position_pairs(fits, pairs)
+    return out
+
+
+def position_pairs(fits, n=512, seed=7170000, shifts=(1.0, 2.0, 2.6)):
+    """Descriptive, after the decision (not deciding): the Si K pair scenarios of ``bench_identify.py --pairs``
+    (seed 7170000, the diagnosis of b72569e) with today's calibration, candidates A / B, and today's
+    calibrated logit shifted by ``shifts`` (a prior shift: what a higher base rate of the target would give)."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_identify as BI
+
+    sc = {k: v for k, v in BI.PAIR_SCENARIOS.items() if k.startswith("Si_K")}
+
+    def cal(fit=None, shift=0.0):
+        def f(net, z, lo, hi):
+            z1 = (net.calib_a[None, :] * z + net.calib_b[None, :]).astype(np.float64) + shift
+            if fit is None:
+                return 1.0 / (1.0 + np.exp(-np.clip(z1, -50, 50)))
+            return apply_position(z1, lo, hi, fit["d_end_edges"], fit["f_edges"], fit["a"], fit["b"])
+        return f
+
+    variants = {"today": cal(), **{name: cal(fit) for name, fit in fits.items()},
+                **{f"today+{s:g}": cal(None, s) for s in shifts}}
+    out = {}
+    print(f"\nSi K pair scenarios (bench_identify.pair_study, n {n}, seed {seed}; descriptive, not deciding)\n"
+          "| calibration | scenario | recall on visible targets (n) | false calls (n) | AUC p |\n|---|---|---|---|---|")
+    for name, f in variants.items():
+        res = BI.pair_study(n, seed, None, scenarios=sc, calibrate=f)
+        out[name] = {k: {"recall_visible": r["recall_visible"], "false_call": r["false_call"], "auc_p": r["auc_p"]}
+                     for k, r in res.items()}
+        for k, r in res.items():
+            print(f"| {name} | {k} | {r['recall_visible']['rate']:.3f} ({r['recall_visible']['n']}) | "
+                  f"{r['false_call']['rate']:.3f} ({r['false_call']['n']}) | {r['auc_p']} |", flush=True)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--study", choices=("start", "end", "coincidence", "cost"), required=True)
+    ap.add_argument("--study", choices=("start", "end", "coincidence", "cost", "position"), required=True)
     ap.add_argument("--n", type=int, default=None, help="spectra (default: as in SHIP_RULE.md)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--evidence", action="store_true",
                     help="with --study coincidence: the z19 rules E / EM against G on the new seeds (SHIP_RULE.md)")
-    ap.add_argument("--check", action="store_true", help="with --evidence: the check seeds (not deciding)")
+    ap.add_argument("--check", action="store_true", help="with --evidence / --study position: the check seeds (not deciding)")
+    ap.add_argument("--cal-folder", default="/tmp/position_calibration",
+                    help="--study position: where the held-out shards 0-1 (v2, v3) are written / read")
+    ap.add_argument("--pairs", type=int, default=512,
+                    help="--study position: spectra per pair scenario of the descriptive Si K check (0: none)")
     a = ap.parse_args(argv)
     import hyperspy_eels_ml  # noqa: F401
 
-    if a.study == "start":
+    if a.study == "position":
+        res = study_position(a.n or 8192, a.cal_folder, POSITION_CHECK_SETS if a.check else POSITION_SETS,
+                             pairs=0 if a.check else a.pairs)
+    elif a.study == "start":
         res = study_edges("start", a.n or 16384, a.seed or 11100000)
     elif a.study == "end":
         res = study_edges("end", a.n or 8192, a.seed or 11200000)
