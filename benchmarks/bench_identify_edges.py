@@ -26,7 +26,7 @@ B. Default calls against ``resolve_coincidences=True`` on held-out spectra whose
    group explained) and EM (E and the partner's probability higher by >= 0.2, what
    ``resolve_coincidences=True`` removes since) on natural / oversampled v3 with new seeds.
 
-C. ``--study position`` (helper z23, its rule: ``SHIP_RULE.md`` of branch z23): reliability of today's calibrated
+C. ``--study position`` (helper z23, its rule: ``git show 194c591:SHIP_RULE.md``): reliability of today's calibrated
    probabilities by the position of the element's lowest assessable Major onset in the window (``d_end``:
    window end - onset; ``f``: relative position) and by window width, on natural / oversampled v3 sets
    (seeds 11450000 / 11350000); candidates A (one Platt pair per ``d_end`` bin) and B (``d_end`` x ``f`` bins)
@@ -417,7 +417,7 @@ def study_cost(n, seed=11300000, start=15.0, end=35.0):
     return res
 
 
-# -- z23: position-aware second calibration stage (SHIP_RULE.md of branch z23; not shipped) -----------------
+# -- z23: position-aware second calibration stage (git show 194c591:SHIP_RULE.md; not shipped) -----------------
 # Every (spectrum, element) pair is binned by the position of the element's lowest assessable Major onset o
 # (training margins) in the usable window [lo, hi]: d_end = hi - o (eV) and f = (o - lo) / (hi - lo); one
 # Platt pair per bin on the per-element calibrated logit z1: p = sigmoid(a_k z1 + b_k).
@@ -500,7 +500,7 @@ def apply_position(z1, lo, hi, d_end_edges, f_edges, a, b):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
-#: z23 (SHIP_RULE.md of branch z23): position-aware calibration; deciding sets (never fitted on)
+#: z23 (git show 194c591:SHIP_RULE.md): position-aware calibration; deciding sets (never fitted on)
 POSITION_SETS = (("natural", "realistic-v3", 11450000), ("oversampled", "realistic-v3", 11350000))
 #: a check after the decision (not deciding): two more seeds
 POSITION_CHECK_SETS = (("natural", "realistic-v3", 11460000), ("oversampled", "realistic-v3", 11360000))
