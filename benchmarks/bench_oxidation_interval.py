@@ -6,7 +6,7 @@ Run::
         [--candidates]          # also fit candidates A (entropy) / B (predicted valence) on seed 778
 
 Simulation only (``train_valence.simulate``, 3000 spectra, ``at_boundary`` dropped); measurement and
-criteria: SHIP_RULE.md (z24). Sets: measurement seed 24024, the card's held-out seed 777; candidates
+criteria: SHIP_RULE.md (z24; git show 8274619:SHIP_RULE.md). Sets: measurement seed 24024, the card's held-out seed 777; candidates
 are fitted on calibration seed 778 only. Without ``--candidates`` the models are measured as shipped.
 """
 
