@@ -469,24 +469,12 @@ def fit_position_platt(z1, y, mask, bins, n_bins, iters=50, l2=1e-2):
     weak prior towards (1, 0), as :func:`~hyperspy_eels_ml.elements.train.fit_platt`)."""
     m = (np.asarray(mask) > 0) & (bins >= 0) & np.isfinite(z1)
     zz, tt, bb = np.asarray(z1, float)[m], np.asarray(y, float)[m], bins[m]
+    from hyperspy_eels_ml.elements.train import platt_pair
+
     A, B = np.ones(n_bins), np.zeros(n_bins)
     for k in range(n_bins):
         s = bb == k
-        z, t = np.clip(zz[s], -50, 50), tt[s]
-        a, b = 1.0, 0.0
-        for _ in range(iters):
-            p = 1 / (1 + np.exp(-np.clip(a * z + b, -50, 50)))
-            g = np.array([np.sum((p - t) * z) + l2 * (a - 1), np.sum(p - t) + l2 * b])
-            w = p * (1 - p)
-            H = np.array([[np.sum(w * z * z) + l2, np.sum(w * z)], [np.sum(w * z), np.sum(w) + l2]])
-            try:
-                step = np.linalg.solve(H, g)
-            except np.linalg.LinAlgError:
-                break
-            a, b = a - step[0], b - step[1]
-            if np.abs(step).max() < 1e-6:
-                break
-        A[k], B[k] = (a, b) if np.isfinite(a) and np.isfinite(b) and a > 0 else (1.0, 0.0)
+        A[k], B[k] = platt_pair(np.clip(zz[s], -50, 50), tt[s], iters, l2)
     return A.astype(np.float32), B.astype(np.float32)
 
 

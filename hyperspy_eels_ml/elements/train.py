@@ -206,6 +206,26 @@ def init_from_npz(out, npz=MODEL_PATH, stats_shard=None, n_stats=2048, lr=LR0):
     return diff
 
 
+def platt_pair(z, t, iters=50, l2=1e-2):
+    """One Platt pair ``(a, b)``, ``p = sigmoid(a z + b)``, by Newton steps on the log-loss of logits ``z``
+    against targets ``t``, with a weak prior pulling towards (1, 0); (1, 0) when the fit fails."""
+    z, t = np.asarray(z, np.float64), np.asarray(t, np.float64)
+    a, b = 1.0, 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-np.clip(a * z + b, -50, 50)))
+        g = np.array([np.sum((p - t) * z) + l2 * (a - 1), np.sum(p - t) + l2 * b])
+        w = p * (1 - p)
+        H = np.array([[np.sum(w * z * z) + l2, np.sum(w * z)], [np.sum(w * z), np.sum(w) + l2]])
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-6:
+            break
+    return (a, b) if np.isfinite(a) and np.isfinite(b) and a > 0 else (1.0, 0.0)
+
+
 def fit_platt(logits, y, mask, iters=50, l2=1e-2):
     """Per-element Platt scaling ``p = sigmoid(a z + b)`` by Newton steps on the masked log-loss.
 
@@ -217,22 +237,7 @@ def fit_platt(logits, y, mask, iters=50, l2=1e-2):
     B = np.zeros(n_el)
     for j in range(n_el):
         m = mask[:, j] > 0
-        z = logits[m, j].astype(np.float64)
-        t = y[m, j].astype(np.float64)
-        a, b = 1.0, 0.0
-        for _ in range(iters):
-            p = 1 / (1 + np.exp(-np.clip(a * z + b, -50, 50)))
-            g = np.array([np.sum((p - t) * z) + l2 * (a - 1), np.sum(p - t) + l2 * b])
-            w = p * (1 - p)
-            H = np.array([[np.sum(w * z * z) + l2, np.sum(w * z)], [np.sum(w * z), np.sum(w) + l2]])
-            try:
-                step = np.linalg.solve(H, g)
-            except np.linalg.LinAlgError:
-                break
-            a, b = a - step[0], b - step[1]
-            if np.abs(step).max() < 1e-6:
-                break
-        A[j], B[j] = (a, b) if np.isfinite(a) and np.isfinite(b) and a > 0 else (1.0, 0.0)
+        A[j], B[j] = platt_pair(logits[m, j], y[m, j], iters, l2)
     return A.astype(np.float32), B.astype(np.float32)
 
 
