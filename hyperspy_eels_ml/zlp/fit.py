@@ -62,6 +62,7 @@ from .features import (
     vacuum_noise_end,
     zlp_centres,
 )
+from .features import estimate_count_gain
 from .features import fwhm as _fwhm
 from .model import ZLPModel, same_axis
 from .network import TrainingData, fit_baseline, train_replicas
@@ -278,6 +279,29 @@ def _dark_level(dark_level, J, Jv, energy, dispersion, count_gain):
     return check_float("dark_level", dark_level), "user"
 
 
+def auto_count_gain(v, vacuum, dark_level, max_training_pixels, random_state):
+    """``count_gain="auto"``: counts per electron estimated from the data, ``(g, source)``.
+
+    :func:`~hyperspy_eels_ml.zlp.features.estimate_count_gain` on the training
+    spectra (the same random subset :func:`fit_zlp` draws with this
+    ``random_state``) and the vacuum spectra, after removing the detector
+    offset found as ``dark_level`` says. Not estimable: a warning, and 1.0.
+    """
+    energy = v.energy
+    rng = np.random.default_rng(_seed(random_state))
+    J, _ = _training_spectra(v, check_int("max_training_pixels", max_training_pixels, min=1), rng)
+    Jv = _as_vacuum_array(vacuum, energy)
+    dark, _ = _dark_level(dark_level, J, Jv, energy, v.dispersion, 1.0)
+    allJ = J if Jv is None else np.concatenate([J, Jv])
+    fw = _fwhm(energy, np.clip(allJ, 0, None).mean(axis=0))
+    g, se, how = estimate_count_gain(energy, allJ - dark, fw)
+    if not np.isfinite(g) or g <= 0:
+        warn(f"count_gain='auto': the counts per electron are {how}; count_gain=1.0 is used (pass the detector's "
+             "value as count_gain=<counts per electron>).", UserWarning)
+        return 1.0, f"auto failed, 1.0 used: {how}"
+    return g, f"auto: {how}"
+
+
 def _check_centred(J, energy, fwhm, dispersion):
     if fwhm <= 1.5 * dispersion:
         warn(
@@ -375,7 +399,7 @@ count_gain, dark_level, physical, random_state, show_progressbar
 
 def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_training_pixels, hidden, max_epochs,
                   learning_rate, patience, count_gain, dark_level="auto", physical=True, random_state=None,
-                  show_progressbar=None):
+                  show_progressbar=None, count_gain_source="user"):
     """:func:`fit_zlp` on an already validated signal (:class:`~hyperspy_eels_ml._shared.validation.ValidatedEELS`)."""
     t0 = time.perf_counter()
     p = check_parameters(n_clusters=n_clusters, n_replicas=n_replicas, dE1=dE1, dE2=dE2,
@@ -629,7 +653,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
                   else float(dark_level), dark_level_value=float(dark), dark_level_source=dark_info,
                   physical=bool(physical), read_noise=float(rn), read_noise_source=rn_info,
                   random_state=seed, vacuum=None if Jv is None else int(Jv.shape[0]),
-                  vacuum_source=vacuum_source, vacuum_mode=mode)
+                  vacuum_source=vacuum_source, vacuum_mode=mode, count_gain_source=count_gain_source)
     return ZLPModel(ensemble=ens, energy=energy, core=core, fwhm=fwhm, clusters=cl, diagnostics=diagnostics,
                     params=params)
 
