@@ -279,16 +279,27 @@ def _dark_level(dark_level, J, Jv, energy, dispersion, count_gain):
     return check_float("dark_level", dark_level), "user"
 
 
-def auto_count_gain(v, vacuum, dark_level, max_training_pixels, random_state):
-    """``count_gain="auto"``: counts per electron estimated from the data, ``(g, source)``.
+def resolve_count_gain(v, vacuum, count_gain, dark_level, max_training_pixels, random_state):
+    """``count_gain`` as :func:`fit_validated` takes it: ``(g, source, random_state)``.
 
+    A number passes through (source ``"user"``). ``"auto"``:
     :func:`~hyperspy_eels_ml.zlp.features.estimate_count_gain` on the training
-    spectra (the same random subset :func:`fit_zlp` draws with this
-    ``random_state``) and the vacuum spectra, after removing the detector
-    offset found as ``dark_level`` says. Not estimable: a warning, and 1.0.
+    spectra and the vacuum spectra, after removing the detector offset found
+    as ``dark_level`` says (source ``"auto: ..."``); not estimable: a warning,
+    1.0 and source ``"auto failed, 1.0 used: <reason>"``. ``random_state`` is
+    returned as one integer seed, so that the fit that follows draws the same
+    training subset as the estimate (also for ``None`` and generators).
+    Any other string raises :class:`ParameterError`.
     """
+    from .._shared.exceptions import ParameterError
+
+    if not isinstance(count_gain, str):
+        return count_gain, "user", random_state
+    if count_gain != "auto":
+        raise ParameterError(f"count_gain must be a positive number or 'auto', got {count_gain!r}")
+    seed = _seed(check_random_state(random_state))
     energy = v.energy
-    rng = np.random.default_rng(_seed(random_state))
+    rng = np.random.default_rng(seed)
     J, _ = _training_spectra(v, check_int("max_training_pixels", max_training_pixels, min=1), rng)
     Jv = _as_vacuum_array(vacuum, energy)
     dark, _ = _dark_level(dark_level, J, Jv, energy, v.dispersion, 1.0)
@@ -298,8 +309,8 @@ def auto_count_gain(v, vacuum, dark_level, max_training_pixels, random_state):
     if not np.isfinite(g) or g <= 0:
         warn(f"count_gain='auto': the counts per electron are {how}; count_gain=1.0 is used (pass the detector's "
              "value as count_gain=<counts per electron>).", UserWarning)
-        return 1.0, f"auto failed, 1.0 used: {how}"
-    return g, f"auto: {how}"
+        return 1.0, f"auto failed, 1.0 used: {how}", seed
+    return g, f"auto: {how}", seed
 
 
 def _check_centred(J, energy, fwhm, dispersion):
@@ -388,13 +399,18 @@ count_gain, dark_level, physical, random_state, show_progressbar
     Returns
     -------
     ZLPModel
+        ``count_gain="auto"``: the value found is ``model.params["count_gain"]``
+        (pass it to :meth:`ZLPModel.subtract`), how it was found
+        ``model.params["count_gain_source"]``.
     """
     v = validate_eels(signal, what="subtract_zlp_nn", min_channels=32)
+    count_gain, source, random_state = resolve_count_gain(v, vacuum, count_gain, dark_level, max_training_pixels,
+                                                          random_state)
     return fit_validated(v, vacuum, n_clusters=n_clusters, n_replicas=n_replicas, dE1=dE1, dE2=dE2,
                          max_training_pixels=max_training_pixels, hidden=hidden, max_epochs=max_epochs,
                          learning_rate=learning_rate, patience=patience, count_gain=count_gain,
                          dark_level=dark_level, physical=physical, random_state=random_state,
-                         show_progressbar=show_progressbar)
+                         show_progressbar=show_progressbar, count_gain_source=source)
 
 
 def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_training_pixels, hidden, max_epochs,

@@ -11,7 +11,7 @@ over chunks), :mod:`.result` (:class:`~.result.ZLPResult`,
 from __future__ import annotations
 
 from .._shared.validation import validate_eels
-from .fit import auto_count_gain, fit_validated
+from .fit import fit_validated, resolve_count_gain
 
 __all__ = ["subtract_zlp_nn"]
 
@@ -151,13 +151,8 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
     >>> gap = r.fit_band_gap(energy_range=(1.0, 3.0), exponent=1.5)  # doctest: +SKIP
     """
     v = validate_eels(signal, what="subtract_zlp_nn", min_channels=32)  # once: fit and subtraction share it
-    source = "user"
-    if isinstance(count_gain, str):
-        if count_gain != "auto":
-            from .._shared.exceptions import ParameterError
-
-            raise ParameterError(f"count_gain must be a positive number or 'auto', got {count_gain!r}")
-        count_gain, source = auto_count_gain(v, vacuum, dark_level, max_training_pixels, random_state)
+    count_gain, source, random_state = resolve_count_gain(v, vacuum, count_gain, dark_level, max_training_pixels,
+                                                          random_state)
     model = fit_validated(v, vacuum, n_clusters=n_clusters, n_replicas=n_replicas, dE1=dE1, dE2=dE2,
                     max_training_pixels=max_training_pixels, hidden=hidden, max_epochs=max_epochs,
                     learning_rate=learning_rate, patience=patience, count_gain=count_gain, dark_level=dark_level,

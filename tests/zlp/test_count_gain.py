@@ -58,3 +58,65 @@ def test_subtract_auto_records_value_and_source():
     assert float(r.count_gain) == pytest.approx(p["count_gain"])
     with pytest.raises(ParameterError):
         s.subtract_zlp_nn(n_replicas=4, count_gain="guess")
+
+
+def test_non_finite_channels_left_out_and_counted():
+    e, x = _spectra(4.5, 0.0, seed=5)
+    x[:, 900:905] = np.nan
+    x[2, 1500] = np.inf
+    est, se, how = estimate_count_gain(e, x, fwhm(e, np.nanmean(x, axis=0)))
+    assert abs(est / 4.5 - 1) < 0.25 and np.isfinite(se)
+    assert "31 non-finite values left out" in how
+    est, se, how = estimate_count_gain(e, np.full_like(x, np.nan), 0.3)
+    assert np.isnan(est) and np.isnan(se) and "not estimable" in how and "non-finite" in how
+
+
+def test_one_spectrum_as_1d():
+    e, x = _spectra(4.5, 0.0, seed=6)
+    assert estimate_count_gain(e, x[0], 0.3)[0] == pytest.approx(estimate_count_gain(e, x[:1], 0.3)[0])
+
+
+@pytest.mark.parametrize("kw", [dict(block=0), dict(block=2.5), dict(block=True), dict(fwhm_=-0.3),
+                                dict(fwhm_=np.nan), dict(min_fwhm=0), dict(flatness=np.inf), dict(min_terms=0),
+                                dict(J=np.ones((2, 10)))])
+def test_bad_input_raises(kw):
+    e, x = _spectra(4.5, 0.0, seed=2)
+    args = dict(energy=e, J=x, fwhm_=0.3)
+    args.update(kw)
+    with pytest.raises(ParameterError):
+        estimate_count_gain(**args)
+
+
+def test_standard_error_matches_the_spread_over_seeds():
+    ests, ses = [], []
+    for seed in range(8):
+        e, x = _spectra(4.5, 0.0, seed=seed)
+        est, se, _ = estimate_count_gain(e, x, fwhm(e, x.mean(axis=0)))
+        ests.append(est)
+        ses.append(se)
+    sd = np.std(ests, ddof=1)
+    assert 0.7 < np.median(ses) / sd < 1.5, (np.median(ses), sd)  # 1.73 before the overlap correction
+
+
+def test_auto_seed_is_resolved_once(monkeypatch):
+    from hyperspy_eels_ml._shared.validation import validate_eels
+    from hyperspy_eels_ml.zlp import fit as fitmod
+
+    s, _ = thickness_bands_low_loss_si(shape=(4, 6), seed=3)
+    v = validate_eels(s, what="test", min_channels=32)
+    for rs in (None, np.random.default_rng(1), 7):
+        g, source, seed = fitmod.resolve_count_gain(v, None, "auto", "auto", 2000, rs)
+        assert isinstance(seed, int) and source.startswith("auto: ")
+    assert fitmod.resolve_count_gain(v, None, 2.0, "auto", 2000, None) == (2.0, "user", None)
+
+
+def test_fit_zlp_accepts_auto():
+    from hyperspy_eels_ml.zlp import fit_zlp
+
+    s, _ = thickness_bands_low_loss_si(shape=(4, 6), seed=3)
+    s.data = s.data * 4.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = fit_zlp(s, n_replicas=2, max_epochs=50, random_state=0, show_progressbar=False, count_gain="auto")
+    assert m.params["count_gain_source"].startswith("auto: ")
+    assert 0.75 * 4.5 < m.params["count_gain"] < 1.25 * 4.5
