@@ -120,3 +120,15 @@ def test_fit_zlp_accepts_auto():
         m = fit_zlp(s, n_replicas=2, max_epochs=50, random_state=0, show_progressbar=False, count_gain="auto")
     assert m.params["count_gain_source"].startswith("auto: ")
     assert 0.75 * 4.5 < m.params["count_gain"] < 1.25 * 4.5
+
+
+def test_auto_not_estimable_warns_and_uses_1():
+    from hyperspy_eels_ml._shared.validation import validate_eels
+    from hyperspy_eels_ml.zlp import fit as fitmod
+
+    s, _ = thickness_bands_low_loss_si(shape=(4, 6), seed=3)
+    s = s.isig[-1.0:2.0]  # too short for a 4 x 32-channel window beyond 5 FWHM
+    v = validate_eels(s, what="test", min_channels=32)
+    with pytest.warns(UserWarning, match="not estimable"):
+        g, source, seed = fitmod.resolve_count_gain(v, None, "auto", "auto", 2000, 0)
+    assert g == 1.0 and source.startswith("auto failed, 1.0 used: not estimable") and seed == 0
