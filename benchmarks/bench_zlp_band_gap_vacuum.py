@@ -14,6 +14,10 @@ Usage::
     python benchmarks/bench_zlp_band_gap_vacuum.py --law --seeds 0 1 2 3 4 5 6 7 --json law.json
     python benchmarks/bench_zlp_band_gap_vacuum.py --law-table law.json        # the law table again, no fitting
     python benchmarks/bench_zlp_band_gap_vacuum.py --law --real ../shared/data/zlp --seeds 0 1 2 3
+    # 4.5 counts per electron, count_gain estimated from the data (session 10, counts per electron)
+    python benchmarks/bench_zlp_band_gap_vacuum.py --gain 4.5 --count-gain auto --seeds 0 1 2 3 --json g45_auto.json
+    # the same with channels correlated (PSF blur, lag-1 autocorrelation 0.9; z21)
+    python benchmarks/bench_zlp_band_gap_vacuum.py --gain 4.5 --rho 0.9 --count-gain auto --seeds 0 1 2 3
     # 4.5 detector counts per electron, count_gain left at 1; --scaled: candidate C (delta / reduced chi^2)
     python benchmarks/bench_zlp_band_gap_vacuum.py --law --gain 4.5 --seeds 0 1 2 3 4 5 6 7 --json g45.json
     python benchmarks/bench_zlp_band_gap_vacuum.py --law-table g45.json --scaled
@@ -127,7 +131,7 @@ def nan_reasons(cap, reason, lo, hi, disp):
     return out
 
 
-def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False, gain=1.0):
+def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False, gain=1.0, count_gain=1.0, rho=0.0):
     from hyperspy_eels_ml.simulation import ws2_flake_low_loss_si
     from hyperspy_eels_ml.zlp import fit_onset
     from hyperspy_eels_ml.zlp.bandgap import eg_grid_for
@@ -141,12 +145,18 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False, gain=1.0):
     it = np.asarray(truth.inelastic.data, float).reshape(-1, nE)
     if gain != 1.0:  # detector counts per electron: the data (and truth) x gain, count_gain left at 1
         data, zt, it = data * gain, zt * gain, it * gain
+    if rho > 0:  # channels correlated by the simulator's PSF (lag-1 autocorrelation rho); truth blurred alike
+        from hyperspy_eels_ml.simulation.realism import convolve_rows, psf_kernel
+
+        k, _ = psf_kernel(np.full(data.shape[0], float(rho)))
+        data, zt, it = convolve_rows(data, k), convolve_rows(zt, k), convolve_rows(it, k)
     fl, vc = pick_pixels(truth, n_flake, n_vacuum)
     spec, vac = _eels(data[fl], e), _eels(data[vc], e)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = spec.subtract_zlp_nn(vacuum=vac, n_replicas=replicas, random_state=seed, show_progressbar=False)
+        r = spec.subtract_zlp_nn(vacuum=vac, n_replicas=replicas, random_state=seed, show_progressbar=False,
+                                count_gain=count_gain)
     t_fit = time.perf_counter() - t0
     rep = getattr(r, "replica_report", None) or {}
     zf = np.asarray(r.zlp.data, float)
@@ -156,7 +166,8 @@ def run_case(b0, seed, replicas, n_flake, n_vacuum, shape, law=False, gain=1.0):
         zr.append(float(np.median(zf[:, m].sum(1) / zt[fl][:, m].sum(1))))
     cl = r.model.clusters
     d1 = np.asarray(cl["dE1"], float)[~np.asarray(cl["vacuum"], bool)]
-    case = dict(b0=b0, seed=seed, replicas=replicas, gain=gain, kept=int(rep.get("kept", -1)), trained=int(rep.get("trained", -1)),
+    case = dict(b0=b0, seed=seed, replicas=replicas, gain=gain, rho=float(rho), count_gain=float(r.model.params["count_gain"]),
+                kept=int(rep.get("kept", -1)), trained=int(rep.get("trained", -1)),
                 fit_s=round(t_fit, 1), zlp_ratio=zr, dE1=[float(x) for x in d1], fits=[])
     wrong = 1.5 if b0 < 1.0 else 0.5  # the other textbook exponent: a fit with the wrong onset law
     for rng in ((1.0, 3.0), None):
@@ -411,6 +422,10 @@ def main(argv=None):
     ap.add_argument("--scaled", action="store_true", help="with --law-table: also candidate C (delta / reduced chi2)")
     ap.add_argument("--gain", type=float, default=1.0, help="detector counts per electron: data x gain, "
                     "count_gain left at 1")
+    ap.add_argument("--count-gain", default="1.0", help="count_gain passed to subtract_zlp_nn: a number or 'auto' "
+                    "(session 10, counts per electron)")
+    ap.add_argument("--rho", type=float, default=0.0, help="lag-1 autocorrelation of the channels (PSF blur of "
+                    "the recorded counts, realism.psf_kernel; 0: none)")
     a = ap.parse_args(argv)
     if a.compare:
         for path in a.compare:
@@ -450,9 +465,10 @@ def main(argv=None):
     cases = []
     for b0 in a.exponents:
         for seed in a.seeds:
-            c = run_case(b0, seed, a.replicas, a.n_flake, a.n_vacuum, a.shape, law=a.law, gain=a.gain)
+            c = run_case(b0, seed, a.replicas, a.n_flake, a.n_vacuum, a.shape, law=a.law, gain=a.gain,
+                         count_gain=a.count_gain if a.count_gain == "auto" else float(a.count_gain), rho=a.rho)
             cases.append(c)
-            print(f"  b0={b0} seed={seed}: {c['fit_s']} s", flush=True)
+            print(f"  b0={b0} seed={seed}: {c['fit_s']} s, count_gain {c['count_gain']:.3g}", flush=True)
     print_cases(cases)
     print_summary(cases)
     if a.law:

@@ -62,6 +62,7 @@ from .features import (
     vacuum_noise_end,
     zlp_centres,
 )
+from .features import estimate_count_gain
 from .features import fwhm as _fwhm
 from .model import ZLPModel, same_axis
 from .network import TrainingData, fit_baseline, train_replicas
@@ -278,6 +279,40 @@ def _dark_level(dark_level, J, Jv, energy, dispersion, count_gain):
     return check_float("dark_level", dark_level), "user"
 
 
+def resolve_count_gain(v, vacuum, count_gain, dark_level, max_training_pixels, random_state):
+    """``count_gain`` as :func:`fit_validated` takes it: ``(g, source, random_state)``.
+
+    A number passes through (source ``"user"``). ``"auto"``:
+    :func:`~hyperspy_eels_ml.zlp.features.estimate_count_gain` on the training
+    spectra and the vacuum spectra, after removing the detector offset found
+    as ``dark_level`` says (source ``"auto: ..."``); not estimable: a warning,
+    1.0 and source ``"auto failed, 1.0 used: <reason>"``. ``random_state`` is
+    returned as one integer seed, so that the fit that follows draws the same
+    training subset as the estimate (also for ``None`` and generators).
+    Any other string raises :class:`ParameterError`.
+    """
+    from .._shared.exceptions import ParameterError
+
+    if not isinstance(count_gain, str):
+        return count_gain, "user", random_state
+    if count_gain != "auto":
+        raise ParameterError(f"count_gain must be a positive number or 'auto', got {count_gain!r}")
+    seed = _seed(check_random_state(random_state))
+    energy = v.energy
+    rng = np.random.default_rng(seed)
+    J, _ = _training_spectra(v, check_int("max_training_pixels", max_training_pixels, min=1), rng)
+    Jv = _as_vacuum_array(vacuum, energy)
+    dark, _ = _dark_level(dark_level, J, Jv, energy, v.dispersion, 1.0)
+    allJ = J if Jv is None else np.concatenate([J, Jv])
+    fw = _fwhm(energy, np.clip(allJ, 0, None).mean(axis=0))
+    g, se, how = estimate_count_gain(energy, allJ - dark, fw)
+    if not np.isfinite(g) or g <= 0:
+        warn(f"count_gain='auto': the counts per electron are {how}; count_gain=1.0 is used (pass the detector's "
+             "value as count_gain=<counts per electron>).", UserWarning)
+        return 1.0, f"auto failed, 1.0 used: {how}", seed
+    return g, f"auto: {how}", seed
+
+
 def _check_centred(J, energy, fwhm, dispersion):
     if fwhm <= 1.5 * dispersion:
         warn(
@@ -364,18 +399,23 @@ count_gain, dark_level, physical, random_state, show_progressbar
     Returns
     -------
     ZLPModel
+        ``count_gain="auto"``: the value found is ``model.params["count_gain"]``
+        (pass it to :meth:`ZLPModel.subtract`), how it was found
+        ``model.params["count_gain_source"]``.
     """
     v = validate_eels(signal, what="subtract_zlp_nn", min_channels=32)
+    count_gain, source, random_state = resolve_count_gain(v, vacuum, count_gain, dark_level, max_training_pixels,
+                                                          random_state)
     return fit_validated(v, vacuum, n_clusters=n_clusters, n_replicas=n_replicas, dE1=dE1, dE2=dE2,
                          max_training_pixels=max_training_pixels, hidden=hidden, max_epochs=max_epochs,
                          learning_rate=learning_rate, patience=patience, count_gain=count_gain,
                          dark_level=dark_level, physical=physical, random_state=random_state,
-                         show_progressbar=show_progressbar)
+                         show_progressbar=show_progressbar, count_gain_source=source)
 
 
 def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_training_pixels, hidden, max_epochs,
                   learning_rate, patience, count_gain, dark_level="auto", physical=True, random_state=None,
-                  show_progressbar=None):
+                  show_progressbar=None, count_gain_source="user"):
     """:func:`fit_zlp` on an already validated signal (:class:`~hyperspy_eels_ml._shared.validation.ValidatedEELS`)."""
     t0 = time.perf_counter()
     p = check_parameters(n_clusters=n_clusters, n_replicas=n_replicas, dE1=dE1, dE2=dE2,
@@ -629,7 +669,7 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
                   else float(dark_level), dark_level_value=float(dark), dark_level_source=dark_info,
                   physical=bool(physical), read_noise=float(rn), read_noise_source=rn_info,
                   random_state=seed, vacuum=None if Jv is None else int(Jv.shape[0]),
-                  vacuum_source=vacuum_source, vacuum_mode=mode)
+                  vacuum_source=vacuum_source, vacuum_mode=mode, count_gain_source=count_gain_source)
     return ZLPModel(ensemble=ens, energy=energy, core=core, fwhm=fwhm, clusters=cl, diagnostics=diagnostics,
                     params=params)
 

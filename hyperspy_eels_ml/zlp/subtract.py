@@ -11,7 +11,7 @@ over chunks), :mod:`.result` (:class:`~.result.ZLPResult`,
 from __future__ import annotations
 
 from .._shared.validation import validate_eels
-from .fit import fit_validated
+from .fit import fit_validated, resolve_count_gain
 
 __all__ = ["subtract_zlp_nn"]
 
@@ -87,10 +87,17 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
         step); every replica then starts from one of them and trains on its
         own targets for at most 1,000 steps (``fit.WARM_START``;
         ``model.diagnostics["central_epochs"]`` and ``["epochs"]``).
-    count_gain : float
+    count_gain : float or "auto"
         Detector counts per electron (Poisson variance = ``count_gain x counts``);
         every count threshold of the method scales with it, so data x a with
-        ``count_gain`` x a give the same relative result.
+        ``count_gain`` x a give the same relative result. ``"auto"``: estimated
+        from the data (training and vacuum spectra beyond 5 FWHM of the ZLP,
+        photon-transfer mean-variance gain with the long-run variance, so that
+        noise correlated between channels counts in full:
+        :func:`~hyperspy_eels_ml.zlp.features.estimate_count_gain`); the value
+        is ``result.model.params["count_gain"]``, how it was found
+        ``["count_gain_source"]`` (``"user"`` for a number). Not estimable: a
+        warning and 1.0.
     dark_level : "auto", float or None
         Detector offset (counts per channel) removed from every spectrum before
         training and subtraction, so that it ends up neither in the ZLP nor in the
@@ -144,9 +151,11 @@ def subtract_zlp_nn(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=No
     >>> gap = r.fit_band_gap(energy_range=(1.0, 3.0), exponent=1.5)  # doctest: +SKIP
     """
     v = validate_eels(signal, what="subtract_zlp_nn", min_channels=32)  # once: fit and subtraction share it
+    count_gain, source, random_state = resolve_count_gain(v, vacuum, count_gain, dark_level, max_training_pixels,
+                                                          random_state)
     model = fit_validated(v, vacuum, n_clusters=n_clusters, n_replicas=n_replicas, dE1=dE1, dE2=dE2,
                     max_training_pixels=max_training_pixels, hidden=hidden, max_epochs=max_epochs,
                     learning_rate=learning_rate, patience=patience, count_gain=count_gain, dark_level=dark_level,
-                    random_state=random_state, show_progressbar=show_progressbar)
+                    random_state=random_state, show_progressbar=show_progressbar, count_gain_source=source)
     return model.subtract_validated(v, count_gain=count_gain, show_progressbar=show_progressbar,
                                     lazy_output=lazy_output)
