@@ -10,7 +10,7 @@ Usage::
 (a) the WS2-like set of ``bench_zlp_band_gap_vacuum.py`` (6 thinnest flake + 3 vacuum pixels of
 ``ws2_flake_low_loss_si((16, 24), band_gap=1.6, seed=s)``, data x g); (b) one ``low_loss`` spectrum
 (``gain=g``, default ranges, seed s). Prints per cell the median ratio estimate / truth and the fraction of
-cases within +-25 % (SHIP_RULE.md rule (1)).
+cases within +-25 % (rule (1) of git show e177f64:SHIP_RULE.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Why: a per-channel reduced chi^2 with weights 1 / (g x counts) measures g_pc / g
 per-channel variance / mean; ``estimate_count_gain`` measures the long-run g_lr = g_pc F with the
 correlation factor F = 1 + 2 sum_k rho_k. With ``count_gain="auto"`` the band-gap chi^2 is then ~ 1 / F.
 
-Method (fixed in SHIP_RULE.md before measuring): per spectrum and window, residual = data - quadratic
+Method (fixed in SHIP_RULE.md before measuring; git show 5f5cc6b:SHIP_RULE.md): per spectrum and window, residual = data - quadratic
 Savitzky-Golay smooth of 41 channels (``scipy.signal.savgol_filter``); autocorrelation rho_k (k = 1..10)
 pooled over spectra (sum of lagged products / sum of squares); ``F_acf = 1 + 2 sum rho_k``; ``F_blk`` =
 variance of 16-channel block sums of the residual / (16 x its variance). Both are biased low by the
