@@ -53,6 +53,7 @@ from .features import (
     auto_dE1,
     core_window,
     departure_from_vacuum,
+    estimate_count_gain,
     estimate_dark_level,
     pixel_features,
     read_noise,
@@ -62,7 +63,6 @@ from .features import (
     vacuum_noise_end,
     zlp_centres,
 )
-from .features import estimate_count_gain
 from .features import fwhm as _fwhm
 from .model import ZLPModel, same_axis
 from .network import TrainingData, fit_baseline, train_replicas
