@@ -71,6 +71,10 @@ MULTIPLET_JITTER = (0.25, 0.25)
 #: and the Dirichlet concentration (alpha < 1: mass near the corners, i.e. near-pure samples)
 FRACTION_KINDS = (0.35, 0.30, 0.35)
 DIRICHLET_ALPHA = 0.7
+#: what the white-line table's L3/L2 ``ratio`` means for the training spectra (``white_line_spectra``'s
+#: ``ratio_observable``): "area" (the line-profile area ratio; every model trained before z25) or "r_int"
+#: (z25, issue 13: each spectrum's observable R_int is the drawn ratio, for species with a cited ``r_int``)
+RATIO_OBSERVABLE = "area"
 
 
 #: what stands behind an element's end members beyond the white-line table's per-parameter sources
@@ -115,7 +119,8 @@ def simulate(element, n, seed, vspec=None):
             b = white_line_spectra(per, ems, fractions=fr, dispersion=d, shift=(-5.0, 5.0), resolution=(0.3, 2.0),
                                    t_lambda=(0.1, 1.0), background=bg, counts=(300.0, 5000.0),
                                    continuum=CONTINUUM, dispersion_error=DISPERSION_ERROR,
-                                   parameter_spread=PARAMETER_SPREAD, multiplet_jitter=MULTIPLET_JITTER, rng=rng)
+                                   parameter_spread=PARAMETER_SPREAD, multiplet_jitter=MULTIPLET_JITTER,
+                                   ratio_observable=RATIO_OBSERVABLE, rng=rng)
             rb = bg == "powerlaw"
             fspec = vspec.feature_spec(b.energy, rb)
             x, e = prepare_valence(b.spectra, b.energy, fspec, rb)
@@ -228,14 +233,15 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
                    "shift_eV": [-5, 5], "counts": [300, 5000], "calibration_error_eV": CAL_ERROR,
                    "continuum_multiplier": list(CONTINUUM), "dispersion_error": list(DISPERSION_ERROR),
                    "alignment_jitter_eV": ALIGN_JITTER, "parameter_spread": PARAMETER_SPREAD,
-                   "multiplet_jitter": list(MULTIPLET_JITTER),
+                   "multiplet_jitter": list(MULTIPLET_JITTER), "ratio_observable": RATIO_OBSERVABLE,
                    "fractions": (f"{FRACTION_KINDS[0]:.0%} pure, {FRACTION_KINDS[1]:.0%} neighbouring binary, "
                                  f"{FRACTION_KINDS[2]:.0%} Dirichlet({DIRICHLET_ALPHA:g}) of the oxides"),
                    "network": {"hidden": list(model.hidden), "n_estimators": model.n_estimators,
                                "alpha": model.alpha, "bootstrap": True},
                    "seeds": {"train": TRAIN_SEED, "heldout": HELDOUT_SEED, "model": 0},
                    "command": f"python -m hyperspy_eels_ml.oxidation.train_valence {element}"
-                              + ("" if metals else " --oxides")},
+                              + ("" if metals else " --oxides")
+                              + ("" if RATIO_OBSERVABLE == "area" else f" --ratio-observable {RATIO_OBSERVABLE}")},
         "heldout": metrics, "training": model.info_, "fit_seconds": round(t_fit, 1),
         "estimator": {"kind": "unbiased" if model.deshrink_ else "posterior_mean", "note": ESTIMATOR_NOTE,
                       "deshrink": model.deshrink_, "calibration_seed": CALIBRATION_SEED, "n_calibration": 3000,
@@ -379,7 +385,11 @@ def main(argv=None):
                     help="keep the networks, (re)fit the unbiased estimator's calibration and update the card")
     ap.add_argument("--refresh-baselines", action="store_true",
                     help="keep everything, recompute only the card's classical baselines on the held-out set")
+    ap.add_argument("--ratio-observable", default="area", choices=("area", "r_int_species", "r_int"),
+                    help="white_line_spectra(ratio_observable=) of the training/held-out spectra (default 'area')")
     a = ap.parse_args(argv)
+    global RATIO_OBSERVABLE
+    RATIO_OBSERVABLE = a.ratio_observable
     els = list(COMPOUNDS) if a.all else a.elements
     os.makedirs(a.out_dir, exist_ok=True)
     if a.refresh_baselines:

@@ -102,8 +102,57 @@ def _tail(e, centre, width, decay):
     return np.exp(-np.clip(x, 0.0, None) / decay) * (0.5 + np.arctan(x / (0.5 * width)) / np.pi)
 
 
+#: ``ratio_observable`` values of :func:`white_line_spectra` (z25, issue 13)
+RATIO_OBSERVABLES = ("area", "r_int_species", "r_int")
+
+
+def _r_int(e1, y, l3c, split):
+    """R_int (``oxidation.ratio.white_line_ratio``, the shared-notes recipe) of rows y on axis e1, L3 near l3c."""
+    from ..oxidation.ratio import white_line_ratio
+
+    out = np.full(y.shape[0], np.nan)
+    bins = np.floor(l3c).astype(int)
+    for b in np.unique(bins):
+        r = np.flatnonzero(bins == b)
+        out[r] = white_line_ratio(e1, y[r], (b - 3.0, b + 5.0), split).ratio
+    return out
+
+
+def _match_r_int_rows(e, l3p, l2p, step, k, target, l3c, split, iterations=8):
+    """Per-row L2 scale k such that R_int(l3p + k l2p + step) = target (fixed point k <- k R / target)."""
+    e1 = np.asarray(e).mean(axis=0) if np.ndim(e) == 2 else np.asarray(e)
+    k = np.array(k, dtype=np.float64).reshape(-1, 1) * np.ones((l3p.shape[0], 1))
+    for _ in range(iterations):
+        r = _r_int(e1, l3p + k * l2p + step, l3c, split)
+        good = np.isfinite(r) & (r > 0)
+        k[good, 0] *= r[good] / target[good]
+    return k
+
+
+@functools.lru_cache(maxsize=None)
+def _r_int_species_factor(name, iterations=8):
+    """Candidate A (z25): one L2 factor per species so that the noise-free table-mean end member at the
+    reference condition (resolution 0.6 eV, t/lambda 0.05, continuum 0, 0.05 eV/ch) has R_int = the table's
+    ``r_int`` target, measured with ``oxidation.ratio.white_line_ratio``."""
+    from ..oxidation.ratio import white_line_ratio
+
+    sp = white_line_parameters()["species"][name]
+    target = float(sp["r_int"][0])
+    f = 1.0
+    for _ in range(iterations):
+        b = white_line_spectra(1, [name], dispersion=0.05, shift=0.0, resolution=0.6, t_lambda=0.05,
+                               background=None, noise=False, parameter_spread=0.0, continuum=0.0, rng=0,
+                               _l2_factor=f)
+        l3 = sp["L3"][0]
+        r = float(white_line_ratio(b.energy, b.spectra, (l3 - 3.0, l3 + 4.0), sp["splitting"][0]).ratio[0])
+        if not np.isfinite(r) or r <= 0:
+            break
+        f *= r / target
+    return f
+
+
 def _species_single(rng, sp, e, n, edge, shift, name, spread=1.0, ok_amp=(0.3, 1.0), continuum=None,
-                    multiplet_jitter=(0.1, 0.0)):
+                    multiplet_jitter=(0.1, 0.0), ratio_observable="area", l2_factor=1.0):
     """Single-scattering metal edge (+ O K) of one species for n spectra on energies e (n, size).
 
     ``continuum``: per-spectrum multiplier (n,) of the species' continuum step height, or None (1).
@@ -143,7 +192,10 @@ def _species_single(rng, sp, e, n, edge, shift, name, spread=1.0, ok_amp=(0.3, 1
             l2_peaks += hh * _pv(e, l2c + off + pos(), 0.8 * w2)
             area2 += hh * 0.8 * w2
         # scale L2 so that the integrated L3/L2 ratio is `ratio`
-        l2_peaks *= area3 / (area2 * ratio)
+        k = area3 / (area2 * ratio)
+        if ratio_observable == "r_int_species" and "r_int" in sp:
+            k = k * _r_int_species_factor(name)
+        k = k * l2_factor
         c_tab = sp.get("continuum")  # step height relative to the main L3 line (default 0.125 +- 0.075)
         if c_tab is None:
             step_h = 0.125 + spread * rng.uniform(-0.075, 0.075, (n, 1))
@@ -153,7 +205,10 @@ def _species_single(rng, sp, e, n, edge, shift, name, spread=1.0, ok_amp=(0.3, 1
             step_h = step_h * np.asarray(continuum, dtype=np.float64).reshape(n, 1)
         gs = 0.75 + spread * rng.uniform(-0.25, 0.25, (n, 1))
         step = step_h * (2 / 3 * (0.5 + np.arctan((e - l3) / gs) / np.pi) + 1 / 3 * (0.5 + np.arctan((e - l2c) / gs) / np.pi))
-        out += scale * (l3_peaks + l2_peaks) + step
+        if ratio_observable == "r_int" and "r_int" in sp:
+            k = _match_r_int_rows(e, scale * l3_peaks, scale * l2_peaks, step, k, ratio[:, 0],
+                                  l3[:, 0], float(sp["splitting"][0]))
+        out += scale * (l3_peaks + k * l2_peaks) + step
     if edge in ("OK", "both") and "O_K" in sp:
         ok = sp["O_K"]
         pre = l3 + _draw(rng, ok["pre_peak_offset"], n, positive=False, spread=spread)[:, None]
@@ -189,7 +244,9 @@ def white_line_spectra(
     continuum=1.0,
     dispersion_error=0.0,
     multiplet_jitter=(0.1, 0.0),
+    ratio_observable="area",
     rng=None,
+    _l2_factor=1.0,
 ):
     """Simulate oxidation-state reference spectra.
 
@@ -243,12 +300,23 @@ def white_line_spectra(
         Per-spectrum variation of each multiplet/shoulder line: relative height sigma (times
         ``parameter_spread``) and position sigma in eV. Compounds of one valence differ in
         crystal field and covalency more than the class-mean shapes of the table say.
+    ratio_observable : {"area", "r_int_species", "r_int"}
+        What the table's L3/L2 ``ratio`` means (z25, issue 13). ``"area"`` (default, every shipped model
+        but the ones whose card says otherwise): the area ratio of the line profiles, continuum excluded.
+        ``"r_int"``: for species with a cited ``r_int`` entry (Mn2+/3+/4+) each spectrum's L2
+        is scaled so that the observable R_int of its single-scattering lines + continuum step, measured
+        with :func:`hyperspy_eels_ml.oxidation.ratio.white_line_ratio` (the shared-notes recipe), is the
+        drawn ratio. ``"r_int_species"``: one L2 factor per species, fitted on the noise-free table-mean
+        end member (resolution 0.6 eV, t/lambda 0.05, continuum 0). Other species: as ``"area"``.
+        Draws no extra random numbers, so a seed gives the same nuisances in every mode.
     rng : numpy.random.Generator or int, optional
 
     Returns
     -------
     OxidationBatch
     """
+    if ratio_observable not in RATIO_OBSERVABLES:
+        raise ValueError(f"ratio_observable must be one of {RATIO_OBSERVABLES}")
     rng = np.random.default_rng(rng)
     p = white_line_parameters()
     classes = list(classes)
@@ -318,7 +386,7 @@ def white_line_spectra(
         if rows.size:
             single[rows] += fractions[rows, bi, None] * _species_single(
                 rng, p["species"][sname], e[rows], rows.size, edge, sh[rows], sname, parameter_spread, o_k_amplitude,
-                cmul[rows], tuple(float(v) for v in multiplet_jitter))
+                cmul[rows], tuple(float(v) for v in multiplet_jitter), ratio_observable, _l2_factor)
     peak = single[:, ext : ext + size].max(axis=1, keepdims=True)
     # The background is added *after* the convolution: a measured pre-edge background already
     # contains plural scattering, and convolving a power law known on a finite grid only (30 eV
