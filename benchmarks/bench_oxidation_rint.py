@@ -5,7 +5,7 @@ C1: noise-free table-mean end members (``parameter_spread=0``) of ``white_line_s
 ``oxidation.ratio.white_line_ratio`` (the shared-notes recipe, L3 searched -3/+4 eV around the table's L3),
 against the cited R_int (``r_int`` of white_lines.json; Fe: the del-Pozo-Bueno values, not in the table).
 C2 (``--models``): held-out MAE / 68 % coverage (seed 777, n 3000) of valence models on sets from the
-old ("area") and the new ("r_int") generator. See SHIP_RULE.md / STUDY.md (z25).
+old ("area") and the new ("r_int") generator. See git show d5d149c:SHIP_RULE.md / 826c035:STUDY.md (z25).
 
     python benchmarks/bench_oxidation_rint.py
     python benchmarks/bench_oxidation_rint.py --models OLD.npz NEW.npz [--element Mn]
