@@ -432,25 +432,12 @@ CANDIDATES = {
 def edge_position(lo, hi):
     """``(d_end, f)``, each ``(n, 80)``: position of every element's lowest assessable Major onset in the
     usable window (NaN where the element is not assessable with the training margins, or no window)."""
-    from hyperspy_eels_ml.elements.preprocess import HIGH_MARGIN, LABELS, LOW_MARGIN, major_onsets
-
-    lo = np.atleast_1d(np.asarray(lo, float))[:, None]
-    hi = np.atleast_1d(np.asarray(hi, float))[:, None]
-    n = lo.shape[0]
-    d_end = np.full((n, len(LABELS)), np.nan)
-    f = np.full((n, len(LABELS)), np.nan)
-    width = hi[:, 0] - lo[:, 0]
-    with np.errstate(invalid="ignore"):
-        for j, el in enumerate(LABELS):
-            on = np.asarray(major_onsets()[el], float)
-            if on.size == 0:
-                continue
-            inside = (on[None, :] >= lo + LOW_MARGIN) & (on[None, :] <= hi - HIGH_MARGIN)
-            anyin = inside.any(axis=1)
-            o = np.where(inside, on[None, :], np.inf).min(axis=1)
-            d_end[anyin, j] = hi[anyin, 0] - o[anyin]
-            f[anyin, j] = (o[anyin] - lo[anyin, 0]) / width[anyin]
-    return d_end, f
+    lo = np.atleast_1d(np.asarray(lo, float))
+    hi = np.atleast_1d(np.asarray(hi, float))
+    d = edge_distances(lo, hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = d["start_first"] / (hi - lo)[:, None]
+    return d["end_all"], f
 
 
 def position_bins(lo, hi, d_end_edges, f_edges):

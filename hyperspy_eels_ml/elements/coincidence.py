@@ -203,14 +203,8 @@ def removable_coincidences(p, lo, hi, threshold=0.5, delta=COINCIDENCE_EV, margi
 
     Parameters
     ----------
-    p : numpy.ndarray
-        ``(n, 80)`` calibrated probabilities (NaN: not assessable / masked).
-    lo, hi : numpy.ndarray
-        ``(n,)`` usable windows (eV; NaN: none).
-    threshold : float
-        Calling threshold.
-    delta : float
-        Coincidence distance (eV).
+    p, lo, hi, threshold, delta
+        As :func:`resolve_coincidences`.
     margin : float
         Probability margin of the partner; 0: at least as high (ties to the lower Z), as
         :func:`resolve_coincidences`.
