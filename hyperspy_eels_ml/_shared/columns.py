@@ -10,9 +10,9 @@ columns give a uniform axis directly; uneven ones are resampled onto a uniform g
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from .warn import warn
 
 __all__ = ["spectrum_from_columns", "UNIFORM_TOLERANCE"]
 
@@ -85,11 +85,11 @@ def spectrum_from_columns(energy, intensity, *, title=None, signal_type="EELS"):
                                                   name="Energy loss"), axis=0, inplace=False)
         info.update(resampled=True, step_eV=step, max_shift_if_placed_uniformly_eV=placed,
                     max_deviation_from_uniform_eV=deviation)
-        warnings.warn(f"spectrum_from_columns: the energy column is not evenly spaced (steps "
+        warn(f"spectrum_from_columns: the energy column is not evenly spaced (steps "
                       f"{np.min(np.diff(u)):.4g}-{np.max(np.diff(u)):.4g} eV, {n_repeated} repeated energies "
                       f"averaged); resampled linearly onto a uniform {step:.4g} eV grid ({size} channels). "
                       f"Placed on a uniform axis as recorded, values would sit up to {placed:.3g} eV from their "
-                      "energies.", UserWarning, stacklevel=2)
+                      "energies.")
     ax = s.axes_manager.signal_axes[0]
     ax.units, ax.name = "eV", "Energy loss"
     s.set_signal_type(signal_type)

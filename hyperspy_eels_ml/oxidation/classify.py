@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 
 import dask
 import dask.array as da
 import numpy as np
 
-from .._shared import validate_eels
+from .._shared import validate_eels, warn
 from .._shared.batch import map_spectra
 from .._shared.exceptions import ParameterError
 from .classifier import _edge_key
@@ -254,11 +253,11 @@ def classify_oxidation(
         why = j["info"].get("metals") or ""
         if metals is None and why.startswith("not admitted: the window"):
             el = j["element"]
-            warnings.warn(f"classify_oxidation ({el}): the metallic end member ({el}0) is not considered: "
+            warn(f"classify_oxidation ({el}): the metallic end member ({el}0) is not considered: "
                           f"{why[len('not admitted: '):].split('; shape alone')[0]}, and shape alone misreads oxides as "
                           "metals. If the sample may be metallic, list only metals in metadata.Sample.elements "
                           "(admits the metal), pass energy_calibrated=True or low_loss= (the chemical shift "
-                          "decides), or metals=True (shape only).", UserWarning, stacklevel=2)
+                          "decides), or metals=True (shape only).")
     lo = min(j["need"][0] for j in jobs)
     hi = max(j["need"][1] for j in jobs)
     i0 = max(int(np.searchsorted(e, lo) - 1), 0)
@@ -269,8 +268,8 @@ def classify_oxidation(
     d = v.dispersion
     if any(j["kind"] == "svm" for j in jobs) and any(abs(d - j["spec"].dispersion) > 0.01 * j["spec"].dispersion
                                                      for j in jobs):
-        warnings.warn(f"classify_oxidation: the spectra ({d:g} eV/channel) are resampled to the model's "
-                      f"{jobs[0]['spec'].dispersion:g} eV/channel grid.", UserWarning, stacklevel=2)
+        warn(f"classify_oxidation: the spectra ({d:g} eV/channel) are resampled to the model's "
+                      f"{jobs[0]['spec'].dispersion:g} eV/channel grid.")
     data, energy = v.data[..., i0:i1], e[i0:i1]
     single = data.ndim == 1
     if single:

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .._shared.warn import warn
 from .preprocess import FeatureSpec, extract_features
 
 __all__ = ["ValenceSpec", "ValenceModel", "valence_spec", "other_edges", "ratio_onset_baseline", "nnls_baseline",
@@ -221,7 +222,6 @@ class ValenceSpec:
 
     def _clean_window(self, lo, hi, bg_start, bg_end, avoid, strict, what):
         """(lowest onset searched, window start) with a pre-edge window free of the ``avoid`` edges."""
-        import warnings
 
         from .._shared.exceptions import EnergyRangeError
 
@@ -246,8 +246,8 @@ class ValenceSpec:
                "yourself (e.g. a model with both edges: s.create_model()) and pass remove_background=False.")
         if strict:
             raise EnergyRangeError(msg)
-        warnings.warn(msg + f" Using the default window {bg_start:.1f}-{bg_end:.1f} eV, which holds or precedes "
-                      "that edge: the background under the white lines is wrong.", UserWarning, stacklevel=4)
+        warn(msg + f" Using the default window {bg_start:.1f}-{bg_end:.1f} eV, which holds or precedes "
+                      "that edge: the background under the white lines is wrong.")
         return lo, bg_start
 
 

@@ -72,6 +72,16 @@ def test_narrow_window_without_o_k_keeps_the_oxide_reading_and_says_so():
     assert "not admitted" in str(auto.mean_valence.metadata.hyperspy_eels_ml.as_dictionary())
 
 
+def test_the_warning_points_at_the_users_call_through_the_method():
+    import hyperspy_eels_ml  # noqa: F401  (attaches the method)
+
+    b = white_line_spectra(4, ["Mn2+", "Mn3+"], rng=SEED)
+    with pytest.warns(UserWarning, match=r"metallic end member \(Mn0\) is not considered") as rec:
+        _sig(b).classify_oxidation("Mn", model="valence", show_progressbar=False)
+    files = {w.filename for w in rec if "not considered" in str(w.message)}
+    assert files == {__file__}  # not _methods.py or classify.py
+
+
 def test_declared_elements_decide():
     assert declared_oxygen(["Mn", "O"]) == "oxygen"
     assert declared_oxygen(["Fe", "Co"]) == "metals"
