@@ -80,8 +80,16 @@ def load_real(data, entry):
 
     p = data / entry["path"]
     if p.suffix == ".csv":
+        # uneven energy columns (the MnEdgeNet files): the package's one reader of column data puts them on
+        # a uniform axis (repeats averaged, linear resampling), as bench_oxidation_real and bench_identify do
+        from hyperspy_eels_ml import spectrum_from_columns
+
         a = np.loadtxt(p, delimiter=",", skiprows=1, encoding="utf-8-sig")
-        return a[:, 0], a[:, 1], 200.0, 30.0, True, a[:, 1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sp = spectrum_from_columns(a[:, 0], a[:, 1])
+        y = np.asarray(sp.data, dtype=np.float64)
+        return sp.axes_manager.signal_axes[0].axis.astype(np.float64), y, 200.0, 30.0, True, y
     if p.name.endswith("La2NiO4_eels.txt"):
         a = np.loadtxt(p)
         return a[:, 0], a[:, 1], 200.0, 30.0, False, a[:, 1]
