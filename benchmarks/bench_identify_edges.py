@@ -9,6 +9,7 @@ z19: ``git show d5d3fdd:SHIP_RULE.md``).
     python benchmarks/bench_identify_edges.py --study coincidence --evidence --check  # z19: check seeds
     python benchmarks/bench_identify_edges.py --study position   # z23: position-aware calibration
     python benchmarks/bench_identify_edges.py --study position --check   # z23: check seeds (not deciding)
+    python benchmarks/bench_identify_edges.py --study coincidence --default-study  # session 13: EM as the default
 
 A. Precision and recall of the calls of the shipped network as a function of the distance ``d``
    between the window start and the element's highest assessable Major onset (every assessable Major
@@ -332,6 +333,9 @@ COINCIDENCE_SETS = (("natural", "realistic-v3", 11400000), ("oversampled", "real
 EVIDENCE_SETS = (("natural", "realistic-v3", 11410000), ("oversampled", "realistic-v3", 11310000))
 #: a check after the decision (not deciding): two more seeds
 CHECK_SETS = (("natural", "realistic-v3", 11420000), ("oversampled", "realistic-v3", 11320000))
+#: session 13 (git show baede50:SHIP_RULE.md): EM as the default, decided on natural compositions only
+DEFAULT_SETS = (("natural", "realistic-v3", 11430000), ("natural", "realistic-v3", 11440000),
+                ("natural", "realistic-v2", 11520000), ("oversampled", "realistic-v3", 11330000))
 
 
 def study_coincidence(n, sets=COINCIDENCE_SETS, rules=("G",)):
@@ -357,8 +361,15 @@ def study_coincidence(n, sets=COINCIDENCE_SETS, rules=("G",)):
                   f"{b['removed_calls']} ({b['removed_true']} / {b['removed_scored_false']}) |", flush=True)
         g = r["resolve_coincidences"]
         r["delta_weighted_f1"], r["delta_exact"] = g["delta_weighted_f1"], g["delta_exact"]
-        out[f"{kind}/{realism}"] = r
-    if sets is COINCIDENCE_SETS:
+        out[f"{kind}/{realism}" + (f"/{seed}" if sets is DEFAULT_SETS else "")] = r
+    if sets is DEFAULT_SETS:
+        deciding = [k for k in out if k.startswith("natural/")]
+        out["switch_default_to_EM"] = bool(all(
+            round(out[k]["EM"]["weighted_f1_no_C"], 4) >= round(out[k]["default"]["weighted_f1_no_C"], 4)
+            and round(out[k]["EM"]["exact_match_no_C"], 4) >= round(out[k]["default"]["exact_match_no_C"], 4)
+            for k in deciding))
+        print(f"\nrule (baede50:SHIP_RULE.md, natural sets only): EM as the default: {out['switch_default_to_EM']}")
+    elif sets is COINCIDENCE_SETS:
         dec = out["natural/realistic-v3"]
         out["switch_default"] = bool(dec["delta_weighted_f1"] >= 0 and dec["delta_exact"] >= 0)
         print(f"\nrule (natural v3): switch the default to resolve_coincidences=True: {out['switch_default']}")
@@ -689,6 +700,8 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     ap.add_argument("--evidence", action="store_true",
                     help="with --study coincidence: the z19 rules E / EM against G on the new seeds (SHIP_RULE.md)")
+    ap.add_argument("--default-study", action="store_true",
+                    help="with --study coincidence: session 13, EM as the default on fresh natural seeds")
     ap.add_argument("--check", action="store_true", help="with --evidence / --study position: the check seeds (not deciding)")
     ap.add_argument("--cal-folder", default="/tmp/position_calibration",
                     help="--study position: where the held-out shards 0-1 (v2, v3) are written / read")
@@ -707,8 +720,11 @@ def main(argv=None):
     elif a.study == "cost":
         res = study_cost(a.n or 8192, a.seed or 11300000)
     else:
-        res = (study_coincidence(a.n or 8192, CHECK_SETS if a.check else EVIDENCE_SETS, RULES) if a.evidence
-               else study_coincidence(a.n or 8192))
+        if a.default_study:
+            res = study_coincidence(a.n or 8192, DEFAULT_SETS, RULES)
+        else:
+            res = (study_coincidence(a.n or 8192, CHECK_SETS if a.check else EVIDENCE_SETS, RULES) if a.evidence
+                   else study_coincidence(a.n or 8192))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1, default=float)
