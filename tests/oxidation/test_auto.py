@@ -83,9 +83,25 @@ def test_neither_model_fits_names_both_minima():
     with pytest.raises(EnergyRangeError, match=r"L3 and L2 lines: at least \d+ eV.*SVM, tried first.*"
                                                r"needs the energy range"):
         classify_oxidation(s, "Mn", remove_background=False)
-    s, _ = _mn(600.0, 700.0, 1.0, "powerlaw", n=2)
+    s, _ = _mn(600.0, 700.0, 1.5, "powerlaw", n=2)
     with pytest.raises(EnergyAxisError, match="valence model accepts.*SVM, tried first.*much coarser"):
         classify_oxidation(s, "Mn")
+
+
+@pytest.mark.parametrize("d", [0.75, 1.0])
+def test_coarse_dispersion_is_read_by_the_valence_model(d):
+    """0.75-1.0 eV/ch (too coarse for the SVM): the valence model reads it (session 13, git show
+    f677203:SHIP_RULE.md; held-out MAE at 0.75-1.0 eV/ch within 0.05 of that at 0.3-0.5 eV/ch)."""
+    b = white_line_spectra(60, ["Mn2+", "Mn3+", "Mn4+"], dispersion=d, energy_offset=600.0, size=int(110 / d),
+                           background="powerlaw", shift=(-1.0, 1.0), counts=(2e4, 5e4), rng=SEED + 1)
+    r = classify_oxidation(_sig(b.spectra, b.energy), "Mn", show_progressbar=False)
+    assert r.model_info["model_choice"].startswith("valence (auto")
+    v = np.asarray(r.mean_valence.data, float)
+    truth = np.asarray(b.fractions, float) @ np.array([2.0, 3.0, 4.0])
+    ok = np.isfinite(v)
+    assert ok.mean() > 0.9
+    assert np.mean(np.abs(v[ok] - truth[ok])) < 0.25, np.mean(np.abs(v[ok] - truth[ok]))  # 0.07-0.08 measured
+    assert np.corrcoef(v[ok], truth[ok])[0, 1] > 0.9
 
 
 def test_lazy_input_and_several_elements_choose_per_element():

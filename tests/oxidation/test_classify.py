@@ -292,7 +292,7 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="Unknown edge"):
         classify_oxidation(_flat(600.0, 0.2, 1000), "Fe", edge="M45")
     with pytest.raises(EnergyAxisError, match="much coarser than the model's 0.2"):
-        classify_oxidation(_flat(600.0, 1.0, 200), "Fe")
+        classify_oxidation(_flat(600.0, 1.5, 140), "Fe")  # the valence model takes up to 1.05 eV/ch (session 13)
     with pytest.raises(EmptySignalError, match="at least 20 channels"):
         classify_oxidation(_flat(700.0, 0.2, 10), "Fe")
     with pytest.raises(ValueError, match="has no 'calibrated' variant; use energy_calibrated=False"):
