@@ -189,3 +189,27 @@ def test_ship_rule_fails_each_check_on_its_own():
     assert not ship_rule(res(v3=(0.80, 0.615)), card)[1]["v3_exact"]
     assert not ship_rule(res(ece_=0.06), card)[1]["ece"]
     assert not ship_rule(res(ne=0.2), card)[1]["ne_on_o_fe"]
+
+
+def test_tolerant_ship_rule_allows_one_standard_error_and_no_more():
+    from hyperspy_eels_ml.elements.train import TOLERANCE, ship_rule_tolerant
+
+    def block(w, e, ece_=0.01):
+        return {"ece_calibrated": ece_, "calibrated": {"weighted_f1_no_C": w, "exact_match_no_C": e}}
+
+    card = {"heldout_simulated": {"calibrated": {"weighted_f1_no_C": 0.8397, "exact_match_no_C": 0.6648},
+                                  "realistic_v3": {"calibrated": {"weighted_f1_no_C": 0.8447, "exact_match_no_C": 0.6748}},
+                                  "o_fe_false_calls": {"realistic-v2": {"ne_called": 0.1667}}}}
+
+    def res(v2=(0.8391, 0.6661), v3=(0.8460, 0.6794), ece_=0.002, ne=0.135):
+        return {"candidate": {"v2": block(*v2, ece_), "v3": block(*v3, ece_)},
+                "o_fe_false_calls": {"candidate": {"realistic-v2": {"ne_called": ne}}}}
+
+    assert TOLERANCE == {"weighted_f1_no_C": 0.003, "exact_match_no_C": 0.005}
+    assert ship_rule_tolerant(res(), card)[0]  # E8's numbers: v2 wF1 0.0006 below the card, inside the tolerance
+    assert ship_rule_tolerant(res(v2=(0.8367, 0.6598)), card)[0]  # exactly at the limits
+    checks = ship_rule_tolerant(res(v2=(0.8366, 0.6661)), card)[1]
+    assert not checks["v2_weighted_f1_no_C"] and checks["v2_exact_match_no_C"]
+    assert not ship_rule_tolerant(res(v3=(0.8460, 0.6697)), card)[1]["v3_exact_match_no_C"]
+    assert not ship_rule_tolerant(res(ece_=0.06), card)[1]["ece"]
+    assert not ship_rule_tolerant(res(ne=0.17), card)[1]["ne_on_o_fe"]
