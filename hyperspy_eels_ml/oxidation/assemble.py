@@ -58,7 +58,7 @@ def _svm_result(job, out, mask, parent, single, nav_shape, params, t0):
         **sig, classes=list(spec.classes), n_masked=masked.sum(),
         n_pixels=int(np.prod(nav_shape, dtype=np.int64)) if not single else 1,
         model_info=info, parameters=p, timings={"graph_or_compute": time.perf_counter() - t0},
-        _nav_axes=list(parent.axes_manager.navigation_axes))
+        _nav_axes=list(parent.axes_manager.navigation_axes), _navigation_shape=() if single else tuple(nav_shape))
 
 
 def _valence_result(job, out, mask, parent, single, nav_shape, params, t0):
@@ -97,7 +97,7 @@ def _valence_result(job, out, mask, parent, single, nav_shape, params, t0):
         end_members=list(vspec.end_members), classes=names,
         n_masked=masked.sum(), n_pixels=int(np.prod(nav_shape, dtype=np.int64)) if not single else 1,
         model_info=info, parameters=p, timings={"graph_or_compute": time.perf_counter() - t0},
-        _nav_axes=list(parent.axes_manager.navigation_axes))
+        _nav_axes=list(parent.axes_manager.navigation_axes), _navigation_shape=() if single else tuple(nav_shape))
 
 
 _DEPS = ("hyperspy", "exspy", "numpy", "dask", "scikit-learn")

@@ -14,6 +14,18 @@ from .valence import ValenceModel, compounds_for
 from .shipped import _load_model_file
 
 
+def _background_failed_snr(snr, prepared, remove_background):
+    """``snr`` with NaN where the power-law background could not be fitted (the prepared spectrum is all NaN).
+
+    Such pixels are masked; the NaN SNR tells them apart from pixels with a weak edge (see
+    :func:`~hyperspy_eels_ml.oxidation.result.warn_background_failures`).
+    """
+    if not remove_background:
+        return snr
+    failed = ~np.isfinite(prepared).any(axis=1)
+    return np.where(failed, np.float32(np.nan), snr).astype(snr.dtype) if failed.any() else snr
+
+
 def _classify_block(x, transport, energy, spec_json, min_snr, remove_background):
     """Columns: probabilities (n_classes, NaN where masked), anchor eV, SNR, valid (0/1).
 
@@ -30,6 +42,7 @@ def _classify_block(x, transport, energy, spec_json, min_snr, remove_background)
     nc = len(spec.classes)
     x, energy = prepare_arrays(x, energy, spec, remove_background)
     f, anchor, snr, at_boundary = extract_features(x, energy, spec)
+    snr = _background_failed_snr(snr, x, remove_background)
     valid = (snr >= min_snr) & ~at_boundary & np.isfinite(f).all(axis=1)
     out = np.full((x.shape[0], nc + 3), np.nan, dtype=np.float32)
     out[:, nc] = anchor
@@ -103,6 +116,7 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
     k, nc = len(vspec.end_members), len(compounds_for(vspec.element, vspec.end_members))
     xs, es = prepare_valence(x, energy, fspec, remove_background)
     f, anchor, snr, at_boundary = extract_features(xs, es, fspec)
+    snr = _background_failed_snr(snr, xs, remove_background)
     onset_cal = np.full(len(f), np.nan)
     if ok is not None:  # O K pre-peak of the same spectrum as the energy reference
         from .valence import o_k_pre_peak

@@ -12,6 +12,34 @@ __all__ = ["OxidationResult", "OxidationResults"]
 _EDGE_NAMES = {"L23": "L2,3", "OK": "O K"}
 
 
+def warn_background_failures(res):
+    """Warn once (eager results) when pixels are masked because the pre-edge power law could not be fitted.
+
+    The block functions set ``snr`` to NaN there (the background-subtracted spectrum is all NaN: counts <= 0
+    in the pre-edge window, typically data whose background was already removed); without this warning
+    such pixels would look like pixels with a weak edge.
+    """
+    if res.is_lazy or getattr(res, "_background_reported", False):
+        return
+    res._background_reported = True
+    if not res.parameters.get("remove_background", False):
+        return
+    snr = np.asarray(res.snr.data, dtype=float)
+    failed = np.asarray(res.mask.data, dtype=bool) & np.isnan(snr)
+    n = int(failed.sum())
+    if not n:
+        return
+    from .._shared.warn import warn
+
+    info = res.model_info.get("L23", res.model_info)
+    window = info.get("background_window_eV")
+    where = f" (background fit window {window[0]:g}-{window[1]:g} eV)" if window else ""
+    warn(f"classify_oxidation ({info.get('element', '')}): the power-law background before the edge could not be "
+         f"fitted in {n} of {failed.size} pixel(s){where}: the counts there are about 0 or below (vacuum, or "
+         "spectra whose background was already removed). These pixels are masked (snr NaN). For "
+         "background-subtracted data pass remove_background=False; otherwise record more channels below the edge.")
+
+
 class OxidationResult(LazyResult):
     """Result of :func:`classify_oxidation`.
 
@@ -33,10 +61,12 @@ class OxidationResult(LazyResult):
         aligned on: an apparent chemical-shift map (relative only, when the axis
         is uncalibrated). NaN where masked.
     snr : hyperspy.signal.BaseSignal
-        Edge maximum over the noise per model channel (after background removal).
+        Edge maximum over the noise per model channel (after background removal);
+        NaN where the pre-edge power law could not be fitted (counts <= 0 there).
     mask : hyperspy.signal.BaseSignal
         True where no class was assigned (edge SNR below ``min_snr``, edge not
-        found within ``max_shift``, or excluded by ``navigation_mask``).
+        found within ``max_shift``, background not fitted (a ``UserWarning``
+        says how many pixels), or excluded by ``navigation_mask``).
     fractions : hyperspy.signals.Signal1D
         Valence models only: end-member fractions per pixel (signal axis
         ``"end member"``, names in ``end_members``; sum 1; NaN where masked).
@@ -81,6 +111,7 @@ class OxidationResult(LazyResult):
         """Compute every lazy part in one pass over the data (in place); returns self."""
         super().compute(show_progressbar=show_progressbar)
         self.n_masked = int(self.n_masked)
+        warn_background_failures(self)
         return self
 
     def class_fractions(self):
@@ -189,6 +220,8 @@ class OxidationResults(dict):
                 i += 1
             r.n_masked = int(vals[i])
             i += 1
+        for r in lazy:
+            warn_background_failures(r)
         return self
 
     def plot(self, **kw):

@@ -259,7 +259,8 @@ def fit_band_gap_replicas(result, energy_range=None, exponent=None, law_delta_ch
         record_provenance(m, "zlp.ZLPResult.fit_band_gap", params, extra=dict(output=name))
         sigs[name] = m
     res = BandGapResult(energy_range=(lo, hi), law=law, law_delta_chi2=law_delta_chi2,
-                        exponent=exponent if law == "fixed" else None, **sigs)
+                        exponent=exponent if law == "fixed" else None, _navigation_shape=tuple(v.navigation_shape),
+                        **sigs)
     if not lazy_output:
         warn_unresolved(res)
         warn_law(res, exponent)

@@ -74,6 +74,7 @@ def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, sc
         tot = np.clip(Jb, 0, None).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             tl = np.log(tot[None, :] / Z.sum(axis=2))
+        tl[~np.isfinite(tl)] = np.nan  # no counts (a dead pixel): undefined, and -inf would make quantile warn
         t16, t50, t84 = np.quantile(tl, [0.16, 0.5, 0.84], axis=0)
         if dE1 is None:
             frac = np.zeros_like(t50)

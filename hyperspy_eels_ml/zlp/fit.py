@@ -155,8 +155,13 @@ def gain_side_reference(J, energy, fwhm_, n=32, clean=None):
     passes = GAIN_SIDE_CLEAN_PASSES if clean is None else int(clean)
     J = np.clip(np.asarray(J, dtype=np.float64), 0, None)
     core = np.abs(energy) <= fwhm_
-    c = np.log(np.maximum(J.sum(axis=1), 1e-30) / np.maximum(J[:, core].sum(axis=1), 1e-30))
-    sel = J[np.argsort(c, kind="stable")[: max(1, min(n, J.shape[0]))]]
+    zc = J[:, core].sum(axis=1)
+    c = np.log(np.maximum(J.sum(axis=1), 1e-30) / np.maximum(zc, 1e-30))
+    # dead or dark-only pixels (no counts in the ZLP core) have c = 0, the "thinnest" of all, but no ZLP
+    cand = np.flatnonzero(zc > 0)
+    if cand.size == 0:
+        cand = np.arange(J.shape[0])
+    sel = J[cand[np.argsort(c[cand], kind="stable")[: max(1, min(n, cand.size))]]]
     pos = energy > 0
     gain = energy < 0
     inside = pos & (energy <= -energy[0])
@@ -300,7 +305,7 @@ def resolve_count_gain(v, vacuum, count_gain, dark_level, max_training_pixels, r
     seed = _seed(check_random_state(random_state))
     energy = v.energy
     rng = np.random.default_rng(seed)
-    J, _ = _training_spectra(v, check_int("max_training_pixels", max_training_pixels, min=1), rng)
+    J, _, _ = _training_spectra(v, check_int("max_training_pixels", max_training_pixels, min=1), rng)
     Jv = _as_vacuum_array(vacuum, energy)
     dark, _ = _dark_level(dark_level, J, Jv, energy, v.dispersion, 1.0)
     allJ = J if Jv is None else np.concatenate([J, Jv])
@@ -371,7 +376,13 @@ def _training_spectra(v, max_training_pixels, rng):
     if isinstance(J, da.Array):  # eager data were checked by validate_eels already
         J = check_finite_block(np.asarray(J.compute(), dtype=np.float64))
     J = np.asarray(J, dtype=np.float64)
-    return J, idx
+    # dead pixels (a constant spectrum: all zero, or a fill value) hold no ZLP: left out of the training (and of
+    # the dark level, the alignment check and the gain-side reference); the subtraction still covers them
+    live = np.ptp(J, axis=1) > 0
+    if not live.any():
+        raise EELSInputError("subtract_zlp_nn: every spectrum is constant (dead pixels or an empty signal): there "
+                             "is no zero-loss peak to train on.")
+    return J[live], idx[live], int((~live).sum())
 
 
 def fit_zlp(signal, vacuum=None, *, n_clusters=3, n_replicas=100, dE1=None, dE2=None, max_training_pixels=2000,
@@ -428,7 +439,11 @@ def fit_validated(v, vacuum=None, *, n_clusters, n_replicas, dE1, dE2, max_train
     _check_energy_axis(energy)
     seed = _seed(random_state)
     rng = np.random.default_rng(seed)
-    J, _ = _training_spectra(v, p["max_training_pixels"], rng)
+    J, _, n_dead = _training_spectra(v, p["max_training_pixels"], rng)
+    if n_dead:
+        warn(f"subtract_zlp_nn: {n_dead} of the {n_dead + J.shape[0]} training spectra are constant (dead pixels, "
+             "e.g. all zero): they hold no zero-loss peak and are left out of the training; their t/lambda is NaN.",
+             UserWarning)
     Jv = _as_vacuum_array(vacuum, energy)
     dark, dark_info = _dark_level(dark_level, J, Jv, energy, disp, g)
     if dark:

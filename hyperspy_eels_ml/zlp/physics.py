@@ -388,7 +388,8 @@ def fit_plasmon_replicas(result, energy_range=None, *, deconvolve=True, show_pro
         m = navigation_map(v.signal, data if isinstance(data, da.Array) else np.asarray(data), title, quantity=q)
         record_provenance(m, "zlp.ZLPResult.fit_plasmon", params, extra=dict(output=name))
         sigs[name] = m
-    res = PlasmonResult(energy_range=(lo, hi), deconvolved=bool(deconvolve), **sigs)
+    res = PlasmonResult(energy_range=(lo, hi), deconvolved=bool(deconvolve),
+                        _navigation_shape=tuple(v.navigation_shape), **sigs)
     if not lazy_output:
         warn_plasmon(res)
     return res
@@ -500,7 +501,7 @@ def kramers_kronig_replicas(result, n=None, t=None, *, iterations=1, cutoff=None
             m = navigation_map(v.signal, data, title, quantity="nm")
         record_provenance(m, "zlp.ZLPResult.kramers_kronig", params, extra=dict(output=name))
         sigs[name] = m
-    return KramersKronigResult(n=n, t=t, **sigs)
+    return KramersKronigResult(n=n, t=t, _navigation_shape=tuple(v.navigation_shape), **sigs)
 
 
 #: peak fit reason codes
@@ -835,7 +836,8 @@ def fit_peaks_replicas(result, energy_range=None, n_peaks=1, *, positions=None, 
             per_pixel_spectra(v.signal, data, axis, title, quantity=q)
         record_provenance(m, "zlp.ZLPResult.fit_peaks", params, extra=dict(output=name))
         sigs[name] = m
-    res = PeakResult(energy_range=(lo, hi), n_peaks=K, deconvolved=bool(deconvolve), **sigs)
+    res = PeakResult(energy_range=(lo, hi), n_peaks=K, deconvolved=bool(deconvolve),
+                     _navigation_shape=tuple(v.navigation_shape), **sigs)
     if not lazy_output:
         warn_peaks(res)
     return res

@@ -90,6 +90,7 @@ class ZLPResult(_Lazy):
         self.signal = v.signal
         self.count_gain = count_gain
         self._v = v
+        self._navigation_shape = tuple(v.navigation_shape)
         titles = dict(inelastic="Inelastic (NN ZLP subtracted)", inelastic_lower="Inelastic 16 %",
                       inelastic_upper="Inelastic 84 %", zlp="NN zero-loss peak", zlp_lower="NN ZLP 16 %",
                       zlp_upper="NN ZLP 84 %")
