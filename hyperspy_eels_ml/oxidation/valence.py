@@ -201,8 +201,9 @@ class ValenceSpec:
                        f"{self.background_gap - self.window[0]:g} eV below the onset for remove_background=True "
                        "(pass remove_background=False for background-subtracted data)")
         if hi - lo < 1.0:  # room to search for the onset over at least 1 eV
+            who = what if "valence model" in what else f"{what} ({self.element} valence model)"
             raise EnergyRangeError(
-                f"{what} ({self.element} valence model) needs {self.minimum_text()}{need_bg}; the signal covers "
+                f"{who} needs {self.minimum_text()}{need_bg}; the signal covers "
                 f"{e0:g}-{e1:g} eV, where no {edge_lines(self.element)[0]} onset within "
                 f"{self.onset_range[0] - self.max_shift:g}-"
                 f"{self.onset_range[1] + self.max_shift:g} eV (tabulated onsets +-{self.max_shift:g} eV) leaves "
