@@ -88,7 +88,9 @@ def classify_oxidation(
         A list (``["Fe", "Mn"]``) classifies
         each element from its own edge in one pass and returns an
         :class:`OxidationResults` dict. Taken from the model when ``model`` is
-        a classifier or a file.
+        a classifier or a file. Not given: the elements of
+        ``metadata.Sample.elements`` that have a shipped model (one symbol, or a
+        list when several do; recorded as ``element_source`` in the provenance).
     edge : {"L23", "OK", "both"}
         Metal L2,3 white lines (Ce: its M4,5 white lines), the O K edge (Fe only), or both: the L2,3 and
         O K probabilities are multiplied (independent evidence) and renormalised.
@@ -224,6 +226,15 @@ def classify_oxidation(
     remove_background = check_bool("remove_background", remove_background)
     if energy_calibrated is not None:
         energy_calibrated = check_bool("energy_calibrated", energy_calibrated)
+    element_source = "argument"
+    if element is None and (model is None or isinstance(model, str) and model in ("auto", "svm", "cnn", "valence")):
+        from .jobs import _sample_elements
+
+        modelled = {m["element"] for m in available_models()}
+        usable = [el for el in (_sample_elements(signal) or []) if el in modelled]
+        if usable:
+            element = usable[0] if len(usable) == 1 else usable
+            element_source = "metadata.Sample.elements"
     multi = element is not None and not isinstance(element, str)
     elements = list(element) if multi else [element]
     if multi and (not elements or len(set(elements)) != len(elements)):
@@ -306,7 +317,7 @@ def classify_oxidation(
     if mask is not None and single:
         mask = np.asarray(mask).reshape(())
     lazy = v.lazy if lazy_output is None else check_bool("lazy_output", lazy_output)
-    params = dict(element=element, edge=edge_in, model=model if isinstance(model, str) else repr(model),
+    params = dict(element=element, element_source=element_source, edge=edge_in, model=model if isinstance(model, str) else repr(model),
                   energy_calibrated=energy_calibrated, low_loss=low_loss is not None,
                   remove_background=remove_background, min_snr=min_snr, max_shift=max_shift,
                   valence_estimator=valence_estimator,

@@ -103,7 +103,8 @@ def _resolve_model(model, element, edge, energy_calibrated):
         clf, transport, info = model, model, {"source": "user OxidationClassifier (in memory)"}
     elif isinstance(model, str | os.PathLike) and str(model) in ("svm", "cnn"):
         if element is None:
-            raise ValueError("Give element= (e.g. 'Fe' or 'Mn') to use a shipped model.")
+            raise ValueError("Give element= (e.g. 'Fe' or 'Mn') to use a shipped model, or list the element in "
+                             "metadata.Sample.elements (s.add_elements(['Fe'])).")
         path, name, variant = _shipped_path(element, edge, str(model), bool(energy_calibrated))
         clf, transport = _load_model_file(path), path
         info = {"source": "shipped", "name": name, "variant": variant, "file": os.path.basename(path),
@@ -149,7 +150,8 @@ def _resolve_valence(model, element, oxides_only=False):
         return model, model, {"source": "user ValenceModel (in memory)", "element": model.spec_.element,
                               "edge": "L23", "kind": "valence"}
     if element is None:
-        raise ValueError("Give element= (e.g. 'Mn', 'Fe' or ['Fe', 'Mn']) to use a shipped model.")
+        raise ValueError("Give element= (e.g. 'Mn', 'Fe' or ['Fe', 'Mn']) to use a shipped model, or list the "
+                         "element in metadata.Sample.elements (s.add_elements(['Mn'])).")
     name = valence_model_name(element)
     reg = {m["name"]: m for m in _registry()}
     if oxides_only and name + "_oxide" in reg:

@@ -118,3 +118,19 @@ def test_lazy_input_and_several_elements_choose_per_element():
                            background="powerlaw", rng=SEED)
     both = classify_oxidation(_sig(b.spectra, b.energy), ["Fe", "Mn"], show_progressbar=False)
     assert all(both[el].model_info["model_choice"].startswith("svm (auto") for el in ("Fe", "Mn"))
+
+
+def test_element_from_metadata_sample_elements():
+    """No element=: the elements of metadata.Sample.elements that have a shipped model are used."""
+    s, _ = _mn(636.0, 663.0, 0.1, "residual", n=4)
+    with pytest.raises(ValueError, match="Give element=.*metadata.Sample.elements"):
+        classify_oxidation(s, remove_background=False, show_progressbar=False)
+    s.add_elements(["Mn", "O"])  # O has no model: ignored
+    before = s.metadata.as_dictionary()
+    r = classify_oxidation(s, remove_background=False, show_progressbar=False)
+    ref = classify_oxidation(s, "Mn", remove_background=False, show_progressbar=False)
+    assert r.classes == ref.classes
+    assert _same(r.mean_valence, ref.mean_valence)
+    md = r.mean_valence.metadata.hyperspy_eels_ml.as_dictionary()
+    assert "metadata.Sample.elements" in str(md)
+    assert s.metadata.as_dictionary() == before  # the user's signal is not modified
