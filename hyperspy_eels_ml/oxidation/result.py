@@ -13,7 +13,8 @@ _EDGE_NAMES = {"L23": "L2,3", "OK": "O K"}
 
 
 def warn_background_failures(res):
-    """Warn once (eager results) when pixels are masked because the pre-edge power law could not be fitted.
+    """Warn once (eager results) when pixels are masked because the pre-edge power law could not be fitted,
+    or when no pixel at all was classified (:func:`_warn_none_classified`).
 
     The block functions set ``snr`` to NaN there (the background-subtracted spectrum is all NaN: counts <= 0
     in the pre-edge window, typically data whose background was already removed); without this warning
@@ -22,6 +23,7 @@ def warn_background_failures(res):
     if res.is_lazy or getattr(res, "_background_reported", False):
         return
     res._background_reported = True
+    _warn_none_classified(res)
     if not res.parameters.get("remove_background", False):
         return
     snr = np.asarray(res.snr.data, dtype=float)
@@ -38,6 +40,25 @@ def warn_background_failures(res):
          f"fitted in {n} of {failed.size} pixel(s){where}: the counts there are about 0 or below (vacuum, or "
          "spectra whose background was already removed). These pixels are masked (snr NaN). For "
          "background-subtracted data pass remove_background=False; otherwise record more channels below the edge.")
+
+
+def _warn_none_classified(res):
+    """Warn when every pixel is masked although some had an edge measured (snr finite): an element absent from
+    the data, or data too noisy for ``min_snr``; the result alone (all NaN) would not say why."""
+    from .._shared.warn import warn
+
+    mask = np.asarray(res.mask.data, dtype=bool)
+    snr = np.asarray(res.snr.data, dtype=float)
+    measured = np.isfinite(snr)
+    if mask.size == 0 or not mask.all() or not measured.any():
+        return
+    info = res.model_info.get("L23", res.model_info)
+    el = info.get("element", "")
+    min_snr = res.parameters.get("min_snr")
+    warn(f"classify_oxidation ({el}): no pixel was classified: in all {mask.size} pixel(s) the edge signal-to-noise "
+         f"ratio is below min_snr={min_snr:g} (highest {np.nanmax(snr):.2g}) or the edge was not found within "
+         f"max_shift. Is {el} in the data, with its edge inside the window? For noisy data lower min_snr or sum "
+         "pixels (e.g. s.rebin).")
 
 
 class OxidationResult(LazyResult):

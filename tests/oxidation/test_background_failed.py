@@ -74,3 +74,24 @@ def test_background_free_data_with_remove_background_false_says_nothing():
         r = classify_oxidation(s.inav[n:], "Mn", model="valence", remove_background=False, show_progressbar=False)
     assert not _failed_warnings(w)
     assert np.isfinite(np.asarray(r.snr.data)).all()
+
+
+def test_no_pixel_classified_warns():
+    """An element absent from the data: every pixel masked, and a warning says why (nothing silent)."""
+    import exspy
+
+    rng = np.random.default_rng(3)
+    e = 600.0 + 0.2 * np.arange(600)
+    data = (1e4 * (e / 600.0) ** -3)[None] * np.ones((3, 1)) + rng.normal(0, 5, (3, e.size))  # power law, no edge
+    s = exspy.signals.EELSSpectrum(data.astype(np.float32))
+    ax = s.axes_manager.signal_axes[0]
+    ax.units, ax.scale, ax.offset = "eV", 0.2, 600.0
+    with pytest.warns(UserWarning, match=r"no pixel was classified.*min_snr=5.*Is Mn in the data"):
+        r = classify_oxidation(s, "Mn", metals=False, show_progressbar=False)
+    assert int(r.n_masked) == 3
+    b = white_line_spectra(3, ["Mn3+"], dispersion=0.2, energy_offset=600.0, size=600, background="powerlaw",
+                           counts=(3000.0, 6000.0), rng=SEED)
+    with warnings.catch_warnings():  # the same call on spectra with the edge: no such warning
+        warnings.filterwarnings("error", message=".*no pixel was classified")
+        r = classify_oxidation(_sig(b.spectra, b.energy), "Mn", metals=False, show_progressbar=False)
+    assert int(r.n_masked) < 3
