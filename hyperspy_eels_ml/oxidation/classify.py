@@ -33,7 +33,7 @@ from .._shared import validate_eels, warn
 from .._shared.batch import map_spectra
 from .._shared.exceptions import ParameterError
 from .classifier import _edge_key
-from .result import OxidationResult, OxidationResults, warn_background_failures
+from .result import OxidationResult, OxidationResults
 from .assemble import _combine_edges, _svm_result, _valence_result
 from .jobs import _check_element, _make_job, _models_per_edge, _rechunk_navigation, _zlp_centres
 from .kernels import _jobs_block
@@ -336,7 +336,5 @@ def classify_oxidation(
     else:
         res = results[0]
     if not lazy:
-        res.compute(show_progressbar=show_progressbar)
-        for r in res.values() if isinstance(res, OxidationResults) else (res,):
-            warn_background_failures(r)
+        res.compute(show_progressbar=show_progressbar)  # also warns about masking (result.warn_background_failures)
     return res

@@ -227,21 +227,20 @@ class OxidationResults(dict):
     def compute(self, show_progressbar=None):
         """Compute every element's lazy parts in one pass over the data; returns self."""
         lazy = [r for r in self.values() if r.is_lazy]
-        if not lazy:
-            return self
-        names = OxidationResult._signal_names
-        arrs = []
-        for r in lazy:
-            arrs += [getattr(r, n).data for n in names(r)] + [r.n_masked]
-        vals = compute(*arrs, show_progressbar=show_progressbar)
-        i = 0
-        for r in lazy:
-            for n in names(r):
-                setattr(r, n, to_eager(getattr(r, n), vals[i]))
+        if lazy:
+            names = OxidationResult._signal_names
+            arrs = []
+            for r in lazy:
+                arrs += [getattr(r, n).data for n in names(r)] + [r.n_masked]
+            vals = compute(*arrs, show_progressbar=show_progressbar)
+            i = 0
+            for r in lazy:
+                for n in names(r):
+                    setattr(r, n, to_eager(getattr(r, n), vals[i]))
+                    i += 1
+                r.n_masked = int(vals[i])
                 i += 1
-            r.n_masked = int(vals[i])
-            i += 1
-        for r in lazy:
+        for r in self.values():  # once per result (guarded), eager members included
             warn_background_failures(r)
         return self
 
