@@ -379,7 +379,7 @@ def run(n=1024, seed=33000, realisms=("realistic-v2", "realistic-v3"), model=Non
                         "strong_slow_sharp_o": int(both.sum()),
                         "recall_strong_slow": round(float((S["p_si"][slow] >= 0.5).mean()), 4) if slow.any() else None,
                         "median_t_lambda_strong_slow": round(float(np.median(S["t_lambda"][slow])), 3) if slow.any() else None,
-                        "median_o_rise50_strong_slow": round(float(np.median(S["o_rise50"][slow])), 1) if slow.any() else None}
+                        "median_o_rise50_strong_slow": round(float(np.nanmedian(S["o_rise50"][slow])), 1) if slow.any() else None}
         res["sim"][key] = out
     return res
 
