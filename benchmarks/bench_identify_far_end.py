@@ -19,8 +19,8 @@ priors for everything else), the statistics that could separate the file from th
   a wide window is not a constant);
 * ``far_level``: mean counts 1780-1830 eV over the spectrum's maximum (what the ``I / max``
   input channel sees of the far end);
-* ``rel_noise``: noise per channel over the level at 1550-1830 eV (std of the relative
-  residual of a 31-channel Savitzky-Golay fit); ``e_per_ch`` = 1 / rel_noise^2, the
+* ``rel_noise``: noise per channel over the level at 1550-1830 eV (from the relative
+  residual of a 31-channel Savitzky-Golay fit, corrected for the fit: :func:`_noise`); ``e_per_ch`` = 1 / rel_noise^2, the
   equivalent electrons per channel; ``lag1``: the residual's lag-1 autocorrelation;
 * ``si_jump``: Si K jump ``J - 1`` = mean of 1850-1950 eV over the 1550-1830 eV power law
   extrapolated there, minus 1; ``si_snr``: that excess over its noise (rel_noise and the
@@ -52,6 +52,7 @@ Nothing is fitted to the real file.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import warnings
@@ -93,16 +94,37 @@ def _fit_r(E, I, lo, hi, binw=10):
     return np.where(ok, -slope, np.nan), icpt
 
 
+@functools.lru_cache(maxsize=8)
+def _residual_lag_map(n, window):
+    """``A`` (4 x 4): the mean lag-0..3 autocovariances of the Savitzky-Golay residual (``window`` channels, order 2,
+    ``n`` channels) of a stationary noise whose autocovariance at lag ``j`` is 1 (and 0 at the other lags)."""
+    from scipy.signal import savgol_filter
+
+    R = np.eye(n) - savgol_filter(np.eye(n), window, 2, axis=0)
+    A = np.zeros((4, 4))
+    for j in range(4):
+        G = np.eye(n) if j == 0 else np.eye(n, k=j) + np.eye(n, k=-j)
+        C = R @ G @ R.T
+        for k in range(4):
+            A[k, j] = np.mean(np.diagonal(C, offset=k))
+    return A
+
+
 def _noise(y, window=31):
-    """Relative noise per channel and its autocovariances at lags 0-3 (relative units), from the residual of a
-    Savitzky-Golay fit (``window`` channels, order 2) of each row of ``y``; correlated noise (a detector
-    point-spread) is measured as such, not underestimated as by a second difference."""
+    """Relative noise per channel and its autocovariances at lags 0-3 (relative units) of each row of ``y``.
+
+    From the residual of a Savitzky-Golay fit (``window`` channels, order 2), corrected for what the fit itself
+    removes and correlates (:func:`_residual_lag_map`: the residual of white noise is anti-correlated at short
+    lags), so that white and point-spread-correlated noise (lags 1-3) are measured without bias.
+    """
     from scipy.signal import savgol_filter
 
     sm = savgol_filter(y, window, 2, axis=1)
     r = (y - sm) / np.where(np.abs(sm) > 1e-12, sm, np.nan)
     r = r - np.nanmean(r, axis=1, keepdims=True)
-    gam = np.stack([np.nanmean(r[:, : r.shape[1] - k] * r[:, k:], axis=1) for k in range(4)], axis=1)
+    meas = np.stack([np.nanmean(r[:, : r.shape[1] - k] * r[:, k:], axis=1) for k in range(4)], axis=1)
+    gam = np.linalg.solve(_residual_lag_map(y.shape[1], window), meas.T).T
+    gam[:, 0] = np.maximum(gam[:, 0], 0.0)
     return np.sqrt(gam[:, 0]), gam
 
 
@@ -123,9 +145,9 @@ def ripple(E, I, lo, hi, bin_ev):
     if k >= 5:
         _, gam = _noise(I[:, sel])
         var_bin = (gam[:, 0] + 2 * sum((1 - j / k) * gam[:, j] for j in (1, 2, 3))) / k
-    else:  # coarse channels (the CuZn SI: 2 channels per bin): a wider residual fit, correlation neglected
-        rel, _ = _noise(I[:, sel], window=7)
-        var_bin = rel ** 2 / k
+    else:  # coarse channels (the CuZn SI: 2 channels per bin): a short residual fit, correlation to lag 1
+        _, gam = _noise(I[:, sel], window=7)
+        var_bin = (gam[:, 0] + 2 * (1 - 1 / k) * gam[:, 1]) / k if k > 1 else gam[:, 0]
     return wave, np.sqrt(np.maximum(wave ** 2 - var_bin, 0.0))
 
 
