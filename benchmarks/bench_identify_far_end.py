@@ -249,6 +249,7 @@ def interventions(n=4096, seed=34000, realism="realistic-v3", model=None):
 
     net = load_network(model) if model else load_network()
     rows = {k: [] for k in ("base", "drift", "ripple", "both")}
+    joint = {k: [] for k in rows}
     vis_all, stat, amp, per = [], {k: [] for k in ("dr", "wave_excess", "si_rise50")}, [], []
     k_drift = 1.0 / np.log(1690.0 / 460.0)
     for c0 in range(0, n, 256):
@@ -268,8 +269,10 @@ def interventions(n=4096, seed=34000, realism="realistic-v3", model=None):
             sp = (b.spectra * f).astype(np.float32)
             p, x = p_si(net, sp, E)
             rows[key].append(p)
+            st = statistics(E, sp, x)
+            joint[key].append((st["si_snr"] >= JOINT["si_snr"]) & (st["si_rise50"] >= JOINT["si_rise50"])
+                              & (st["o_rise50"] <= JOINT["o_rise50"]))
             if key == "both":
-                st = statistics(E, sp, x)
                 for k in stat:
                     stat[k].append(st[k])
     vis = np.concatenate(vis_all)
@@ -281,6 +284,10 @@ def interventions(n=4096, seed=34000, realism="realistic-v3", model=None):
                     "median_p_visible": round(float(np.median(p[ok])), 4),
                     "false_call_not_visible": round(float((p[~vis & np.isfinite(p)] >= 0.5).mean()), 4)}
     out["both_quantiles_5_50_95"] = {k: _q(np.concatenate(v)[vis]) for k, v in stat.items()}
+    a_all = np.concatenate(amp)
+    out["joint"] = {k: int((np.concatenate(v) & vis).sum()) for k, v in joint.items()}
+    out["joint"]["ripple_a_0.03-0.05"] = int((np.concatenate(joint["ripple"]) & vis & (a_all < 0.05)).sum())
+    out["joint"]["n_a_0.03-0.05"] = int((a_all < 0.05).sum())
     amp, per, pr, pb = np.concatenate(amp), np.concatenate(per), np.concatenate(rows["ripple"]), np.concatenate(rows["base"])
     ok = vis & np.isfinite(pr) & np.isfinite(pb)
     out["ripple_by_amplitude"] = [
@@ -452,6 +459,7 @@ def main(argv=None):
             print(f"  {key:7s} recall {iv[key]['recall_visible']:.3f}  median p {iv[key]['median_p_visible']:.3f}  "
                   f"false calls (Si not visible) {iv[key]['false_call_not_visible']:.3f}")
         print("  'both' statistics q05/q50/q95: " + "; ".join(f"{k} {v}" for k, v in iv["both_quantiles_5_50_95"].items()))
+        print("  joint test (strong, slow Si K, sharp O K; Si visible): " + ", ".join(f"{k} {v}" for k, v in iv["joint"].items()))
         for row in iv["ripple_by_amplitude"] + iv["ripple_by_period"]:
             print("  ripple " + ", ".join(f"{k} {v}" for k, v in row.items()))
     if a.second:
