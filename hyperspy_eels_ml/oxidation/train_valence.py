@@ -202,11 +202,12 @@ def evaluate(model, data, fspec, element, baselines=True):
     return m
 
 
-def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True, hybrid=False):
+def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True, hybrid=False, spec=None):
     """Train, evaluate and write ``<el>_l23_valence`` (``metals=False``: ``<el>_l23_valence_oxide``).
 
     ``hybrid``: the network also reads the NNLS fit of the end members (:func:`~.valence.nnls_features`); the
     spec is then the shipped model's (same window, onsets, dispersion limit) with ``hybrid=True``.
+    ``spec``: a :class:`~.valence.ValenceSpec` to train instead (e.g. a non-hybrid control on the shipped spec).
     """
     import dataclasses
 
@@ -218,6 +219,8 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
         shipped = os.path.join(MODEL_DIR, valence_model_name(element, oxides_only=not metals) + ".npz")
         base = ValenceModel.load(shipped).spec_ if os.path.exists(shipped) else vspec
         vspec = dataclasses.replace(base, hybrid=True)
+    if spec is not None:
+        vspec = spec
     data, vspec, fspec = simulate(element, n_train, TRAIN_SEED, vspec)
     keep = ~data["at_boundary"]
     model = ValenceModel(element, end_members=vspec.end_members, random_state=0)
