@@ -179,7 +179,9 @@ def _build_job(element, edge, model, energy_calibrated, has_zlp, max_shift, remo
                 ox, ox_path, _ = _resolve_valence("valence", vspec.element, oxides_only=True)
             except (ValueError, OSError):
                 ox = None
-            if ox is not None and ox_path != transport and ox.spec_.n_inputs == vspec.n_inputs:
+            # the oxide model reads the same aligned window (its own NNLS inputs, if hybrid, come from it)
+            if ox is not None and ox_path != transport and ox.spec_.n_shape == vspec.n_shape \
+                    and tuple(ox.spec_.window) == tuple(vspec.window) and ox.spec_.dispersion == vspec.dispersion:
                 fallback = ox_path
                 info["fallback"] = os.path.basename(ox_path)
         return dict(kind="valence", element=vspec.element, edge="L23", spec=fspec, vspec=vspec, model=vm,

@@ -105,7 +105,7 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
     if metal_rule is not None and metal_rule.get("l_from") is not None:  # the O K region precedes the job's own
         il = max(int(np.searchsorted(energy, metal_rule["l_from"])) - 1, 0)
         x, energy = x[:, il:], energy[il:]
-    from .valence import ValenceSpec, _compound_probs, network_inputs, prepare_valence
+    from .valence import ValenceSpec, _compound_probs, prepare_valence
 
     d = json.loads(spec_json)
     fspec, vspec = FeatureSpec.from_dict(d["fspec"]), ValenceSpec.from_dict(d["vspec"])
@@ -151,7 +151,7 @@ def _valence_block(x, transport, energy, spec_json, min_snr, remove_background, 
     for sel, model, sp, condition in groups:
         if not sel.any():
             continue
-        fr, val, half = model.predict(network_inputs(f[sel], onset_cal[sel], sp), estimator=estimator)
+        fr, val, half = model.predict(model.inputs(f[sel], onset_cal[sel]), estimator=estimator)
         if condition:  # no oxide-only model: the metal excluded from the posterior fractions
             vals = np.asarray(sp.valences, dtype=np.float64)
             fr = np.where(vals[None] == 0.0, 0.0, fr)

@@ -39,6 +39,7 @@ from .valence import (
     COMPOUNDS,
     M45_ELEMENTS,
     compounds_for,
+    hybrid_references,
     ValenceModel,
     _compound_probs,
     network_inputs,
@@ -111,7 +112,8 @@ def simulate(element, n, seed, vspec=None):
     vspec = vspec or valence_spec(element)
     rng = np.random.default_rng(seed)
     ems = list(vspec.end_members)
-    out = {"X": [], "F": [], "feats": [], "onset": [], "snr": [], "at_boundary": []}
+    out = {"X": [], "F": [], "feats": [], "onset": [], "snr": [], "at_boundary": [], "counts": []}
+    refs = hybrid_references(vspec) if vspec.hybrid else None
     per = int(np.ceil(n / (2 * len(DISPERSIONS))))
     for d in DISPERSIONS:
         for bg in ("powerlaw", "residual"):
@@ -129,7 +131,8 @@ def simulate(element, n, seed, vspec=None):
             # a misplaced window (jitter) comes with an equally misplaced onset, as on real data
             cal = anchor + (0.0 if jit is None else jit) - b.params["shift"] + CAL_ERROR * rng.standard_normal(per)
             cal = np.where(rng.uniform(size=per) < 0.5, cal, np.nan)
-            out["X"].append(network_inputs(f, cal, vspec))
+            out["X"].append(network_inputs(f, cal, vspec, refs=refs))
+            out["counts"].append(np.asarray(b.params["counts"], dtype=np.float64))
             out["F"].append(fr)
             out["feats"].append(f)
             out["onset"].append(cal)
@@ -199,14 +202,30 @@ def evaluate(model, data, fspec, element, baselines=True):
     return m
 
 
-def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True):
-    """Train, evaluate and write ``<el>_l23_valence`` (``metals=False``: ``<el>_l23_valence_oxide``)."""
+def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True, hybrid=False, spec=None):
+    """Train, evaluate and write ``<el>_l23_valence`` (``metals=False``: ``<el>_l23_valence_oxide``).
+
+    ``hybrid``: the network also reads the NNLS fit of the end members (:func:`~.valence.nnls_features`); the
+    spec is then the shipped model's (same window, onsets, dispersion limit) with ``hybrid=True``.
+    ``spec``: a :class:`~.valence.ValenceSpec` to train instead (e.g. a non-hybrid control on the shipped spec).
+    """
+    import dataclasses
+
     import sklearn
 
     t0 = time.time()
-    data, vspec, fspec = simulate(element, n_train, TRAIN_SEED, valence_spec(element, metals=metals))
+    vspec = valence_spec(element, metals=metals)
+    if hybrid:
+        shipped = os.path.join(MODEL_DIR, valence_model_name(element, oxides_only=not metals) + ".npz")
+        base = ValenceModel.load(shipped).spec_ if os.path.exists(shipped) else vspec
+        vspec = dataclasses.replace(base, hybrid=True)
+    if spec is not None:
+        vspec = spec
+    data, vspec, fspec = simulate(element, n_train, TRAIN_SEED, vspec)
     keep = ~data["at_boundary"]
-    model = ValenceModel(element, end_members=vspec.end_members, random_state=0).fit(data["X"][keep], data["F"][keep])
+    model = ValenceModel(element, end_members=vspec.end_members, random_state=0)
+    model.spec_ = vspec
+    model.fit(data["X"][keep], data["F"][keep])
     gate = _calibrate_unbiased(model, element, vspec)
     t_fit = time.time() - t0
     held, _, fspec_h = simulate(element, n_heldout, HELDOUT_SEED, vspec)
@@ -236,11 +255,16 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
                    "multiplet_jitter": list(MULTIPLET_JITTER), "ratio_observable": RATIO_OBSERVABLE,
                    "fractions": (f"{FRACTION_KINDS[0]:.0%} pure, {FRACTION_KINDS[1]:.0%} neighbouring binary, "
                                  f"{FRACTION_KINDS[2]:.0%} Dirichlet({DIRICHLET_ALPHA:g}) of the oxides"),
+                   "inputs": ("aligned window shape + NNLS of the noise-free end members on the same window "
+                              "(fractions at the best of 11 shifts -1..1 eV, relative residual x5, best shift) "
+                              "+ calibrated onset and its flag" if hybrid else
+                              "aligned window shape + calibrated onset and its flag"),
+                   "hybrid_nnls_features": bool(hybrid),
                    "network": {"hidden": list(model.hidden), "n_estimators": model.n_estimators,
                                "alpha": model.alpha, "bootstrap": True},
                    "seeds": {"train": TRAIN_SEED, "heldout": HELDOUT_SEED, "model": 0},
                    "command": f"python -m hyperspy_eels_ml.oxidation.train_valence {element}"
-                              + ("" if metals else " --oxides")
+                              + ("" if metals else " --oxides") + (" --hybrid" if hybrid else "")
                               + ("" if RATIO_OBSERVABLE == "area" else f" --ratio-observable {RATIO_OBSERVABLE}")},
         "heldout": metrics, "training": model.info_, "fit_seconds": round(t_fit, 1),
         "estimator": {"kind": "unbiased" if model.deshrink_ else "posterior_mean", "note": ESTIMATOR_NOTE,
@@ -379,6 +403,8 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true")
     ap.add_argument("--n-train", type=int, default=12000)
     ap.add_argument("--oxides", action="store_true", help="oxide end members only (no metal)")
+    ap.add_argument("--hybrid", action="store_true",
+                    help="the network also reads the NNLS fit of the end members (spec of the shipped model)")
     ap.add_argument("--out-dir", default=MODEL_DIR, help="where to write the model and its card (default: the "
                                                          "package's models/oxidation)")
     ap.add_argument("--recalibrate", action="store_true",
@@ -406,7 +432,7 @@ def main(argv=None):
                   json.dumps(card["heldout"].get("by_estimator")), flush=True)
         return 0
     for el in els:
-        card = train(el, a.n_train, out_dir=a.out_dir, metals=not a.oxides)
+        card = train(el, a.n_train, out_dir=a.out_dir, metals=not a.oxides, hybrid=a.hybrid)
         print(el, json.dumps(card["heldout"], indent=None)[:600], f"fit {card['fit_seconds']} s", flush=True)
 
 

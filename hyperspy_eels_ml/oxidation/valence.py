@@ -117,6 +117,10 @@ class ValenceSpec:
         The window's anchor (:class:`~hyperspy_eels_ml.oxidation.FeatureSpec`): ``"onset_rel"`` (the models
         shipped before session 9; also what a stored spec without the field means) or ``"onset_first"``
         (:data:`FIRST_ANCHOR_ELEMENTS`).
+    hybrid : bool
+        The network also reads the NNLS fit of noise-free simulated end members on the same window
+        (:func:`nnls_features`: fractions at the best shift, relative residual, best shift; session 14,
+        issue 13). False (also what a stored spec without the field means): shape and onset only.
     """
 
     element: str
@@ -133,14 +137,20 @@ class ValenceSpec:
     max_dispersion: float = 0.6
     onset_scale: float = 2.0
     anchor: str = "onset_rel"
+    hybrid: bool = False
 
     @property
     def n_shape(self):
         return int(round((self.window[1] - self.window[0]) / self.dispersion)) + 1
 
     @property
+    def n_hybrid(self):
+        """Number of NNLS inputs (:func:`nnls_features`): k fractions, relative residual, best shift; 0 if not hybrid."""
+        return len(self.end_members) + 2 if self.hybrid else 0
+
+    @property
     def n_inputs(self):
-        return self.n_shape + 2
+        return self.n_shape + self.n_hybrid + 2
 
     @property
     def onset_centre(self):
@@ -360,13 +370,111 @@ def shape_inputs(feats):
     return _l2(feats) * np.float32(np.sqrt(feats.shape[1]))
 
 
-def network_inputs(feats, onset_cal, vspec):
-    """Shape inputs plus [calibrated onset (scaled, 0 when unknown), known flag]."""
+def network_inputs(feats, onset_cal, vspec, refs=None):
+    """Shape inputs [, NNLS inputs when ``vspec.hybrid``] plus [calibrated onset (scaled, 0 when unknown), known flag].
+
+    ``refs``: the end-member reference windows of a hybrid spec (:func:`hybrid_references`; pass them
+    when calling repeatedly, e.g. :meth:`ValenceModel.references`); built here when None. The
+    known flag stays the last column whatever the spec.
+    """
     X = shape_inputs(feats)
     known = np.isfinite(onset_cal)
     z = np.where(known, (np.nan_to_num(onset_cal) - vspec.onset_centre) / vspec.onset_scale, 0.0)
-    return np.concatenate([X, np.clip(z, -5, 5)[:, None].astype(np.float32),
-                           known[:, None].astype(np.float32)], axis=1)
+    parts = [X]
+    if vspec.hybrid:
+        refs = hybrid_references(vspec) if refs is None else refs
+        fr, rel, shift = nnls_features(feats, refs, step=vspec.dispersion)
+        parts.append(np.concatenate([fr, HYBRID_RESIDUAL_SCALE * rel[:, None], shift[:, None]],
+                                    axis=1).astype(np.float32))
+    parts += [np.clip(z, -5, 5)[:, None].astype(np.float32), known[:, None].astype(np.float32)]
+    return np.concatenate(parts, axis=1)
+
+
+#: the relative NNLS residual is given to a hybrid network times this (O(1) values)
+HYBRID_RESIDUAL_SCALE = 5.0
+#: shifts (eV) of the references scanned by the NNLS fit (as :func:`nnls_baseline`)
+NNLS_SHIFTS = tuple(np.round(np.arange(-1.0, 1.01, 0.2), 10))
+
+
+def hybrid_references(vspec):
+    """Noise-free end-member reference windows ``(k, n_shape)`` of ``vspec`` (:func:`reference_windows`).
+
+    They depend on the spec only (window, grid, smoothing, anchor), not on the data's axis: a
+    hybrid model builds them once per load (:meth:`ValenceModel.references`).
+    """
+    lo, hi = vspec.onset_range
+    e = np.arange(lo - vspec.max_shift - 40.0, hi + vspec.max_shift + vspec.window[1] + 10.0, 0.05)
+    return reference_windows(vspec, vspec.feature_spec(e, False))
+
+
+def nnls_features(feats, refs, shifts=NNLS_SHIFTS, step=0.2):
+    """Batched NNLS of reference windows plus a free linear background, best of a scan of shifts.
+
+    The same problem as :func:`nnls_baseline` (non-negative end members, a constant and a linear
+    term of either sign), solved exactly for all spectra at once: for every shift and every subset
+    of end members the unconstrained least-squares fit is computed with one matrix product, and the
+    feasible fit (end-member coefficients >= 0) with the smallest residual is the NNLS optimum.
+    Meant for the few (<= 5) end members of a valence model (2^k subsets).
+
+    Parameters
+    ----------
+    feats : numpy.ndarray
+        ``(n, m)`` aligned windows (:func:`valence_features`).
+    refs : numpy.ndarray
+        ``(k, m)`` reference windows (:func:`reference_windows`).
+    shifts : sequence of float
+        Reference shifts (eV) scanned.
+    step : float
+        The windows' grid (eV/channel).
+
+    Returns
+    -------
+    fractions : numpy.ndarray
+        ``(n, k)`` end-member coefficients normalised to sum 1 at the best shift (uniform where all are 0).
+    rel_residual : numpy.ndarray
+        ``(n,)`` residual norm over the norm of the mean-subtracted window (0: perfect fit).
+    shift : numpy.ndarray
+        ``(n,)`` the best shift (eV).
+    """
+    import itertools
+
+    f = np.asarray(feats, dtype=np.float64)
+    refs = np.asarray(refs, dtype=np.float64)
+    n, m = f.shape
+    k = refs.shape[0]
+    if refs.shape[1] != m:
+        raise ValueError(f"the references have {refs.shape[1]} channels, the windows {m}")
+    if k > 6:
+        raise ValueError(f"nnls_features enumerates 2^k subsets; {k} end members are too many")
+    x = np.arange(m) / max(m - 1, 1)
+    bg = np.vstack([np.ones(m), x])
+    ff = np.einsum("ij,ij->i", f, f)
+    best = np.full(n, np.inf)
+    coef = np.zeros((n, k))
+    best_shift = np.zeros(n)
+    subsets = [s for r in range(k + 1) for s in itertools.combinations(range(k), r)]
+    for sh in shifts:
+        pos = np.arange(m) - sh / step
+        R = np.array([np.interp(pos, np.arange(m), r) for r in refs])
+        for sub in subsets:
+            A = np.vstack([R[list(sub)], bg]).T  # (m, |sub| + 2)
+            P = np.linalg.pinv(A)  # (|sub| + 2, m)
+            C = f @ P.T
+            r2 = ff - np.einsum("ij,ij->i", C, f @ A)
+            feas = (C[:, : len(sub)] >= -1e-12).all(axis=1) & (r2 < best - 1e-12)
+            if not feas.any():
+                continue
+            best[feas] = r2[feas]
+            best_shift[feas] = sh
+            c = np.zeros((int(feas.sum()), k))
+            c[:, list(sub)] = np.clip(C[feas, : len(sub)], 0.0, None)
+            coef[feas] = c
+    tot = coef.sum(axis=1, keepdims=True)
+    fr = np.where(tot > 0, coef / np.where(tot > 0, tot, 1.0), 1.0 / k)
+    fc = f - f.mean(axis=1, keepdims=True)
+    norm = np.sqrt(np.einsum("ij,ij->i", fc, fc))
+    rel = np.sqrt(np.clip(best, 0.0, None)) / np.where(norm > 0, norm, 1.0)
+    return fr, np.where(np.isfinite(rel), rel, 1.0), best_shift
 
 
 # ---------------------------------------------------------------------------
@@ -435,6 +543,19 @@ class ValenceModel:
     def spec(self):
         return self.__dict__["spec_"] if "spec_" in self.__dict__ else valence_spec(self.element, self.end_members)
 
+    def references(self):
+        """The NNLS reference windows of a hybrid model (:func:`hybrid_references`), built once and kept; None
+        for a shape-only model."""
+        if not self.spec.hybrid:
+            return None
+        if "refs_" not in self.__dict__:
+            self.refs_ = hybrid_references(self.spec)
+        return self.refs_
+
+    def inputs(self, feats, onset_cal):
+        """Network inputs of aligned windows ``feats`` and calibrated onsets (NaN: unknown) for this model."""
+        return network_inputs(feats, onset_cal, self.spec, refs=self.references())
+
     def fit(self, X, fractions, X_cal=None, fractions_cal=None):
         """Fit on network inputs ``X`` (:func:`network_inputs`) and true fractions; calibrate the interval.
 
@@ -447,6 +568,7 @@ class ValenceModel:
 
         check_int("n_estimators", self.n_estimators, min=2)
         self.spec_ = self.spec
+        self.__dict__.pop("refs_", None)
         X = np.asarray(X, dtype=np.float32)
         Y = np.asarray(fractions, dtype=np.float64)
         if X.shape[1] != self.spec_.n_inputs or Y.shape[1] != len(self.spec_.end_members):
@@ -569,7 +691,7 @@ class ValenceModel:
             for j, (W, b) in enumerate(L):
                 arrays[f"W_{i}_{j}"] = W.astype(np.float32)
                 arrays[f"b_{i}_{j}"] = b.astype(np.float32)
-        head = {"format": VALENCE_FORMAT, "format_version": 1, "spec": self.spec_.to_dict(),
+        head = {"format": VALENCE_FORMAT, "format_version": 2 if self.spec_.hybrid else 1, "spec": self.spec_.to_dict(),
                 "params": self.get_params(), "n_estimators": len(self.layers_), "n_layers": len(self.layers_[0]),
                 "interval_scale": self.interval_scale_, "interval_floor": self.interval_floor_,
                 "info": self.info_, "deshrink": self.deshrink_}

@@ -36,6 +36,8 @@ def test_oxide_with_o_k_in_the_window_is_never_read_as_a_metal(el, classes, l3):
     b = _wide(classes, n=90, counts=(300.0, 5000.0), el_l3=l3)  # noisy too: absence needs enough counts
     r = classify_oxidation(_sig(b), el, model="valence", show_progressbar=False)
     assert r.model_info["metals"].startswith("per pixel")
+    # pixels without the metal go to the oxide-only model (also when one of the two is hybrid, session 14)
+    assert r.model_info["fallback"] == f"{el.lower()}_l23_valence_oxide.npz"
     assert not np.asarray(r.metal_admitted.data).any()
     fr = np.asarray(r.fractions.data)
     assert np.nanmax(fr[:, r.end_members.index(f"{el}0")]) == 0.0
