@@ -28,6 +28,7 @@ import numpy as np
 from .._shared import (
     EnergyAxisError,
     EnergyRangeError,
+    ParameterError,
     check_finite_block,
     compute,
     map_spectra,
@@ -519,6 +520,13 @@ class Explanation:
     __repr__ = __str__
 
 
+def _check_label(element):
+    """Raise :class:`ParameterError` unless ``element`` is one of the 80 labels (a symbol, e.g. ``"Fe"``)."""
+    if element not in LABELS:
+        raise ParameterError(f"Unknown element {element!r}: give the symbol of one of the 80 labels Be-Bi "
+                             f"(e.g. 'Fe'): {', '.join(LABELS)}")
+
+
 class ElementsResult(LazyResult):
     """Result of :func:`identify_elements`.
 
@@ -768,9 +776,13 @@ class ElementsResult(LazyResult):
             is not assessable, ``not_assessable_reason`` says why: no Major
             edge in the usable window, or all of them within 15 eV of its start
             (no pre-edge region) or 30 eV of its end.
+
+        Raises
+        ------
+        ParameterError
+            ``element`` is not one of the 80 labels Be-Bi.
         """
-        if element not in LABELS:
-            raise ValueError(f"Unknown element {element!r}; the labels are Be-Bi: {', '.join(LABELS)}")
+        _check_label(element)
         j = LABELS.index(element)
         p, a, analysed = self._element_table()
         col = p[:, j]
@@ -828,6 +840,8 @@ class ElementsResult(LazyResult):
         import matplotlib.pyplot as plt
 
         els = list(elements) if elements is not None else self.elements
+        for el in els:
+            _check_label(el)
         if self._nav_ndim == 0:
             return self._plot_spectrum(els)
         p = self._eager_array(self.probabilities)

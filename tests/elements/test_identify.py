@@ -345,6 +345,18 @@ def test_explain_and_plot_return_evidence_and_figures():
         r.explain("Xx")
 
 
+def test_explain_unknown_element_is_a_parameter_error():
+    """A symbol outside Be-Bi is the user's input: the package's ParameterError (still a ValueError)."""
+    r = identify_elements(_sim_signal(("O",), seed=6), show_progressbar=False)
+    with pytest.raises(hem.ParameterError, match=r"Unknown element 'Xx'.*e\.g\. 'Fe'"):
+        r.explain("Xx")
+    with pytest.raises(hem.ParameterError, match="Unknown element"):
+        r.explain(26)
+    si = identify_elements(_sim_signal(("O",), shape=(2, 2), seed=6), show_progressbar=False)
+    with pytest.raises(hem.ParameterError, match="Unknown element 'Xx'"):  # before: "'Xx' is not in list"
+        si.plot(elements=["O", "Xx"])
+
+
 def test_flags_for_contamination_and_low_energy_calls():
     from hyperspy_eels_ml.elements.identify import FLAGS
 
