@@ -100,31 +100,27 @@ def g_scan(e, J, fw):
 
 
 def pair_scan(e, J, fw, max_pairs=15):
-    """Median over pairs of ``g(L)`` of ``A - s B`` (terms of ``count_gain_terms``' form, windows flat in A)."""
+    """Median over pairs of ``g(L)`` of ``A - s B``: the package's ``count_gain_terms`` with ``variance=A + s**2 B``
+    (independent counting noise) and windows flat in ``reference=A``, beyond 5 FWHM on the loss side; a pair counts
+    with at least 10 windows (``gain_from_terms``)."""
     import itertools
 
     from scipy.signal import savgol_filter
 
-    d3 = np.array([1.0, -3.0, 3.0, -1.0]) / np.sqrt(20.0)
-
-    def msum(x, L):
-        c = np.concatenate([[0.0], np.cumsum(x)])
-        return c[L:] - c[:-L]
+    from hyperspy_eels_ml.zlp.features import count_gain_terms, gain_from_terms
 
     sel = np.flatnonzero(e > 5 * fw)
+    es = e[sel[0]:sel[-1] + 1]
     out = {}
     for L in (2, 8, 16, 32):
         gs = []
         for i, j in list(itertools.combinations(range(J.shape[0]), 2))[:max_pairs]:
             a, b = J[i, sel[0]:sel[-1] + 1], J[j, sel[0]:sel[-1] + 1]
             s = savgol_filter(a, 201, 2) / np.maximum(savgol_filter(b, 201, 2), 1e-9)
-            BD, BM, BA = msum(a - s * b, L), msum(a + s**2 * b, L), msum(a, L)
-            n = BD.size - 3 * L
-            st = lambda X: np.stack([X[k * L:k * L + n] for k in range(4)])  # noqa: E731
-            SD, SM, SA = st(BD), st(BM), st(BA)
-            ok = (SA.min(0) > 0) & (SA.max(0) <= 1.3 * SA.min(0))
-            if ok.sum() >= 10:
-                gs.append(np.median(np.tensordot(d3, SD, 1)[ok] ** 2 / np.tensordot(d3**2, SM, 1)[ok]) / 0.4549)
+            D2, M = count_gain_terms(es, a - s * b, fw, block=L, min_fwhm=5.0, flatness=0.3,
+                                     variance=a + s**2 * b, reference=a)
+            if D2.size >= 10:
+                gs.append(gain_from_terms(D2, M))
         out[L] = float(np.median(gs)) if gs else np.nan
     return out
 

@@ -51,6 +51,49 @@ def _onset_of(name):
         ) from None
 
 
+#: room (eV) an example edge needs inside the range: a pre-edge window below it, some signal above it
+_EXAMPLE_MARGIN = (20.0, 10.0)
+
+
+def _example_edges(energy, n=2):
+    """Up to ``n`` edges (``"El_shell"``, lowest of :data:`_MAIN_SHELLS` per element, as ``edges="auto"``) whose
+    tabulated onset lies in ``energy`` with :data:`_EXAMPLE_MARGIN` of room, spread over the range; and how many
+    such edges there are."""
+    import exspy
+
+    lo, hi = float(energy[0]) + _EXAMPLE_MARGIN[0], float(energy[-1]) - _EXAMPLE_MARGIN[1]
+    found = []
+    for el, info in exspy.material.elements.as_dictionary().items():
+        shells = info.get("Atomic_properties", {}).get("Binding_energies", {}) if isinstance(info, dict) else {}
+        main = [(float(v["onset_energy (eV)"]), sh) for sh, v in shells.items()
+                if sh in _MAIN_SHELLS and lo <= float(v["onset_energy (eV)"]) <= hi]
+        if main:
+            onset, shell = min(main)
+            found.append((onset, f"{el}_{shell}"))
+    found.sort()
+    if len(found) <= n:
+        return [name for _, name in found], len(found)
+    pick = np.linspace(0, len(found) - 1, n + 2)[1:-1].round().astype(int)  # spread, not the range's ends
+    return [found[k][1] for k in pick], len(found)
+
+
+def _no_elements_message(energy):
+    """The error for ``edges="auto"`` without ``metadata.Sample.elements``, with an example that fits the
+    signal's energy range."""
+    rng = f"{float(energy[0]):g}-{float(energy[-1]):g} eV"
+    names, n_in = _example_edges(energy)
+    if not names:
+        mid = round(0.5 * (float(energy[0]) + float(energy[-1])))
+        return (f"edges='auto' needs metadata.Sample.elements, and no tabulated {'/'.join(_MAIN_SHELLS)} edge has "
+                f"its onset in {rng} (with {_EXAMPLE_MARGIN[0]:g} eV below it for the background window): give "
+                f"the onset energies in eV, e.g. edges=[{mid:g}], or record a wider energy range.")
+    els = ", ".join(repr(nm.split("_")[0]) for nm in names)
+    return (f"edges='auto' needs metadata.Sample.elements: add the sample's elements (e.g. "
+            f"s.add_elements([{els}])) or give the edges explicitly, e.g. edges=[{', '.join(map(repr, names))}] "
+            f"or onset energies in eV (examples only, nothing is detected here: {n_in} tabulated "
+            f"{'/'.join(_MAIN_SHELLS)} edges have their onset in this signal's {rng}).")
+
+
 def edge_onsets(signal, edges="auto"):
     """Onset energies (eV, sorted) of the edges to use.
 
@@ -70,10 +113,7 @@ def edge_onsets(signal, edges="auto"):
     if isinstance(edges, str) and edges == "auto":
         elements = list(signal.metadata.get_item("Sample.elements", []) or [])
         if not elements:
-            raise ParameterError(
-                "edges='auto' needs metadata.Sample.elements (use s.add_elements(['Cu', 'Zn'])) or give the "
-                "edges explicitly, e.g. edges=['Cu_L3', 'Zn_L3'] or onset energies in eV."
-            )
+            raise ParameterError(_no_elements_message(energy))
         import exspy
 
         names = []

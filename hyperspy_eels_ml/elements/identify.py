@@ -28,6 +28,7 @@ import numpy as np
 from .._shared import (
     EnergyAxisError,
     EnergyRangeError,
+    ParameterError,
     check_finite_block,
     compute,
     map_spectra,
@@ -282,6 +283,14 @@ def identify_elements(
     ModelFileError
         The model file is corrupt or was modified.
 
+    Warns
+    -----
+    UserWarning
+        No spectrum could be analysed (every unmasked spectrum all-zero, constant or without a usable
+        window of 100 eV, or every pixel masked): ``elements`` is then empty because nothing was
+        assessed. A spectrum that was analysed and shows no edge gives an empty ``elements`` without a
+        warning: "no element found" is a valid result.
+
     Examples
     --------
     >>> r = s.identify_elements()               # doctest: +SKIP
@@ -393,15 +402,17 @@ def identify_elements(
 
     window = out[..., -2:]
     nav_shape = v.navigation_shape
-    return ElementsResult(
+    result = ElementsResult(
         probabilities=sig["probabilities"], present=sig["present"], assessable=sig["assessable"],
         _evidence=evidence, _evidence_pass=evidence_pass,
         window=window, ambiguous_with=amb, threshold=threshold, min_area=min_area, parameters=params,
         resolve_coincidences=resolve_coincidences, sum_spectrum=total, sum_spectrum_rule=sum_spectrum,
         _energy=v.energy, _model_path=model_path,
         _navigation_shape=nav_shape, _signal=signal, _shift=shift, _tolerance=tolerance,
-        _mask=v.mask,
+        _mask=v.mask, _reported={},
     )
+    result._warn_if_nothing_analysed(window)
+    return result
 
 
 def _sum_of_pixels(data, mask, nav_ndim):
@@ -519,6 +530,13 @@ class Explanation:
     __repr__ = __str__
 
 
+def _check_label(element):
+    """Raise :class:`ParameterError` unless ``element`` is one of the 80 labels (a symbol, e.g. ``"Fe"``)."""
+    if element not in LABELS:
+        raise ParameterError(f"Unknown element {element!r}: give the symbol of one of the 80 labels Be-Bi "
+                             f"(e.g. 'Fe'): {', '.join(LABELS)}")
+
+
 class ElementsResult(LazyResult):
     """Result of :func:`identify_elements`.
 
@@ -572,7 +590,37 @@ class ElementsResult(LazyResult):
             vals = compute(*(s.data for _, s in lazy), show_progressbar=show_progressbar)
             for (k, s), val in zip(lazy, vals):
                 ev[k] = to_eager(s, val)
+        self._warn_if_nothing_analysed(self.window)
         return self
+
+    def _warn_if_nothing_analysed(self, window):
+        """Warn once when no pixel was analysed (no usable window in any unmasked spectrum): the empty
+        :attr:`elements` then means "nothing assessed", not "no element present".
+
+        ``window`` is the computed ``(..., 2)`` usable window (a dask array is skipped: the check runs
+        again by :meth:`compute` and on the first use of the computed table)."""
+        # a dict shared with the computed copies of a lazy result (plot, ...): one warning in all
+        reported = self.__dict__.setdefault("_reported", {})
+        if reported.get("nothing_analysed") or hasattr(window, "dask"):
+            return
+        reported["nothing_analysed"] = True
+        w = np.asarray(window).reshape(-1, 2)
+        if w.shape[0] == 0 or np.isfinite(w[:, 0]).any():
+            return
+        from .._shared.warn import warn
+
+        n = w.shape[0]
+        n_masked = int(np.asarray(self._mask, bool).sum()) if self._mask is not None else 0
+        if n_masked >= n:
+            warn(f"identify_elements: every pixel is masked by navigation_mask ({n} of {n}); nothing was "
+                 "analysed and elements is empty. Mask only the pixels to leave out (e.g. vacuum).")
+            return
+        warn(f"identify_elements: no spectrum could be analysed: none of the {n - n_masked} unmasked spectra "
+             f"has a usable window of at least {MIN_WINDOW:g} eV (all-zero or constant counts, or too little left "
+             "after cutting constant fill/dark channels at the ends). Every probability is NaN and elements is "
+             "empty because nothing was assessed, not because no element is present. Check that the signal "
+             "holds the recorded core-loss counts (not a dark reference or a blank frame), or mask such pixels "
+             "with navigation_mask.")
 
     # -- derived quantities --------------------------------------------------------------
     def _eager_array(self, sig):
@@ -604,6 +652,7 @@ class ElementsResult(LazyResult):
             a = np.asarray(a).reshape(-1, N_EL)
             analysed = np.isfinite(np.asarray(w).reshape(-1, 2)[:, 0])
             self._table = (p, a, analysed, np.asarray(w).reshape(-1, 2), np.asarray(amb).reshape(-1, N_EL))
+            self._warn_if_nothing_analysed(self._table[3])  # a lazy result used without compute()
         return self._table[:3]
 
     def _called(self):
@@ -768,9 +817,13 @@ class ElementsResult(LazyResult):
             is not assessable, ``not_assessable_reason`` says why: no Major
             edge in the usable window, or all of them within 15 eV of its start
             (no pre-edge region) or 30 eV of its end.
+
+        Raises
+        ------
+        ParameterError
+            ``element`` is not one of the 80 labels Be-Bi.
         """
-        if element not in LABELS:
-            raise ValueError(f"Unknown element {element!r}; the labels are Be-Bi: {', '.join(LABELS)}")
+        _check_label(element)
         j = LABELS.index(element)
         p, a, analysed = self._element_table()
         col = p[:, j]
@@ -828,6 +881,8 @@ class ElementsResult(LazyResult):
         import matplotlib.pyplot as plt
 
         els = list(elements) if elements is not None else self.elements
+        for el in els:
+            _check_label(el)
         if self._nav_ndim == 0:
             return self._plot_spectrum(els)
         p = self._eager_array(self.probabilities)

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..simulation._ratio import first_strong_maximum  # noqa: F401  (the L3 rule; public here)
+
 __all__ = ["FeatureSpec", "extract_features", "resample_uniform"]
 
 
@@ -238,42 +240,6 @@ def _gather_window(y, first, n):
 
 #: ``anchor="onset_first"``: the first local maximum reaching this fraction of the highest one (above the minimum)
 FIRST_PEAK_FRACTION = 0.5
-
-
-def first_strong_maximum(sm, fraction, base_ceiling=None):
-    """Per row, the first local maximum reaching a fraction of the highest one: the L3 rule.
-
-    Shared by the window anchor ``"onset_first"`` (:func:`extract_features`) and the
-    classical ratio (:func:`~hyperspy_eels_ml.oxidation.ratio.white_line_ratio`).
-
-    Parameters
-    ----------
-    sm : numpy.ndarray
-        ``(n, m)`` smoothed spectra over the search range only.
-    fraction : float
-        A maximum counts when it stands at least this fraction of the row's range
-        (highest value minus the level) above the level.
-    base_ceiling : float, optional
-        The level is the row minimum, or this value where the minimum is higher
-        (``0.0`` for background-free spectra: the pre-edge level is at most zero).
-
-    Returns
-    -------
-    index : numpy.ndarray
-        ``(n,)`` column of the first interior maximum (not smaller than its left
-        neighbour, larger than its right one) that is strong enough; 0 where none is.
-    found : numpy.ndarray
-        ``(n,)`` bool, whether such a maximum exists.
-    """
-    base = sm.min(axis=1)
-    if base_ceiling is not None:
-        base = np.minimum(base, base_ceiling)
-    top = sm.max(axis=1)
-    interior = np.zeros(sm.shape, bool)
-    interior[:, 1:-1] = (sm[:, 1:-1] >= sm[:, :-2]) & (sm[:, 1:-1] > sm[:, 2:])
-    strong = interior & (sm - base[:, None] >= fraction * (top - base)[:, None])
-    found = strong.any(axis=1)
-    return np.where(found, np.argmax(strong, axis=1), 0), found
 
 
 def extract_features(x, energy, spec, extra_shift=None):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._ratio import white_line_ratio
 from ._sampling import per_spectrum
 from .core_loss import low_loss_kernel
 
@@ -108,8 +109,6 @@ RATIO_OBSERVABLES = ("area", "r_int_species", "r_int")
 
 def _r_int(e1, y, l3c, split):
     """R_int (``oxidation.ratio.white_line_ratio``, the shared-notes recipe) of rows y on axis e1, L3 near l3c."""
-    from ..oxidation.ratio import white_line_ratio
-
     out = np.full(y.shape[0], np.nan)
     bins = np.floor(l3c).astype(int)
     for b in np.unique(bins):
@@ -134,8 +133,6 @@ def _r_int_species_factor(name, iterations=8):
     """Candidate A (z25): one L2 factor per species so that the noise-free table-mean end member at the
     reference condition (resolution 0.6 eV, t/lambda 0.05, continuum 0, 0.05 eV/ch) has R_int = the table's
     ``r_int`` target, measured with ``oxidation.ratio.white_line_ratio``."""
-    from ..oxidation.ratio import white_line_ratio
-
     sp = white_line_parameters()["species"][name]
     target = float(sp["r_int"][0])
     f = 1.0

@@ -18,9 +18,10 @@ from .features import interp_clusters, noise_sd, pixel_zlp_replicas, variance_co
 __all__ = ["subtract_block", "band_gap_block", "make_result", "N_SPECTRA_OUT", "tail_above_data", "TAIL_SIGMA"]
 
 #: spectra per pixel in the subtraction output block: inelastic, lower, upper, zlp, zlp_lower, zlp_upper,
-#: and a seventh row holding t/lambda (median, 16 %, 84 %), the data integral, the ZLP integral and flags
+#: and a seventh row holding t/lambda (median, 16 %, 84 %), the data integral, the ZLP integral, the fraction
+#: of channels with the ZLP above the data and 1 for a dead pixel (constant spectrum)
 N_SPECTRA_OUT = 7
-N_SCALARS = 6
+N_SCALARS = 7
 
 #: a channel above dE1 counts as "ZLP above the data" when the median ZLP exceeds the data by more than this many
 #: standard deviations of the data's noise under "data = ZLP" (counting noise of the ZLP + read noise)
@@ -53,7 +54,8 @@ def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, sc
     """Inelastic/ZLP medians and bands, t/lambda and integrals of every spectrum of a block.
 
     The sixth scalar is :func:`tail_above_data` (``dE1``: per cluster, interpolated at the pixels' c; 0 when
-    ``dE1`` is None).
+    ``dE1`` is None); the seventh is 1 for a dead pixel (a constant spectrum: all zero or a fill value, no
+    zero-loss peak), whose t/lambda is NaN (undefined), else 0.
 
     Output layout (P, 7 n_E): six spectra, then the scalars at the start of row 7,
     so the reshape to (..., 7, n_E) is free and the outputs are views of one block.
@@ -74,7 +76,11 @@ def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, sc
         tot = np.clip(Jb, 0, None).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             tl = np.log(tot[None, :] / Z.sum(axis=2))
-        tl[~np.isfinite(tl)] = np.nan  # no counts (a dead pixel): undefined, and -inf would make quantile warn
+        # a dead pixel (constant spectrum: all zero or a fill value) holds no ZLP: t/lambda undefined, even where
+        # the fill gives a finite log-ratio (and -inf from no counts would make quantile warn)
+        dead = np.ptp(J[a:b], axis=1) == 0
+        tl[:, dead] = np.nan
+        tl[~np.isfinite(tl)] = np.nan
         t16, t50, t84 = np.quantile(tl, [0.16, 0.5, 0.84], axis=0)
         if dE1 is None:
             frac = np.zeros_like(t50)
@@ -82,7 +88,7 @@ def subtract_block(J, table, energy, core, c_grid, count_gain, batch, base_c, sc
             d1 = interp_clusters(c, base_c, np.asarray(dE1, float)[:, None])[:, 0]
             frac = tail_above_data(Jb, z50, energy, d1, count_gain, read_var)
         out[a:b, : 6 * nE] = np.concatenate([inel, lo, hi, z50, z16, z84], axis=1)
-        out[a:b, 6 * nE: 6 * nE + N_SCALARS] = np.stack([t50, t16, t84, tot, z50.sum(axis=1), frac],
+        out[a:b, 6 * nE: 6 * nE + N_SCALARS] = np.stack([t50, t16, t84, tot, z50.sum(axis=1), frac, dead],
                                                         axis=1)
     return out
 

@@ -392,8 +392,9 @@ _MEDIAN_CHI2_1_RSD = 2.3334
 _MEDIAN_SPAN = 0.45
 
 
-def _count_gain_inputs(energy, J, fwhm_, block, min_fwhm, flatness):
-    """Checked inputs of :func:`count_gain_terms`: ``(energy, J, L)``; a ParameterError names what is wrong."""
+def _count_gain_inputs(energy, J, fwhm_, block, min_fwhm, flatness, variance=None, reference=None):
+    """Checked inputs of :func:`count_gain_terms`: ``(energy, J, L, variance, reference)`` (the last two: J where
+    None); a ParameterError names what is wrong."""
     from .._shared.exceptions import ParameterError
 
     energy = np.asarray(energy, dtype=np.float64)
@@ -401,15 +402,21 @@ def _count_gain_inputs(energy, J, fwhm_, block, min_fwhm, flatness):
     if energy.ndim != 1 or J.ndim != 2 or J.shape[1] != energy.size:
         raise ParameterError(f"count gain: J must be (spectra, channels) on the energy axis of {energy.size} "
                              f"channels, got J of shape {J.shape} and energy of shape {energy.shape}")
+    extra = []
+    for name, x in (("variance", variance), ("reference", reference)):
+        x = J if x is None else np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if x.shape != J.shape:
+            raise ParameterError(f"count gain: {name} must have the shape of J {J.shape}, got {x.shape}")
+        extra.append(x)
     if isinstance(block, bool) or not float(block).is_integer() or int(block) < 1:
         raise ParameterError(f"count gain: block must be a whole number of channels >= 1, got {block!r}")
     for name, x in (("fwhm_", fwhm_), ("min_fwhm", min_fwhm), ("flatness", flatness)):
         if not np.isfinite(x) or x <= 0:
             raise ParameterError(f"count gain: {name} must be a finite number > 0, got {x!r}")
-    return energy, J, int(block)
+    return energy, J, int(block), extra[0], extra[1]
 
 
-def count_gain_terms(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3):
+def count_gain_terms(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3, *, variance=None, reference=None):
     """Per-window terms of :func:`estimate_count_gain`: ``(D^2, M)`` (1-D arrays).
 
     For every spectrum of ``J`` (dark-subtracted counts, (pixels, channels)) and
@@ -438,6 +445,12 @@ def count_gain_terms(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3):
         Channels within this many FWHM of 0 eV are not used.
     flatness : float
         Largest relative spread of the four block sums of a window.
+    variance : numpy.ndarray, optional
+        Shape of ``J``: what ``M`` sums instead of ``J``, the variance of ``J``'s noise per unit gain (for the
+        difference ``A - s B`` of two spectra of independent counting noise, ``A + s**2 B``). Default ``J``.
+    reference : numpy.ndarray, optional
+        Shape of ``J``: the spectra whose block sums must be positive and flat (``flatness``) for a window to
+        be used, instead of ``J`` (e.g. ``A`` for ``A - s B``, which sits near zero). Default ``J``.
 
     Returns
     -------
@@ -450,7 +463,7 @@ def count_gain_terms(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3):
         Shapes that do not match, a block that is not a whole number >= 1, or a
         non-positive or non-finite ``fwhm_``, ``min_fwhm`` or ``flatness``.
     """
-    energy, J, L = _count_gain_inputs(energy, J, fwhm_, block, min_fwhm, flatness)
+    energy, J, L, V, R = _count_gain_inputs(energy, J, fwhm_, block, min_fwhm, flatness, variance, reference)
     far = np.abs(energy) > min_fwhm * fwhm_
     segs = []
     for side in (energy < 0, energy > 0):
@@ -459,20 +472,29 @@ def count_gain_terms(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3):
             cut = np.flatnonzero(np.diff(idx) > 1) + 1
             segs += [s for s in np.split(idx, cut) if s.size >= 4 * L]
     D2, M = [], []
+    own_v, own_r = V is J, R is J  # the defaults: J's own block sums serve (no second pass)
     for s in segs:
-        x = J[:, s[0]:s[-1] + 1]
+        x, v, r = (a[:, s[0]:s[-1] + 1] for a in (J, V, R))
         fin = np.isfinite(x)
+        if not (own_v and own_r):
+            fin = fin & np.isfinite(v) & np.isfinite(r)
         zero = np.zeros((x.shape[0], 1))
-        c = np.concatenate([zero, np.cumsum(np.where(fin, x, 0.0), axis=1)], axis=1)
         nb = np.concatenate([zero, np.cumsum(~fin, axis=1)], axis=1)
-        B = c[:, L:] - c[:, :-L]  # moving sums, (pixels, n - L + 1)
-        n = B.shape[1] - 3 * L
+        n = x.shape[1] - 4 * L + 1  # windows of four consecutive blocks
         if n < 1:
             continue
-        Bs = np.stack([B[:, j * L:j * L + n] for j in range(4)])  # (4, pixels, n)
+
+        def blocks(y):
+            c = np.concatenate([zero, np.cumsum(np.where(fin, y, 0.0), axis=1)], axis=1)
+            B = c[:, L:] - c[:, :-L]  # moving sums, (pixels, n + 3 L)
+            return np.stack([B[:, j * L:j * L + n] for j in range(4)])  # (4, pixels, n)
+
+        Bs = blocks(x)
+        Bv = Bs if own_v else blocks(v)
+        Br = Bs if own_r else blocks(r)
         D = np.tensordot(_D3, Bs, axes=1)
-        Mi = np.tensordot(_D3**2, Bs, axes=1)
-        lo, hi = Bs.min(axis=0), Bs.max(axis=0)
+        Mi = np.tensordot(_D3**2, Bv, axes=1)
+        lo, hi = Br.min(axis=0), Br.max(axis=0)
         clean = (nb[:, 4 * L:4 * L + n] - nb[:, :n]) == 0  # no non-finite channel in the window's 4 blocks
         ok = clean & (lo > 0) & (hi <= (1.0 + flatness) * lo)
         D2.append((D**2)[ok])
@@ -482,7 +504,15 @@ def count_gain_terms(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3):
     return np.concatenate(D2), np.concatenate(M)
 
 
-def estimate_count_gain(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3, min_terms=50):
+def gain_from_terms(D2, M):
+    """Counts per electron from the terms of :func:`count_gain_terms`: ``median(D2 / M) / 0.4549`` (the median of
+    chi^2_1; no check of the number of terms, see :func:`estimate_count_gain`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.median(np.asarray(D2) / np.asarray(M)) / _MEDIAN_CHI2_1)
+
+
+def estimate_count_gain(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3, min_terms=50, *, variance=None,
+                        reference=None):
     """Detector counts per electron from the data: ``(g, se, how)``.
 
     Photon-transfer (mean-variance) gain (Janesick, *Photon Transfer*, SPIE
@@ -524,6 +554,8 @@ def estimate_count_gain(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3, 
         See :func:`count_gain_terms`.
     min_terms : int
         Fewer usable windows than this: not estimable.
+    variance, reference : numpy.ndarray, optional
+        See :func:`count_gain_terms` (e.g. the gain from the difference of two spectra).
 
     Returns
     -------
@@ -545,13 +577,14 @@ def estimate_count_gain(energy, J, fwhm_, block=32, min_fwhm=5.0, flatness=0.3, 
 
     if isinstance(min_terms, bool) or not float(min_terms).is_integer() or min_terms < 1:
         raise ParameterError(f"count gain: min_terms must be a whole number >= 1, got {min_terms!r}")
-    D2, M = count_gain_terms(energy, J, fwhm_, block=block, min_fwhm=min_fwhm, flatness=flatness)
+    D2, M = count_gain_terms(energy, J, fwhm_, block=block, min_fwhm=min_fwhm, flatness=flatness,
+                             variance=variance, reference=reference)
     n_bad = int(np.size(J) - np.isfinite(np.asarray(J, dtype=np.float64)).sum())
     bad = f", {n_bad} non-finite values left out" if n_bad else ""
     if D2.size < min_terms:
         return np.nan, np.nan, (f"not estimable ({D2.size} smooth windows of 4 x {block} channels beyond "
                                 f"{min_fwhm:g} FWHM, need {min_terms}{bad})")
-    g = float(np.median(D2 / M) / _MEDIAN_CHI2_1)
+    g = gain_from_terms(D2, M)
     n_ind = max(D2.size / (_MEDIAN_SPAN * block), 1.0)  # overlapping windows are correlated
     se = float(g * _MEDIAN_CHI2_1_RSD / np.sqrt(n_ind))
     return g, se, (f"{g:.3g} +- {se:.2g} counts per electron (photon transfer: third differences of {block}-channel "

@@ -16,11 +16,13 @@ FLAG_THICKNESS = 1  #: t/lambda <= 0
 FLAG_ZLP_ABOVE_DATA = 2  #: ZLP integral above the data integral
 FLAG_REPLICAS = 4  #: more than 10 % of the replicas dropped (whole result)
 FLAG_TAIL_ABOVE_DATA = 8  #: ZLP tail above the data beyond 3 sigma on more than TAIL_LIMIT of the channels above dE1
+FLAG_DEAD = 16  #: constant spectrum (dead pixel: all zero or a fill value): no ZLP, t/lambda NaN
 #: limit on :func:`~hyperspy_eels_ml.zlp.blocks.tail_above_data` (a physical ZLP gives ~0.13 %, one-sided 3 sigma)
 TAIL_LIMIT = 0.05
 FLAG_NAMES = {FLAG_THICKNESS: "t/lambda <= 0", FLAG_ZLP_ABOVE_DATA: "ZLP integral > data integral",
               FLAG_REPLICAS: "> 10 % of replicas dropped",
-              FLAG_TAIL_ABOVE_DATA: f"ZLP above the data (> 3 sigma) on > {TAIL_LIMIT:.0%} of the channels above dE1"}
+              FLAG_TAIL_ABOVE_DATA: f"ZLP above the data (> 3 sigma) on > {TAIL_LIMIT:.0%} of the channels above dE1",
+              FLAG_DEAD: "constant spectrum (dead pixel): no zero-loss peak, t/lambda undefined (NaN)"}
 
 
 def replica_report(diag):
@@ -67,8 +69,10 @@ class ZLPResult(_Lazy):
         Per-pixel sanity bits: 1 = t/lambda <= 0, 2 = ZLP integral above the
         data integral, 4 = more than 10 % of the replicas dropped, 8 = the ZLP
         (median) exceeds the data by more than 3 sigma of the data's noise
-        (counting + read noise) on more than 5 % of the channels above dE1 (see
-        :attr:`flag_names`); 0 = nothing suspicious.
+        (counting + read noise) on more than 5 % of the channels above dE1, 16 = a
+        constant spectrum (dead pixel: all zero or a fill value), which holds no
+        ZLP: its t/lambda and interval are NaN and no other per-pixel bit is set
+        (see :attr:`flag_names`); 0 = nothing suspicious.
     tail_above_data : hyperspy.signal.BaseSignal
         That fraction of channels per pixel (also ``diagnostics["tail_above_data"]``).
     model : ZLPModel
@@ -108,11 +112,13 @@ class ZLPResult(_Lazy):
             m = navigation_map(v.signal, data, title, quantity="t/lambda")
             record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output=name))
             setattr(self, name, m)
-        t50, tot, zint, tail = parts[6], parts[9], parts[10], parts[11]
+        t50, tot, zint, tail, dead = parts[6], parts[9], parts[10], parts[11], parts[12] > 0
         rep = replica_report(model.diagnostics)
         many_dropped = rep.get("trained", 0) > 0 and rep["dropped"] > 0.1 * rep["trained"]
+        # a dead pixel has no ZLP: the per-pixel checks say nothing there, its own bit says why t/lambda is NaN
         flags = ((t50 <= 0) * FLAG_THICKNESS + (zint > tot) * FLAG_ZLP_ABOVE_DATA
-                 + int(many_dropped) * FLAG_REPLICAS + (tail > TAIL_LIMIT) * FLAG_TAIL_ABOVE_DATA)
+                 + (tail > TAIL_LIMIT) * FLAG_TAIL_ABOVE_DATA)
+        flags = dead * FLAG_DEAD + (1 - dead) * flags + int(many_dropped) * FLAG_REPLICAS
         flags = flags.astype(np.uint8)
         m = navigation_map(v.signal, flags, "subtract_zlp_nn sanity flags", quantity="flags")
         record_provenance(m, "zlp.subtract_zlp_nn", params, extra=dict(output="flags", bits=FLAG_NAMES))
@@ -158,7 +164,9 @@ class ZLPResult(_Lazy):
                   FLAG_TAIL_ABOVE_DATA: "ZLP tail above the data: no vacuum reference / wrong dE1 (give a measured "
                                         "vacuum=, or set dE1 by hand, see result.model.plot_regions())",
                   FLAG_REPLICAS: "training was unstable: more spectra, a smaller learning_rate, or "
-                                 "more max_epochs"}
+                                 "more max_epochs",
+                  FLAG_DEAD: "dead pixels or a scan edge recorded without beam (left out of the training; crop "
+                             "them or ignore their NaN t/lambda)"}
         for bit, cause in causes.items():
             bad = (f & bit) != 0
             if not bad.any():

@@ -56,6 +56,52 @@ def test_edge_errors(make_eels):
         remove_edge_backgrounds(s, edges=["O_K"], background_type="spline")
 
 
+def _tabulated_onset(name):
+    import exspy
+
+    el, shell = name.split("_")
+    return float(exspy.material.elements[el].Atomic_properties.Binding_energies[shell]["onset_energy (eV)"])
+
+
+@pytest.mark.parametrize("offset", [450.0, 1800.0], ids=["O_Fe_range", "Si_K_range"])
+def test_auto_edges_error_example_fits_the_signal(offset):
+    """umap_cluster(background=...) without Sample.elements: the message's example edges lie in the signal's
+    energy range (before: always Cu/Zn, whose L3 edges at 931/1020 eV are outside both ranges here)."""
+    import re
+
+    from exspy.signals import EELSSpectrum
+
+    e = offset + np.arange(400.0)
+    s = EELSSpectrum(np.tile(1e4 * (e / e[0]) ** -3.0, (3, 4, 1)).astype(np.float32))
+    ax = s.axes_manager.signal_axes[0]
+    ax.units, ax.scale, ax.offset = "eV", 1.0, offset
+    with pytest.raises(hem.ParameterError, match="Sample.elements") as info:
+        s.umap_cluster(background="PowerLaw", random_state=0)
+    msg = str(info.value)
+    assert "Cu" not in msg and "Zn" not in msg, msg
+    names = re.search(r"edges=\[([^\]]+)\]", msg).group(1)
+    edges = [n.strip(" '") for n in names.split(",")]
+    assert edges and all(e[0] < _tabulated_onset(n) < e[-1] for n in edges), msg
+    els = re.search(r"add_elements\(\[([^\]]+)\]\)", msg).group(1)
+    assert [x.strip(" '") for x in els.split(",")] == [n.split("_")[0] for n in edges], msg
+    assert f"{e[0]:g}-{e[-1]:g} eV" in msg
+
+
+def test_auto_edges_error_without_any_tabulated_edge_in_range():
+    """A range with no K/L3/M5/M3/N5 onset: the message says so and gives an onset in eV as the example."""
+    from exspy.signals import EELSSpectrum
+
+    from hyperspy_eels_ml.clustering.preprocess import _example_edges
+
+    assert _example_edges(np.arange(2990.0, 3010.0))[0] == []
+    s = EELSSpectrum(np.ones((2, 2, 20), np.float32))
+    ax = s.axes_manager.signal_axes[0]
+    ax.units, ax.scale, ax.offset = "eV", 1.0, 2990.0
+    msg = r"no tabulated .* edge has its onset in 2990-3009 eV.*edges=\[3000\]"
+    with pytest.raises(hem.ParameterError, match=msg):
+        remove_edge_backgrounds(s)
+
+
 def test_auto_edges_from_metadata():
     s, *_ = _edge_si()
     s.add_elements(["O", "Fe"])

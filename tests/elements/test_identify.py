@@ -345,6 +345,18 @@ def test_explain_and_plot_return_evidence_and_figures():
         r.explain("Xx")
 
 
+def test_explain_unknown_element_is_a_parameter_error():
+    """A symbol outside Be-Bi is the user's input: the package's ParameterError (still a ValueError)."""
+    r = identify_elements(_sim_signal(("O",), seed=6), show_progressbar=False)
+    with pytest.raises(hem.ParameterError, match=r"Unknown element 'Xx'.*e\.g\. 'Fe'"):
+        r.explain("Xx")
+    with pytest.raises(hem.ParameterError, match="Unknown element"):
+        r.explain(26)
+    si = identify_elements(_sim_signal(("O",), shape=(2, 2), seed=6), show_progressbar=False)
+    with pytest.raises(hem.ParameterError, match="Unknown element 'Xx'"):  # before: "'Xx' is not in list"
+        si.plot(elements=["O", "Xx"])
+
+
 def test_flags_for_contamination_and_low_energy_calls():
     from hyperspy_eels_ml.elements.identify import FLAGS
 
@@ -359,6 +371,41 @@ def test_vacuum_pixels_masked_never_classified():
     r = identify_elements(s, navigation_mask=mask, show_progressbar=False)
     assert np.isnan(r.probabilities.data[0, 1]).all()
     assert np.isfinite(r.probabilities.data[1, 1, LABELS.index("O")])
+
+
+def test_no_element_found_is_a_valid_empty_result_without_warning():
+    """A spectrum with no edge (a smooth power-law background): analysed, nothing called -> [] quietly."""
+    import warnings
+
+    from exspy.signals import EELSSpectrum
+
+    e = np.arange(400.0, 1400.0, 1.0)
+    s = EELSSpectrum(np.random.default_rng(0).poisson(2e4 * (e / 400.0) ** -3.0).astype(float))
+    ax = s.axes_manager.signal_axes[0]
+    ax.units, ax.scale, ax.offset = "eV", 1.0, 400.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        r = identify_elements(s, show_progressbar=False)
+        assert r.elements == [] and r.flags == {} and r.to_metadata(s.deepcopy()) == []
+    assert np.isfinite(r.window).all()  # analysed: the empty list means "no element found"
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_warns_when_no_spectrum_could_be_analysed(make_eels, lazy):
+    """All-zero / constant spectra have no usable window: the empty ``elements`` means "nothing assessed",
+    not "no element present", and a UserWarning says so (before: [] and all-NaN probabilities, nothing said)."""
+    s = make_eels(n_channels=400)
+    s.data[:] = 0.0
+    s.data[0] = 7.0  # a constant row: no usable window either
+    if lazy:
+        s = s.as_lazy()
+    with pytest.warns(UserWarning, match=r"no spectrum could be analysed.*all-zero or constant"):
+        r = identify_elements(s, show_progressbar=False)
+        assert r.elements == []
+    assert np.isnan(np.asarray(r.probabilities.data)).all()
+    mask = np.ones(s.axes_manager.navigation_shape[::-1], bool)
+    with pytest.warns(UserWarning, match="every pixel is masked"):
+        identify_elements(make_eels(n_channels=400), navigation_mask=mask, show_progressbar=False).elements
 
 
 # --- bad input ----------------------------------------------------------------------------------

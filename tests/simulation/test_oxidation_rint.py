@@ -49,3 +49,27 @@ def test_r_int_mode_draws_the_same_nuisances_and_leaves_other_species():
     assert np.array_equal(c.spectra, d.spectra)  # no cited r_int entry: as "area"
     with pytest.raises(ValueError):
         white_line_spectra(2, ["Mn2+"], ratio_observable="peak")
+
+
+def test_simulator_measures_r_int_without_importing_a_capability():
+    """The r_int observables use the white-line-ratio kernel of the simulation layer (simulation/_ratio.py), not
+    hyperspy_eels_ml.oxidation (before: a function-local import of oxidation.ratio, i.e. the whole capability);
+    oxidation.ratio / oxidation.preprocess re-export the same objects."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from hyperspy_eels_ml.simulation.oxidation import white_line_spectra\n"
+            "b = white_line_spectra(2, ['Mn2+'], rng=0, ratio_observable='r_int')\n"
+            "white_line_spectra(2, ['Fe3+'], rng=0, ratio_observable='r_int_species')\n"
+            "bad = sorted(m for m in sys.modules if m.startswith('hyperspy_eels_ml.')\n"
+            "             and m.split('.')[1] in ('oxidation', 'zlp', 'elements', 'clustering'))\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+    from hyperspy_eels_ml.oxidation import preprocess, ratio
+    from hyperspy_eels_ml.simulation import _ratio
+
+    assert ratio.white_line_ratio is _ratio.white_line_ratio and ratio.WhiteLineRatio is _ratio.WhiteLineRatio
+    assert preprocess.first_strong_maximum is _ratio.first_strong_maximum

@@ -132,3 +132,55 @@ def test_auto_not_estimable_warns_and_uses_1():
     with pytest.warns(UserWarning, match="not estimable"):
         g, source, seed = fitmod.resolve_count_gain(v, None, "auto", "auto", 2000, 0)
     assert g == 1.0 and source.startswith("auto failed, 1.0 used: not estimable") and seed == 0
+
+
+def test_gain_from_the_difference_of_two_spectra():
+    """variance= / reference=: the third differences of ``A - s B`` (structure common to both cancels) weighted by
+    ``A + s**2 B`` on windows flat in A recover g; the defaults are J itself (same numbers as before)."""
+    from hyperspy_eels_ml.zlp.features import count_gain_terms
+
+    rng = np.random.default_rng(0)
+    ef = np.arange(2.0, 60.0, 0.01)
+    mu = 2e4 * (ef / 2.0) ** -1.5 + 50.0 * np.sin(ef)  # structure that the difference cancels
+    a, b = (4.5 * rng.poisson(mu / 4.5) for _ in range(2))
+    s = 0.5  # B recorded with half the dose
+    b = 4.5 * rng.poisson(s * mu / 4.5) / s
+    est, se, how = estimate_count_gain(ef, a - b, 0.3, variance=a + b / s, reference=a, min_terms=10)
+    assert abs(est / 4.5 - 1) < 0.25 and 0 < se < est, how  # 3.96-4.99 over seeds 0-7 (se 0.5-0.6)
+    e, x = _spectra(4.5, 0.0, seed=7)
+    fw = fwhm(e, x.mean(axis=0))
+    D2, M = count_gain_terms(e, x, fw)
+    D2v, Mv = count_gain_terms(e, x, fw, variance=x, reference=x.copy())
+    np.testing.assert_array_equal(D2, D2v)
+    np.testing.assert_array_equal(M, Mv)
+    with pytest.raises(ParameterError, match="variance must have the shape of J"):
+        count_gain_terms(e, x, fw, variance=x[:2])
+
+
+def test_noise_correlation_bench_uses_the_package_terms(monkeypatch):
+    """benchmarks/bench_zlp_noise_correlation.py's pair scan calls the package's count_gain_terms (no copy of the
+    third differences): its g(L) is the package's on each pair with at least 10 windows, median over the pairs."""
+    from hyperspy_eels_ml.zlp.features import count_gain_terms, gain_from_terms
+
+    import os
+
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import bench_zlp_noise_correlation as bench
+    from scipy.signal import savgol_filter
+
+    e, x = _spectra(4.5, 0.0, seed=8)
+    fw = fwhm(e, x.mean(axis=0))
+    J = x[:3]
+    got = bench.pair_scan(e, J, fw, max_pairs=3)
+    sel = np.flatnonzero(e > 5 * fw)
+    sl = slice(sel[0], sel[-1] + 1)
+    for L in (2, 32):
+        gs = []
+        for i, j in ((0, 1), (0, 2), (1, 2)):
+            a, b = J[i, sl], J[j, sl]
+            s = savgol_filter(a, 201, 2) / np.maximum(savgol_filter(b, 201, 2), 1e-9)
+            D2, M = count_gain_terms(e[sl], a - s * b, fw, block=L, variance=a + s**2 * b, reference=a)
+            if D2.size >= 10:
+                gs.append(gain_from_terms(D2, M))
+        assert got[L] == pytest.approx(np.median(gs), rel=1e-12)
+    assert "d3 = " not in open(bench.__file__).read()  # the third-difference kernel is not repeated there

@@ -48,6 +48,34 @@ def test_dead_pixels_are_left_out_of_the_training_and_said(offset):
     assert np.array_equal(s.data, before)
 
 
+@pytest.mark.parametrize("fill", [0.0, 7.0], ids=["all_zero", "constant_fill"])
+def test_dead_pixels_are_flagged_with_a_reason(fill):
+    """A dead pixel (constant spectrum) has no t/lambda: NaN with flag bit 16 and its name, never flag 0 (= OK),
+    and one warning naming the pixels (before: all-zero pixels got NaN with flag 0)."""
+    from hyperspy_eels_ml.zlp.result import FLAG_DEAD, FLAG_NAMES
+
+    s = _si(0.0)
+    for ij in DEAD:
+        s.data[ij] = fill
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r = subtract_zlp_nn(s, **KW)
+    f = np.asarray(r.flags.data).astype(int)
+    t = np.asarray(r.thickness.data)
+    for ij in DEAD:
+        assert f[ij] & FLAG_DEAD and np.isnan(t[ij]), (ij, f[ij], t[ij])
+        assert np.isnan(np.asarray(r.thickness_lower.data)[ij]) and np.isnan(np.asarray(r.thickness_upper.data)[ij])
+    live = np.ones(f.shape, bool)
+    for ij in DEAD:
+        live[ij] = False
+    assert not (f[live] & FLAG_DEAD).any() and np.isfinite(t[live]).all()
+    assert FLAG_NAMES[FLAG_DEAD].startswith("constant spectrum (dead pixel)")
+    bits = r.flags.metadata.hyperspy_eels_ml.bits.as_dictionary()
+    assert FLAG_NAMES[FLAG_DEAD] in bits.values()  # the provenance names the bit, as the others
+    msgs = [str(w.message) for w in rec if f"(bit {FLAG_DEAD})" in str(w.message)]
+    assert len(msgs) == 1 and "2 of 24 pixels" in msgs[0] and "(0, 0)" in msgs[0], msgs
+
+
 def test_only_dead_pixels_is_a_clear_error():
     s = _si(0.0)
     s.data[:] = 7.0
