@@ -245,6 +245,14 @@ def _descriptor_cell(row, s, element, name, kw):
         row["desc_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
 
 
+def _descriptor_mean(sub, cell):
+    """``, descriptor model X (n = k)`` for the summary lines (empty without ``--descriptors``)."""
+    if not DESCRIPTORS_DIR:
+        return ""
+    n = sum(np.isfinite(r.get("mean_valence_desc", np.nan)) for r in sub)
+    return f", descriptor model {cell('mean_valence_desc'):.2f} (n = {n})"
+
+
 def _ratio_only(row, s, element, rb):
     """The L3/L2 baseline where no valence model is shipped (oxide end members of the element's table)."""
     from hyperspy_eels_ml.oxidation.valence import ratio_baseline_spectra, valence_spec
@@ -410,15 +418,15 @@ def main(argv=None):
             cell = lambda key: np.nanmean([abs(r.get(key, np.nan) - r["expected"]) for r in sub])  # noqa: E731
             print(f"  {label} (n = {len(sub)}): model {cell('mean_valence'):.2f}, posterior mean (before) "
                   f"{cell('posterior_mean'):.2f}, default (auto) {cell('auto_valence'):.2f}, axis calibrated "
-                  f"{cell('mean_valence_cal'):.2f}, ratio {cell('ratio_baseline'):.2f}, NNLS {cell('nnls_baseline'):.2f}"
-                  + (f", descriptor model {cell('mean_valence_desc'):.2f} (n = "
-                     f"{sum(np.isfinite(r.get('mean_valence_desc', np.nan)) for r in sub)})" if DESCRIPTORS_DIR else ""))
+                  f"{cell('mean_valence_cal'):.2f}, ratio {cell('ratio_baseline'):.2f}, "
+                  f"NNLS {cell('nnls_baseline'):.2f}" + _descriptor_mean(sub, cell))
     if DESCRIPTORS_DIR:
         for r in rows:
             if "mean_valence_desc" in r or "desc_error" in r:
-                print(f"descriptor model, {r['name']}: {r.get('descriptors_model', '')} "
-                      + (f"{_f(r['mean_valence_desc'])} +- {_f(r['half68_desc'])}" if "mean_valence_desc" in r
-                         else r["desc_error"]) + f" (expected {_f(r['expected'], 1)}, default {_f(r.get('mean_valence'))})")
+                cellv = (f"{_f(r['mean_valence_desc'])} +- {_f(r['half68_desc'])}" if "mean_valence_desc" in r
+                         else r["desc_error"])
+                print(f"descriptor model, {r['name']}: {r.get('descriptors_model', '')} {cellv} "
+                      f"(expected {_f(r['expected'], 1)}, default {_f(r.get('mean_valence'))})")
     for r in rows:
         if "metals_rule" in r:
             print(f"metal end member (metals=None), {r['name']}: {_metal_cell(r)}; {r['metals_rule'][:110]}")

@@ -868,7 +868,8 @@ class ValenceModel:
             for j, (W, b) in enumerate(L):
                 arrays[f"W_{i}_{j}"] = W.astype(np.float32)
                 arrays[f"b_{i}_{j}"] = b.astype(np.float32)
-        head = {"format": VALENCE_FORMAT, "format_version": 3 if self.spec_.descriptors else 2 if self.spec_.hybrid else 1, "spec": self.spec_.to_dict(),
+        version = 3 if self.spec_.descriptors else 2 if self.spec_.hybrid else 1
+        head = {"format": VALENCE_FORMAT, "format_version": version, "spec": self.spec_.to_dict(),
                 "params": self.get_params(), "n_estimators": len(self.layers_), "n_layers": len(self.layers_[0]),
                 "interval_scale": self.interval_scale_, "interval_floor": self.interval_floor_,
                 "info": self.info_, "deshrink": self.deshrink_}
