@@ -166,6 +166,8 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     row["metal_admitted"] = float(adm.mean()) if ok.any() else float("nan")
     okj = np.asarray(r.o_k_jump.data, dtype=float).reshape(-1)[ok]
     row["o_k_jump"] = float(np.nanmedian(okj)) if np.isfinite(okj).any() else float("nan")
+    if DESCRIPTORS_DIR:  # information column: the descriptor model of the variant the default column used
+        _descriptor_cell(row, s, element, r.model_info.get("name", ""), kw)
     # the networks' posterior mean (the estimator shipped before the unbiased one): fractions @ valences
     fr = np.asarray(r.fractions.data, dtype=float).reshape(-1, len(r.end_members))[ok]
     row["posterior_mean"] = float(np.nanmedian(fr @ np.asarray(r.model_info.get("valences") or _valences_of(r))))
@@ -219,6 +221,36 @@ def run_case(name, load, element, expected, rb, load_ll, note):
     except Exception as exc:
         row["svm_class"] = f"refused ({type(exc).__name__})"
     return row
+
+
+#: a folder with descriptor valence models (``--descriptors``); None: no descriptor column
+DESCRIPTORS_DIR = None
+
+
+def _descriptor_cell(row, s, element, name, kw):
+    """``classify_oxidation`` with the descriptor model (``<name>_desc``) of the variant the default column used."""
+    from hyperspy_eels_ml.oxidation.valence import ValenceModel
+
+    dname = name.replace("_valence", "_valence_desc", 1) if "_valence" in name else ""
+    path = os.path.join(DESCRIPTORS_DIR, dname + ".npz")
+    if not dname or not os.path.exists(path):
+        return
+    try:
+        rd = s.classify_oxidation(element, model=ValenceModel.load(path), **kw)
+        okd = np.asarray(rd.labels.data).reshape(-1) >= 0
+        row["descriptors_model"] = dname
+        row["mean_valence_desc"] = _median(rd.mean_valence, okd)
+        row["half68_desc"] = _median(rd.valence_uncertainty, okd)
+    except Exception as exc:
+        row["desc_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+
+
+def _descriptor_mean(sub, cell):
+    """``, descriptor model X (n = k)`` for the summary lines (empty without ``--descriptors``)."""
+    if not DESCRIPTORS_DIR:
+        return ""
+    n = sum(np.isfinite(r.get("mean_valence_desc", np.nan)) for r in sub)
+    return f", descriptor model {cell('mean_valence_desc'):.2f} (n = {n})"
 
 
 def _ratio_only(row, s, element, rb):
@@ -311,7 +343,12 @@ def main(argv=None):
     ap.add_argument("--rst", default=None, help="also write the table as an RST list-table to this file")
     ap.add_argument("--models", default=None, help="a models folder (registry.json + oxidation/) to use instead "
                                                    "of the package's (to compare retrained variants)")
+    ap.add_argument("--descriptors", default=None,
+                    help="a folder with descriptor valence models (<el>_l23_valence_desc[_oxide].npz): an extra "
+                         "column, for information")
     a = ap.parse_args(argv)
+    global DESCRIPTORS_DIR
+    DESCRIPTORS_DIR = a.descriptors
     if a.models:
         import hyperspy_eels_ml.oxidation.shipped as C
 
@@ -360,6 +397,9 @@ def main(argv=None):
             errs["nnls"].append(abs(r["nnls_baseline"] - r["expected"]))
             if "svm_valence" in r:
                 errs["svm"].append(abs(r["svm_valence"] - r["expected"]))
+            if DESCRIPTORS_DIR:
+                errs.setdefault("descriptor model (where one exists)", []).append(
+                    abs(r.get("mean_valence_desc", np.nan) - r["expected"]))
     print()
     for k, v in errs.items():
         v = np.asarray(v, dtype=float)
@@ -378,7 +418,15 @@ def main(argv=None):
             cell = lambda key: np.nanmean([abs(r.get(key, np.nan) - r["expected"]) for r in sub])  # noqa: E731
             print(f"  {label} (n = {len(sub)}): model {cell('mean_valence'):.2f}, posterior mean (before) "
                   f"{cell('posterior_mean'):.2f}, default (auto) {cell('auto_valence'):.2f}, axis calibrated "
-                  f"{cell('mean_valence_cal'):.2f}, ratio {cell('ratio_baseline'):.2f}, NNLS {cell('nnls_baseline'):.2f}")
+                  f"{cell('mean_valence_cal'):.2f}, ratio {cell('ratio_baseline'):.2f}, "
+                  f"NNLS {cell('nnls_baseline'):.2f}" + _descriptor_mean(sub, cell))
+    if DESCRIPTORS_DIR:
+        for r in rows:
+            if "mean_valence_desc" in r or "desc_error" in r:
+                cellv = (f"{_f(r['mean_valence_desc'])} +- {_f(r['half68_desc'])}" if "mean_valence_desc" in r
+                         else r["desc_error"])
+                print(f"descriptor model, {r['name']}: {r.get('descriptors_model', '')} {cellv} "
+                      f"(expected {_f(r['expected'], 1)}, default {_f(r.get('mean_valence'))})")
     for r in rows:
         if "metals_rule" in r:
             print(f"metal end member (metals=None), {r['name']}: {_metal_cell(r)}; {r['metals_rule'][:110]}")

@@ -40,6 +40,7 @@ from .valence import (
     M45_ELEMENTS,
     compounds_for,
     hybrid_references,
+    DESCRIPTOR_NAMES,
     ValenceModel,
     _compound_probs,
     network_inputs,
@@ -202,12 +203,16 @@ def evaluate(model, data, fspec, element, baselines=True):
     return m
 
 
-def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True, hybrid=False, spec=None):
+def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True, hybrid=False, spec=None,
+          descriptors=False):
     """Train, evaluate and write ``<el>_l23_valence`` (``metals=False``: ``<el>_l23_valence_oxide``).
 
     ``hybrid``: the network also reads the NNLS fit of the end members (:func:`~.valence.nnls_features`); the
     spec is then the shipped model's (same window, onsets, dispersion limit) with ``hybrid=True``.
     ``spec``: a :class:`~.valence.ValenceSpec` to train instead (e.g. a non-hybrid control on the shipped spec).
+    ``descriptors``: the network reads white-line descriptors (:func:`~.valence.descriptor_inputs`) instead of
+    the window's shape, on the shipped window model's spec (``hybrid=False``); written as
+    ``<el>_l23_valence_desc[_oxide]``.
     """
     import dataclasses
 
@@ -215,10 +220,12 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
 
     t0 = time.time()
     vspec = valence_spec(element, metals=metals)
-    if hybrid:
+    if hybrid and descriptors:
+        raise ValueError("hybrid and descriptors are exclusive: a descriptor model reads no window shape")
+    if hybrid or descriptors:
         shipped = os.path.join(MODEL_DIR, valence_model_name(element, oxides_only=not metals) + ".npz")
         base = ValenceModel.load(shipped).spec_ if os.path.exists(shipped) else vspec
-        vspec = dataclasses.replace(base, hybrid=True)
+        vspec = dataclasses.replace(base, hybrid=bool(hybrid), descriptors=bool(descriptors))
     if spec is not None:
         vspec = spec
     data, vspec, fspec = simulate(element, n_train, TRAIN_SEED, vspec)
@@ -230,7 +237,7 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
     t_fit = time.time() - t0
     held, _, fspec_h = simulate(element, n_heldout, HELDOUT_SEED, vspec)
     metrics = evaluate(model, held, fspec_h, element)
-    name = valence_model_name(element, oxides_only=not metals)
+    name = valence_model_name(element, oxides_only=not metals, descriptors=descriptors)
     path = model.save(os.path.join(out_dir, name + ".npz"))
     from ..simulation.oxidation import white_line_parameters
 
@@ -255,16 +262,20 @@ def train(element, n_train=12000, n_heldout=3000, out_dir=MODEL_DIR, metals=True
                    "multiplet_jitter": list(MULTIPLET_JITTER), "ratio_observable": RATIO_OBSERVABLE,
                    "fractions": (f"{FRACTION_KINDS[0]:.0%} pure, {FRACTION_KINDS[1]:.0%} neighbouring binary, "
                                  f"{FRACTION_KINDS[2]:.0%} Dirichlet({DIRICHLET_ALPHA:g}) of the oxides"),
-                   "inputs": ("aligned window shape + NNLS of the noise-free end members on the same window "
+                   "inputs": ("white-line descriptors of the aligned window (" + ", ".join(DESCRIPTOR_NAMES)
+                              + "; valence.descriptor_inputs: unmeasured groups set to 0 with their flag) "
+                              "+ calibrated onset and its flag" if descriptors else
+                              "aligned window shape + NNLS of the noise-free end members on the same window "
                               "(fractions at the best of 11 shifts -1..1 eV, relative residual x5, best shift) "
                               "+ calibrated onset and its flag" if hybrid else
                               "aligned window shape + calibrated onset and its flag"),
-                   "hybrid_nnls_features": bool(hybrid),
+                   "hybrid_nnls_features": bool(hybrid), "descriptors": bool(descriptors),
                    "network": {"hidden": list(model.hidden), "n_estimators": model.n_estimators,
                                "alpha": model.alpha, "bootstrap": True},
                    "seeds": {"train": TRAIN_SEED, "heldout": HELDOUT_SEED, "model": 0},
                    "command": f"python -m hyperspy_eels_ml.oxidation.train_valence {element}"
                               + ("" if metals else " --oxides") + (" --hybrid" if hybrid else "")
+                              + (" --descriptors" if descriptors else "")
                               + ("" if RATIO_OBSERVABLE == "area" else f" --ratio-observable {RATIO_OBSERVABLE}")},
         "heldout": metrics, "training": model.info_, "fit_seconds": round(t_fit, 1),
         "estimator": {"kind": "unbiased" if model.deshrink_ else "posterior_mean", "note": ESTIMATOR_NOTE,
@@ -405,6 +416,9 @@ def main(argv=None):
     ap.add_argument("--oxides", action="store_true", help="oxide end members only (no metal)")
     ap.add_argument("--hybrid", action="store_true",
                     help="the network also reads the NNLS fit of the end members (spec of the shipped model)")
+    ap.add_argument("--descriptors", action="store_true",
+                    help="the network reads white-line descriptors instead of the window's shape "
+                         "(<el>_l23_valence_desc[_oxide])")
     ap.add_argument("--out-dir", default=MODEL_DIR, help="where to write the model and its card (default: the "
                                                          "package's models/oxidation)")
     ap.add_argument("--recalibrate", action="store_true",
@@ -432,7 +446,8 @@ def main(argv=None):
                   json.dumps(card["heldout"].get("by_estimator")), flush=True)
         return 0
     for el in els:
-        card = train(el, a.n_train, out_dir=a.out_dir, metals=not a.oxides, hybrid=a.hybrid)
+        card = train(el, a.n_train, out_dir=a.out_dir, metals=not a.oxides, hybrid=a.hybrid,
+                     descriptors=a.descriptors)
         print(el, json.dumps(card["heldout"], indent=None)[:600], f"fit {card['fit_seconds']} s", flush=True)
 
 

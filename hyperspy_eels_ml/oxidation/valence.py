@@ -34,6 +34,7 @@ Classical baselines (for the benchmark and as a cross-check):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -44,7 +45,8 @@ from .._shared.warn import warn
 from .preprocess import FeatureSpec, extract_features
 
 __all__ = ["ValenceSpec", "ValenceModel", "valence_spec", "other_edges", "ratio_onset_baseline", "nnls_baseline",
-           "VALENCE_FORMAT", "EDGE_CLEARANCE", "ratio_valence", "ratio_baseline_spectra"]
+           "VALENCE_FORMAT", "EDGE_CLEARANCE", "ratio_valence", "ratio_baseline_spectra",
+           "white_line_descriptors", "descriptor_inputs", "DESCRIPTOR_NAMES"]
 
 VALENCE_FORMAT = "hyperspy_eels_ml.ValenceModel"
 #: (element, compound classes) reported as labels; mixtures are weighted end members
@@ -73,10 +75,11 @@ def edge_lines(element):
     return M45_ELEMENTS.get(element, ("L3", "L2", "L2,3"))
 
 
-def valence_model_name(element, oxides_only=False):
-    """File/registry name of ``element``'s valence model, e.g. ``mn_l23_valence``, ``ce_m45_valence``."""
+def valence_model_name(element, oxides_only=False, descriptors=False):
+    """File/registry name of ``element``'s valence model, e.g. ``mn_l23_valence``, ``ce_m45_valence``,
+    ``mn_l23_valence_desc_oxide`` (``descriptors``: the descriptor model, :func:`descriptor_inputs`)."""
     edge = "m45" if element in M45_ELEMENTS else "l23"
-    return f"{element.lower()}_{edge}_valence" + ("_oxide" if oxides_only else "")
+    return f"{element.lower()}_{edge}_valence" + ("_desc" if descriptors else "") + ("_oxide" if oxides_only else "")
 
 
 def compounds_for(element, end_members):
@@ -121,6 +124,11 @@ class ValenceSpec:
         The network also reads the NNLS fit of noise-free simulated end members on the same window
         (:func:`nnls_features`: fractions at the best shift, relative residual, best shift; session 14,
         issue 13). False (also what a stored spec without the field means): shape and onset only.
+    descriptors : bool
+        The network reads, instead of the window's shape, a few white-line descriptors measured on the
+        same aligned window (:func:`descriptor_inputs`: R_int, line positions, widths, splitting,
+        second L3 maximum, trough and continuum step, a flag per group not measured) plus the calibrated
+        onset (session 14, issue 13). False (also what a stored spec without the field means).
     """
 
     element: str
@@ -138,6 +146,7 @@ class ValenceSpec:
     onset_scale: float = 2.0
     anchor: str = "onset_rel"
     hybrid: bool = False
+    descriptors: bool = False
 
     @property
     def n_shape(self):
@@ -150,6 +159,8 @@ class ValenceSpec:
 
     @property
     def n_inputs(self):
+        if self.descriptors:
+            return len(DESCRIPTOR_NAMES) + 2
         return self.n_shape + self.n_hybrid + 2
 
     @property
@@ -377,17 +388,183 @@ def network_inputs(feats, onset_cal, vspec, refs=None):
     when calling repeatedly, e.g. :meth:`ValenceModel.references`); built here when None. The
     known flag stays the last column whatever the spec.
     """
-    X = shape_inputs(feats)
     known = np.isfinite(onset_cal)
     z = np.where(known, (np.nan_to_num(onset_cal) - vspec.onset_centre) / vspec.onset_scale, 0.0)
-    parts = [X]
-    if vspec.hybrid:
+    if vspec.descriptors:
+        parts = [descriptor_inputs(feats, vspec)]
+    else:
+        parts = [shape_inputs(feats)]
+    if vspec.hybrid and not vspec.descriptors:
         refs = hybrid_references(vspec) if refs is None else refs
         fr, rel, shift = nnls_features(feats, refs, step=vspec.dispersion)
         parts.append(np.concatenate([fr, HYBRID_RESIDUAL_SCALE * rel[:, None], shift[:, None]],
                                     axis=1).astype(np.float32))
     parts += [np.clip(z, -5, 5)[:, None].astype(np.float32), known[:, None].astype(np.float32)]
     return np.concatenate(parts, axis=1)
+
+
+#: the inputs of a descriptor model (:func:`descriptor_inputs`), in order; ``*_missing`` are flags (1: the group
+#: could not be measured and its values are set to fixed fill values)
+DESCRIPTOR_NAMES = ("log_r_int", "l3_position", "l3_centroid", "splitting", "l3_fwhm", "l2_fwhm", "l2_height",
+                    "trough", "continuum_step", "l3_second_height", "l3_second_offset", "ratio_missing",
+                    "l2_missing", "l3_second_missing")
+#: fill values (after scaling) of the descriptors of a group that could not be measured
+_DESCRIPTOR_FILL = 0.0
+
+
+def _half_max_crossing(sm, e, i_peak, half, lo, hi, side):
+    """Energy where each row of ``sm`` first falls below ``half`` going ``side`` (-1/+1) from ``i_peak``, searched
+    inside ``[lo, hi]`` (per row), linearly interpolated; NaN where it does not fall below inside the range."""
+    n, m = sm.shape
+    j = np.arange(m)[None]
+    below = sm < half[:, None]
+    inr = (e[None] >= lo[:, None]) & (e[None] <= hi[:, None])
+    if side > 0:
+        cand = below & inr & (j > i_peak[:, None])
+        k = np.argmax(cand, axis=1)
+        k0 = np.clip(k - 1, 0, m - 1)
+    else:
+        cand = below & inr & (j < i_peak[:, None])
+        k = m - 1 - np.argmax(cand[:, ::-1], axis=1)
+        k0 = np.clip(k + 1, 0, m - 1)
+    ok = cand.any(axis=1)
+    r = np.arange(n)
+    y0, y1 = sm[r, k0], sm[r, k]
+    t = np.clip((y0 - half) / np.where(y0 - y1 > 0, y0 - y1, 1.0), 0.0, 1.0)
+    x = e[k0] + t * (e[k] - e[k0])
+    return np.where(ok, x, np.nan)
+
+
+@functools.lru_cache(maxsize=64)
+def _oxide_splitting(end_members):
+    from ..simulation.oxidation import white_line_parameters
+
+    p = white_line_parameters()["species"]
+    ox = [s for s in end_members if p[s]["valence"] > 0] or list(end_members)
+    return float(np.mean([p[s]["splitting"][0] for s in ox]))
+
+
+def white_line_descriptors(feats, vspec, smoothing=0.5):
+    """Physical white-line descriptors of aligned windows (unscaled, NaN where not measured).
+
+    Measured on the window :func:`classify_oxidation` extracts (axis: eV from the L3 onset,
+    ``vspec.window``), batched. The lines are found by
+    :func:`hyperspy_eels_ml.oxidation.ratio.white_line_ratio` (L3: first strong maximum within
+    -1..5 eV of the onset; L2: maximum within +-2 eV of L3 plus the end members' mean splitting);
+    heights are relative to the smoothed L3 maximum above the pre-edge level.
+
+    Parameters
+    ----------
+    feats : array_like
+        ``(n, vspec.n_shape)`` aligned windows.
+    vspec : ValenceSpec
+    smoothing : float
+        Gaussian sigma (eV) of the smoothed spectrum on which maxima, widths and levels are read.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``r_int`` (the ratio), ``l3``/``l2`` (maxima, eV from the onset), ``l3_centroid`` (first moment of the L3
+        line within +-2 eV of its maximum, above the double step, minus the maximum), ``l3_fwhm``/``l2_fwhm``
+        (eV; L3: between its half-maximum crossings, the upper one searched up to the midpoint between the
+        lines; L2: twice its low-side half width, as the continuum step often keeps the high side above half
+        maximum inside the window),
+        ``l2_height``, ``trough`` (minimum between the lines), ``step`` (mean of the window's last eV),
+        ``second_height``/``second_offset`` (the highest other local maximum within -3..+4 eV of L3,
+        excluding +-0.5 eV around it; NaN when there is none).
+    """
+    from .ratio import _gauss_smooth, white_line_ratio
+
+    feats = np.atleast_2d(np.asarray(feats, dtype=np.float64))
+    n, m = feats.shape
+    if m != vspec.n_shape:
+        raise ValueError(f"expected windows of {vspec.n_shape} channels, got {m}")
+    e = vspec.window[0] + vspec.dispersion * np.arange(m)
+    y = feats - feats[:, e < e[0] + 1.0].mean(axis=1, keepdims=True)
+    split = _oxide_splitting(tuple(vspec.end_members))
+    w = white_line_ratio(e, y, (-1.0, 5.0), split, smoothing=smoothing)
+    sm = _gauss_smooth(y, smoothing / vspec.dispersion)
+    r = np.arange(n)
+    l3_ok = np.isfinite(w.l3)
+    i3 = np.clip(np.round((np.nan_to_num(w.l3, nan=0.0) - e[0]) / vspec.dispersion).astype(int), 0, m - 1)
+    h3 = sm[r, i3]
+    good = l3_ok & (h3 > 0)
+    h3s = np.where(good, h3, 1.0)
+    ys, ss = y / h3s[:, None], sm / h3s[:, None]
+    l2_ok = good & np.isfinite(w.l2)
+    e3 = np.where(good, e[i3], np.nan)
+    e2 = np.where(l2_ok, w.l2, np.nan)
+    i2 = np.clip(np.round((np.nan_to_num(w.l2, nan=e[-1]) - e[0]) / vspec.dispersion).astype(int), 0, m - 1)
+    mid = np.where(l2_ok, 0.5 * (e3 + e2), np.nan_to_num(e3, nan=0.0) + 0.5 * split)
+    half = np.full(n, 0.5)
+    f3_lo = _half_max_crossing(ss, e, i3, half, np.full(n, e[0]), np.nan_to_num(e3, nan=e[0]), -1)
+    f3_hi = _half_max_crossing(ss, e, i3, half, np.nan_to_num(e3, nan=e[0]), mid, +1)
+    h2 = ss[r, i2]
+    f2_lo = _half_max_crossing(ss, e, i2, 0.5 * h2, mid, np.nan_to_num(e2, nan=e[-1]), -1)
+    between = (e[None] > e3[:, None] + 1.0) & (e[None] < e2[:, None] - 1.0)
+    trough = np.where(between.any(axis=1), np.where(between, ss, np.inf).min(axis=1), np.nan)
+    step = ys[:, e > e[-1] - 1.0].mean(axis=1)
+    # L3 centroid above a 2:1 double step at the measured level (the window's last eV)
+    lev = np.clip(np.nan_to_num(step), 0.0, None)[:, None]
+    e2f = np.where(np.isfinite(e2), e2, np.nan_to_num(e3, nan=0.0) + split)
+    dstep = lev * (2 / 3 * (0.5 + np.arctan((e[None] - np.nan_to_num(e3, nan=0.0)[:, None]) / 0.75) / np.pi)
+                   + 1 / 3 * (0.5 + np.arctan((e[None] - e2f[:, None]) / 0.75) / np.pi))
+    wl = np.clip(ys - dstep, 0.0, None)
+    near3 = np.abs(e[None] - e3[:, None]) <= 2.0
+    a = np.where(near3, wl, 0.0).sum(axis=1)
+    cen = np.where(a > 0, np.where(near3, wl * e[None], 0.0).sum(axis=1) / np.where(a > 0, a, 1.0), np.nan) - e3
+    # a second L3 maximum (crystal-field / multiplet structure)
+    pk = np.zeros((n, m), bool)
+    pk[:, 1:-1] = (ss[:, 1:-1] >= ss[:, :-2]) & (ss[:, 1:-1] > ss[:, 2:])
+    zone = (e[None] >= e3[:, None] - 3.0) & (e[None] <= e3[:, None] + 4.0) & (np.abs(e[None] - e3[:, None]) > 0.5)
+    zone &= e[None] < mid[:, None]
+    cand = pk & zone
+    has2 = cand.any(axis=1) & good
+    j2 = np.argmax(np.where(cand, ss, -np.inf), axis=1)
+    nan = np.full(n, np.nan)
+    return {
+        "r_int": np.where(good, w.ratio, np.nan), "l3": e3, "l2": e2, "l3_centroid": np.where(good, cen, nan),
+        "l3_fwhm": np.where(good, f3_hi - f3_lo, nan), "l2_fwhm": np.where(l2_ok, 2.0 * (e2 - f2_lo), nan),
+        "l2_height": np.where(l2_ok, h2, nan), "trough": np.where(l2_ok, trough, nan),
+        "step": np.where(good, step, nan),
+        "second_height": np.where(has2, ss[r, j2], nan), "second_offset": np.where(has2, e[j2] - e3, nan),
+    }
+
+
+def descriptor_inputs(feats, vspec):
+    """Network inputs of a descriptor model (:data:`DESCRIPTOR_NAMES`) from aligned windows ``(n, n_shape)``.
+
+    The descriptors of :func:`white_line_descriptors`, scaled to O(1) with fixed constants (positions and
+    widths in units of 2 eV, the splitting relative to the end members' mean, ``log`` of R_int clipped to
+    -1..3, heights as measured, clipped to -1..3). A value that could not be measured never enters
+    silently: it is set to 0 and the flag of its group (ratio / L2 / second L3 maximum) is 1; the L3
+    group's failure (no L3 maximum found) sets all three flags and all values to 0.
+    """
+    d = white_line_descriptors(feats, vspec)
+    split = _oxide_splitting(tuple(vspec.end_members))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logr = np.log(d["r_int"])
+    cols = [np.clip(logr, -1, 3), d["l3"] / 2.0, d["l3_centroid"] / 2.0, (d["l2"] - d["l3"] - split) / 2.0,
+            d["l3_fwhm"] / 2.0, d["l2_fwhm"] / 2.0, np.clip(d["l2_height"], -1, 3), np.clip(d["trough"], -1, 3),
+            np.clip(d["step"], -1, 3), np.clip(d["second_height"], -1, 3), d["second_offset"] / 2.0]
+    groups = {"ratio": [0], "l2": [3, 5, 6, 7], "second": [9, 10]}
+    X = np.column_stack(cols)
+    l3_bad = ~np.isfinite(d["l3"])
+    flags = []
+    for g, idx in groups.items():
+        miss = l3_bad | ~np.isfinite(X[:, idx]).all(axis=1)
+        X[np.ix_(miss, idx)] = np.nan
+        flags.append(miss)
+    miss_any = ~np.isfinite(X)
+    # values outside the groups (L3 position, centroid, L3 width, step) fail only with L3 itself or at the
+    # window's edge: then every group is flagged
+    other = [1, 2, 4, 8]
+    bad_other = miss_any[:, other].any(axis=1)
+    for f in flags:
+        f |= bad_other
+    X = np.where(np.isfinite(X), np.clip(X, -5, 5), _DESCRIPTOR_FILL)
+    X[bad_other] = _DESCRIPTOR_FILL
+    return np.column_stack([X] + [f.astype(np.float64) for f in flags]).astype(np.float32)
 
 
 #: the relative NNLS residual is given to a hybrid network times this (O(1) values)
@@ -691,7 +868,8 @@ class ValenceModel:
             for j, (W, b) in enumerate(L):
                 arrays[f"W_{i}_{j}"] = W.astype(np.float32)
                 arrays[f"b_{i}_{j}"] = b.astype(np.float32)
-        head = {"format": VALENCE_FORMAT, "format_version": 2 if self.spec_.hybrid else 1, "spec": self.spec_.to_dict(),
+        version = 3 if self.spec_.descriptors else 2 if self.spec_.hybrid else 1
+        head = {"format": VALENCE_FORMAT, "format_version": version, "spec": self.spec_.to_dict(),
                 "params": self.get_params(), "n_estimators": len(self.layers_), "n_layers": len(self.layers_[0]),
                 "interval_scale": self.interval_scale_, "interval_floor": self.interval_floor_,
                 "info": self.info_, "deshrink": self.deshrink_}
