@@ -473,7 +473,7 @@ def white_line_descriptors(feats, vspec, smoothing=0.5):
         ``second_height``/``second_offset`` (the highest other local maximum within -3..+4 eV of L3,
         excluding +-0.5 eV around it; NaN when there is none).
     """
-    from .ratio import _gauss_smooth, white_line_ratio
+    from ..simulation._ratio import _gauss_smooth, white_line_ratio
 
     feats = np.atleast_2d(np.asarray(feats, dtype=np.float64))
     n, m = feats.shape
