@@ -10,6 +10,8 @@ z19: ``git show d5d3fdd:SHIP_RULE.md``).
     python benchmarks/bench_identify_edges.py --study position   # z23: position-aware calibration
     python benchmarks/bench_identify_edges.py --study position --check   # z23: check seeds (not deciding)
     python benchmarks/bench_identify_edges.py --study coincidence --default-study  # session 13: EM as the default
+    python benchmarks/bench_identify_edges.py --study coincidence --learned train   # session 14 (z37): fit + select
+    python benchmarks/bench_identify_edges.py --study coincidence --learned decide  # session 14 (z37): deciding sets
 
 A. Precision and recall of the calls of the shipped network as a function of the distance ``d``
    between the window start and the element's highest assessable Major onset (every assessable Major
@@ -34,6 +36,11 @@ C. ``--study position`` (helper z23, its rule: ``git show 194c591:SHIP_RULE.md``
    fitted on the held-out shards 0-1 of v2 and v3 (written to ``--cal-folder``), the rule on both sets, then a
    descriptive Si K pair check (``bench_identify.pair_study``).
 
+D. ``--study coincidence --learned`` (session 14, helper z37, rule: ``git show c68ad31:SHIP_RULE.md``): a learned
+   coincidence resolver (``coincidence_learned.py``, a logistic regression giving P(present) for every flagged
+   call) fitted on the flagged calls of 4 x 16,384 training spectra (natural and oversampled, v3 and v2), its L2
+   strength chosen on three selection sets, then none / EM / learned on the deciding sets (not shipped).
+
 Nothing here reads the real spectra.
 """
 
@@ -42,12 +49,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import warnings
 
 import numpy as np
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # coincidence_learned (session 14)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 START_BINS = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, np.inf)
@@ -367,7 +376,9 @@ def cached_set(n, seed, realism, kind, folder=None):
 
 def _learned_rows(data):
     """Flagged calls of a set with a defined label: features and truth (visible)."""
-    from hyperspy_eels_ml.elements.coincidence import coincidence_features, resolve_coincidences
+    from hyperspy_eels_ml.elements.coincidence import resolve_coincidences
+
+    from coincidence_learned import coincidence_features
 
     flag = resolve_coincidences(data["p"], data["lo"], data["hi"])
     rows, cols, X = coincidence_features(data["p"], data["lo"], data["hi"], flag)
@@ -377,8 +388,9 @@ def _learned_rows(data):
 
 def learned_scores(data, resolvers):
     """none / EM / learned (one per resolver) on one set: micro, weighted F1 and exact match (C dropped)."""
-    from hyperspy_eels_ml.elements.coincidence import learned_removals
     from hyperspy_eels_ml.elements.train import metrics
+
+    from coincidence_learned import learned_removals
 
     p = np.nan_to_num(data["p"], nan=0.0)
     keys = ("micro_f1", "weighted_f1_no_C", "exact_match_no_C")
@@ -417,8 +429,9 @@ def _print_learned(title, table):
 
 def study_learned_train(folder, out_path=None):
     """Session 14 (z37): fit the learned resolver on the training seeds, choose C on the selection seeds and
-    write it (``out_path``, default the package's ``coincidence_resolver.json``)."""
-    from hyperspy_eels_ml.elements import coincidence as CO
+    write it (``out_path``, default ``folder/coincidence_resolver.json``; the committed fit of session 14 is
+    ``benchmarks/coincidence_resolver_z37.json``, which also holds the deciding scores)."""
+    import coincidence_learned as CO
 
     t0 = time.time()
     Xs, ys, counts = [], [], {}
@@ -459,7 +472,7 @@ def study_learned_train(folder, out_path=None):
                    "candidates": {k: round(merit(k), 4) for k in fits}, "merit": "mean of weighted F1 + exact match",
                    "chosen": best, "scores": sel},
         seconds=round(time.time() - t0, 1))
-    path = out_path or CO.RESOLVER_PATH
+    path = out_path or os.path.join(folder, "coincidence_resolver.json")
     with open(path, "w") as f:
         json.dump(res, f, indent=1)
     print(f"wrote {path} ({time.time() - t0:.0f} s)")
@@ -468,7 +481,7 @@ def study_learned_train(folder, out_path=None):
 
 def study_learned_decide(folder, resolver_path=None):
     """Session 14 (z37): none / EM / learned on the deciding seeds and the rule of SHIP_RULE.md (c68ad31)."""
-    from hyperspy_eels_ml.elements.coincidence import load_resolver
+    from coincidence_learned import load_resolver
 
     res = load_resolver(resolver_path)
     out = {}
@@ -494,6 +507,7 @@ def study_learned_decide(folder, resolver_path=None):
     out["decision"] = ("default" if default else "option" if option else "not shipped")
     print(f"\nrule (SHIP_RULE.md, c68ad31): learned default: {default}; opt-in option (beats EM): {option} "
           f"-> {out['decision']}")
+    out["rule"] = {"default": bool(default), "option": bool(option)}
     return out
 
 
@@ -865,6 +879,8 @@ def main(argv=None):
                     help="with --study coincidence: session 14 (z37), the learned resolver: fit + select, or decide")
     ap.add_argument("--folder", default="/tmp/coincidence_sets",
                     help="with --learned: cache of the simulated sets (.npz)")
+    ap.add_argument("--resolver", default=None,
+                    help="with --learned decide: resolver JSON (default: benchmarks/coincidence_resolver_z37.json)")
     ap.add_argument("--check", action="store_true", help="with --evidence / --study position: the check seeds (not deciding)")
     ap.add_argument("--cal-folder", default="/tmp/position_calibration",
                     help="--study position: where the held-out shards 0-1 (v2, v3) are written / read")
@@ -886,7 +902,7 @@ def main(argv=None):
         if a.learned == "train":
             res = study_learned_train(a.folder)
         elif a.learned == "decide":
-            res = study_learned_decide(a.folder)
+            res = study_learned_decide(a.folder, a.resolver)
         elif a.default_study:
             res = study_coincidence(a.n or 8192, DEFAULT_SETS, RULES)
         else:

@@ -40,8 +40,7 @@ from .._shared.cache import file_sha256, get_cached_file
 from .._shared.docstrings import fill_doc
 from .._shared.params import check_bool, check_float_range, check_int
 from .._shared.results import LazyResult
-from .coincidence import (COINCIDENCE_EV, COINCIDENCE_MARGIN, LEARNED_THRESHOLD, learned_removals, load_resolver,
-                          removable_coincidences, resolve_coincidences)
+from .coincidence import COINCIDENCE_EV, COINCIDENCE_MARGIN, removable_coincidences, resolve_coincidences
 from .evidence import edge_evidence, edge_groups, per_element
 from .network import MODEL_PATH, load_network
 from .preprocess import (DISPERSION_RANGE, ENERGY_LIMITS, LABELS, MIN_WINDOW, embed, not_assessable_reason,
@@ -249,8 +248,8 @@ def identify_elements(
         lazy result): the network alone is about twice as fast, and
         :meth:`~ElementsResult.explain` uses the evidence of the sum spectrum,
         not of the pixels.
-    resolve_coincidences : bool or "learned"
-        ``True``: remove the ambiguous calls that the partner explains
+    resolve_coincidences : bool
+        Remove the ambiguous calls that the partner explains
         (:func:`~hyperspy_eels_ml.elements.coincidence.removable_coincidences`): an element
         called present whose every assessable Major edge, each edge of a group (e.g. M5 and M4)
         counted, lies within 10 eV of a Major edge of another called element whose probability is
@@ -260,12 +259,7 @@ def identify_elements(
         0.656; ``benchmarks/bench_identify_edges.py --study coincidence --evidence``). Every
         ambiguous call, removed or not, carries a caution in :attr:`ElementsResult.flags` and
         :meth:`~ElementsResult.explain` (see :attr:`ElementsResult.ambiguous_with`); the
-        probabilities are never changed. ``"learned"``: every flagged call gets P(present) from the
-        learned coincidence resolver (a logistic regression on p of the call and of its partner, the
-        edge families, onset distance and window position, trained on simulated spectra;
-        :func:`~hyperspy_eels_ml.elements.coincidence.learned_removals`) and is removed when P < 0.5;
-        :attr:`ElementsResult.flags` and :meth:`~ElementsResult.explain` give P. A call with an
-        independent edge in the window is never flagged, so never removed by either rule.
+        probabilities are never changed.
     %(show_progressbar)s
     %(lazy_output)s
     %(block_size)s
@@ -308,7 +302,7 @@ def identify_elements(
     threshold = check_float_range("threshold", threshold, 0.0, 1.0)
     energy_calibrated = check_bool("energy_calibrated", energy_calibrated)
     pixel_evidence = check_bool("pixel_evidence", pixel_evidence)
-    resolve_coincidences = _check_resolve(resolve_coincidences)
+    resolve_coincidences = check_bool("resolve_coincidences", resolve_coincidences)
     lazy_output = check_bool("lazy_output", lazy_output, allow_none=True)
     sum_spectrum = check_bool("sum_spectrum", sum_spectrum)
     if min_area is not None:
@@ -390,7 +384,7 @@ def identify_elements(
     amb = _ambiguity(out, threshold)
     called = out[..., _P] >= threshold
     if resolve_coincidences:
-        called = called & (_ambiguity(out, threshold, removable=resolve_coincidences) < 0)
+        called = called & (_ambiguity(out, threshold, removable=True) < 0)
     sig = signals((("probabilities", out[..., _P], "Element probabilities", "probability"),
                    ("present", called, "Elements present",
                     "present"),
@@ -437,30 +431,16 @@ def _sum_of_pixels(data, mask, nav_ndim):
     return data.sum(axis=axes, dtype=np.float64)
 
 
-def _check_resolve(value):
-    """``resolve_coincidences``: False, True or "learned" (the learned resolver is loaded to fail early)."""
-    if isinstance(value, str):
-        if value != "learned":
-            raise ParameterError(f"resolve_coincidences must be False, True or 'learned', got {value!r}")
-        load_resolver()
-        return value
-    return check_bool("resolve_coincidences", value)
-
-
 def _ambiguity_block(o, threshold, removable=False):
     flat = o.reshape(-1, o.shape[-1])
-    if removable == "learned":
-        amb = learned_removals(flat[:, _P], flat[:, -2], flat[:, -1], threshold)[0]
-    else:
-        rule = removable_coincidences if removable else resolve_coincidences
-        amb = rule(flat[:, _P], flat[:, -2], flat[:, -1], threshold)
+    rule = removable_coincidences if removable else resolve_coincidences
+    amb = rule(flat[:, _P], flat[:, -2], flat[:, -1], threshold)
     return amb.reshape(o.shape[:-1] + (N_EL,))
 
 
 def _ambiguity(out, threshold, removable=False):
     """``navigation_shape + (80,)`` int8: the element that explains each call's edges (-1: none);
-    ``removable=True``: only the calls that ``resolve_coincidences=True`` removes, ``"learned"``: those that
-    the learned resolver removes."""
+    ``removable=True``: only the calls that ``resolve_coincidences=True`` removes."""
     if hasattr(out, "dask"):
         return out.map_blocks(_ambiguity_block, threshold, removable, dtype=np.int8,
                               chunks=out.chunks[:-1] + ((N_EL,),))
@@ -520,9 +500,6 @@ class Explanation:
     #: ``{other element: fraction of the analysed pixels}`` where ``resolve_coincidences=True`` removed
     #: this element's call for the other (:func:`~hyperspy_eels_ml.elements.coincidence.removable_coincidences`)
     removed_with: dict = field(default_factory=dict)
-    #: ``{other element: mean P(present)}`` of the learned coincidence resolver over the pixels where this
-    #: element's call is flagged with the other (``resolve_coincidences="learned"`` only; removed when P < 0.5)
-    learned_p: dict = field(default_factory=dict)
 
     def __str__(self):
         head = (f"{self.element}: {'PRESENT' if self.called else 'not found'}"
@@ -532,17 +509,12 @@ class Explanation:
             head += f", present in {100 * self.fraction_present:.1f} % of the analysed pixels"
         lines = [head]
         for other, frac in self.ambiguous_with.items():
-            if other in self.learned_p:
-                why = (f" (learned coincidence resolver: P(present) = {self.learned_p[other]:.2f}; removed in "
-                       f"{100 * self.removed_with.get(other, 0.0):.1f} %, where P < {LEARNED_THRESHOLD:g})")
-            elif self.removed_with.get(other):
-                why = (f" (removed in {100 * self.removed_with[other]:.1f} %: resolve_coincidences=True, every "
-                       f"edge explained and {other}'s probability higher by at least {COINCIDENCE_MARGIN:g})")
-            else:
-                why = ""
             lines.append(f"  ambiguous with {other} in {100 * frac:.1f} % of the analysed pixels: every assessable "
                          f"edge of {self.element} lies within {COINCIDENCE_EV:g} eV of an edge of {other}, which "
-                         "is called with a probability at least as high" + why)
+                         "is called with a probability at least as high"
+                         + (f" (removed in {100 * self.removed_with[other]:.1f} %: resolve_coincidences=True, every "
+                            f"edge explained and {other}'s probability higher by at least {COINCIDENCE_MARGIN:g})"
+                            if self.removed_with.get(other) else ""))
         for f in self.flags:
             lines.append(f"  caution: {f}")
         if self.edges:
@@ -692,22 +664,8 @@ class ElementsResult(LazyResult):
             return called
         if getattr(self, "_removed", None) is None:
             w = self._table[3]
-            if self.resolve_coincidences == "learned":
-                self._removed, self._learned_p = learned_removals(p, w[:, 0], w[:, 1], self.threshold)
-            else:
-                self._removed = removable_coincidences(p, w[:, 0], w[:, 1], self.threshold)
+            self._removed = removable_coincidences(p, w[:, 0], w[:, 1], self.threshold)
         return called & (self._removed < 0)
-
-    def _learned_note(self, j, pixels):
-        """P of the learned resolver over ``pixels`` (bool) of label ``j``: (mean P, removed fraction) or None."""
-        if self.resolve_coincidences != "learned":
-            return None
-        self._called()
-        P = self._learned_p[:, j][pixels]
-        P = P[np.isfinite(P)]
-        if P.size == 0:
-            return None
-        return float(P.mean()), float(np.mean(P < LEARNED_THRESHOLD))
 
     def _eager_array_window(self):
         self._element_table()
@@ -777,15 +735,9 @@ class ElementsResult(LazyResult):
 
     @property
     def flags(self):
-        """``{element: [cautions]}`` for the elements found (contamination, artefacts, low confidence).
-
-        With ``resolve_coincidences="learned"`` also the elements called (p >= threshold) whose calls the
-        learned resolver removed, with its P(present), and the P of the flagged calls it kept."""
+        """``{element: [cautions]}`` for the elements found (contamination, artefacts, low confidence)."""
         out = {}
-        found = self.elements
-        p, _, _ = self._element_table()
-        calledp = np.nan_to_num(p, nan=-1.0) >= self.threshold
-        for el in found:
+        for el in self.elements:
             notes = []
             if el in FLAGS:
                 notes.append(FLAGS[el])
@@ -799,23 +751,8 @@ class ElementsResult(LazyResult):
             if el in getattr(self, "_from_sum", ()):
                 notes.append("found in the sum spectrum; its pixel calls are scattered (no connected region "
                              "of min_area pixels): low counts per pixel, or check the map")
-            note = self._learned_note(LABELS.index(el), calledp[:, LABELS.index(el)])
-            if note is not None:
-                notes.append(f"learned coincidence resolver: P(present) = {note[0]:.2f} (mean over its flagged "
-                             f"calls), removed in {100 * note[1]:.0f} % of them (P < {LEARNED_THRESHOLD:g})")
             if notes:
                 out[el] = notes
-        if self.resolve_coincidences == "learned":
-            for j in np.flatnonzero(calledp.any(axis=0)):
-                el = LABELS[j]
-                if el in found:
-                    continue
-                note = self._learned_note(j, calledp[:, j])
-                if note is not None and note[1] > 0:
-                    partners = sorted({LABELS[int(k)] for k in self._removed[:, j] if k >= 0})
-                    out[el] = [f"removed by the learned coincidence resolver: P(present) = {note[0]:.2f} < "
-                               f"{LEARNED_THRESHOLD:g} (its edges are explained by {', '.join(partners)}; "
-                               f"probability {float(np.nanmax(p[:, j])):.2f} >= threshold); check with explain()"]
         return out
 
     def _ambiguous_partners(self, el):
@@ -915,22 +852,14 @@ class ElementsResult(LazyResult):
             reason = (not_assessable_reason(element, float(np.min(w[:, 0])), float(np.max(w[:, 1])))
                       if w.size else "no analysed pixel") or ""
         removed_with = {}
-        learned_p = {}
         if self.resolve_coincidences:
             self._called()
             rem = self._removed[:, j]
             removed_with = {LABELS[int(k)]: float(np.sum(pres & (rem == k)) / n_an)
                             for k in np.unique(rem[pres & (rem >= 0)])}
-            if self.resolve_coincidences == "learned":
-                P = self._learned_p[:, j]
-                learned_p = {LABELS[int(k)]: float(np.nanmean(P[pres & (amb == k)]))
-                             for k in np.unique(amb[pres & (amb >= 0)]) if np.isfinite(P[pres & (amb == k)]).any()}
-        if not called and self.resolve_coincidences == "learned":
-            flags = self.flags.get(element, [])
         return Explanation(element=element, called=called, assessable=assessable, probability=prob,
                            fraction_present=float(self._called()[:, j].sum() / n_an), flags=flags, edges=edges,
-                           ambiguous_with=amb_with, not_assessable_reason=reason, removed_with=removed_with,
-                           learned_p=learned_p)
+                           ambiguous_with=amb_with, not_assessable_reason=reason, removed_with=removed_with)
 
     # -- metadata ---------------------------------------------------------------------------
     def to_metadata(self, signal, include_flagged=True):
