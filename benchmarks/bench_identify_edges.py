@@ -10,6 +10,8 @@ z19: ``git show d5d3fdd:SHIP_RULE.md``).
     python benchmarks/bench_identify_edges.py --study position   # z23: position-aware calibration
     python benchmarks/bench_identify_edges.py --study position --check   # z23: check seeds (not deciding)
     python benchmarks/bench_identify_edges.py --study coincidence --default-study  # session 13: EM as the default
+    python benchmarks/bench_identify_edges.py --study coincidence --learned train   # session 14 (z37): fit + select
+    python benchmarks/bench_identify_edges.py --study coincidence --learned decide  # session 14 (z37): deciding sets
 
 A. Precision and recall of the calls of the shipped network as a function of the distance ``d``
    between the window start and the element's highest assessable Major onset (every assessable Major
@@ -34,6 +36,11 @@ C. ``--study position`` (helper z23, its rule: ``git show 194c591:SHIP_RULE.md``
    fitted on the held-out shards 0-1 of v2 and v3 (written to ``--cal-folder``), the rule on both sets, then a
    descriptive Si K pair check (``bench_identify.pair_study``).
 
+D. ``--study coincidence --learned`` (session 14, helper z37, rule: ``git show c68ad31:SHIP_RULE.md``): a learned
+   coincidence resolver (``coincidence_learned.py``, a logistic regression giving P(present) for every flagged
+   call) fitted on the flagged calls of 4 x 16,384 training spectra (natural and oversampled, v3 and v2), its L2
+   strength chosen on three selection sets, then none / EM / learned on the deciding sets (not shipped).
+
 Nothing here reads the real spectra.
 """
 
@@ -42,12 +49,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import warnings
 
 import numpy as np
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # coincidence_learned (session 14)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 START_BINS = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, np.inf)
@@ -336,6 +345,170 @@ CHECK_SETS = (("natural", "realistic-v3", 11420000), ("oversampled", "realistic-
 #: session 13 (git show baede50:SHIP_RULE.md): EM as the default, decided on natural compositions only
 DEFAULT_SETS = (("natural", "realistic-v3", 11430000), ("natural", "realistic-v3", 11440000),
                 ("natural", "realistic-v2", 11520000), ("oversampled", "realistic-v3", 11330000))
+
+
+#: session 14 (z37, SHIP_RULE.md at c68ad31): the learned coincidence resolver
+LEARNED_TRAIN_SETS = (("natural", "realistic-v3", 37100000), ("oversampled", "realistic-v3", 37110000),
+                      ("natural", "realistic-v2", 37120000), ("oversampled", "realistic-v2", 37130000))
+LEARNED_TRAIN_N = 16384
+LEARNED_SELECT_SETS = (("natural", "realistic-v3", 37200000), ("natural", "realistic-v2", 37210000),
+                       ("oversampled", "realistic-v3", 37220000))
+LEARNED_DECIDE_SETS = (("natural", "realistic-v3", 37300000), ("natural", "realistic-v3", 37310000),
+                       ("natural", "realistic-v2", 37320000), ("oversampled", "realistic-v3", 37330000))
+LEARNED_CS = (0.01, 0.1, 1.0, 10.0)
+_SET_KEYS = ("p", "y", "mask", "present", "assessable", "lo", "hi")
+
+
+def cached_set(n, seed, realism, kind, folder=None):
+    """:func:`simulate_set` (the arrays the coincidence studies need), cached as ``.npz`` in ``folder``."""
+    if folder is None:
+        return simulate_set(n, seed, realism, kind=kind)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{kind}_{realism}_{seed}_{n}.npz")
+    if os.path.exists(path):
+        with np.load(path) as z:
+            return {k: z[k] for k in _SET_KEYS}
+    data = simulate_set(n, seed, realism, kind=kind)
+    np.savez_compressed(path + ".tmp.npz", **{k: data[k] for k in _SET_KEYS})
+    os.replace(path + ".tmp.npz", path)
+    return data
+
+
+def _learned_rows(data):
+    """Flagged calls of a set with a defined label: features and truth (visible)."""
+    from hyperspy_eels_ml.elements.coincidence import resolve_coincidences
+
+    from coincidence_learned import coincidence_features
+
+    flag = resolve_coincidences(data["p"], data["lo"], data["hi"])
+    rows, cols, X = coincidence_features(data["p"], data["lo"], data["hi"], flag)
+    keep = data["mask"][rows, cols]
+    return X[keep], data["y"][rows, cols][keep]
+
+
+def learned_scores(data, resolvers):
+    """none / EM / learned (one per resolver) on one set: micro, weighted F1 and exact match (C dropped)."""
+    from hyperspy_eels_ml.elements.train import metrics
+
+    from coincidence_learned import learned_removals
+
+    p = np.nan_to_num(data["p"], nan=0.0)
+    keys = ("micro_f1", "weighted_f1_no_C", "exact_match_no_C")
+
+    def score(removed):
+        m = metrics(np.where(removed, 0.0, p), data["y"], data["mask"], data["present"],
+                    assessable=data["assessable"])
+        r = {k: round(float(m[k]), 4) for k in keys}
+        r.update(removed_calls=int(removed.sum()), removed_true=int((removed & data["y"]).sum()),
+                 removed_scored_false=int((removed & ~data["y"] & data["mask"]).sum()))
+        return r
+
+    out = {"none": score(np.zeros(p.shape, bool)), "EM": score(rule_ambiguity(data, "EM") >= 0)}
+    for name, res in resolvers.items():
+        out[name] = score(learned_removals(data["p"], data["lo"], data["hi"], resolver=res)[0] >= 0)
+    return out
+
+
+def _print_learned(title, table):
+    print(f"\n## {title}\n")
+    print("| set | seed | rule | micro / wF1 / exact | d wF1 | d exact | removed (true / scored false) |\n"
+          "|---|---|---|---|---|---|---|")
+    for key, r in table.items():
+        a = r["none"]
+        first = True
+        for name, b in r.items():
+            if not isinstance(b, dict):
+                continue
+            lab = key if first else ""
+            first = False
+            print(f"| {lab} | {r['seed'] if lab else ''} | {name} | {b['micro_f1']:.4f} / {b['weighted_f1_no_C']:.4f} / "
+                  f"{b['exact_match_no_C']:.4f} | {b['weighted_f1_no_C'] - a['weighted_f1_no_C']:+.4f} | "
+                  f"{b['exact_match_no_C'] - a['exact_match_no_C']:+.4f} | {b['removed_calls']} "
+                  f"({b['removed_true']} / {b['removed_scored_false']}) |", flush=True)
+
+
+def study_learned_train(folder, out_path=None):
+    """Session 14 (z37): fit the learned resolver on the training seeds, choose C on the selection seeds and
+    write it (``out_path``, default ``folder/coincidence_resolver.json``; the committed fit of session 14 is
+    ``benchmarks/coincidence_resolver_z37.json``, which also holds the deciding scores)."""
+    import coincidence_learned as CO
+
+    t0 = time.time()
+    Xs, ys, counts = [], [], {}
+    for kind, realism, seed in LEARNED_TRAIN_SETS:
+        X, y = _learned_rows(cached_set(LEARNED_TRAIN_N, seed, realism, kind, folder))
+        Xs.append(X)
+        ys.append(y)
+        counts[f"{kind}/{realism}/{seed}"] = {"flagged_scored": int(y.size), "present": int(y.sum())}
+    X, y = np.concatenate(Xs), np.concatenate(ys)
+    print(f"training: {y.size} flagged scored calls ({int(y.sum())} truly present) from "
+          f"{len(LEARNED_TRAIN_SETS)} x {LEARNED_TRAIN_N} spectra: {counts}")
+    fits = {f"C={c:g}": CO.fit_resolver(X, y, C=c) for c in LEARNED_CS}
+    sel = {}
+    for kind, realism, seed in LEARNED_SELECT_SETS:
+        r = learned_scores(cached_set(8192, seed, realism, kind, folder), fits)
+        r["seed"] = seed
+        sel[f"{kind} {realism}"] = r
+    _print_learned("Selection sets (variant choice only)", sel)
+
+    def merit(name):
+        return float(np.mean([r[name]["weighted_f1_no_C"] + r[name]["exact_match_no_C"] for r in sel.values()]))
+
+    best = max(fits, key=merit)
+    print(f"\nchosen on the selection sets (mean wF1 + exact): {best} "
+          f"({', '.join(f'{k} {merit(k):.4f}' for k in fits)})")
+    res = dict(fits[best])
+    res.update(
+        created="2026-12-06", session="session_14_2026_12_06 (helper z37, issue 11; SHIP_RULE.md at c68ad31)",
+        model="sklearn.linear_model.LogisticRegression (L2, lbfgs) on standardised features; "
+              "P = 1 / (1 + exp(-(((x - mean) / scale) . coef + intercept)))",
+        cutoff=CO.LEARNED_THRESHOLD,
+        training={"command": "python benchmarks/bench_identify_edges.py --study coincidence --learned train",
+                  "network": "shipped elements_cnn (E8)", "sets": [list(t) for t in LEARNED_TRAIN_SETS],
+                  "spectra_per_set": LEARNED_TRAIN_N, "rows": counts,
+                  "label": "the flagged element is visible in the spectrum (simulator label); flagged calls of "
+                           "present-but-invisible elements are left out, as in the metrics"},
+        selection={"sets": [list(t) for t in LEARNED_SELECT_SETS], "spectra_per_set": 8192,
+                   "candidates": {k: round(merit(k), 4) for k in fits}, "merit": "mean of weighted F1 + exact match",
+                   "chosen": best, "scores": sel},
+        seconds=round(time.time() - t0, 1))
+    path = out_path or os.path.join(folder, "coincidence_resolver.json")
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    print(f"wrote {path} ({time.time() - t0:.0f} s)")
+    return res
+
+
+def study_learned_decide(folder, resolver_path=None):
+    """Session 14 (z37): none / EM / learned on the deciding seeds and the rule of SHIP_RULE.md (c68ad31)."""
+    from coincidence_learned import load_resolver
+
+    res = load_resolver(resolver_path)
+    out = {}
+    for kind, realism, seed in LEARNED_DECIDE_SETS:
+        r = learned_scores(cached_set(8192, seed, realism, kind, folder), {"learned": res})
+        r["seed"] = seed
+        out[f"{kind} {realism} {seed}"] = r
+    _print_learned(f"Deciding sets (resolver C={res['C']:g})", out)
+    nat = [r for k, r in out.items() if k.startswith("natural")]
+    over = [r for k, r in out.items() if k.startswith("oversampled")]
+
+    def ge(r, a, b, key):
+        return r[a][key] >= r[b][key]
+
+    default = (all(ge(r, "learned", "none", "weighted_f1_no_C") and ge(r, "learned", "none", "exact_match_no_C")
+                   for r in nat)
+               and all(r["learned"]["weighted_f1_no_C"] >= round(r["none"]["weighted_f1_no_C"] - 0.002, 4)
+                       for r in over))
+    option = (all(ge(r, "learned", "EM", "weighted_f1_no_C") and ge(r, "learned", "EM", "exact_match_no_C")
+                  for r in nat)
+              and np.mean([r["learned"]["weighted_f1_no_C"] for r in nat])
+              > np.mean([r["EM"]["weighted_f1_no_C"] for r in nat]))
+    out["decision"] = ("default" if default else "option" if option else "not shipped")
+    print(f"\nrule (SHIP_RULE.md, c68ad31): learned default: {default}; opt-in option (beats EM): {option} "
+          f"-> {out['decision']}")
+    out["rule"] = {"default": bool(default), "option": bool(option)}
+    return out
 
 
 def study_coincidence(n, sets=COINCIDENCE_SETS, rules=("G",)):
@@ -702,6 +875,12 @@ def main(argv=None):
                     help="with --study coincidence: the z19 rules E / EM against G on the new seeds (SHIP_RULE.md)")
     ap.add_argument("--default-study", action="store_true",
                     help="with --study coincidence: session 13, EM as the default on fresh natural seeds")
+    ap.add_argument("--learned", choices=("train", "decide"), default=None,
+                    help="with --study coincidence: session 14 (z37), the learned resolver: fit + select, or decide")
+    ap.add_argument("--folder", default="/tmp/coincidence_sets",
+                    help="with --learned: cache of the simulated sets (.npz)")
+    ap.add_argument("--resolver", default=None,
+                    help="with --learned decide: resolver JSON (default: benchmarks/coincidence_resolver_z37.json)")
     ap.add_argument("--check", action="store_true", help="with --evidence / --study position: the check seeds (not deciding)")
     ap.add_argument("--cal-folder", default="/tmp/position_calibration",
                     help="--study position: where the held-out shards 0-1 (v2, v3) are written / read")
@@ -720,7 +899,11 @@ def main(argv=None):
     elif a.study == "cost":
         res = study_cost(a.n or 8192, a.seed or 11300000)
     else:
-        if a.default_study:
+        if a.learned == "train":
+            res = study_learned_train(a.folder)
+        elif a.learned == "decide":
+            res = study_learned_decide(a.folder, a.resolver)
+        elif a.default_study:
             res = study_coincidence(a.n or 8192, DEFAULT_SETS, RULES)
         else:
             res = (study_coincidence(a.n or 8192, CHECK_SETS if a.check else EVIDENCE_SETS, RULES) if a.evidence
