@@ -206,8 +206,9 @@ def identify_elements(
     signal : exspy.signals.EELSSpectrum
         Core-loss spectrum, line scan or spectrum image, eager or lazy. Any
         dispersion from 0.05 to 2 eV/ch and any window of at least 100 eV
-        between 50 and 3100 eV. Dark/fill channels at the ends, corrupt last
-        channels and a spliced low-loss part are excluded automatically.
+        between 50 and 3100 eV. Dark/fill channels and negative channels at the
+        ends, corrupt last channels and a spliced low-loss part are excluded
+        automatically.
     threshold : float
         Probability at or above which an element is called present (0-1).
         The probabilities are calibrated, so 0.5 is the same policy for

@@ -7,7 +7,8 @@ and the window conventions are comparable). Steps, all vectorised over the
 spectra of a block:
 
 1. usable window per spectrum (:func:`usable_window`): leading/trailing runs of
-   a constant fill value (dark or fill channels: 0, -1, 0.1 ...), corrupt last
+   a constant fill value (dark or fill channels: 0, -1, 0.1 ...), negative
+   channels at the ends (after those runs), corrupt last
    channels (far off the preceding channels), and a spliced low-loss part (a
    gain step by more than x3 below 260 eV) are cut off;
 2. flux-conserving rebinning onto the 1 eV grid through the cumulative sum
@@ -232,6 +233,19 @@ def usable_window(data, energy):
     b[cut1] = c - r1[cut1]
     if cut0.any() or cut1.any():
         reasons.add("constant fill/dark channels at the window ends")
+    # negative channels at the ends (dark-reference over-subtraction next to dark/fill channels): counts
+    # below zero are not signal, and a negative run before the positive counts looks like an edge
+    ch = np.arange(c)[None, :]
+    neg = np.asarray(data) < 0
+    lead = np.argmin(neg | (ch < a[:, None]), axis=1)
+    lead[(neg | (ch < a[:, None])).all(axis=1)] = c
+    tail = c - np.argmin((neg | (ch >= b[:, None]))[:, ::-1], axis=1)
+    tail[(neg | (ch >= b[:, None])).all(axis=1)] = 0
+    cutn = (lead > a) | (tail < b)
+    if cutn.any():
+        a = np.maximum(a, lead)
+        b = np.minimum(b, tail)
+        reasons.add("negative channels at the window ends")
     # corrupt last channels: far from the robust level of the preceding channels
     if c > 40:
         rows = np.arange(n)
