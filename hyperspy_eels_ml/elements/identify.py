@@ -394,7 +394,9 @@ def identify_elements(
 
     window = out[..., -2:]
     nav_shape = v.navigation_shape
-    return ElementsResult(
+    if not lazy:
+        _warn_no_window(window, v.mask)
+    res = ElementsResult(
         probabilities=sig["probabilities"], present=sig["present"], assessable=sig["assessable"],
         _evidence=evidence, _evidence_pass=evidence_pass,
         window=window, ambiguous_with=amb, threshold=threshold, min_area=min_area, parameters=params,
@@ -403,6 +405,26 @@ def identify_elements(
         _navigation_shape=nav_shape, _signal=signal, _shift=shift, _tolerance=tolerance,
         _mask=v.mask,
     )
+    res._window_warned = not lazy  # a lazy result warns when it is first computed (``_element_table``)
+    return res
+
+
+def _warn_no_window(window, mask):
+    """Warn when unmasked spectra have no usable window (their probabilities are all NaN)."""
+    from .._shared.warn import warn
+
+    lo = np.asarray(window, np.float64).reshape(-1, 2)[:, 0]
+    bad = ~np.isfinite(lo)
+    if mask is not None:
+        bad &= ~np.asarray(mask, bool).reshape(-1)
+    n_bad = int(bad.sum())
+    if not n_bad:
+        return
+    what = ("the spectrum has" if lo.size == 1 else
+            f"{n_bad} of {lo.size} {'unmasked ' if mask is not None else ''}spectra have")
+    warn(f"identify_elements: {what} no usable window (constant, dark/fill or negative channels only, or less "
+         f"than {MIN_WINDOW:g} eV left after cutting them): their probabilities are NaN and every element is not "
+         "assessable there. Mask such pixels (navigation_mask=..., e.g. \"vacuum\") or check the data.")
 
 
 def _sum_of_pixels(data, mask, nav_ndim):
@@ -604,6 +626,9 @@ class ElementsResult(LazyResult):
             p = np.asarray(p).reshape(-1, N_EL)
             a = np.asarray(a).reshape(-1, N_EL)
             analysed = np.isfinite(np.asarray(w).reshape(-1, 2)[:, 0])
+            if not getattr(self, "_window_warned", True):
+                _warn_no_window(w, self._mask)
+                self._window_warned = True
             self._table = (p, a, analysed, np.asarray(w).reshape(-1, 2), np.asarray(amb).reshape(-1, N_EL))
         return self._table[:3]
 

@@ -569,3 +569,30 @@ def test_identify_window_and_calls_ignore_prepended_dark_and_negative_channels()
     np.testing.assert_allclose(np.nan_to_num(r1.probabilities.data, nan=-1),
                                np.nan_to_num(r0.probabilities.data, nan=-1), atol=1e-5)
     assert r1.elements == r0.elements
+
+
+def test_spectra_without_usable_window_warn(lazy):
+    """All-NaN probabilities are never silent: unmasked spectra with no usable window (constant, e.g. a
+    dark-subtracted vacuum pixel of zeros, or negative only) warn; masked ones do not."""
+    import warnings
+
+    s = _sim_signal(("O", "Fe"), shape=(2, 3), seed=5)
+    data = np.asarray(s.data, np.float64).copy()
+    data[0, 0] = 0.0  # dark-subtracted vacuum: no usable window
+    data[1, 2] = -3.0
+    t = s._deepcopy_with_new_data(data)
+    t = t.as_lazy() if lazy else t
+    with pytest.warns(UserWarning, match=r"2 of 6 .*no usable window"):
+        r = identify_elements(t, show_progressbar=False)
+        r.elements
+    p = np.asarray(r.probabilities.data.compute() if lazy else r.probabilities.data)
+    assert np.isnan(p[0, 0]).all() and np.isnan(p[1, 2]).all() and np.isfinite(p[0, 1]).any()
+    mask = np.zeros((2, 3), bool)
+    mask[0, 0] = mask[1, 2] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        r = identify_elements(t, navigation_mask=mask, show_progressbar=False)
+        r.elements
+    one = s.inav[0, 0]._deepcopy_with_new_data(np.zeros(s.axes_manager[-1].size))
+    with pytest.warns(UserWarning, match="no usable window"):
+        identify_elements(one, show_progressbar=False).elements
