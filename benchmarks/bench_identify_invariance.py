@@ -1,6 +1,6 @@
 """Input-handling invariance of ``identify_elements`` on the real core-loss spectra.
 
-    python benchmarks/bench_identify_invariance.py [--data DIR] [--json out.json]
+    python benchmarks/bench_identify_invariance.py [--data DIR] [--json out.json] [--seed N]
 
 Every real core-loss file that ``benchmarks/bench_identify.py`` analyses (the ``index.json``
 entries with elements, loaded by its :func:`load_entry`; ``--data`` or
@@ -18,6 +18,8 @@ meets:
   (probability NaN), never absent;
 * ``dark+neg``: 20 dark (zero) channels and then 5 negative channels prepended (the axis offset
   moved down so the real channels keep their energies);
+* ``dark-noise``: 20 noisy dark channels (Gaussian around 0, sd 1 % of the file's median channel
+  value) prepended: not a constant run, mixed signs;
 * ``fill-end``: the last 3 channels set to a saturated fill value (65535);
 * ``dark+neg+fill``: both;
 * line scans and SIs: ``vacuum10``: 10 % of the pixels (at least one; random, seeded) replaced by
@@ -185,6 +187,12 @@ def dark_neg(s, rng, fill=False):
     return _with_channels(s, before=np.concatenate([np.zeros(20), neg]), after_fill=3 if fill else 0)
 
 
+def dark_noise(s, rng):
+    """20 noisy dark channels (Gaussian around 0, sd 1 % of the file's median channel value) prepended:
+    a dark region after dark subtraction, mixed signs, not a constant run."""
+    return _with_channels(s, before=rng.normal(0.0, 0.01 * float(np.median(np.asarray(s.data))), 20))
+
+
 def fill_end(s):
     return _with_channels(s, after_fill=3)
 
@@ -252,8 +260,15 @@ def run_call(s, labels, **kw):
     return out
 
 
-def transforms(s, labels, lo, hi, rng):
-    """``[(name, signal or None, extra kwargs, note)]`` for one file."""
+def _rng(seed, file, name):
+    """One generator per file and transformation (adding a transformation changes no other draw)."""
+    import zlib
+
+    return np.random.default_rng([seed, zlib.crc32(file.encode()), zlib.crc32(name.encode())])
+
+
+def transforms(s, labels, lo, hi, file, seed=SEED):
+    """``[(name, signal or None, extra kwargs, note, vacuum pixel mask or None)]`` for one file."""
     out = []
     for de in OFFSETS:
         out.append((f"offset{de:+.0f}", offset(s, de), {}, "", None))
@@ -265,27 +280,27 @@ def transforms(s, labels, lo, hi, rng):
     cd = crop_drop(s, labels, lo, hi)
     out.append((f"crop-drop-{cd[1]}" if cd else "crop-drop", cd[0] if cd else None, {},
                 "" if cd else "no crop of >= 100 eV removes one element", None))
-    out.append(("dark+neg", dark_neg(s, rng), {}, "", None))
+    out.append(("dark+neg", dark_neg(s, _rng(seed, file, "dark+neg")), {}, "", None))
+    out.append(("dark-noise", dark_noise(s, _rng(seed, file, "dark-noise")), {}, "", None))
     out.append(("fill-end", fill_end(s), {}, "", None))
-    out.append(("dark+neg+fill", dark_neg(s, rng, fill=True), {}, "", None))
+    out.append(("dark+neg+fill", dark_neg(s, _rng(seed, file, "dark+neg+fill"), fill=True), {}, "", None))
     if s.axes_manager.navigation_dimension:
-        t, m = vacuum(s, rng)
+        t, m = vacuum(s, _rng(seed, file, "vacuum10"))
         out.append(("vacuum10", t, {}, f"{int(m.sum())} of {m.size} px", m))
         out.append(("vacuum10-masked", t, {"navigation_mask": "vacuum"}, f"{int(m.sum())} of {m.size} px", m))
-        t, m = vacuum(s, rng, contiguous=True)
+        t, m = vacuum(s, _rng(seed, file, "vacuum10-region"), contiguous=True)
         out.append(("vacuum10-region", t, {}, f"first {int(m.sum())} of {m.size} px", m))
         out.append(("vacuum10-region-masked", t, {"navigation_mask": "vacuum"},
                     f"first {int(m.sum())} of {m.size} px", m))
-        t, m = vacuum(s, rng, zero=True)
+        t, m = vacuum(s, _rng(seed, file, "vacuum10-zeros"), zero=True)
         out.append(("vacuum10-zeros", t, {}, f"{int(m.sum())} of {m.size} px set to 0", m))
     return out
 
 
-def benchmark(root):
+def benchmark(root, seed=SEED):
     with open(os.path.join(root, "index.json")) as f:
         index = json.load(f)
     rows, skipped = [], []
-    rng = np.random.default_rng(SEED)
     for e in index:
         if not e.get("elements"):
             continue
@@ -311,7 +326,7 @@ def benchmark(root):
                          p=base["p"], na=sorted(set(labels) & base["not_assessable"]), problems=base["problems"],
                          error=None, window=base["window"], warnings=base["warnings"]))
         print(f"[{name[-40:]}] base {sorted(base['elements'])} window {lo:.0f}-{hi:.0f}", file=sys.stderr)
-        for tname, t, kw, note, vmask in transforms(s, labels, lo, hi, rng):
+        for tname, t, kw, note, vmask in transforms(s, labels, lo, hi, name, seed):
             if t is None:
                 rows.append(dict(file=name, transform=tname, note=note, skipped=True))
                 continue
@@ -435,6 +450,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="data folder (default: $HYPERSPY_EELS_ML_DATA or ../shared/data)")
     ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--seed", type=int, default=SEED, help="seed of the random channels and vacuum pixels")
     a = ap.parse_args(argv)
     root = a.data or data_dir()
     if not os.path.isdir(root):
@@ -442,7 +458,7 @@ def main(argv=None):
         return 1
     import hyperspy_eels_ml  # noqa: F401
 
-    rows, skipped = benchmark(root)
+    rows, skipped = benchmark(root, a.seed)
     print_table(rows, skipped)
     if a.json:
         with open(a.json, "w") as f:
