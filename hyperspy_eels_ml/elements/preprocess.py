@@ -235,16 +235,21 @@ def usable_window(data, energy):
         reasons.add("constant fill/dark channels at the window ends")
     # negative channels at the ends (dark-reference over-subtraction next to dark/fill channels): counts
     # below zero are not signal, and a negative run before the positive counts looks like an edge
-    ch = np.arange(c)[None, :]
-    neg = np.asarray(data) < 0
-    lead = np.argmin(neg | (ch < a[:, None]), axis=1)
-    lead[(neg | (ch < a[:, None])).all(axis=1)] = c
-    tail = c - np.argmin((neg | (ch >= b[:, None]))[:, ::-1], axis=1)
-    tail[(neg | (ch >= b[:, None])).all(axis=1)] = 0
-    cutn = (lead > a) | (tail < b)
-    if cutn.any():
-        a = np.maximum(a, lead)
-        b = np.minimum(b, tail)
+    # (only the rows whose first or last kept channel is negative are scanned)
+    rows_all = np.arange(n)
+    cand = np.flatnonzero((data[rows_all, np.clip(a, 0, c - 1)] < 0) | (data[rows_all, np.clip(b - 1, 0, c - 1)] < 0))
+    if cand.size:
+        ch = np.arange(c)[None, :]
+        a_c, b_c = a[cand], b[cand]
+        neg = np.asarray(data[cand]) < 0
+        m0 = neg | (ch < a_c[:, None])
+        lead = np.argmin(m0, axis=1)
+        lead[m0.all(axis=1)] = c
+        m1 = neg | (ch >= b_c[:, None])
+        tail = c - np.argmin(m1[:, ::-1], axis=1)
+        tail[m1.all(axis=1)] = 0
+        a[cand] = np.maximum(a_c, lead)
+        b[cand] = np.minimum(b_c, tail)
         reasons.add("negative channels at the window ends")
     # corrupt last channels: far from the robust level of the preceding channels
     if c > 40:
