@@ -207,8 +207,9 @@ def identify_elements(
     signal : exspy.signals.EELSSpectrum
         Core-loss spectrum, line scan or spectrum image, eager or lazy. Any
         dispersion from 0.05 to 2 eV/ch and any window of at least 100 eV
-        between 50 and 3100 eV. Dark/fill channels at the ends, corrupt last
-        channels and a spliced low-loss part are excluded automatically.
+        between 50 and 3100 eV. Dark/fill channels and negative channels at the
+        ends, corrupt last channels and a spliced low-loss part are excluded
+        automatically.
     threshold : float
         Probability at or above which an element is called present (0-1).
         The probabilities are calibrated, so 0.5 is the same policy for
@@ -605,12 +606,25 @@ class ElementsResult(LazyResult):
             return
         reported["nothing_analysed"] = True
         w = np.asarray(window).reshape(-1, 2)
-        if w.shape[0] == 0 or np.isfinite(w[:, 0]).any():
+        if w.shape[0] == 0:
             return
         from .._shared.warn import warn
 
         n = w.shape[0]
         n_masked = int(np.asarray(self._mask, bool).sum()) if self._mask is not None else 0
+        if np.isfinite(w[:, 0]).any():
+            # some spectra analysed: say how many unmasked ones were not (their probabilities are all NaN)
+            bad = ~np.isfinite(w[:, 0])
+            if self._mask is not None:
+                bad &= ~np.asarray(self._mask, bool).reshape(-1)
+            n_bad = int(bad.sum())
+            if n_bad:
+                warn(f"identify_elements: {n_bad} of {n} {'unmasked ' if self._mask is not None else ''}spectra "
+                     f"have no usable window (constant, dark/fill or negative channels only, or less than "
+                     f"{MIN_WINDOW:g} eV left after cutting them): their probabilities are NaN and every element "
+                     "is not assessable there. Mask such pixels (navigation_mask=..., e.g. \"vacuum\") or check "
+                     "the data.")
+            return
         if n_masked >= n:
             warn(f"identify_elements: every pixel is masked by navigation_mask ({n} of {n}); nothing was "
                  "analysed and elements is empty. Mask only the pixels to leave out (e.g. vacuum).")

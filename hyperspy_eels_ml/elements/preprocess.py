@@ -7,7 +7,8 @@ and the window conventions are comparable). Steps, all vectorised over the
 spectra of a block:
 
 1. usable window per spectrum (:func:`usable_window`): leading/trailing runs of
-   a constant fill value (dark or fill channels: 0, -1, 0.1 ...), corrupt last
+   a constant fill value (dark or fill channels: 0, -1, 0.1 ...), negative
+   channels at the ends (after those runs), corrupt last
    channels (far off the preceding channels), and a spliced low-loss part (a
    gain step by more than x3 below 260 eV) are cut off;
 2. flux-conserving rebinning onto the 1 eV grid through the cumulative sum
@@ -232,6 +233,24 @@ def usable_window(data, energy):
     b[cut1] = c - r1[cut1]
     if cut0.any() or cut1.any():
         reasons.add("constant fill/dark channels at the window ends")
+    # negative channels at the ends (dark-reference over-subtraction next to dark/fill channels): counts
+    # below zero are not signal, and a negative run before the positive counts looks like an edge
+    # (only the rows whose first or last kept channel is negative are scanned)
+    rows_all = np.arange(n)
+    cand = np.flatnonzero((data[rows_all, np.clip(a, 0, c - 1)] < 0) | (data[rows_all, np.clip(b - 1, 0, c - 1)] < 0))
+    if cand.size:
+        ch = np.arange(c)[None, :]
+        a_c, b_c = a[cand], b[cand]
+        neg = np.asarray(data[cand]) < 0
+        m0 = neg | (ch < a_c[:, None])
+        lead = np.argmin(m0, axis=1)
+        lead[m0.all(axis=1)] = c
+        m1 = neg | (ch >= b_c[:, None])
+        tail = c - np.argmin(m1[:, ::-1], axis=1)
+        tail[m1.all(axis=1)] = 0
+        a[cand] = np.maximum(a_c, lead)
+        b[cand] = np.minimum(b_c, tail)
+        reasons.add("negative channels at the window ends")
     # corrupt last channels: far from the robust level of the preceding channels
     if c > 40:
         rows = np.arange(n)

@@ -580,3 +580,66 @@ print("ok")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+def test_usable_window_cuts_negative_channels_at_the_ends():
+    """Negative channels next to dark/fill runs (dark-reference over-subtraction) are not signal: a
+    negative run before the positive counts looked like an edge at the window start (bench_identify_invariance
+    on the LSMO/STO line scan: a spurious Sc L2,3 call)."""
+    e = 390.0 + np.arange(600) * 1.0
+    y = 1e5 * (e / 390.0) ** -3
+    y[:20] = 0.0  # dark channels
+    y[20:25] = -np.array([3.0, 11.0, 7.0, 1.5, 19.0])  # negative channels
+    y[-8:-3] = -np.array([2.0, 5.0, 1.0, 4.0, 6.0])  # negative channels before a fill run at the end
+    y[-3:] = 65535.0
+    a, b, why = usable_window(y[None], e)
+    assert a[0] == 25 and b[0] == 600 - 8
+    assert any("negative" in w for w in why)
+    # an all-negative spectrum has no usable window
+    a, b, _ = usable_window(-np.abs(y)[None] - 1.0, e)
+    assert b[0] <= a[0]
+    # isolated negative channels inside the window are kept
+    z = 1e5 * (e / 390.0) ** -3
+    z[300] = -5.0
+    a, b, _ = usable_window(z[None], e)
+    assert a[0] == 0 and b[0] == 600
+
+
+def test_identify_window_and_calls_ignore_prepended_dark_and_negative_channels():
+    s = _sim_signal(("O", "Ti", "Mn"), offset=395.0, dispersion=1.0, size=510, seed=3)
+    d = s.axes_manager[-1].scale
+    pre = np.concatenate([np.zeros(20), -np.array([3.0, 11.0, 7.0, 1.5, 19.0])])
+    t = s._deepcopy_with_new_data(np.concatenate([pre, np.asarray(s.data, np.float64)]))
+    t.axes_manager[-1].offset = s.axes_manager[-1].offset - 25 * d
+    r0 = identify_elements(s, show_progressbar=False)
+    r1 = identify_elements(t, show_progressbar=False)
+    np.testing.assert_allclose(np.asarray(r1.window), np.asarray(r0.window))
+    np.testing.assert_allclose(np.nan_to_num(r1.probabilities.data, nan=-1),
+                               np.nan_to_num(r0.probabilities.data, nan=-1), atol=1e-5)
+    assert r1.elements == r0.elements
+
+
+def test_spectra_without_usable_window_warn(lazy):
+    """All-NaN probabilities are never silent: unmasked spectra with no usable window (constant, e.g. a
+    dark-subtracted vacuum pixel of zeros, or negative only) warn; masked ones do not."""
+    import warnings
+
+    s = _sim_signal(("O", "Fe"), shape=(2, 3), seed=5)
+    data = np.asarray(s.data, np.float64).copy()
+    data[0, 0] = 0.0  # dark-subtracted vacuum: no usable window
+    data[1, 2] = -3.0
+    t = s._deepcopy_with_new_data(data)
+    t = t.as_lazy() if lazy else t
+    with pytest.warns(UserWarning, match=r"2 of 6 .*no usable window"):
+        r = identify_elements(t, show_progressbar=False)
+        r.elements
+    p = np.asarray(r.probabilities.data.compute() if lazy else r.probabilities.data)
+    assert np.isnan(p[0, 0]).all() and np.isnan(p[1, 2]).all() and np.isfinite(p[0, 1]).any()
+    mask = np.zeros((2, 3), bool)
+    mask[0, 0] = mask[1, 2] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        r = identify_elements(t, navigation_mask=mask, show_progressbar=False)
+        r.elements
+    one = s.inav[0, 0]._deepcopy_with_new_data(np.zeros(s.axes_manager[-1].size))
+    with pytest.warns(UserWarning, match="no spectrum could be analysed"):
+        identify_elements(one, show_progressbar=False).elements
