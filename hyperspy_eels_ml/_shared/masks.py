@@ -19,20 +19,33 @@ __all__ = ["parse_navigation_mask", "vacuum_mask_from_data"]
 VACUUM_THRESHOLD = 0.1
 
 
-def vacuum_mask_from_data(data, threshold=VACUUM_THRESHOLD):
+def vacuum_mask_from_data(data, threshold=VACUUM_THRESHOLD, skipna=True):
     """Bool array (True = vacuum) from data ``(..., E)``: total counts < ``threshold`` x 95th percentile.
 
     One pass over lazy data. Unlike exspy's ``s.vacuum_mask()`` (mean of the
     last quarter of the energy range <= an absolute 10 counts, then a
     morphological closing), this threshold is relative, so it does not depend
     on the dose or the gain, and uses the whole given range; no morphology.
+
+    The percentile is taken over the finite totals (an inf channel does not
+    move the threshold). With ``skipna=True`` NaN channels count as 0 (an
+    all-NaN pixel is vacuum); with ``skipna=False`` a pixel with any NaN or inf
+    is never vacuum (so that a caller's non-finite check still sees it).
     """
-    total = da.nansum(data, axis=-1) if isinstance(data, da.Array) else np.nansum(data, axis=-1)
-    if isinstance(total, da.Array):
+    lazy = isinstance(data, da.Array)
+    if skipna:
+        total = da.nansum(data, axis=-1) if lazy else np.nansum(data, axis=-1)
+    else:
+        total = da.sum(data, axis=-1) if lazy else np.sum(data, axis=-1)
+    if lazy:
         total = total.compute()
-    total = np.asarray(total)
-    ref = np.percentile(total, 95)
-    return total < threshold * ref
+    total = np.asarray(total, dtype=np.float64)
+    finite = np.isfinite(total)
+    if not finite.any():
+        return np.zeros(total.shape, bool)
+    ref = np.percentile(total[finite], 95)
+    with np.errstate(invalid="ignore"):
+        return finite & (total < threshold * ref)
 
 
 def parse_navigation_mask(signal, mask, what="this function", name="navigation_mask"):

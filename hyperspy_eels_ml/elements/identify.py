@@ -38,6 +38,7 @@ from .._shared import (
 )
 from .._shared.cache import file_sha256, get_cached_file
 from .._shared.docstrings import fill_doc
+from .._shared.masks import VACUUM_THRESHOLD, vacuum_mask_from_data
 from .._shared.params import check_bool, check_float_range, check_int
 from .._shared.results import LazyResult
 from .coincidence import COINCIDENCE_EV, COINCIDENCE_MARGIN, removable_coincidences, resolve_coincidences
@@ -159,6 +160,44 @@ def _block_batches(block, shift, mask=None, *, energy, model_path, tolerance, ev
     return out
 
 
+_MASK_RULES = {
+    None: "no mask: every pixel analysed",
+    "none": "auto on a single spectrum: nothing masked",
+    "auto": f"auto: vacuum = total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals "
+            "(pixels with NaN/inf never vacuum)",
+    "vacuum": f"vacuum: total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals",
+    "user": "the mask given by the user",
+}
+
+
+def _navigation_mask_mode(signal, navigation_mask):
+    """``(mode, mask for validate_eels)`` of identify's ``navigation_mask``; ``"auto"`` resolved here.
+
+    ``"auto"``: the relative vacuum mask (:func:`vacuum_mask_from_data`, NaN/inf pixels never vacuum) for
+    2 or more navigation pixels, None for a single spectrum (mode ``"none"``). Only the type and the
+    string are checked here; arrays and signals are checked by :func:`parse_navigation_mask`.
+    """
+    if navigation_mask is None:
+        return None, None
+    if isinstance(navigation_mask, str):
+        if navigation_mask == "vacuum":
+            return "vacuum", "vacuum"
+        if navigation_mask != "auto":
+            from .._shared.exceptions import NavigationMaskError
+
+            raise NavigationMaskError(
+                "identify_elements: navigation_mask must be 'auto', None, 'vacuum', a boolean array or a "
+                f"boolean signal; got the string {navigation_mask!r}.")
+        from .._shared.validation import check_is_eels
+
+        check_is_eels(signal, "identify_elements")
+        data = signal.data
+        if data.ndim < 2 or int(np.prod(data.shape[:-1], dtype=np.int64)) < 2 or 0 in data.shape:
+            return "none", None
+        return "auto", vacuum_mask_from_data(data, skipna=False)
+    return "user", navigation_mask
+
+
 def _zlp_shift(signal, low_loss, nav_shape):
     """Energy correction (eV, added to the axis) from the zero-loss peak of ``low_loss``."""
     from .._shared.validation import check_is_eels
@@ -182,7 +221,7 @@ def identify_elements(
     signal,
     *,
     threshold=0.5,
-    navigation_mask=None,
+    navigation_mask="auto",
     energy_calibrated=False,
     low_loss=None,
     min_area=None,
@@ -214,7 +253,27 @@ def identify_elements(
         Probability at or above which an element is called present (0-1).
         The probabilities are calibrated, so 0.5 is the same policy for
         simulated and real spectra.
-    %(navigation_mask)s
+    navigation_mask : "auto", None, bool array, signal or "vacuum", optional
+        Pixels to exclude (True = excluded). Masked pixels are never
+        classified: their probabilities are NaN, no element is assessable or
+        present there, and they are left out of ``elements`` (the SI rule) and
+        of the sum spectrum. Default ``"auto"``: for a line scan or spectrum
+        image (2 or more pixels) the relative vacuum mask of ``"vacuum"``
+        below; for a single spectrum nothing is masked. A pixel with NaN or inf
+        is never vacuum under ``"auto"`` (non-finite data still raise
+        :class:`~hyperspy_eels_ml.NonFiniteDataError`). The number of masked
+        pixels and the rule are recorded in :attr:`ElementsResult.parameters`
+        and the metadata (``navigation_mask``, ``n_masked``, ``mask_rule``); when
+        more than half the pixels are vacuum a warning says so (a wrong signal
+        or a low-dose map?). ``None`` analyses every pixel. Otherwise, as
+        for every ``navigation_mask`` of the package: a boolean array in array
+        order (``s.data.shape[:-1]``) or a HyperSpy signal of that shape (e.g.
+        exspy's ``s.vacuum_mask()``, or ``s.sum(-1) < 10``; 0/1 numbers
+        accepted), or ``"vacuum"``: pixels whose total counts are below 10 %%
+        of the 95th percentile (relative, unlike exspy's absolute
+        ``s.vacuum_mask()``). Masked pixels may contain NaN. For lazy input,
+        ``"auto"`` and ``"vacuum"`` sum the counts of every pixel at call time
+        (one pass over the data, chunk by chunk); the result stays lazy.
     energy_calibrated : bool
         True if the energy axis is calibrated to about 1 eV: the evidence then
         searches onsets within +-3 eV of the tabulated ones instead of +-15 eV.
@@ -308,7 +367,18 @@ def identify_elements(
     sum_spectrum = check_bool("sum_spectrum", sum_spectrum)
     if min_area is not None:
         min_area = check_int("min_area", min_area, min=1)
-    v = validate_eels(signal, what="identify_elements", navigation_mask=navigation_mask)
+    mask_mode, mask_arg = _navigation_mask_mode(signal, navigation_mask)
+    if mask_mode == "auto" and not mask_arg.any():
+        mask_arg = None  # no vacuum: exactly the unmasked path (no per-block mask)
+    v = validate_eels(signal, what="identify_elements", navigation_mask=mask_arg)
+    n_pixels = int(np.prod(v.navigation_shape, dtype=np.int64))
+    n_masked = 0 if v.mask is None else int(v.mask.sum())
+    if mask_mode == "auto" and n_masked > 0.5 * n_pixels:
+        from .._shared.warn import warn
+
+        warn(f"identify_elements: {n_masked} of {n_pixels} pixels ({100 * n_masked / n_pixels:.0f} %) are vacuum "
+             "(total counts below 10 % of the 95th percentile) and were masked (navigation_mask='auto'). Is this "
+             "the right signal, or a low-dose map? Pass navigation_mask=None to analyse every pixel.")
     d = v.dispersion
     if not (DISPERSION_RANGE[0] - 1e-9 <= d <= DISPERSION_RANGE[1] + 1e-9):
         raise EnergyAxisError(
@@ -355,7 +425,8 @@ def identify_elements(
         else:
             (out,) = compute(out, show_progressbar=show_progressbar)
     parent = v.signal
-    params = dict(threshold=threshold, navigation_mask=navigation_mask is not None,
+    params = dict(threshold=threshold, navigation_mask=mask_mode, n_masked=n_masked, n_pixels=n_pixels,
+                  mask_rule=_MASK_RULES[mask_mode],
                   energy_calibrated=energy_calibrated, low_loss=low_loss is not None, min_area=min_area,
                   sum_spectrum=sum_spectrum,
                   model=model_path, tolerance=tolerance, pixel_evidence=pixel_evidence,
