@@ -18,6 +18,7 @@ assessable, never as absent, and :meth:`ElementsResult.explain` says why.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import threading
@@ -171,17 +172,17 @@ _MASK_RULES = {
 
 
 def _navigation_mask_mode(signal, navigation_mask):
-    """``(mode, mask for validate_eels)`` of identify's ``navigation_mask``; ``"auto"`` resolved here.
+    """The mode of identify's ``navigation_mask``: None, ``"auto"``, ``"none"``, ``"vacuum"`` or ``"user"``.
 
-    ``"auto"``: the relative vacuum mask (:func:`vacuum_mask_from_data`, NaN/inf pixels never vacuum) for
-    2 or more navigation pixels, None for a single spectrum (mode ``"none"``). Only the type and the
-    string are checked here; arrays and signals are checked by :func:`parse_navigation_mask`.
+    ``"auto"`` is the relative vacuum mask (:func:`vacuum_mask_from_data`, NaN/inf pixels never vacuum)
+    for 2 or more navigation pixels; for a single spectrum it is ``"none"`` (nothing masked). Only the
+    string is checked here; arrays and signals are checked by :func:`parse_navigation_mask`.
     """
     if navigation_mask is None:
-        return None, None
+        return None
     if isinstance(navigation_mask, str):
         if navigation_mask == "vacuum":
-            return "vacuum", "vacuum"
+            return "vacuum"
         if navigation_mask != "auto":
             from .._shared.exceptions import NavigationMaskError
 
@@ -192,10 +193,10 @@ def _navigation_mask_mode(signal, navigation_mask):
 
         check_is_eels(signal, "identify_elements")
         data = signal.data
-        if data.ndim < 2 or int(np.prod(data.shape[:-1], dtype=np.int64)) < 2 or 0 in data.shape:
-            return "none", None
-        return "auto", vacuum_mask_from_data(data, skipna=False)
-    return "user", navigation_mask
+        if data.ndim < 2 or int(np.prod(data.shape[:-1], dtype=np.int64)) < 2:
+            return "none"
+        return "auto"
+    return "user"
 
 
 def _zlp_shift(signal, low_loss, nav_shape):
@@ -269,7 +270,7 @@ def identify_elements(
         for every ``navigation_mask`` of the package: a boolean array in array
         order (``s.data.shape[:-1]``) or a HyperSpy signal of that shape (e.g.
         exspy's ``s.vacuum_mask()``, or ``s.sum(-1) < 10``; 0/1 numbers
-        accepted), or ``"vacuum"``: pixels whose total counts are below 10 %%
+        accepted), or ``"vacuum"``: pixels whose total counts are below 10 %
         of the 95th percentile (relative, unlike exspy's absolute
         ``s.vacuum_mask()``). Masked pixels may contain NaN. For lazy input,
         ``"auto"`` and ``"vacuum"`` sum the counts of every pixel at call time
@@ -367,18 +368,11 @@ def identify_elements(
     sum_spectrum = check_bool("sum_spectrum", sum_spectrum)
     if min_area is not None:
         min_area = check_int("min_area", min_area, min=1)
-    mask_mode, mask_arg = _navigation_mask_mode(signal, navigation_mask)
-    if mask_mode == "auto" and not mask_arg.any():
-        mask_arg = None  # no vacuum: exactly the unmasked path (no per-block mask)
-    v = validate_eels(signal, what="identify_elements", navigation_mask=mask_arg)
-    n_pixels = int(np.prod(v.navigation_shape, dtype=np.int64))
-    n_masked = 0 if v.mask is None else int(v.mask.sum())
-    if mask_mode == "auto" and n_masked > 0.5 * n_pixels:
-        from .._shared.warn import warn
-
-        warn(f"identify_elements: {n_masked} of {n_pixels} pixels ({100 * n_masked / n_pixels:.0f} %) are vacuum "
-             "(total counts below 10 % of the 95th percentile) and were masked (navigation_mask='auto'). Is this "
-             "the right signal, or a low-dose map? Pass navigation_mask=None to analyse every pixel.")
+    mask_mode = _navigation_mask_mode(signal, navigation_mask)
+    # "auto": validated without a mask (a NaN/inf pixel is never vacuum, so the non-finite check is the
+    # same), the mask computed after the axis checks
+    v = validate_eels(signal, what="identify_elements",
+                      navigation_mask=None if mask_mode in ("auto", "none") else navigation_mask)
     d = v.dispersion
     if not (DISPERSION_RANGE[0] - 1e-9 <= d <= DISPERSION_RANGE[1] + 1e-9):
         raise EnergyAxisError(
@@ -395,6 +389,18 @@ def identify_elements(
         )
     model_path = os.path.abspath(model or MODEL_PATH)
     net = get_cached_file("elements_npz", model_path, load_network)  # fail early on a bad file
+    if mask_mode == "auto":
+        vac = vacuum_mask_from_data(v.data, skipna=False)  # one pass over lazy data (its totals)
+        if vac.any():  # else exactly the unmasked path (no per-block mask)
+            v = dataclasses.replace(v, mask=vac)
+    n_pixels = int(np.prod(v.navigation_shape, dtype=np.int64))
+    n_masked = 0 if v.mask is None else int(v.mask.sum())
+    if mask_mode == "auto" and n_masked > 0.5 * n_pixels:
+        from .._shared.warn import warn
+
+        warn(f"identify_elements: {n_masked} of {n_pixels} pixels ({100 * n_masked / n_pixels:.0f} %) are vacuum "
+             "(total counts below 10 % of the 95th percentile) and were masked (navigation_mask='auto'). Is this "
+             "the right signal, or a low-dose map? Pass navigation_mask=None to analyse every pixel.")
     shift = 0.0
     if low_loss is not None:
         shift = _zlp_shift(signal, low_loss, v.navigation_shape)
