@@ -498,15 +498,35 @@ def _sum_of_pixels(data, mask, nav_ndim):
     axes = tuple(range(nav_ndim))
     # float64 accumulation without a float64 copy of the data (numpy casts in small buffers)
     if hasattr(data, "dask"):
+        if mask is None:
+            return data.sum(axis=axes, dtype=np.float64)
         import dask.array as da
 
-        if mask is not None:
-            data = da.where(np.asarray(mask, bool)[..., None], data.dtype.type(0), data)
-        return data.sum(axis=axes, dtype=np.float64)
+        mask_d = da.from_array(np.asarray(mask, bool)[..., None], chunks=data.chunks[:-1] + ((1,),), name=False)
+        parts = da.map_blocks(_unmasked_block_sum, data, mask_d, dtype=np.float64,
+                              chunks=tuple((1,) * len(c) for c in data.chunks[:-1]) + ((data.shape[-1],),))
+        return parts.sum(axis=axes)
     data = np.asarray(data)
-    if mask is not None:
-        data = np.where(np.asarray(mask, bool)[..., None], data.dtype.type(0), data)
-    return data.sum(axis=axes, dtype=np.float64)
+    if mask is None:
+        return data.sum(axis=axes, dtype=np.float64)
+    return _unmasked_block_sum(data, np.asarray(mask, bool)[..., None]).reshape(-1)
+
+
+def _unmasked_block_sum(block, mask):
+    """float64 sum of the unmasked spectra of ``block`` (``(..., E)``; ``mask`` ``(..., 1)``, True = masked),
+    shape ``(1, ..., 1, E)``, without a masked copy of the block: the sum of all minus the masked ones
+    (their values are finite: validation zeroes non-finite masked values), or the unmasked rows directly
+    when most are masked."""
+    flat = block.reshape(-1, block.shape[-1])
+    m = np.asarray(mask, bool).reshape(-1)
+    n_m = int(m.sum())
+    if n_m == 0:
+        tot = flat.sum(axis=0, dtype=np.float64)
+    elif 2 * n_m > m.size:
+        tot = flat[~m].sum(axis=0, dtype=np.float64)
+    else:
+        tot = flat.sum(axis=0, dtype=np.float64) - flat[m].sum(axis=0, dtype=np.float64)
+    return tot.reshape((1,) * (block.ndim - 1) + (-1,))
 
 
 def _ambiguity_block(o, threshold, removable=False):

@@ -70,6 +70,10 @@ def test_lazy_default_stays_lazy_and_equals_eager():
     np.testing.assert_allclose(np.nan_to_num(rl.probabilities.data, nan=-1),
                                np.nan_to_num(r.probabilities.data, nan=-1), atol=1e-6)
     assert rl.elements == r.elements
+    # the sum spectrum of the SI rule is the sum of the unmasked pixels (eager and lazy)
+    ref = np.asarray(s.data, np.float64)[~vac].sum(axis=0)
+    np.testing.assert_allclose(r.sum_spectrum, ref, rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(rl.sum_spectrum), ref, rtol=1e-9)
 
 
 def test_lazy_default_under_distributed_equals_local():
