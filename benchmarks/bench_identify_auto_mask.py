@@ -9,8 +9,10 @@
 3. The real line scans / SIs of ``bench_identify.py`` (``$HYPERSPY_EELS_ML_DATA``): pixels masked
    (a transfer check: nothing is tuned on them).
 
-The rule is the relative vacuum mask of ``navigation_mask="vacuum"`` (total counts < 10 % of the
-95th percentile; NaN/inf pixels never vacuum), :func:`hyperspy_eels_ml._shared.masks.vacuum_mask_from_data`.
+The rule (helper z39) is :func:`hyperspy_eels_ml._shared.masks.auto_vacuum_mask_from_data`: total
+counts < 10 % of the 95th percentile (the rule of ``navigation_mask="vacuum"``) AND a flat spectrum
+(no significant head/tail difference, no structure beyond the pixel's own noise); NaN/inf pixels
+never vacuum.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _auto(s):
-    from hyperspy_eels_ml._shared.masks import vacuum_mask_from_data
+    from hyperspy_eels_ml._shared.masks import auto_vacuum_mask_from_data
+    from hyperspy_eels_ml.elements.identify import _auto_window
 
-    return vacuum_mask_from_data(s.data, skipna=False)
+    energy = s.axes_manager.signal_axes[0].axis
+    return auto_vacuum_mask_from_data(s.data, window=_auto_window(energy))
 
 
 def phantoms():

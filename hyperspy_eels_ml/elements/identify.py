@@ -39,7 +39,7 @@ from .._shared import (
 )
 from .._shared.cache import file_sha256, get_cached_file
 from .._shared.docstrings import fill_doc
-from .._shared.masks import VACUUM_THRESHOLD, vacuum_mask_from_data
+from .._shared.masks import VACUUM_THRESHOLD, auto_vacuum_mask_from_data
 from .._shared.params import check_bool, check_float_range, check_int
 from .._shared.results import LazyResult
 from .coincidence import COINCIDENCE_EV, COINCIDENCE_MARGIN, removable_coincidences, resolve_coincidences
@@ -165,16 +165,27 @@ _MASK_RULES = {
     None: "no mask: every pixel analysed",
     "none": "auto on a single spectrum: nothing masked",
     "auto": f"auto: vacuum = total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals "
-            "(pixels with NaN/inf never vacuum)",
+            "and a flat spectrum (first and last quarters of the window equal within 3 noise standard errors, "
+            "channel std <= 3 x the noise from first differences; pixels with NaN/inf never vacuum)",
     "vacuum": f"vacuum: total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals",
     "user": "the mask given by the user",
 }
 
 
+def _auto_window(energy):
+    """The channels (a slice) on which ``"auto"`` judges flatness: those inside ENERGY_LIMITS."""
+    lo, hi = max(energy[0], ENERGY_LIMITS[0]), min(energy[-1], ENERGY_LIMITS[1])
+    win = np.flatnonzero((energy >= lo) & (energy <= hi))
+    if win.size < 8:  # (identify raises on such a window before; other callers: the whole range)
+        return slice(None)
+    return slice(int(win[0]), int(win[-1]) + 1)
+
+
 def _navigation_mask_mode(signal, navigation_mask):
     """The mode of identify's ``navigation_mask``: None, ``"auto"``, ``"none"``, ``"vacuum"`` or ``"user"``.
 
-    ``"auto"`` is the relative vacuum mask (:func:`vacuum_mask_from_data`, NaN/inf pixels never vacuum)
+    ``"auto"`` is the physical vacuum mask (:func:`auto_vacuum_mask_from_data`: low total AND flat spectrum,
+    NaN/inf pixels never vacuum)
     for 2 or more navigation pixels; for a single spectrum it is ``"none"`` (nothing masked). Only the
     string is checked here; arrays and signals are checked by :func:`parse_navigation_mask`.
     """
@@ -259,8 +270,15 @@ def identify_elements(
         classified: their probabilities are NaN, no element is assessable or
         present there, and they are left out of ``elements`` (the SI rule) and
         of the sum spectrum. Default ``"auto"``: for a line scan or spectrum
-        image (2 or more pixels) the relative vacuum mask of ``"vacuum"``
-        below; for a single spectrum nothing is masked. A pixel with NaN or inf
+        image (2 or more pixels) a pixel is vacuum only if both its total
+        counts are below 10 % of the 95th percentile (the rule of ``"vacuum"``
+        below) and its spectrum carries no energy-loss signal: the means of
+        the first and last quarters of the usable window agree within 3
+        standard errors and the channels' standard deviation is at most 3
+        times the pixel's noise (noise per channel: std / sqrt(2) of the first
+        differences, winsorized at 5 robust sigmas); so a thin or low-dose specimen pixel with a
+        decaying background or an edge is never masked. All-zero and constant
+        pixels are flat. For a single spectrum nothing is masked. A pixel with NaN or inf
         is never vacuum under ``"auto"`` (non-finite data still raise
         :class:`~hyperspy_eels_ml.NonFiniteDataError`). The number of masked
         pixels and the rule are recorded in :attr:`ElementsResult.parameters`
@@ -273,7 +291,7 @@ def identify_elements(
         accepted), or ``"vacuum"``: pixels whose total counts are below 10 %
         of the 95th percentile (relative, unlike exspy's absolute
         ``s.vacuum_mask()``). Masked pixels may contain NaN. For lazy input,
-        ``"auto"`` and ``"vacuum"`` sum the counts of every pixel at call time
+        ``"auto"`` and ``"vacuum"`` read every pixel at call time
         (one pass over the data, chunk by chunk); the result stays lazy.
     energy_calibrated : bool
         True if the energy axis is calibrated to about 1 eV: the evidence then
@@ -390,7 +408,8 @@ def identify_elements(
     model_path = os.path.abspath(model or MODEL_PATH)
     net = get_cached_file("elements_npz", model_path, load_network)  # fail early on a bad file
     if mask_mode == "auto":
-        vac = vacuum_mask_from_data(v.data, skipna=False)  # one pass over lazy data (its totals)
+        # one pass over lazy data (totals and flatness)
+        vac = auto_vacuum_mask_from_data(v.data, window=_auto_window(v.energy))
         if vac.any():  # else exactly the unmasked path (no per-block mask)
             v = dataclasses.replace(v, mask=vac)
     n_pixels = int(np.prod(v.navigation_shape, dtype=np.int64))
@@ -399,7 +418,7 @@ def identify_elements(
         from .._shared.warn import warn
 
         warn(f"identify_elements: {n_masked} of {n_pixels} pixels ({100 * n_masked / n_pixels:.0f} %) are vacuum "
-             "(total counts below 10 % of the 95th percentile) and were masked (navigation_mask='auto'). Is this "
+             "(total counts below 10 % of the 95th percentile and a flat spectrum) and were masked (navigation_mask='auto'). Is this "
              "the right signal, or a low-dose map? Pass navigation_mask=None to analyse every pixel.")
     shift = 0.0
     if low_loss is not None:
