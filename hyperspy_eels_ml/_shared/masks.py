@@ -54,10 +54,29 @@ FLAT_HEAD_TAIL_SIGMAS = 3.0
 #: ``"auto"``: and when the standard deviation of its channels is below this many noise sigmas (a flat
 #: spectrum of white noise has 1; detector-correlated noise up to about 1.5; a background or an edge far more).
 FLAT_STD_RATIO = 3.0
+#: ``"auto"``: and when none of the means of this many equal segments of the window is more than
+#: ``FLAT_SEGMENT_SIGMAS`` standard errors from their overall mean (4 sigma over 8 segments: a flat
+#: spectrum of white noise fails with about 0.05 % chance).
+FLAT_SEGMENTS = 8
+FLAT_SEGMENT_SIGMAS = 4.0
+
+
+#: pixels per sub-batch of :func:`_flat_block` (bounds its temporaries to a few MB whatever the chunk)
+_FLAT_BATCH = 1024
 
 
 def _flat_block(x, total_axis_slice):
     """Per pixel of a block ``(..., E)``: [total counts (all channels), flat (1.0/0.0) over the window]."""
+    x = np.asarray(x)
+    shape = x.shape[:-1]
+    x = x.reshape(-1, x.shape[-1])
+    out = np.empty((x.shape[0], 2))
+    for i in range(0, x.shape[0], _FLAT_BATCH):
+        out[i:i + _FLAT_BATCH] = _flat_rows(x[i:i + _FLAT_BATCH], total_axis_slice)
+    return out.reshape(shape + (2,))
+
+
+def _flat_rows(x, total_axis_slice):
     x = np.asarray(x, dtype=np.float64)
     total = np.sum(x, axis=-1)
     w = x[..., total_axis_slice]
@@ -70,17 +89,23 @@ def _flat_block(x, total_axis_slice):
         if d.shape[-1] == 0:
             sigma = np.zeros(head.shape)
         else:
-            # std of the differences winsorized at 5 robust sigmas (1.4826 MAD): spikes do not inflate
-            # it, and unlike the MAD alone it is unbiased for discrete low-count (Poisson) noise; where
-            # the MAD is 0 (most differences equal) the plain std
-            med = np.median(d, axis=-1, keepdims=True)
-            r = d - med
-            clip = 5.0 * 1.4826 * np.median(np.abs(r), axis=-1, keepdims=True)
+            # std of the differences winsorized at 5 robust sigmas (1.4826 median |diff|, about 0: the
+            # differences of a smooth spectrum are centred within noise): spikes do not inflate it, and
+            # unlike the MAD alone it is unbiased for discrete low-count (Poisson) noise; where the
+            # median |diff| is 0 (most differences 0) the plain std
+            clip = 5.0 * 1.4826 * np.median(np.abs(d), axis=-1, keepdims=True)
             clip = np.where(clip > 0, clip, np.inf)
-            sigma = np.std(np.clip(r, -clip, clip), axis=-1) / np.sqrt(2.0)
+            sigma = np.std(np.clip(d, -clip, clip), axis=-1) / np.sqrt(2.0)
         step = np.abs(head - tail)
         flat = (step <= FLAT_HEAD_TAIL_SIGMAS * sigma * np.sqrt(2.0 / q)) & (
             np.std(w, axis=-1) <= FLAT_STD_RATIO * sigma)
+        # structure: the means of FLAT_SEGMENTS equal segments (an edge between a decaying head and an
+        # equal tail) within FLAT_SEGMENT_SIGMAS standard errors of their overall mean
+        m = n // FLAT_SEGMENTS
+        if m >= 2:
+            seg = w[..., :FLAT_SEGMENTS * m].reshape(w.shape[:-1] + (FLAT_SEGMENTS, m)).mean(axis=-1)
+            dev = np.max(np.abs(seg - seg.mean(axis=-1, keepdims=True)), axis=-1)
+            flat &= dev <= FLAT_SEGMENT_SIGMAS * sigma * np.sqrt((1.0 - 1.0 / FLAT_SEGMENTS) / m)
         flat &= np.isfinite(step)
     return np.stack([total, flat.astype(np.float64)], axis=-1)
 
@@ -102,9 +127,11 @@ def flat_spectra(data, window=slice(None)):
     flat : numpy.ndarray of bool
         True where the spectrum carries no significant energy-loss signal: the means of the first and
         last quarters of the window agree within ``FLAT_HEAD_TAIL_SIGMAS`` standard errors, and the
-        standard deviation of the channels is at most ``FLAT_STD_RATIO`` times the noise, the noise per
-        channel being ``std(diff) / sqrt(2)`` of the first differences winsorized at 5 x 1.4826 MAD
-        (robust to spikes, unbiased for discrete Poisson counts; the plain std where the MAD is 0).
+        standard deviation of the channels is at most ``FLAT_STD_RATIO`` times the noise, and the means
+        of ``FLAT_SEGMENTS`` (8) equal segments lie within ``FLAT_SEGMENT_SIGMAS`` (4) standard errors of
+        their overall mean (an edge between a decaying head and an equal tail), the noise per
+        channel being ``std(diff) / sqrt(2)`` of the first differences winsorized at 5 x 1.4826 median(|diff|)
+        (robust to spikes, unbiased for discrete Poisson counts; the plain std where that median is 0).
         All-zero and constant spectra are flat; spectra with NaN/inf are not.
     """
     if isinstance(data, da.Array):

@@ -166,7 +166,7 @@ _MASK_RULES = {
     "none": "auto on a single spectrum: nothing masked",
     "auto": f"auto: vacuum = total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals "
             "and a flat spectrum (first and last quarters of the window equal within 3 noise standard errors, "
-            "channel std <= 3 x the noise from first differences; pixels with NaN/inf never vacuum)",
+            "8 segment means within 4, channel std <= 3 x the noise from first differences; pixels with NaN/inf never vacuum)",
     "vacuum": f"vacuum: total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals",
     "user": "the mask given by the user",
 }
@@ -274,7 +274,8 @@ def identify_elements(
         counts are below 10 % of the 95th percentile (the rule of ``"vacuum"``
         below) and its spectrum carries no energy-loss signal: the means of
         the first and last quarters of the usable window agree within 3
-        standard errors and the channels' standard deviation is at most 3
+        standard errors, the means of 8 equal segments within 4 standard
+        errors of their mean, and the channels' standard deviation is at most 3
         times the pixel's noise (noise per channel: std / sqrt(2) of the first
         differences, winsorized at 5 robust sigmas); so a thin or low-dose specimen pixel with a
         decaying background or an edge is never masked. All-zero and constant
