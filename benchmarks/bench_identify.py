@@ -361,9 +361,16 @@ def print_si(res):
             print(f"| {m} | {label} | {r['n_si']} | {r['pixel_f1']:.3f} | {cells} |")
 
 
-def _speed_case(name):
+def _speed_case(name, navigation_mask="auto"):
     """One speed case in this (fresh) process: a lazy SI built with dask from 256 simulated spectra
-    (never held in memory as a whole), ``identify_elements`` + ``r.elements`` + the computed maps."""
+    (never held in memory as a whole), ``identify_elements`` + ``r.elements`` + the computed maps.
+
+    ``navigation_mask``: ``"auto"`` (the default of ``identify_elements``) or ``"none"`` (every pixel
+    analysed). The 256 spectra have independent counts (over two decades), so ``"auto"`` masks the
+    low-count ones as vacuum (``n_masked`` in the row). ``"auto-vac10"`` / ``"none-vac10"``: the 256
+    spectra scaled to the same total counts and the first 10 % of the rows replaced by vacuum (flat
+    Poisson noise, 1 % of the median channel value), analysed with ``"auto"`` / None: the cost of the
+    vacuum mask on an SI where it masks only the vacuum."""
     import dask
     import dask.array as da
     import exspy
@@ -373,10 +380,23 @@ def _speed_case(name):
 
     side, channels, offset, disp, els = SPEED_CASES[name]
     b = core_loss(256, els, energy_offset=offset, dispersion=disp, size=channels, rng=1)
-    base = da.from_array(b.spectra.astype(np.float32), chunks=(256, channels))
+    spectra = b.spectra.astype(np.float32)
+    vac10 = navigation_mask.endswith("-vac10")
+    if vac10:
+        tot = spectra.sum(1, keepdims=True)
+        spectra = (spectra * (np.median(tot) / tot)).astype(np.float32)
+    base = da.from_array(spectra, chunks=(256, channels))
     rows = max(1, (8192 * 1024 // channels) // side)  # about 32 MB float32 per chunk
     n = side * side
     data = da.concatenate([base] * (n // 256 + 1), axis=0)[:n].reshape(side, side, channels)
+    if vac10:
+        level = max(1.0, 0.01 * float(np.median(spectra)))
+        vac = np.random.default_rng(2).poisson(level, size=(256, channels)).astype(np.float32)
+        nv = max(1, side // 10)
+        vac_part = da.concatenate([da.from_array(vac, chunks=(256, channels))] * (nv * side // 256 + 1),
+                                  axis=0)[:nv * side].reshape(nv, side, channels)
+        data = da.concatenate([vac_part, data[nv:]], axis=0)
+        navigation_mask = navigation_mask.split("-")[0]
     data = data.rechunk((rows, side, channels))
     s = exspy.signals.LazyEELSSpectrum(data)
     ax = s.axes_manager.signal_axes[0]
@@ -384,7 +404,8 @@ def _speed_case(name):
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0, c0 = time.perf_counter(), time.process_time()
     with dask.config.set(scheduler="threads", num_workers=2):
-        r = identify_elements(s, show_progressbar=False)
+        r = identify_elements(s, show_progressbar=False,
+                              navigation_mask=None if navigation_mask == "none" else navigation_mask)
         r.compute(show_progressbar=False)
         found = r.elements
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -393,27 +414,30 @@ def _speed_case(name):
     result_mb = sum(x.data.nbytes for x in (r.probabilities, r.present, r.assessable)) / 2**20
     return dict(case=name, n=n, channels=channels, wall_s=wall, cpu_s=cpu, spectra_per_s_wall=n / wall,
                 spectra_per_cpu_s=n / cpu, spectra_per_s_2cores=2 * n / cpu, peak_rss_mb=rss1,
-                rss_before_mb=rss0, chunk_mb=chunk_mb, result_mb=result_mb, elements=found)
+                rss_before_mb=rss0, chunk_mb=chunk_mb, result_mb=result_mb, elements=found,
+                navigation_mask=navigation_mask + ("-vac10" if vac10 else ""),
+                n_masked=int(r.parameters.get("n_masked", 0)))
 
 
-def speed(million=False):
+def speed(million=False, navigation_masks=("auto",)):
     """Each case in a fresh Python process (clean peak RSS); returns the rows of the speed table."""
     import subprocess
 
     names = [k for k in SPEED_CASES if million or not k.startswith("1000x1000")]
     out = []
     for name in names:
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--speed-case", name],
-                              capture_output=True, text=True, check=True)
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        for nm in navigation_masks:
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--speed-case", name,
+                                   "--speed-mask", nm], capture_output=True, text=True, check=True)
+            out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print("\n## Speed (lazy SI built with dask, dask threads on 2 cores; identify_elements + compute + elements)\n")
     print("CPU time = user+sys of the process (all threads); '2 cores' = 2 x spectra per CPU-second, the rate "
           "of an idle 2-core machine; wall-clock is inflated when other jobs share the cores.\n")
-    print("| SI | spectra | wall (s) | CPU (s) | spectra/s (wall) | spectra/s (2 cores, from CPU time) | "
-          "peak RSS (MB) | chunk (MB) | result maps (MB) | elements |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| SI | navigation_mask (masked px) | spectra | wall (s) | CPU (s) | spectra/s (wall) | "
+          "spectra/s (2 cores, from CPU time) | peak RSS (MB) | chunk (MB) | result maps (MB) | elements |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in out:
-        print(f"| {r['case']} | {r['n']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['spectra_per_s_wall']:.0f} | "
+        print(f"| {r['case']} | {r['navigation_mask']} ({r['n_masked']}) | {r['n']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['spectra_per_s_wall']:.0f} | "
               f"{r['spectra_per_s_2cores']:.0f} | {r['peak_rss_mb']:.0f} | {r['chunk_mb']:.0f} | "
               f"{r['result_mb']:.0f} | {','.join(r['elements'])} |")
     return out
@@ -588,6 +612,11 @@ def main(argv=None):
     ap.add_argument("--json", help="also write the results to this JSON file")
     ap.add_argument("--speed-only", action="store_true", help="only the speed table")
     ap.add_argument("--speed-case", help=argparse.SUPPRESS)
+    masks = ("auto", "none", "auto-vac10", "none-vac10")
+    ap.add_argument("--speed-mask", default="auto", choices=masks, help=argparse.SUPPRESS)
+    ap.add_argument("--speed-masks", nargs="+", default=list(masks), choices=masks,
+                    help="navigation_mask of the speed cases: the default 'auto', 'none' (every pixel), and both "
+                         "on the SI with equal counts and 10 %% vacuum rows ('-vac10'; see _speed_case)")
     ap.add_argument("--si-sim", type=int, default=0, help="only the simulated-SI table, with this many SIs")
     ap.add_argument("--si-seed", type=int, default=5160000)
     ap.add_argument("--si-model", default=None, help="another .npz network for the simulated-SI table")
@@ -607,10 +636,10 @@ def main(argv=None):
         return
 
     if a.speed_case:
-        print(json.dumps(_speed_case(a.speed_case), default=float))
+        print(json.dumps(_speed_case(a.speed_case, a.speed_mask), default=float))
         return
     if a.speed_only:
-        speed(million=a.million)
+        speed(million=a.million, navigation_masks=a.speed_masks)
         return
     if a.si_sim:
         res = si_benchmark(a.si_sim, a.si_seed, a.si_model)
@@ -638,7 +667,7 @@ def main(argv=None):
         print_sim(res)
         report["simulated"] = res
     if not a.no_speed:
-        report["speed"] = speed(million=a.million)
+        report["speed"] = speed(million=a.million, navigation_masks=a.speed_masks)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=1, default=float)

@@ -24,10 +24,12 @@ meets:
 * ``dark+neg+fill``: both;
 * line scans and SIs: ``vacuum10``: 10 % of the pixels (at least one; random, seeded) replaced by
   flat low counts (Poisson, mean 1 % of the median channel value of the file, at least 1), analysed
-  without a mask and with ``navigation_mask="vacuum"`` (``vacuum10-masked``); ``vacuum10-region``
-  (``-masked``): the same counts in the first 10 % of the pixels in array order (a connected vacuum
-  region: the first rows of an SI, the first positions of a line scan); ``vacuum10-zeros``: random
-  10 % of the pixels set to exact zeros (dark-subtracted vacuum), no mask.
+  with the default ``navigation_mask`` (``"auto"``: the relative vacuum mask), with
+  ``navigation_mask=None`` (``vacuum10-nomask``) and with ``navigation_mask="vacuum"``
+  (``vacuum10-masked``); ``vacuum10-region`` (``-nomask``, ``-masked``): the same counts in the first
+  10 % of the pixels in array order (a connected vacuum region: the first rows of an SI, the first
+  positions of a line scan); ``vacuum10-zeros`` (``-nomask``): random 10 % of the pixels set to exact
+  zeros (dark-subtracted vacuum).
 
 Per file and transformation: the called elements (``r.elements``; C kept in the column, dropped in
 the scores), whether the call equals the labels that are assessable in the transformed window
@@ -285,15 +287,21 @@ def transforms(s, labels, lo, hi, file, seed=SEED):
     out.append(("fill-end", fill_end(s), {}, "", None))
     out.append(("dark+neg+fill", dark_neg(s, _rng(seed, file, "dark+neg+fill"), fill=True), {}, "", None))
     if s.axes_manager.navigation_dimension:
+        # default navigation_mask ("auto": the relative vacuum mask), None (every pixel analysed), "vacuum"
         t, m = vacuum(s, _rng(seed, file, "vacuum10"))
-        out.append(("vacuum10", t, {}, f"{int(m.sum())} of {m.size} px", m))
-        out.append(("vacuum10-masked", t, {"navigation_mask": "vacuum"}, f"{int(m.sum())} of {m.size} px", m))
+        note = f"{int(m.sum())} of {m.size} px"
+        out.append(("vacuum10", t, {}, note, m))
+        out.append(("vacuum10-nomask", t, {"navigation_mask": None}, note, m))
+        out.append(("vacuum10-masked", t, {"navigation_mask": "vacuum"}, note, m))
         t, m = vacuum(s, _rng(seed, file, "vacuum10-region"), contiguous=True)
-        out.append(("vacuum10-region", t, {}, f"first {int(m.sum())} of {m.size} px", m))
-        out.append(("vacuum10-region-masked", t, {"navigation_mask": "vacuum"},
-                    f"first {int(m.sum())} of {m.size} px", m))
+        note = f"first {int(m.sum())} of {m.size} px"
+        out.append(("vacuum10-region", t, {}, note, m))
+        out.append(("vacuum10-region-nomask", t, {"navigation_mask": None}, note, m))
+        out.append(("vacuum10-region-masked", t, {"navigation_mask": "vacuum"}, note, m))
         t, m = vacuum(s, _rng(seed, file, "vacuum10-zeros"), zero=True)
-        out.append(("vacuum10-zeros", t, {}, f"{int(m.sum())} of {m.size} px set to 0", m))
+        note = f"{int(m.sum())} of {m.size} px set to 0"
+        out.append(("vacuum10-zeros", t, {}, note, m))
+        out.append(("vacuum10-zeros-nomask", t, {"navigation_mask": None}, note, m))
     return out
 
 
@@ -353,7 +361,7 @@ def benchmark(root, seed=SEED):
                     top = ",".join(f"{LABELS[j]}:{cnt[j]}" for j in np.argsort(-cnt)[:3] if cnt[j])
                     row["note"] += (f"; vacuum px with a call {n_call}" + (f" ({top})" if top else "")
                                     + f", all-NaN {n_nan}")
-                    if kw.get("navigation_mask") is not None and np.isfinite(pm[~vm]).sum() == 0:
+                    if kw.get("navigation_mask", "auto") is not None and np.isfinite(pm[~vm]).sum() == 0:
                         row["problems"] = row["problems"] + ["every non-vacuum pixel masked"]
                 if tname.startswith("crop-drop-"):
                     el = tname.split("-")[-1]

@@ -18,6 +18,7 @@ assessable, never as absent, and :meth:`ElementsResult.explain` says why.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import threading
@@ -38,6 +39,7 @@ from .._shared import (
 )
 from .._shared.cache import file_sha256, get_cached_file
 from .._shared.docstrings import fill_doc
+from .._shared.masks import VACUUM_THRESHOLD, auto_vacuum_mask_from_data
 from .._shared.params import check_bool, check_float_range, check_int
 from .._shared.results import LazyResult
 from .coincidence import COINCIDENCE_EV, COINCIDENCE_MARGIN, removable_coincidences, resolve_coincidences
@@ -159,6 +161,55 @@ def _block_batches(block, shift, mask=None, *, energy, model_path, tolerance, ev
     return out
 
 
+_MASK_RULES = {
+    None: "no mask: every pixel analysed",
+    "none": "auto on a single spectrum: nothing masked",
+    "auto": f"auto: vacuum = total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals "
+            "and a flat spectrum (first and last quarters of the window equal within 3 noise standard errors, "
+            "8 segment means within 4, channel std <= 3 x the noise from first differences; pixels with NaN/inf never vacuum)",
+    "vacuum": f"vacuum: total counts < {VACUUM_THRESHOLD:g} x the 95th percentile of the pixels' totals",
+    "user": "the mask given by the user",
+}
+
+
+def _auto_window(energy):
+    """The channels (a slice) on which ``"auto"`` judges flatness: those inside ENERGY_LIMITS."""
+    lo, hi = max(energy[0], ENERGY_LIMITS[0]), min(energy[-1], ENERGY_LIMITS[1])
+    win = np.flatnonzero((energy >= lo) & (energy <= hi))
+    if win.size < 8:  # (identify raises on such a window before; other callers: the whole range)
+        return slice(None)
+    return slice(int(win[0]), int(win[-1]) + 1)
+
+
+def _navigation_mask_mode(signal, navigation_mask):
+    """The mode of identify's ``navigation_mask``: None, ``"auto"``, ``"none"``, ``"vacuum"`` or ``"user"``.
+
+    ``"auto"`` is the physical vacuum mask (:func:`auto_vacuum_mask_from_data`: low total AND flat spectrum,
+    NaN/inf pixels never vacuum)
+    for 2 or more navigation pixels; for a single spectrum it is ``"none"`` (nothing masked). Only the
+    string is checked here; arrays and signals are checked by :func:`parse_navigation_mask`.
+    """
+    if navigation_mask is None:
+        return None
+    if isinstance(navigation_mask, str):
+        if navigation_mask == "vacuum":
+            return "vacuum"
+        if navigation_mask != "auto":
+            from .._shared.exceptions import NavigationMaskError
+
+            raise NavigationMaskError(
+                "identify_elements: navigation_mask must be 'auto', None, 'vacuum', a boolean array or a "
+                f"boolean signal; got the string {navigation_mask!r}.")
+        from .._shared.validation import check_is_eels
+
+        check_is_eels(signal, "identify_elements")
+        data = signal.data
+        if data.ndim < 2 or int(np.prod(data.shape[:-1], dtype=np.int64)) < 2:
+            return "none"
+        return "auto"
+    return "user"
+
+
 def _zlp_shift(signal, low_loss, nav_shape):
     """Energy correction (eV, added to the axis) from the zero-loss peak of ``low_loss``."""
     from .._shared.validation import check_is_eels
@@ -182,7 +233,7 @@ def identify_elements(
     signal,
     *,
     threshold=0.5,
-    navigation_mask=None,
+    navigation_mask="auto",
     energy_calibrated=False,
     low_loss=None,
     min_area=None,
@@ -214,7 +265,35 @@ def identify_elements(
         Probability at or above which an element is called present (0-1).
         The probabilities are calibrated, so 0.5 is the same policy for
         simulated and real spectra.
-    %(navigation_mask)s
+    navigation_mask : "auto", None, bool array, signal or "vacuum", optional
+        Pixels to exclude (True = excluded). Masked pixels are never
+        classified: their probabilities are NaN, no element is assessable or
+        present there, and they are left out of ``elements`` (the SI rule) and
+        of the sum spectrum. Default ``"auto"``: for a line scan or spectrum
+        image (2 or more pixels) a pixel is vacuum only if both its total
+        counts are below 10 % of the 95th percentile (the rule of ``"vacuum"``
+        below) and its spectrum carries no energy-loss signal: the means of
+        the first and last quarters of the usable window agree within 3
+        standard errors, the means of 8 equal segments within 4 standard
+        errors of their mean, and the channels' standard deviation is at most 3
+        times the pixel's noise (noise per channel: std / sqrt(2) of the first
+        differences, winsorized at 5 robust sigmas); so a thin or low-dose specimen pixel with a
+        decaying background or an edge is never masked. All-zero and constant
+        pixels are flat. For a single spectrum nothing is masked. A pixel with NaN or inf
+        is never vacuum under ``"auto"`` (non-finite data still raise
+        :class:`~hyperspy_eels_ml.NonFiniteDataError`). The number of masked
+        pixels and the rule are recorded in :attr:`ElementsResult.parameters`
+        and the metadata (``navigation_mask``, ``n_masked``, ``mask_rule``); when
+        more than half the pixels are vacuum a warning says so (a wrong signal
+        or a low-dose map?). ``None`` analyses every pixel. Otherwise, as
+        for every ``navigation_mask`` of the package: a boolean array in array
+        order (``s.data.shape[:-1]``) or a HyperSpy signal of that shape (e.g.
+        exspy's ``s.vacuum_mask()``, or ``s.sum(-1) < 10``; 0/1 numbers
+        accepted), or ``"vacuum"``: pixels whose total counts are below 10 %
+        of the 95th percentile (relative, unlike exspy's absolute
+        ``s.vacuum_mask()``). Masked pixels may contain NaN. For lazy input,
+        ``"auto"`` and ``"vacuum"`` read every pixel at call time
+        (one pass over the data, chunk by chunk); the result stays lazy.
     energy_calibrated : bool
         True if the energy axis is calibrated to about 1 eV: the evidence then
         searches onsets within +-3 eV of the tabulated ones instead of +-15 eV.
@@ -308,7 +387,11 @@ def identify_elements(
     sum_spectrum = check_bool("sum_spectrum", sum_spectrum)
     if min_area is not None:
         min_area = check_int("min_area", min_area, min=1)
-    v = validate_eels(signal, what="identify_elements", navigation_mask=navigation_mask)
+    mask_mode = _navigation_mask_mode(signal, navigation_mask)
+    # "auto": validated without a mask (a NaN/inf pixel is never vacuum, so the non-finite check is the
+    # same), the mask computed after the axis checks
+    v = validate_eels(signal, what="identify_elements",
+                      navigation_mask=None if mask_mode in ("auto", "none") else navigation_mask)
     d = v.dispersion
     if not (DISPERSION_RANGE[0] - 1e-9 <= d <= DISPERSION_RANGE[1] + 1e-9):
         raise EnergyAxisError(
@@ -325,6 +408,19 @@ def identify_elements(
         )
     model_path = os.path.abspath(model or MODEL_PATH)
     net = get_cached_file("elements_npz", model_path, load_network)  # fail early on a bad file
+    if mask_mode == "auto":
+        # one pass over lazy data (totals and flatness)
+        vac = auto_vacuum_mask_from_data(v.data, window=_auto_window(v.energy))
+        if vac.any():  # else exactly the unmasked path (no per-block mask)
+            v = dataclasses.replace(v, mask=vac)
+    n_pixels = int(np.prod(v.navigation_shape, dtype=np.int64))
+    n_masked = 0 if v.mask is None else int(v.mask.sum())
+    if mask_mode == "auto" and n_masked > 0.5 * n_pixels:
+        from .._shared.warn import warn
+
+        warn(f"identify_elements: {n_masked} of {n_pixels} pixels ({100 * n_masked / n_pixels:.0f} %) are vacuum "
+             "(total counts below 10 % of the 95th percentile and a flat spectrum) and were masked (navigation_mask='auto'). Is this "
+             "the right signal, or a low-dose map? Pass navigation_mask=None to analyse every pixel.")
     shift = 0.0
     if low_loss is not None:
         shift = _zlp_shift(signal, low_loss, v.navigation_shape)
@@ -355,7 +451,8 @@ def identify_elements(
         else:
             (out,) = compute(out, show_progressbar=show_progressbar)
     parent = v.signal
-    params = dict(threshold=threshold, navigation_mask=navigation_mask is not None,
+    params = dict(threshold=threshold, navigation_mask=mask_mode, n_masked=n_masked, n_pixels=n_pixels,
+                  mask_rule=_MASK_RULES[mask_mode],
                   energy_calibrated=energy_calibrated, low_loss=low_loss is not None, min_area=min_area,
                   sum_spectrum=sum_spectrum,
                   model=model_path, tolerance=tolerance, pixel_evidence=pixel_evidence,
@@ -421,15 +518,35 @@ def _sum_of_pixels(data, mask, nav_ndim):
     axes = tuple(range(nav_ndim))
     # float64 accumulation without a float64 copy of the data (numpy casts in small buffers)
     if hasattr(data, "dask"):
+        if mask is None:
+            return data.sum(axis=axes, dtype=np.float64)
         import dask.array as da
 
-        if mask is not None:
-            data = da.where(np.asarray(mask, bool)[..., None], data.dtype.type(0), data)
-        return data.sum(axis=axes, dtype=np.float64)
+        mask_d = da.from_array(np.asarray(mask, bool)[..., None], chunks=data.chunks[:-1] + ((1,),), name=False)
+        parts = da.map_blocks(_unmasked_block_sum, data, mask_d, dtype=np.float64,
+                              chunks=tuple((1,) * len(c) for c in data.chunks[:-1]) + ((data.shape[-1],),))
+        return parts.sum(axis=axes)
     data = np.asarray(data)
-    if mask is not None:
-        data = np.where(np.asarray(mask, bool)[..., None], data.dtype.type(0), data)
-    return data.sum(axis=axes, dtype=np.float64)
+    if mask is None:
+        return data.sum(axis=axes, dtype=np.float64)
+    return _unmasked_block_sum(data, np.asarray(mask, bool)[..., None]).reshape(-1)
+
+
+def _unmasked_block_sum(block, mask):
+    """float64 sum of the unmasked spectra of ``block`` (``(..., E)``; ``mask`` ``(..., 1)``, True = masked),
+    shape ``(1, ..., 1, E)``, without a masked copy of the block: the sum of all minus the masked ones
+    (their values are finite: validation zeroes non-finite masked values), or the unmasked rows directly
+    when most are masked."""
+    flat = block.reshape(-1, block.shape[-1])
+    m = np.asarray(mask, bool).reshape(-1)
+    n_m = int(m.sum())
+    if n_m == 0:
+        tot = flat.sum(axis=0, dtype=np.float64)
+    elif 2 * n_m > m.size:
+        tot = flat[~m].sum(axis=0, dtype=np.float64)
+    else:
+        tot = flat.sum(axis=0, dtype=np.float64) - flat[m].sum(axis=0, dtype=np.float64)
+    return tot.reshape((1,) * (block.ndim - 1) + (-1,))
 
 
 def _ambiguity_block(o, threshold, removable=False):

@@ -400,7 +400,7 @@ def test_warns_when_no_spectrum_could_be_analysed(make_eels, lazy):
     if lazy:
         s = s.as_lazy()
     with pytest.warns(UserWarning, match=r"no spectrum could be analysed.*all-zero or constant"):
-        r = identify_elements(s, show_progressbar=False)
+        r = identify_elements(s, navigation_mask=None, show_progressbar=False)
         assert r.elements == []
     assert np.isnan(np.asarray(r.probabilities.data)).all()
     mask = np.ones(s.axes_manager.navigation_shape[::-1], bool)
@@ -630,16 +630,18 @@ def test_spectra_without_usable_window_warn(lazy):
     t = s._deepcopy_with_new_data(data)
     t = t.as_lazy() if lazy else t
     with pytest.warns(UserWarning, match=r"2 of 6 .*no usable window"):
-        r = identify_elements(t, show_progressbar=False)
+        r = identify_elements(t, navigation_mask=None, show_progressbar=False)  # every pixel analysed
         r.elements
     p = np.asarray(r.probabilities.data.compute() if lazy else r.probabilities.data)
     assert np.isnan(p[0, 0]).all() and np.isnan(p[1, 2]).all() and np.isfinite(p[0, 1]).any()
     mask = np.zeros((2, 3), bool)
     mask[0, 0] = mask[1, 2] = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        r = identify_elements(t, navigation_mask=mask, show_progressbar=False)
-        r.elements
+    for m in (mask, "auto"):  # the default masks both as vacuum (total counts < 10 % of the 95th percentile)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            r = identify_elements(t, navigation_mask=m, show_progressbar=False)
+            r.elements
+        assert r.parameters["n_masked"] == 2
     one = s.inav[0, 0]._deepcopy_with_new_data(np.zeros(s.axes_manager[-1].size))
     with pytest.warns(UserWarning, match="no spectrum could be analysed"):
         identify_elements(one, show_progressbar=False).elements
