@@ -39,6 +39,11 @@ def vacuum_mask_from_data(data, threshold=VACUUM_THRESHOLD, skipna=True):
         total = da.sum(data, axis=-1) if lazy else np.sum(data, axis=-1)
     if lazy:
         total = total.compute()
+    return _low_total(total, threshold)
+
+
+def _low_total(total, threshold):
+    """Finite totals below ``threshold`` x the 95th percentile of the finite totals (bool array)."""
     total = np.asarray(total, dtype=np.float64)
     finite = np.isfinite(total)
     if not finite.any():
@@ -154,13 +159,7 @@ def auto_vacuum_mask_from_data(data, window=slice(None), threshold=VACUUM_THRESH
     Pixels with NaN/inf are never vacuum. One pass over lazy data (memory bounded by a chunk).
     """
     total, flat = flat_spectra(data, window)
-    total = np.asarray(total, dtype=np.float64)
-    finite = np.isfinite(total)
-    if not finite.any():
-        return np.zeros(total.shape, bool)
-    ref = np.percentile(total[finite], 95)
-    with np.errstate(invalid="ignore"):
-        return finite & (total < threshold * ref) & flat
+    return _low_total(total, threshold) & np.asarray(flat, bool)
 
 
 def parse_navigation_mask(signal, mask, what="this function", name="navigation_mask"):
