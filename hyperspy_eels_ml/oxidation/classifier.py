@@ -29,6 +29,7 @@ import threading
 
 import numpy as np
 
+from .._shared.exceptions import ParameterError
 from .preprocess import FeatureSpec, extract_features
 
 __all__ = ["OxidationClassifier", "default_spec", "FORMAT_VERSION"]
@@ -64,7 +65,7 @@ def default_spec(element, edge="L23", classes=None, energy_calibrated=False, max
     known = species_names(element)
     if not known:
         elements = sorted({p["species"][s]["element"] for s in p["species"]})
-        raise ValueError(f"Unknown element {element!r}; the white-line table knows {elements}.")
+        raise ParameterError(f"Unknown element {element!r}; the white-line table knows {elements}.")
     classes = tuple(_DEFAULT_CLASSES.get(element, tuple(s for s in known if s in p["species"]))
                     if classes is None else classes)
     bad = [c for c in classes if c not in known]

@@ -238,17 +238,17 @@ def classify_oxidation(
     multi = element is not None and not isinstance(element, str)
     elements = list(element) if multi else [element]
     if multi and (not elements or len(set(elements)) != len(elements)):
-        raise ValueError(f"element must be one symbol or a list of distinct symbols, got {element!r}.")
+        raise ParameterError(f"element must be one symbol or a list of distinct symbols, got {element!r}.")
     for el in elements:
         if el is not None:
             _check_element(el)
     edges = ["L23", "OK"] if edge_in.lower() == "both" else [_edge_key(edge)]
     if multi and len(edges) > 1:
-        raise ValueError("edge='both' takes one element; for several elements use edge='L23'.")
+        raise ParameterError("edge='both' takes one element; for several elements use edge='L23'.")
     if valence_estimator not in ("unbiased", "posterior_mean"):
         raise ParameterError(f"valence_estimator must be 'unbiased' or 'posterior_mean', got {valence_estimator!r}.")
     if low_loss is not None and energy_calibrated is False:
-        raise ValueError("low_loss= calibrates the axis with the zero-loss peak; do not also pass "
+        raise ParameterError("low_loss= calibrates the axis with the zero-loss peak; do not also pass "
                          "energy_calibrated=False.")
     models = _models_per_edge(model, edges)
     what0 = "classify_oxidation"

@@ -9,7 +9,7 @@ import os
 import dask.array as da
 import numpy as np
 
-from .._shared import EnergyAxisError, EnergyRangeError
+from .._shared import EnergyAxisError, EnergyRangeError, ParameterError
 from .classifier import OxidationClassifier
 from .oxygen import OK_POST, OK_PRE, declared_oxygen, o_k_window_covered
 from .result import _EDGE_NAMES
@@ -363,4 +363,4 @@ def _check_element(element):
     p = white_line_parameters()
     elements = sorted({s["element"] for s in p["species"].values()})
     if element not in elements:
-        raise ValueError(f"Unknown element {element!r}; elements with white-line references: {elements}.")
+        raise ParameterError(f"Unknown element {element!r}; elements with white-line references: {elements}.")

@@ -46,6 +46,7 @@ import dask.array as da
 import numpy as np
 
 from .._shared.batch import as_dask, compute, map_spectra
+from .._shared.exceptions import ParameterError
 from .._shared.signals import navigation_map, per_pixel_spectra, record_provenance
 from .._shared.validation import EELSInputError, EnergyRangeError, check_finite_block
 from .._shared.warn import warn
@@ -449,7 +450,7 @@ def kramers_kronig_replicas(result, n=None, t=None, *, iterations=1, cutoff=None
 
     v, model = result._v, result.model
     if (n is None) == (t is None):
-        raise ValueError("kramers_kronig: give exactly one of n (refractive index, e.g. 4.0 for WS2, 3.9 for Si) "
+        raise ParameterError("kramers_kronig: give exactly one of n (refractive index, e.g. 4.0 for WS2, 3.9 for Si) "
                          "or t (thickness in nm) to normalise the loss function")
     n = check_float("n", n, min=1.0, inclusive=(False, True), allow_none=True)
     t = check_float("t", t, min=0.0, inclusive=(False, True), allow_none=True)
@@ -561,7 +562,7 @@ def fit_gaussians(E, I, weights, mu0, sigma0, *, background="linear", sigma_boun
     sigma0 = np.broadcast_to(np.asarray(sigma0, np.float64), mu0.shape)
     M, K = I.shape[0], mu0.shape[1]
     if background not in ("linear", "constant"):
-        raise ValueError(f"background must be 'linear' or 'constant', got {background!r}")
+        raise ParameterError(f"background must be 'linear' or 'constant', got {background!r}")
     nb = 2 if background == "linear" else 1
     ec = 0.5 * (E[0] + E[-1])
     npar = nb + 3 * K
@@ -786,7 +787,7 @@ def fit_peaks_replicas(result, energy_range=None, n_peaks=1, *, positions=None, 
     disp = v.dispersion
     n_peaks = check_int("n_peaks", n_peaks, min=1)
     if background not in ("linear", "constant"):
-        raise ValueError(f"fit_peaks: background must be 'linear' or 'constant', got {background!r}")
+        raise ParameterError(f"fit_peaks: background must be 'linear' or 'constant', got {background!r}")
     if energy_range is None:
         energy_range = default_peak_window(result, n_peaks)
     lo, hi = parse_loss_range(e, energy_range, what="fit_peaks: ")

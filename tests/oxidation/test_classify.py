@@ -573,3 +573,16 @@ def test_cnn_is_quiet(tmp_path):
     noisy = [ln for ln in p.stderr.splitlines() if any(w in ln for w in ("tensorflow", "cuda", "oneDNN", "TF-TRT",
                                                                           "absl", "I0000", "W0000"))]
     assert not noisy, noisy[:5]
+
+
+def test_option_errors_are_parameter_errors():
+    """Wrong option combinations raise the package's ParameterError (a ValueError), naming the fix."""
+    from hyperspy_eels_ml import ParameterError
+
+    s = _flat(600.0, 0.2, 1000)
+    with pytest.raises(ParameterError, match="list of distinct symbols"):
+        classify_oxidation(s, ["Fe", "Fe"])
+    with pytest.raises(ParameterError, match="edge='both' takes one element"):
+        classify_oxidation(s, ["Fe", "Mn"], edge="both")
+    with pytest.raises(ParameterError, match="do not also pass energy_calibrated=False"):
+        classify_oxidation(s, "Fe", low_loss=s, energy_calibrated=False)

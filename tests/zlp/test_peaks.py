@@ -231,3 +231,11 @@ def test_default_window_without_a_resolved_peak_is_refused():
         r = s.subtract_zlp_nn(n_replicas=8, max_epochs=300, random_state=0, show_progressbar=False)
     with pytest.raises(EnergyRangeError, match="resolved peak"):
         default_peak_window(r, 1)
+
+
+def test_fit_gaussians_unknown_background_is_a_parameter_error():
+    from hyperspy_eels_ml import ParameterError
+
+    E = np.linspace(1.5, 2.8, 131)
+    with pytest.raises(ParameterError, match="background must be 'linear' or 'constant'"):
+        fit_gaussians(E, np.ones((1, 131)), np.ones((1, 131)), [[2.0]], 0.1, background="quadratic")
