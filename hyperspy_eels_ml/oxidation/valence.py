@@ -46,7 +46,7 @@ from .preprocess import FeatureSpec, extract_features
 
 __all__ = ["ValenceSpec", "ValenceModel", "valence_spec", "other_edges", "ratio_onset_baseline", "nnls_baseline",
            "VALENCE_FORMAT", "EDGE_CLEARANCE", "ratio_valence", "ratio_baseline_spectra",
-           "white_line_descriptors", "descriptor_inputs", "DESCRIPTOR_NAMES"]
+           "white_line_descriptors", "descriptor_inputs", "DESCRIPTOR_NAMES", "nnls_features", "hybrid_references"]
 
 VALENCE_FORMAT = "hyperspy_eels_ml.ValenceModel"
 #: (element, compound classes) reported as labels; mixtures are weighted end members
@@ -578,6 +578,17 @@ def hybrid_references(vspec):
 
     They depend on the spec only (window, grid, smoothing, anchor), not on the data's axis: a
     hybrid model builds them once per load (:meth:`ValenceModel.references`).
+
+    Parameters
+    ----------
+    vspec : ValenceSpec
+        The model's spec (end members, window, dispersion).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(vspec.end_members), vspec.n_shape)`` windows, each scaled to a maximum of 1, the input of
+        :func:`nnls_features`.
     """
     lo, hi = vspec.onset_range
     e = np.arange(lo - vspec.max_shift - 40.0, hi + vspec.max_shift + vspec.window[1] + 10.0, 0.05)
